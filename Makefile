@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rustre: Lustre kernel mechanisms as Rust-for-Linux modules.
+#
+#   make deps     install toolchain, kernel source, VM runner (root; idempotent)
+#   make run      build what is missing, boot the VM with the modules loaded (shell, or demo)
+#   make test     host cargo tests, then KUnit and integration tests in the VM
+#
+# The kernel is built once per input hash and reused (scripts/kernel.sh).
+
+CACHE      ?= /var/cache/rustre
+KDIR       := $(CURDIR)/build/kernel
+MODDIR     := $(CURDIR)/build/modules
+RUST_LIB   := $(CURDIR)/build/rust-lib-src
+KMAKE       = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(MODDIR) LLVM=-19 RUST_LIB_SRC=$(RUST_LIB)
+
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+export RUSTRE_CACHE := $(CACHE)
+
+.PHONY: all deps kernel modules tools test run host-test clean
+
+all: modules tools
+
+deps:
+	bash scripts/deps.sh
+
+kernel:
+	bash scripts/kernel.sh
+
+modules: kernel
+	@mkdir -p $(MODDIR)
+	+$(KMAKE) modules
+
+tools:
+	cd tools && cargo build --release --quiet
+
+host-test:
+	cd tools && cargo test --quiet
+
+test:
+	bash scripts/test.sh
+
+run: modules tools
+	bash scripts/run.sh
+
+clean:
+	rm -rf $(MODDIR) build/vm
+	cd tools && cargo clean

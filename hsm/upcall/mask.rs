@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! HSM actions and the `hsm.upcall_mask` parameter.
+//!
+//! The mask holds one bit per copytool action (`1 << HSMA_*`). Only ARCHIVE and REMOVE may be
+//! diverted to the upcall; RESTORE always goes through the coordinator.
+//!
+//! Pure logic: no kernel APIs, shared with the userspace tools and tested on the host.
+
+/// A copytool action, with Lustre's `HSMA_*` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Action {
+    /// `HSMA_NONE`, printed NOOP.
+    Noop = 10,
+    /// `HSMA_ARCHIVE`.
+    Archive = 20,
+    /// `HSMA_RESTORE`.
+    Restore = 21,
+    /// `HSMA_REMOVE`.
+    Remove = 22,
+    /// `HSMA_CANCEL`.
+    Cancel = 23,
+}
+
+/// All actions, in the order masks are printed.
+pub const ACTIONS: [Action; 5] = [
+    Action::Noop,
+    Action::Archive,
+    Action::Restore,
+    Action::Remove,
+    Action::Cancel,
+];
+
+impl Action {
+    /// Lustre's name of the action (`hsm_copytool_action2name`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Action::Noop => "NOOP",
+            Action::Archive => "ARCHIVE",
+            Action::Restore => "RESTORE",
+            Action::Remove => "REMOVE",
+            Action::Cancel => "CANCEL",
+        }
+    }
+
+    /// The action's bit in a request mask.
+    pub const fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+
+    /// Looks an action up by name, ignoring case.
+    pub fn from_name(name: &[u8]) -> Option<Action> {
+        ACTIONS
+            .iter()
+            .copied()
+            .find(|a| a.name().as_bytes().eq_ignore_ascii_case(name))
+    }
+}
+
+/// The actions an upcall may take over.
+pub const UPCALL_ALLOWED: u32 = Action::Archive.bit() | Action::Remove.bit();
+
+/// Why a mask was rejected; both map to `EINVAL`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaskError {
+    /// A word that is no action name.
+    UnknownAction,
+    /// An action the upcall cannot take (NOOP, RESTORE, CANCEL).
+    NotAllowed,
+}
+
+/// Parses an `upcall_mask` write: action names separated by spaces, tabs, vertical tabs or
+/// newlines, in any case. An empty write clears the mask.
+pub fn parse_upcall_mask(buf: &[u8]) -> Result<u32, MaskError> {
+    let mut mask = 0;
+    for word in buf
+        .split(|c| matches!(c, b' ' | b'\t' | b'\x0b' | b'\n'))
+        .filter(|w| !w.is_empty())
+    {
+        let action = Action::from_name(word).ok_or(MaskError::UnknownAction)?;
+        if action.bit() & UPCALL_ALLOWED == 0 {
+            return Err(MaskError::NotAllowed);
+        }
+        mask |= action.bit();
+    }
+    Ok(mask)
+}
+
+/// Writes the names of the actions in `mask`, separated by spaces, the way Lustre prints a
+/// request mask (without the trailing newline).
+pub fn format_mask(mask: u32, out: &mut impl core::fmt::Write) -> core::fmt::Result {
+    let mut first = true;
+    for a in ACTIONS.iter().filter(|a| mask & a.bit() != 0) {
+        if !first {
+            out.write_char(' ')?;
+        }
+        out.write_str(a.name())?;
+        first = false;
+    }
+    Ok(())
+}
+
+/// Test vectors for [`parse_upcall_mask`], shared by host tests and KUnit.
+#[cfg(any(test, CONFIG_KUNIT = "y"))]
+pub const MASK_CASES: &[(&[u8], Result<u32, MaskError>)] = &[
+    (b"", Ok(0)),
+    (b"ARCHIVE", Ok(1 << 20)),
+    (b"archive", Ok(1 << 20)),
+    (b"Remove", Ok(1 << 22)),
+    (b"ARCHIVE REMOVE", Ok((1 << 20) | (1 << 22))),
+    (b" \tremove\x0b archive\n", Ok((1 << 20) | (1 << 22))),
+    (b"ARCHIVE ARCHIVE", Ok(1 << 20)),
+    (b"RESTORE", Err(MaskError::NotAllowed)),
+    (b"ARCHIVE CANCEL", Err(MaskError::NotAllowed)),
+    (b"NOOP", Err(MaskError::NotAllowed)),
+    (b"ARCHIVES", Err(MaskError::UnknownAction)),
+    (b"ARCHIVE,REMOVE", Err(MaskError::UnknownAction)),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_vectors() {
+        for (input, want) in MASK_CASES {
+            assert_eq!(parse_upcall_mask(input), *want, "{:?}", input);
+        }
+    }
+
+    #[test]
+    fn mask_round_trip() {
+        let mut s = String::new();
+        format_mask((1 << 20) | (1 << 22), &mut s).unwrap();
+        assert_eq!(s, "ARCHIVE REMOVE");
+        assert_eq!(parse_upcall_mask(s.as_bytes()), Ok((1 << 20) | (1 << 22)));
+    }
+}

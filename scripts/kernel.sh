@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Apply the rust/ overlay to the kernel source and build the test kernel.
+#
+# The build directory lives in the cache next to the source
+# ($RUSTRE_CACHE/kernel-obj) and carries a key: the hash of everything that
+# goes into the kernel (source package, config fragment, rust/ overlay, this
+# script, toolchain versions). A matching key skips make entirely; a changed
+# key rebuilds incrementally in the same directory.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=${RUSTRE_CACHE:-/var/cache/rustre}
+src=$cache/linux-src
+obj=$cache/kernel-obj
+frag=$top/scripts/rustre.config
+jobs=${JOBS:-$(($(nproc) + 1))}
+
+die() { echo "kernel: $*" >&2; exit 1; }
+log() { echo "kernel: $*"; }
+
+export PATH=$HOME/.cargo/bin:$PATH
+[ -f "$src/.rustre-source" ] || die "no kernel source in $src: run 'make deps' first"
+rust_lib=$(readlink -f "$top/build/rust-lib-src" 2>/dev/null || true)
+[ -d "$rust_lib/core" ] || die "no Rust library source: run 'make deps' first"
+
+kmake() {
+	make -s -C "$src" O="$obj" LLVM=-19 RUST_LIB_SRC="$rust_lib" "$@"
+}
+
+# --- overlay ---------------------------------------------------------------
+# New files are copied to the same path in the kernel tree. The kernel files
+# we extend (listed below) are regenerated from a pristine copy plus our
+# additions, so applying is idempotent and follows every change. Files are
+# only written when their content differs, which keeps make incremental.
+put() { # put CONTENT-FILE DEST
+	cmp -s "$1" "$2" 2>/dev/null || cp "$1" "$2"
+}
+extend() { # extend KERNEL-FILE ADDITION-FILE [LINE]: append, or insert after LINE
+	local f=$src/$1
+	[ -f "$f.rustre-orig" ] || cp -p "$f" "$f.rustre-orig"
+	if [ $# -ge 3 ]; then
+		grep -qxF "$3" "$f.rustre-orig" || die "$1 has no line '$3': the overlay needs updating for this kernel"
+		awk -v line="$3" -v add="$2" '
+			{ print }
+			$0 == line && !done { while ((getline l < add) > 0) print l; done = 1 }
+		' "$f.rustre-orig" >"$f.rustre-new"
+	else
+		cat "$f.rustre-orig" "$2" >"$f.rustre-new"
+	fi
+	put "$f.rustre-new" "$f"
+	rm -f "$f.rustre-new"
+}
+
+apply_overlay() {
+	local list=$src/.rustre-overlay-files new_list f
+	new_list=$(mktemp)
+	(cd "$top/rust" && find kernel helpers -type f -name '*.[ch]' -o -type f -name '*.rs') | sort >"$new_list"
+	while read -r f; do
+		mkdir -p "$(dirname "$src/rust/$f")"
+		put "$top/rust/$f" "$src/rust/$f"
+	done <"$new_list"
+	# Remove files an older overlay added and this one no longer has.
+	if [ -f "$list" ]; then
+		comm -23 "$list" "$new_list" | while read -r f; do rm -f "$src/rust/$f"; done
+	fi
+	mv "$new_list" "$list"
+	extend rust/kernel/lib.rs "$top/rust/lib.rs.add"
+	extend rust/helpers/helpers.c "$top/rust/helpers.c.add"
+	extend rust/bindings/bindings_helper.h "$top/rust/bindings_helper.h.add"
+	extend rust/kernel/alloc.rs "$top/rust/alloc.rs.add" "    use super::Flags;"
+}
+
+key() {
+	{
+		cat "$src/.rustre-source"
+		cat "$frag" "$0"
+		(cd "$top/rust" && find . -type f | sort | xargs sha256sum)
+		rustc --version
+		bindgen --version
+		clang-19 --version | head -n1
+		basename "$rust_lib"
+	} | sha256sum | awk '{print $1}'
+}
+
+apply_overlay
+want=$(key)
+have=$(cat "$obj/.rustre-key" 2>/dev/null || true)
+if [ "$want" = "$have" ] && [ -f "$obj/arch/x86/boot/bzImage" ]; then
+	log "up to date (key ${want:0:12}), reusing $obj"
+else
+	mkdir -p "$obj"
+	start=$(date +%s)
+	log "configuring (tinyconfig + scripts/rustre.config)"
+	kmake tinyconfig >/dev/null
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$frag" >/dev/null
+	kmake olddefconfig >/dev/null
+	# Every option of the fragment must have taken; a silent drop (a missing
+	# dependency) would hide checks the tests rely on.
+	bad=0
+	while IFS= read -r line; do
+		case "$line" in CONFIG_*=*) ;; *) continue ;; esac
+		opt=${line%%=*} val=${line#*=}
+		if [ "$val" = n ]; then
+			grep -q "^$opt=" "$obj/.config" && { echo "kernel: $opt is set, fragment says n" >&2; bad=1; }
+		else
+			grep -qx "$line" "$obj/.config" || { echo "kernel: $line did not take (dependency missing?)" >&2; bad=1; }
+		fi
+	done <"$frag"
+	if ! grep -qx CONFIG_RUST=y "$obj/.config"; then
+		kmake rustavailable || true
+		die "CONFIG_RUST is not enabled: the Rust toolchain is not usable for this kernel (see the message above)"
+	fi
+	[ $bad = 0 ] || die "config fragment did not apply cleanly"
+	log "building bzImage and modules with -j$jobs (a fresh build takes about 8 minutes on 2 cores)"
+	kmake -j"$jobs" bzImage modules
+	echo "$want" >"$obj/.rustre-key"
+	log "built in $(($(date +%s) - start)) s"
+fi
+ln -sfn "$obj" "$top/build/kernel"

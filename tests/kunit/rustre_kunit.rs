@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! KUnit suites for rustre's kernel-crate abstractions (`kernel::kthread`, `kernel::mempool`,
+//! `kernel::umh`), run when this module loads.
+//!
+//! They live in a module rather than in the kernel crate so that they run after the root
+//! filesystem is mounted: the usermode-helper tests execute real programs.
+
+use kernel::prelude::*;
+
+module! {
+    type: RustreKunit,
+    name: "rustre_kunit",
+    authors: ["rustre developers"],
+    description: "KUnit tests of rustre's kernel-crate abstractions",
+    license: "GPL",
+}
+
+struct RustreKunit;
+
+impl kernel::Module for RustreKunit {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        Ok(Self)
+    }
+}
+
+/// Counts how many times values holding it were dropped.
+#[pin_data]
+struct DropCount {
+    #[pin]
+    count: kernel::sync::Mutex<u32>,
+}
+
+impl DropCount {
+    fn new() -> Result<kernel::sync::Arc<Self>> {
+        kernel::sync::Arc::pin_init(
+            pin_init!(Self {
+                count <- kernel::new_mutex!(0),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    fn get(&self) -> u32 {
+        *self.count.lock()
+    }
+}
+
+/// Increments its [`DropCount`] when dropped.
+struct Tracked(kernel::sync::Arc<DropCount>);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        *self.0.count.lock() += 1;
+    }
+}
+
+#[kunit_tests(rustre_kthread)]
+mod kthread_tests {
+    use super::*;
+    use kernel::{
+        kthread::{self, KThread},
+        new_condvar, new_mutex,
+        sync::{Arc, CondVar, Completion, Mutex},
+        time::{delay::fsleep, Delta},
+    };
+
+    #[pin_data]
+    struct Shared {
+        #[pin]
+        started: Completion,
+        #[pin]
+        state: Mutex<State>,
+        #[pin]
+        cv: CondVar,
+    }
+
+    struct State {
+        stop: bool,
+        exited: bool,
+    }
+
+    fn shared() -> Result<Arc<Shared>> {
+        Arc::pin_init(
+            pin_init!(Shared {
+                started <- Completion::new(),
+                state <- new_mutex!(State { stop: false, exited: false }),
+                cv <- new_condvar!(),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    #[test]
+    fn runs_closure() -> Result {
+        let s = shared()?;
+        let t = s.clone();
+        let thread = KThread::run(fmt!("rustre-kt-run"), move || t.started.complete_all())?;
+        s.started.wait_for_completion();
+        drop(thread);
+        Ok(())
+    }
+
+    #[test]
+    fn owner_wakes_sleeping_thread() -> Result {
+        let s = shared()?;
+        let t = s.clone();
+        let thread = KThread::run(fmt!("rustre-kt-cv"), move || {
+            t.started.complete_all();
+            let mut g = t.state.lock();
+            while !g.stop {
+                t.cv.wait(&mut g);
+            }
+            g.exited = true;
+        })?;
+        s.started.wait_for_completion();
+        s.state.lock().stop = true;
+        s.cv.notify_all();
+        drop(thread);
+        assert!(s.state.lock().exited);
+        Ok(())
+    }
+
+    #[test]
+    fn drop_stops_polling_thread() -> Result {
+        let s = shared()?;
+        let t = s.clone();
+        let thread = KThread::run(fmt!("rustre-kt-poll"), move || {
+            t.started.complete_all();
+            while !kthread::should_stop() {
+                fsleep(Delta::from_millis(1));
+            }
+            t.state.lock().exited = true;
+        })?;
+        s.started.wait_for_completion();
+        drop(thread);
+        assert!(s.state.lock().exited);
+        Ok(())
+    }
+
+    #[test]
+    fn closure_freed_exactly_once() -> Result {
+        // Stopping right after the start races with the thread: either the closure ran, or it
+        // never did and the handle frees it. Both must drop it exactly once.
+        let count = DropCount::new()?;
+        for i in 0..64u32 {
+            let tracked = Tracked(count.clone());
+            let thread = KThread::run(fmt!("rustre-kt-{}", i), move || drop(tracked))?;
+            drop(thread);
+            assert_eq!(count.get(), i + 1);
+        }
+        Ok(())
+    }
+}
+
+#[kunit_tests(rustre_mempool)]
+mod mempool_tests {
+    use super::*;
+    use kernel::mempool::{noio_active, MemPool, NoIoScope};
+
+    #[test]
+    fn reserve_is_preallocated() -> Result {
+        let pool = KBox::pin_init(MemPool::<[u64; 8]>::new(4), GFP_KERNEL)?;
+        assert_eq!(pool.reserved(), 4);
+        let mut held = KVec::new();
+        for i in 0..4u64 {
+            held.push(pool.alloc_reserved([i; 8]).map_err(|_| ENOMEM)?, GFP_KERNEL)?;
+        }
+        assert_eq!(pool.reserved(), 0);
+        assert!(pool.alloc_reserved([9; 8]).is_err());
+        for (i, e) in held.iter().enumerate() {
+            assert_eq!(e[7], i as u64);
+        }
+        held.pop();
+        assert_eq!(pool.reserved(), 1);
+        assert!(pool.alloc_reserved([9; 8]).is_ok());
+        Ok(())
+    }
+
+    #[test]
+    fn elements_dropped_once() -> Result {
+        let count = DropCount::new()?;
+        let pool = KBox::pin_init(MemPool::<Tracked>::new(2), GFP_KERNEL)?;
+        let mut held = KVec::new();
+        for _ in 0..16 {
+            held.push(pool.alloc(Tracked(count.clone()), GFP_KERNEL)?, GFP_KERNEL)?;
+        }
+        assert_eq!(count.get(), 0);
+        drop(held);
+        assert_eq!(count.get(), 16);
+        assert_eq!(pool.reserved(), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn zero_reserve_rejected() {
+        assert!(KBox::pin_init(MemPool::<u64>::new(0), GFP_KERNEL).is_err());
+    }
+
+    #[test]
+    fn noio_scope_nests() -> Result {
+        assert!(!noio_active());
+        {
+            let _outer = NoIoScope::enter();
+            assert!(noio_active());
+            {
+                let _inner = NoIoScope::enter();
+                assert!(noio_active());
+            }
+            assert!(noio_active());
+            let v = KBox::new(7u32, GFP_KERNEL)?;
+            assert_eq!(*v, 7);
+        }
+        assert!(!noio_active());
+        let pool = KBox::pin_init(MemPool::<u32>::new(1), GFP_KERNEL)?;
+        let e = pool.alloc(5, GFP_NOIO)?;
+        assert_eq!(*e, 5);
+        Ok(())
+    }
+}
+
+#[kunit_tests(rustre_umh)]
+mod umh_tests {
+    use super::*;
+    use kernel::umh::Command;
+
+    #[test]
+    fn argv_is_checked() -> Result {
+        assert!(Command::new(b"").is_err());
+        assert!(Command::new(b"/bin/tr\0ue").is_err());
+        let mut c = Command::new(b"/bin/true")?;
+        c.arg(b"ARCHIVE")?.arg(b"")?.arg(b"[0x200000401:0x1:0x0]")?;
+        assert_eq!(c.arg(b"a\0b").err(), Some(EINVAL));
+        assert_eq!(c.env(b"NOEQUALS").err(), Some(EINVAL));
+        assert_eq!(c.env(b"=x").err(), Some(EINVAL));
+        c.env(b"A=1")?;
+        let mut args = c.args();
+        assert_eq!(args.next(), Some(&b"/bin/true"[..]));
+        assert_eq!(args.next(), Some(&b"ARCHIVE"[..]));
+        assert_eq!(args.next(), Some(&b""[..]));
+        assert_eq!(args.next(), Some(&b"[0x200000401:0x1:0x0]"[..]));
+        assert!(args.next().is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn exit_codes_come_back() -> Result {
+        assert!(Command::new(b"/bin/true")?.run()?.success());
+        let mut c = Command::new(b"/bin/sh")?;
+        c.arg(b"-c")?.arg(b"exit 3")?;
+        let st = c.run_killable()?;
+        assert_eq!(st.code(), Some(3));
+        assert!(!st.success());
+        Ok(())
+    }
+
+    #[test]
+    fn arguments_arrive_intact() -> Result {
+        let mut c = Command::new(b"/bin/sh")?;
+        c.arg(b"-c")?
+            .arg(b"[ \"$0\" = ARCHIVE ] && [ \"$1\" = '' ] && [ \"$2\" = 'a b' ] && [ $# = 2 ]")?
+            .arg(b"ARCHIVE")?
+            .arg(b"")?
+            .arg(b"a b")?;
+        assert_eq!(c.run()?.code(), Some(0));
+        Ok(())
+    }
+
+    #[test]
+    fn environment_is_exactly_what_was_given() -> Result {
+        let mut c = Command::new(b"/bin/sh")?;
+        c.arg(b"-c")?.arg(b"[ -z \"$HOME\" ] && [ -z \"$RUSTRE_X\" ]")?;
+        assert_eq!(c.run()?.code(), Some(0));
+        let mut c = Command::new(b"/bin/sh")?;
+        c.arg(b"-c")?.arg(b"[ \"$RUSTRE_X\" = 42 ]")?.env(b"RUSTRE_X=42")?;
+        assert_eq!(c.run()?.code(), Some(0));
+        Ok(())
+    }
+
+    #[test]
+    fn signal_is_reported() -> Result {
+        let mut c = Command::new(b"/bin/sh")?;
+        c.arg(b"-c")?.arg(b"kill -9 $$")?;
+        let st = c.run()?;
+        assert_eq!(st.signal(), Some(9));
+        assert_eq!(st.code(), None);
+        Ok(())
+    }
+
+    #[test]
+    fn missing_program_is_enoent() -> Result {
+        let r = Command::new(b"/nonexistent/rustre-upcall")?.run();
+        assert_eq!(r.err(), Some(ENOENT));
+        Ok(())
+    }
+}

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The kernel-independent logic of the rustre modules, compiled for userspace.
+//!
+//! Each module below is the very source file the kernel module builds (no copy): record and
+//! command formats, ring indices, geometry, masks and FIDs. The userspace tools use them so that
+//! both sides of every interface agree, and `cargo test` runs their tests on the host.
+
+#![cfg_attr(not(test), no_std)]
+
+/// Changelog device control commands (`clear:cl<ID>:<ENDREC>`).
+#[path = "../../../drivers/changelog_chardev/control.rs"]
+pub mod control;
+
+/// Ring buffer index arithmetic of the changelog reader.
+#[path = "../../../drivers/changelog_chardev/ring.rs"]
+pub mod ring;
+
+/// Size arithmetic of lloop devices.
+#[path = "../../../drivers/lloop/geometry.rs"]
+pub mod geometry;
+
+/// HSM actions and the upcall mask.
+#[path = "../../../hsm/upcall/mask.rs"]
+pub mod mask;
+
+/// Lustre FIDs and their text form.
+#[path = "../../../hsm/upcall/fid.rs"]
+pub mod fid;
