@@ -8,39 +8,43 @@
 //!
 //! Pure logic: no kernel APIs, shared with the userspace tools and tested on the host.
 
+use core::num::NonZeroU64;
+
 /// Producer and consumer positions of a ring of `capacity` slots.
 ///
 /// # Invariants
 ///
-/// `head <= tail <= head + capacity` and `capacity > 0`.
+/// `head <= tail <= head + capacity`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RingIndex {
     head: u64,
     tail: u64,
-    capacity: u32,
+    capacity: NonZeroU64,
 }
 
 impl RingIndex {
     /// An empty ring of `capacity` slots; `None` if `capacity` is 0.
     pub const fn new(capacity: u32) -> Option<Self> {
-        if capacity == 0 {
-            return None;
+        match NonZeroU64::new(capacity as u64) {
+            Some(capacity) => Some(Self {
+                head: 0,
+                tail: 0,
+                capacity,
+            }),
+            None => None,
         }
-        Some(Self {
-            head: 0,
-            tail: 0,
-            capacity,
-        })
     }
 
     /// Number of slots.
     pub const fn capacity(&self) -> u32 {
-        self.capacity
+        // `new` took it from a `u32`.
+        self.capacity.get() as u32
     }
 
     /// Number of filled slots.
     pub const fn len(&self) -> u32 {
-        (self.tail - self.head) as u32
+        // By the invariants the difference is at most `capacity`, a `u32`.
+        self.tail.wrapping_sub(self.head) as u32
     }
 
     /// Whether no slot is filled.
@@ -50,15 +54,15 @@ impl RingIndex {
 
     /// Whether every slot is filled.
     pub const fn is_full(&self) -> bool {
-        self.len() == self.capacity
+        self.len() == self.capacity()
     }
 
     /// The slot the producer fills next, or `None` when full.
-    pub const fn write_slot(&self) -> Option<usize> {
+    pub fn write_slot(&self) -> Option<usize> {
         if self.is_full() {
             None
         } else {
-            Some((self.tail % self.capacity as u64) as usize)
+            Some((self.tail % self.capacity) as usize)
         }
     }
 
@@ -67,23 +71,23 @@ impl RingIndex {
         if self.is_full() {
             return false;
         }
-        self.tail += 1;
+        self.tail = self.tail.wrapping_add(1);
         true
     }
 
     /// The slot `n` places after the oldest filled one, if filled.
-    pub const fn read_slot(&self, n: u32) -> Option<usize> {
+    pub fn read_slot(&self, n: u32) -> Option<usize> {
         if n >= self.len() {
             None
         } else {
-            Some(((self.head + n as u64) % self.capacity as u64) as usize)
+            Some((self.head.wrapping_add(n as u64) % self.capacity) as usize)
         }
     }
 
     /// Releases the `n` oldest slots; at most `len()` are released. Returns how many were.
     pub fn consume(&mut self, n: u32) -> u32 {
         let n = if n > self.len() { self.len() } else { n };
-        self.head += n as u64;
+        self.head = self.head.wrapping_add(n as u64);
         n
     }
 

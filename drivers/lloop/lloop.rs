@@ -34,7 +34,7 @@ struct Lloop {
 
 impl kernel::Module for Lloop {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let requested = *module_parameters::max_loop.value();
+        let requested = module_parameters::max_loop.value();
         let (max_loop, replaced) = geometry::clamp_max_loop(requested);
         if replaced {
             pr_warn!("max_loop={} out of range 1..256, using {}\n", requested, max_loop);

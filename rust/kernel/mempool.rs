@@ -14,7 +14,7 @@
 
 use crate::{
     alloc::{AllocError, Flags},
-    bindings, build_assert,
+    bindings,
     error::{code::EINVAL, to_result, Result},
     ffi::{c_int, c_uint, c_void},
     prelude::*,
@@ -71,9 +71,12 @@ impl<T> MemPool<T> {
                 if min_nr == 0 {
                     return Err(EINVAL);
                 }
-                // SAFETY: `slot` is valid for writes and pinned. `mempool_kmalloc` takes the
-                // element size as its pool data. On success the pool is exited before `slot`
-                // is freed, by our `PinnedDrop`.
+                // SAFETY: `slot` is valid for writes. `mempool_init` expects a zeroed pool (it
+                // does not set `curr_nr`), as `mempool_create` would have allocated it.
+                unsafe { slot.write_bytes(0, 1) };
+                // SAFETY: `slot` is valid for writes, zeroed and pinned. `mempool_kmalloc` takes
+                // the element size as its pool data. On success the pool is exited before
+                // `slot` is freed, by our `PinnedDrop`.
                 // INVARIANT: initialised with kmalloc callbacks and the size of `T`.
                 to_result(unsafe {
                     bindings::mempool_init_noprof(

@@ -14,7 +14,7 @@
 use crate::{
     alloc::{flags::GFP_KERNEL, KBox, KVec},
     bindings,
-    error::{code::*, Result},
+    error::Result,
     ffi::{c_char, c_int, c_void},
     prelude::*,
 };

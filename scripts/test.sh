@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make test`: host cargo tests, then the VM (KUnit suites of every module and of the rust/
+# abstractions, integration tests), then one line `N passed, N failed`.
+#
+# Counts: each host test, each KUnit case, each integration script, and the VM run itself
+# (kernel reports, timeouts) count as one test each.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+export PATH=$HOME/.cargo/bin:$PATH
+out=$top/build/vm/test
+passed=0 failed=0
+failures=()
+
+pass() { passed=$((passed + $1)); }
+fail() { failed=$((failed + $1)); failures+=("$2"); }
+
+# 1. Host: the userspace tools and the pure logic shared with the modules.
+echo "== host: cargo test"
+host_log=$(mktemp)
+(cd tools && cargo test 2>&1) | tee "$host_log"
+host_rc=${PIPESTATUS[0]}
+read -r hp hf < <(awk '/^test result:/ { p += $4; f += $6 } END { print p + 0, f + 0 }' "$host_log")
+pass "$hp"
+[ "$hf" -gt 0 ] && fail "$hf" "host cargo test: $hf failed"
+[ "$host_rc" != 0 ] && [ "$hf" = 0 ] && fail 1 "host cargo test: exit $host_rc (build error?)"
+rm -f "$host_log"
+
+# 2. Build the kernel (or reuse it) and the modules.
+echo "== build: kernel and modules"
+if ! make -s modules; then
+	fail 1 "module build"
+	echo "${passed} passed, ${failed} failed"
+	exit 1
+fi
+
+# 3. The VM.
+echo "== vm: KUnit and integration tests"
+rm -rf "$out"
+mkdir -p "$out"
+if bash scripts/vm.sh "$out" "bash tests/vm/guest.sh test '$out' '$top/build/modules'"; then
+	pass 1
+else
+	fail 1 "vm run (see $out/console.log)"
+fi
+
+# 4. KUnit results: every module must have produced a KTAP report and pass it.
+kunit=$top/build/linux-src/tools/testing/kunit/kunit.py
+for m in rustre_kunit changelog_chardev lloop hsm_upcall; do
+	log=$out/kunit-$m.log
+	if [ -f "$out/kunit-$m.err" ] || [ ! -s "$log" ] || ! grep -q '^KTAP version' "$log"; then
+		fail 1 "kunit $m: no KTAP report ($(cat "$out/kunit-$m.err" 2>/dev/null || echo 'module did not run'))"
+		continue
+	fi
+	res=$(python3 "$kunit" parse "$log" 2>&1)
+	krc=$?
+	echo "$res" | grep -E '^\[..:..:..\] (=+|\[(PASSED|FAILED|SKIPPED|CRASHED)\])' | sed 's/^/  /'
+	# "Testing complete. Ran N tests: passed: P, failed: F, ..."
+	line=$(echo "$res" | grep -E 'Ran [0-9]+ tests' | tail -n1)
+	kp=$(echo "$line" | grep -oE 'passed: [0-9]+' | grep -oE '[0-9]+' || echo 0)
+	kf=$(echo "$line" | grep -oE '(failed|crashed): [0-9]+' | grep -oE '[0-9]+' | paste -sd+ | bc 2>/dev/null || echo 0)
+	pass "${kp:-0}"
+	[ "${kf:-0}" -gt 0 ] && fail "$kf" "kunit $m: $kf failed"
+	[ "$krc" != 0 ] && [ "${kf:-0}" = 0 ] && fail 1 "kunit $m: parser reports failure"
+	echo "kunit $m: ${kp:-0} passed, ${kf:-0} failed"
+done
+
+# 5. Integration tests.
+for rcf in "$out"/integration-*.rc; do
+	[ -e "$rcf" ] || { fail 1 "integration: no results"; break; }
+	name=$(basename "$rcf" .rc)
+	if [ "$(cat "$rcf")" = 0 ]; then
+		pass 1
+		echo "$name: ok"
+	else
+		fail 1 "$name (see $out/$name.log)"
+		echo "$name: FAILED"
+	fi
+done
+
+echo
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "${passed} passed, ${failed} failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the test kernel under QEMU with virtme-ng and run a script in the guest.
+#
+#   scripts/vm.sh OUTDIR COMMAND...
+#
+# The guest shares the host's root filesystem read-only (copy-on-write), so it has the host's
+# tools and this checkout; OUTDIR is shared read-write. The console is streamed to the terminal
+# and to OUTDIR/console.log. The run fails if the guest does not finish within VM_TIMEOUT
+# seconds (default 1200), if COMMAND fails, or if the console shows an oops, BUG, WARN,
+# lockdep, KASAN or kmemleak report.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$1
+shift
+kimg=$top/build/kernel/arch/x86/boot/bzImage
+timeout_s=${VM_TIMEOUT:-1200}
+mem=${VM_MEMORY:-2G}
+
+[ -f "$kimg" ] || { echo "vm: no kernel at $kimg: run 'make modules' first" >&2; exit 2; }
+command -v vng >/dev/null || { echo "vm: vng not found: run 'make deps'" >&2; exit 2; }
+mkdir -p "$out"
+rm -f "$out"/console.log "$out"/guest.rc
+
+# KVM only if it was proven to work: a firmware hang under KVM was seen on these machines.
+accel=(--disable-kvm)
+[ "${VM_KVM:-0}" = 1 ] && accel=()
+
+# Kernel command line: a large log buffer so the guest's dmesg keeps every KUnit line, and
+# lockdep / kmemleak on.
+append="log_buf_len=8M kmemleak=on panic_on_warn=0 oops=panic panic=-1"
+
+# The guest writes its command's exit status to OUTDIR/guest.rc; vng's own exit status is not
+# the command's when the guest panics.
+cmd="cd '$top' && ( $* ); echo \$? > '$out/guest.rc'"
+
+echo "vm: booting $(basename "$(readlink -f "$top/build/kernel")") (TCG, $mem), timeout ${timeout_s}s"
+timeout --kill-after=15 "$timeout_s" \
+	vng -r "$kimg" "${accel[@]}" --force-9p --memory "$mem" --cpus 2 --verbose \
+	--rwdir "$out" --append "$append" --exec "$cmd" </dev/null 2>&1 | tee "$out/console.log"
+vng_rc=${PIPESTATUS[0]}
+
+rc=0
+if [ "$vng_rc" = 124 ] || [ "$vng_rc" = 137 ]; then
+	echo "vm: FAIL: guest did not finish within ${timeout_s}s (killed)"
+	rc=1
+fi
+if [ ! -f "$out/guest.rc" ]; then
+	echo "vm: FAIL: the guest command did not complete (vng exit $vng_rc)"
+	rc=1
+elif [ "$(cat "$out/guest.rc")" != 0 ]; then
+	echo "vm: FAIL: guest command exited $(cat "$out/guest.rc")"
+	rc=1
+fi
+if ! "$top/scripts/scan-log.sh" "$out/console.log" "$out"/dmesg.log "$out"/kmemleak.txt; then
+	rc=1
+fi
+exit $rc
