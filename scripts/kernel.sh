@@ -13,7 +13,9 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${RUSTRE_CACHE:-/var/cache/rustre}
 src=$cache/linux-src
-obj=$cache/kernel-obj
+# RUSTRE_KERNEL_OBJ builds elsewhere (to time a fresh build without losing the cached one);
+# build/kernel then keeps pointing at the cached build.
+obj=${RUSTRE_KERNEL_OBJ:-$cache/kernel-obj}
 frag=$top/scripts/rustre.config
 jobs=${JOBS:-$(($(nproc) + 1))}
 
@@ -118,4 +120,4 @@ else
 	echo "$want" >"$obj/.rustre-key"
 	log "built in $(($(date +%s) - start)) s"
 fi
-ln -sfn "$obj" "$top/build/kernel"
+[ -n "${RUSTRE_KERNEL_OBJ:-}" ] || ln -sfn "$obj" "$top/build/kernel"

@@ -8,4 +8,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/build/vm/run
 rm -rf "$out"
 mkdir -p "$out"
+if [ -t 0 ] && [ -t 1 ] && [ -z "${CI:-}" ]; then
+	export VM_INTERACTIVE=1
+fi
 exec bash "$top/scripts/vm.sh" "$out" "bash tests/vm/guest.sh demo '$out' '$top/build/modules'"
