@@ -115,7 +115,7 @@ else
 		die "CONFIG_RUST is not enabled: the Rust toolchain is not usable for this kernel (see the message above)"
 	fi
 	[ $bad = 0 ] || die "config fragment did not apply cleanly"
-	log "building bzImage and modules with -j$jobs (a fresh build takes about 8 minutes on 2 cores)"
+	log "building bzImage and modules with -j$jobs (a fresh build takes about 10 minutes on 2 cores)"
 	kmake -j"$jobs" bzImage modules
 	echo "$want" >"$obj/.rustre-key"
 	log "built in $(($(date +%s) - start)) s"

@@ -6,7 +6,7 @@
 //! Lustre's binary format, prefetched into a bounded ring by a kernel thread; writing
 //! `clear:cl<ID>:<ENDREC>` clears records for a changelog user.
 //!
-//! See `Documentation/changelog_chardev.rst`.
+//! See `Documentation/index.rst`.
 
 use kernel::prelude::*;
 

@@ -5,7 +5,7 @@
 //! `/dev/lloopN` exposes a regular file as a disk, with direct asynchronous I/O to the backing
 //! file and mempool-backed request state, so that swap on the device survives memory pressure.
 //!
-//! See `Documentation/lloop.rst`.
+//! See `Documentation/index.rst`.
 
 use kernel::prelude::*;
 

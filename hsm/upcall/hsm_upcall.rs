@@ -6,7 +6,7 @@
 //! `mdt.<target>.hsm.upcall_path`, started with `call_usermodehelper` as
 //! `UPCALL ACTION FSNAME ARCHIVE_ID FLAGS DATA FID...`; the others go to the coordinator.
 //!
-//! See `Documentation/hsm_upcall.rst`.
+//! See `Documentation/index.rst`.
 
 use kernel::prelude::*;
 
