@@ -1,14 +1,32 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make run`: boot the VM with the modules loaded. With a terminal, a shell in the guest; without
-# one (or with CI set), a short scripted demo.
+# `make run`: boot the VM with the modules loaded. From a terminal, a root shell in the guest
+# with the three modules loaded (exit the shell to power off); without one (or with CI set), a
+# short scripted demo that loads them, shows them and unloads them.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/build/vm/run
 rm -rf "$out"
 mkdir -p "$out"
+
 if [ -t 0 ] && [ -t 1 ] && [ -z "${CI:-}" ]; then
-	export VM_INTERACTIVE=1
+	# The guest's /root is replaced by a directory holding a .bashrc that loads the modules
+	# before the first prompt; everything else is the host's root, copy-on-write.
+	mkdir -p "$out/home"
+	cat >"$out/home/.bashrc" <<RC
+for m in drivers/changelog_chardev/changelog_chardev drivers/lloop/lloop hsm/upcall/hsm_upcall; do
+	insmod "$top/build/modules/\$m.ko" || echo "rustre: insmod \$m failed"
+done
+echo "rustre: modules loaded:"; grep -E '^(changelog_chardev|lloop|hsm_upcall) ' /proc/modules
+echo "rustre: exit the shell (CTRL+d) to power off"
+cd "$top"
+RC
+	script -q -e -c "$(printf '%q ' vng -r "$top/build/kernel/arch/x86/boot/bzImage" \
+		--disable-kvm --force-9p --memory 2G --cpus 2 --rodir=/root="$out/home")" \
+		"$out/console.log"
+	rc=$?
+	"$top/scripts/scan-log.sh" "$out/console.log" || rc=1
+	exit $rc
 fi
 exec bash "$top/scripts/vm.sh" "$out" "bash tests/vm/guest.sh demo '$out' '$top/build/modules'"

@@ -39,15 +39,9 @@ cmd="cd '$top' && ( $* ); echo \$? > '$out/guest.rc'"
 echo "vm: booting $(basename "$(readlink -f "$top/build/kernel")") (TCG, $mem), timeout ${timeout_s}s"
 vng_args=(-r "$kimg" "${accel[@]}" --force-9p --memory "$mem" --cpus 2
 	--rwdir "$out" --append "$append" --exec "$cmd")
-if [ "${VM_INTERACTIVE:-0}" = 1 ]; then
-	# A terminal session (make run): the guest's shell needs our stdin, and no timeout.
-	script -q -e -c "$(printf '%q ' vng "${vng_args[@]}")" "$out/console.log"
-	vng_rc=$?
-else
-	timeout --kill-after=15 "$timeout_s" vng "${vng_args[@]}" --verbose </dev/null 2>&1 |
-		tee "$out/console.log"
-	vng_rc=${PIPESTATUS[0]}
-fi
+timeout --kill-after=15 "$timeout_s" vng "${vng_args[@]}" --verbose </dev/null 2>&1 |
+	tee "$out/console.log"
+vng_rc=${PIPESTATUS[0]}
 
 rc=0
 if [ "$vng_rc" = 124 ] || [ "$vng_rc" = 137 ]; then

@@ -73,10 +73,6 @@ run_demo() {
 	grep -E '^(changelog_chardev|lloop|hsm_upcall) ' /proc/modules
 	echo "== kernel log"
 	dmesg -t | grep -E '^(changelog_chardev|lloop|hsm_upcall):'
-	if [ -t 0 ] && [ -z "${CI:-}" ]; then
-		echo "== modules loaded; exit the shell to power off"
-		bash -i
-	fi
 	for m in hsm_upcall lloop changelog_chardev; do
 		rmmod "$m" || return 1
 	done
