@@ -160,6 +160,8 @@ if ! vng --version 2>/dev/null | grep -q "$VNG_VERSION"; then
 	python3 -m pip install --quiet --disable-pip-version-check "virtme-ng==$VNG_VERSION" ||
 		die "pip install virtme-ng==$VNG_VERSION failed"
 fi
+# pyenv installs console scripts behind shims, which must be regenerated.
+command -v vng >/dev/null || { command -v pyenv >/dev/null && pyenv rehash; } || true
 command -v vng >/dev/null || die "vng not on PATH after install (pip's script directory is not on PATH?)"
 
 log "ok: rustc $rustc_ver, rust-src $(basename "$rs_deb"), $(basename "$linux_deb"), bindgen $(bindgen --version | awk '{print $2}'), vng $(vng --version 2>&1 | head -n1)"
