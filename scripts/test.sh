@@ -61,9 +61,13 @@ for m in builtin rustre_kunit changelog_chardev lloop hsm_upcall; do
 	krc=$?
 	echo "$res" | grep -E '^\[..:..:..\] (=+|\[(PASSED|FAILED|SKIPPED|CRASHED)\])' | sed 's/^/  /'
 	# "Testing complete. Ran N tests: passed: P, failed: F, ..."
-	line=$(echo "$res" | grep -E 'Ran [0-9]+ tests' | tail -n1)
-	kp=$(echo "$line" | grep -oE 'passed: [0-9]+' | grep -oE '[0-9]+' || echo 0)
-	kf=$(echo "$line" | grep -oE '(failed|crashed): [0-9]+' | grep -oE '[0-9]+' | paste -sd+ | bc 2>/dev/null || echo 0)
+	read -r kp kf < <(echo "$res" | awk '/Ran [0-9]+ tests/ {
+		p = f = 0
+		for (i = 1; i < NF; i++) {
+			if ($i == "passed:") p = $(i + 1) + 0
+			if ($i == "failed:" || $i == "crashed:") f += $(i + 1) + 0
+		}
+	} END { print p + 0, f + 0 }')
 	pass "${kp:-0}"
 	[ "${kf:-0}" -gt 0 ] && fail "$kf" "kunit $m: $kf failed"
 	[ "$krc" != 0 ] && [ "${kf:-0}" = 0 ] && fail 1 "kunit $m: parser reports failure"
