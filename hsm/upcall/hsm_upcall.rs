@@ -13,6 +13,7 @@ use kernel::prelude::*;
 // Pure logic, shared with the userspace tools (tools/rustre-logic) and tested on the host too;
 // not every item is used by the module itself.
 #[allow(dead_code, unreachable_pub)]
+#[path = "../../mdt/fid.rs"]
 mod fid;
 #[allow(dead_code, unreachable_pub)]
 mod mask;

@@ -25,5 +25,13 @@ pub mod geometry;
 pub mod mask;
 
 /// Lustre FIDs and their text form.
-#[path = "../../../hsm/upcall/fid.rs"]
+#[path = "../../../mdt/fid.rs"]
 pub mod fid;
+
+/// Changelog records: types, masks, binary layout and `lfs changelog` text.
+#[path = "../../../mdt/record.rs"]
+pub mod record;
+
+/// The changelog catalog's on-disk format and its users.
+#[path = "../../../mdt/catalog_fmt.rs"]
+pub mod catalog_fmt;

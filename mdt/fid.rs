@@ -38,6 +38,19 @@ impl Fid {
         Some(Fid { seq, oid, ver })
     }
 
+    /// The FID of an inode of a local filesystem: Lustre's IGIF mapping, inode number as the
+    /// sequence and generation as the object id. It survives rename, remount and reboot and
+    /// is what a file handle of type `FILEID_INO32_GEN` carries, so the file can be opened again
+    /// from its FID with `open_by_handle_at()`.
+    pub const fn from_inode(ino: u64, generation: u32) -> Fid {
+        Fid { seq: ino, oid: generation, ver: 0 }
+    }
+
+    /// Whether all three fields are zero (Lustre's `fid_is_zero`).
+    pub const fn is_zero(&self) -> bool {
+        self.seq == 0 && self.oid == 0 && self.ver == 0
+    }
+
     /// The text form without brackets, as used in archive paths.
     pub fn no_brace(&self) -> NoBrace<'_> {
         NoBrace(self)
@@ -78,7 +91,12 @@ pub struct NoBrace<'a>(&'a Fid);
 
 impl fmt::Display for NoBrace<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#x}:{:#x}:{:#x}", self.0.seq, self.0.oid, self.0.ver)
+        // C's `%#llx` prints zero as a bare `0`, so a zero FID is `[0:0x0:0x0]` in Lustre.
+        if self.0.seq == 0 {
+            write!(f, "0:{:#x}:{:#x}", self.0.oid, self.0.ver)
+        } else {
+            write!(f, "{:#x}:{:#x}:{:#x}", self.0.seq, self.0.oid, self.0.ver)
+        }
     }
 }
 
@@ -117,5 +135,6 @@ mod tests {
         assert_eq!(f.no_brace().to_string(), "0x200000401:0x1:0x0");
         let max = Fid { seq: u64::MAX, oid: u32::MAX, ver: u32::MAX };
         assert_eq!(max.to_string().len(), FID_LEN);
+        assert_eq!(Fid::default().to_string(), "[0:0x0:0x0]");
     }
 }
