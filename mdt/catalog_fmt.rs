@@ -106,16 +106,57 @@ pub fn encode_frame(index: u64, rec: &[u8], out: &mut [u8]) -> Option<usize> {
     if rec.len() > CR_MAXSIZE || out.len() < len {
         return None;
     }
-    put32(out, 0, FRAME_MAGIC);
-    put32(out, 4, rec.len() as u32);
-    put64(out, 8, index);
     out[FRAME_HDR..FRAME_HDR + rec.len()].copy_from_slice(rec);
-    let crc_at = FRAME_HDR + rec.len();
-    let crc = crc32c(&out[..crc_at]);
-    put32(out, crc_at, crc);
-    out[crc_at + 4..len].fill(0);
+    seal_frame(index, rec.len(), &mut out[..len])
+}
+
+/// Completes a frame whose record of `rec_len` bytes was encoded in place at
+/// `frame[FRAME_HDR..]`: writes magic, length, index, CRC and padding. `frame` must be exactly
+/// [`frame_len`]`(rec_len)` bytes. Returns the frame size.
+pub fn seal_frame(index: u64, rec_len: usize, frame: &mut [u8]) -> Option<usize> {
+    let len = frame_len(rec_len);
+    if rec_len > CR_MAXSIZE || frame.len() != len {
+        return None;
+    }
+    put32(frame, 0, FRAME_MAGIC);
+    put32(frame, 4, rec_len as u32);
+    put64(frame, 8, index);
+    let crc_at = FRAME_HDR + rec_len;
+    let crc = crc32c(&frame[..crc_at]);
+    put32(frame, crc_at, crc);
+    frame[crc_at + 4..].fill(0);
     Some(len)
 }
+
+/// Whether `name` is a metadata target name, `<fsname>-MDT<xxxx>`: an fsname of 1 to 8
+/// characters `[A-Za-z0-9_]` and four hexadecimal digits.
+pub fn valid_target_name(name: &[u8]) -> bool {
+    let Some(dash) = name.len().checked_sub(8) else {
+        return false;
+    };
+    let (fsname, tail) = name.split_at(dash);
+    (1..=8).contains(&fsname.len())
+        && fsname.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+        && tail.starts_with(b"-MDT")
+        && tail[4..].iter().all(u8::is_ascii_hexdigit)
+}
+
+/// Target-name test vectors, shared by host tests and KUnit.
+#[cfg(any(test, CONFIG_KUNIT = "y"))]
+pub const TARGET_NAME_CASES: &[(&[u8], bool)] = &[
+    (b"lustre-MDT0000", true),
+    (b"fs_1-MDT00aF", true),
+    (b"a-MDT0001", true),
+    (b"testfs12-MDT0000", true),
+    (b"testfs123-MDT0000", false),
+    (b"-MDT0000", false),
+    (b"lustre-MDT000", false),
+    (b"lustre-MDT00000", false),
+    (b"lustre-OST0000", false),
+    (b"lus tre-MDT0000", false),
+    (b"lustre-MDT000g", false),
+    (b"", false),
+];
 
 /// What is wrong with a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -310,6 +351,32 @@ impl HeaderError {
 }
 
 impl Header {
+    /// A header with no target, no user and no record, to be filled by [`Header::init`] or
+    /// [`Header::pick_into`]. (Headers are about 1.6 KiB: the kernel keeps them on the heap
+    /// and fills them in place.)
+    pub const EMPTY: Header = Header {
+        generation: 0,
+        target: [0; TARGET_NAME_MAX],
+        target_len: 0,
+        first_index: 1,
+        first_offset: DATA_START,
+        next_index: 1,
+        last_user: 0,
+        mask: CHANGELOG_DEFMASK,
+        users: [None; MAX_USERS],
+    };
+
+    /// Makes `self` the header of a fresh catalog for `target`; false if the name does not fit.
+    pub fn init(&mut self, target: &[u8]) -> bool {
+        if target.is_empty() || target.len() > TARGET_NAME_MAX {
+            return false;
+        }
+        *self = Header::EMPTY;
+        self.target[..target.len()].copy_from_slice(target);
+        self.target_len = target.len() as u8;
+        true
+    }
+
     /// A fresh catalog for `target`: no records, no users, Lustre's default mask. Record
     /// indices start at 1, as in Lustre.
     pub fn new(target: &[u8]) -> Option<Header> {
@@ -367,6 +434,13 @@ impl Header {
 
     /// Reads a header slot.
     pub fn decode(slot: &[u8]) -> Result<Header, HeaderError> {
+        let mut h = Header::EMPTY;
+        h.decode_into(slot)?;
+        Ok(h)
+    }
+
+    /// Checks a slot and returns its generation, without decoding the users.
+    fn check_slot(slot: &[u8]) -> Result<u64, HeaderError> {
         if slot.len() < SLOT_LEN || slot[..8] != HDR_MAGIC {
             return Err(HeaderError::BadMagic);
         }
@@ -376,21 +450,23 @@ impl Header {
         if crc32c(&slot[..CRC_AT]) != le32(slot, CRC_AT) {
             return Err(HeaderError::BadChecksum);
         }
-        let mut target = [0u8; TARGET_NAME_MAX];
-        target.copy_from_slice(&slot[24..24 + TARGET_NAME_MAX]);
-        let target_len = target.iter().position(|&c| c == 0).unwrap_or(TARGET_NAME_MAX) as u8;
-        let mut h = Header {
-            generation: le64(slot, 16),
-            target,
-            target_len,
-            first_index: le64(slot, 56),
-            first_offset: le64(slot, 64),
-            next_index: le64(slot, 72),
-            last_user: le32(slot, 80),
-            mask: le32(slot, 88),
-            users: [None; MAX_USERS],
-        };
+        Ok(le64(slot, 16))
+    }
+
+    /// Reads a header slot into `self`, in place. On error `self` is unspecified.
+    pub fn decode_into(&mut self, slot: &[u8]) -> Result<(), HeaderError> {
+        let generation = Header::check_slot(slot)?;
+        let h = self;
+        h.generation = generation;
+        h.target.copy_from_slice(&slot[24..24 + TARGET_NAME_MAX]);
+        h.target_len = h.target.iter().position(|&c| c == 0).unwrap_or(TARGET_NAME_MAX) as u8;
+        h.first_index = le64(slot, 56);
+        h.first_offset = le64(slot, 64);
+        h.next_index = le64(slot, 72);
+        h.last_user = le32(slot, 80);
+        h.mask = le32(slot, 88);
         for (i, slot_user) in h.users.iter_mut().enumerate() {
+            *slot_user = None;
             let at = USERS_AT + i * USER_LEN;
             let id = le32(slot, at);
             if id == 0 {
@@ -419,7 +495,34 @@ impl Header {
         {
             return Err(HeaderError::Inconsistent);
         }
-        Ok(h)
+        Ok(())
+    }
+
+    /// Like [`Header::pick`], decoding the winner into `self` in place; returns its slot.
+    pub fn pick_into(&mut self, slot0: &[u8], slot1: &[u8]) -> Result<usize, HeaderError> {
+        let g0 = Header::check_slot(slot0);
+        let g1 = Header::check_slot(slot1);
+        let order = match (g0, g1) {
+            (Ok(a), Ok(b)) if b > a => [1, 0],
+            (Ok(_), _) => [0, 1],
+            (Err(_), Ok(_)) => [1, 0],
+            (Err(e0), Err(e1)) => {
+                return Err(if e0 == HeaderError::BadMagic && e1 != HeaderError::BadMagic {
+                    e1
+                } else {
+                    e0
+                })
+            }
+        };
+        let mut err = HeaderError::BadMagic;
+        for s in order {
+            let slot = if s == 0 { slot0 } else { slot1 };
+            match self.decode_into(slot) {
+                Ok(()) => return Ok(s),
+                Err(e) => err = e,
+            }
+        }
+        Err(err)
     }
 
     /// Picks the newest valid of the two slots. If neither is valid, the error of slot 0 is
@@ -775,6 +878,13 @@ mod tests {
         // Ids are never reused.
         let s3 = h.register(b"", b"", 20, 0).expect("registers");
         assert_eq!(h.users[s3].map(|u| u.id), Some(3));
+    }
+
+    #[test]
+    fn target_names() {
+        for (name, ok) in TARGET_NAME_CASES {
+            assert_eq!(valid_target_name(name), *ok, "{:?}", name);
+        }
     }
 
     #[test]

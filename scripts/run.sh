@@ -15,10 +15,10 @@ if [ -t 0 ] && [ -t 1 ] && [ -z "${CI:-}" ]; then
 	# before the first prompt; everything else is the host's root, copy-on-write.
 	mkdir -p "$out/home"
 	cat >"$out/home/.bashrc" <<RC
-for m in drivers/changelog_chardev/changelog_chardev drivers/lloop/lloop hsm/upcall/hsm_upcall; do
+for m in $(awk '!/^#/ && NF {print $2}' "$top/scripts/modules.txt" | xargs); do
 	insmod "$top/build/modules/\$m.ko" || echo "rustre: insmod \$m failed"
 done
-echo "rustre: modules loaded:"; grep -E '^(changelog_chardev|lloop|hsm_upcall) ' /proc/modules
+echo "rustre: modules loaded:"; grep -E '^($(awk '!/^#/ && NF {print $1}' "$top/scripts/modules.txt" | paste -sd'|')) ' /proc/modules
 echo "rustre: exit the shell (CTRL+d) to power off"
 cd "$top"
 RC

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * rustre: wrappers for static inline functions the rustre abstractions use.
- * Each wraps exactly one inline function.
+ * Each wraps exactly one inline function or macro.
  */
 
+#include <linux/cred.h>
+#include <linux/fsnotify_backend.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/task_stack.h>
+#include <asm/syscall.h>
 
 __rust_helper unsigned int rust_helper_memalloc_noio_save(void)
 {
@@ -14,4 +18,39 @@ __rust_helper unsigned int rust_helper_memalloc_noio_save(void)
 __rust_helper void rust_helper_memalloc_noio_restore(unsigned int flags)
 {
 	memalloc_noio_restore(flags);
+}
+
+__rust_helper struct inode *rust_helper_fsnotify_data_inode(const void *data, int data_type)
+{
+	return fsnotify_data_inode(data, data_type);
+}
+
+__rust_helper struct dentry *rust_helper_fsnotify_data_dentry(const void *data, int data_type)
+{
+	return fsnotify_data_dentry(data, data_type);
+}
+
+__rust_helper struct inode *rust_helper_d_inode(const struct dentry *dentry)
+{
+	return d_inode(dentry);
+}
+
+__rust_helper u32 rust_helper_rustre_current_fsuid(void)
+{
+	return from_kuid_munged(&init_user_ns, current_fsuid());
+}
+
+__rust_helper u32 rust_helper_rustre_current_fsgid(void)
+{
+	return from_kgid_munged(&init_user_ns, current_fsgid());
+}
+
+__rust_helper void rust_helper_rustre_current_comm(char (*buf)[TASK_COMM_LEN])
+{
+	get_task_comm(*buf, current);
+}
+
+__rust_helper int rust_helper_rustre_current_syscall_nr(void)
+{
+	return current->mm ? syscall_get_nr(current, task_pt_regs(current)) : -1;
 }

@@ -15,8 +15,10 @@ mode=$1 out=$2 mods=$3
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 
-# Modules in load order: the abstraction tests first.
-MODULES="rustre_kunit changelog_chardev lloop hsm_upcall"
+# The abstraction tests first, then the modules of scripts/modules.txt.
+MODNAMES=$(awk '!/^#/ && NF {print $1}' "$top/scripts/modules.txt" | xargs)
+MODULES="rustre_kunit $MODNAMES"
+MODRE=$(echo "$MODNAMES" | tr ' ' '|')
 
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 
@@ -66,14 +68,14 @@ run_tests() {
 
 run_demo() {
 	local m
-	for m in changelog_chardev lloop hsm_upcall; do
+	for m in $MODNAMES; do
 		insmod "$(ko $m)" || return 1
 	done
 	echo "== loaded modules"
-	grep -E '^(changelog_chardev|lloop|hsm_upcall) ' /proc/modules
+	grep -E "^($MODRE) " /proc/modules
 	echo "== kernel log"
-	dmesg -t | grep -E '^(changelog_chardev|lloop|hsm_upcall):'
-	for m in hsm_upcall lloop changelog_chardev; do
+	dmesg -t | grep -E "^($MODRE):"
+	for m in $(echo "$MODNAMES" | tr ' ' '\n' | tac); do
 		rmmod "$m" || return 1
 	done
 	echo "== unloaded cleanly"

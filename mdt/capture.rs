@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Turning filesystem events into changelog records.
+//!
+//! The target's superblock mark delivers every namespace and attribute event, in the context
+//! of the task doing the operation. The mapping to Lustre record types:
+//!
+//! | event | record |
+//! |---|---|
+//! | `CREATE` with a dentry | CREAT, MKDIR, SLINK or MKNOD by the new inode's type |
+//! | `CREATE` with an inode (`fsnotify_link`) | HLINK |
+//! | `DELETE` | UNLNK (`CLF_UNLINK_LAST` when no link is left) or RMDIR |
+//! | `RENAME` | RENME with the rename extension (`CLF_RENAME_LAST` if the target lost its last link) |
+//! | `ATTRIB` from `setxattr`/`removexattr` system calls | XATTR |
+//! | other `ATTRIB` from `setattr()` | SATTR |
+//! | `MODIFY` from a write | MTIME |
+//! | `MODIFY` from `setattr()` (size or mtime) | TRUNC |
+//! | `OPEN`, `CLOSE_WRITE`, `CLOSE_NOWRITE` | OPEN, CLOSE, with the open mode |
+//!
+//! Every record carries the jobid `comm.uid` (Lustre's `procname_uid`), the caller's uid and
+//! gid, the NID `0@lo` and, for OPEN and CLOSE, the open mode.
+
+use kernel::fsnotify::{current, mask, Event, InodeInfo, SbHandler};
+use core::sync::atomic::Ordering;
+
+use crate::catalog_fmt::SliceWriter;
+use crate::changelog::Changelog;
+use crate::fid::Fid;
+use crate::record::*;
+
+/// The fsnotify events a target's mark asks for.
+pub(crate) const EVENTS: u32 = mask::CREATE
+    | mask::DELETE
+    | mask::RENAME
+    | mask::ATTRIB
+    | mask::MODIFY
+    | mask::OPEN
+    | mask::CLOSE_WRITE
+    | mask::CLOSE_NOWRITE;
+
+fn fid(i: &InodeInfo) -> Fid {
+    Fid::from_inode(i.ino, i.generation)
+}
+
+/// Whether the current system call changes an extended attribute.
+fn in_xattr_syscall() -> bool {
+    #[cfg(CONFIG_X86_64)]
+    {
+        // setxattr, lsetxattr, fsetxattr, removexattr, lremovexattr, fremovexattr,
+        // setxattrat, removexattrat.
+        matches!(current::syscall_nr(), 188 | 189 | 190 | 197 | 198 | 199 | 463 | 466)
+    }
+    #[cfg(not(CONFIG_X86_64))]
+    {
+        false
+    }
+}
+
+/// Classifies an event; `None` for events that make no record.
+fn record_type(ev: &Event<'_>, inode: &InodeInfo) -> Option<u32> {
+    let m = ev.mask();
+    if m & mask::CREATE != 0 {
+        return Some(if ev.data_is_inode() {
+            CL_HARDLINK
+        } else if inode.is_dir() {
+            CL_MKDIR
+        } else if inode.is_symlink() {
+            CL_SOFTLINK
+        } else if inode.is_reg() {
+            CL_CREATE
+        } else {
+            CL_MKNOD
+        });
+    }
+    if m & mask::DELETE != 0 {
+        return Some(if m & mask::ISDIR != 0 { CL_RMDIR } else { CL_UNLINK });
+    }
+    if m & mask::RENAME != 0 {
+        return Some(CL_RENAME);
+    }
+    if m & mask::OPEN != 0 {
+        return Some(CL_OPEN);
+    }
+    if m & (mask::CLOSE_WRITE | mask::CLOSE_NOWRITE) != 0 {
+        return Some(CL_CLOSE);
+    }
+    if m & mask::MODIFY != 0 {
+        return Some(if ev.data_is_file() { CL_MTIME } else { CL_TRUNC });
+    }
+    if m & mask::ATTRIB != 0 && !ev.data_is_inode() {
+        // An `ATTRIB` with only the inode is a link count change of a HLINK/UNLNK/RENME.
+        return Some(if in_xattr_syscall() { CL_SETXATTR } else { CL_SETATTR });
+    }
+    None
+}
+
+impl SbHandler for Changelog {
+    fn event(&self, ev: &Event<'_>) {
+        let Some(inode) = ev.inode() else { return };
+        let Some(rtype) = record_type(ev, &inode) else { return };
+        if !self.wants(rtype) {
+            return;
+        }
+        if inode.ino == self.skip_ino.load(Ordering::Relaxed) {
+            // Our own catalog, when it lives on the target.
+            return;
+        }
+        let (sec, nsec) = current::real_time();
+        let (uid, gid) = current::fsuid_fsgid();
+        let mut comm = [0u8; 16];
+        let clen = current::comm(&mut comm);
+        let mut jobid = [0u8; EXT_JOBID_LEN - 1];
+        let jlen = {
+            let mut w = SliceWriter { buf: &mut jobid, len: 0 };
+            let _ = core::fmt::Write::write_fmt(
+                &mut w,
+                format_args!("{}.{}", crate::BStr(&comm[..clen]), uid),
+            );
+            w.len
+        };
+        let mut rec = Record {
+            rtype,
+            time: cl_time(sec, nsec),
+            tfid: fid(&inode),
+            jobid: Some(&jobid[..jlen]),
+            extra: Some(Extra {
+                uidgid: Some((u64::from(uid), u64::from(gid))),
+                nid: Some(NID_LO_BE),
+                nid_be: true,
+                ..Extra::default()
+            }),
+            ..Record::default()
+        };
+        match rtype {
+            CL_CREATE | CL_MKDIR | CL_HARDLINK | CL_SOFTLINK | CL_MKNOD | CL_UNLINK | CL_RMDIR => {
+                rec.pfid = ev.dir().map(|d| fid(&d)).unwrap_or_default();
+                rec.name = ev.name().unwrap_or_default();
+                if rtype == CL_UNLINK && inode.nlink == 0 {
+                    rec.flags |= CLF_UNLINK_LAST;
+                }
+            }
+            CL_RENAME => {
+                let Some(rn) = ev.rename() else { return };
+                let old_dir = ev.dir().map(|d| fid(&d)).unwrap_or_default();
+                // As Lustre: t= is the overwritten file (or zero), p= the new parent,
+                // s=/sp= the renamed file and its old parent; name is "tname\0sname".
+                rec.tfid = rn.target.map(|t| fid(&t)).unwrap_or_default();
+                rec.pfid = fid(&rn.new_dir);
+                rec.rename = Some((fid(&inode), old_dir));
+                rec.name = rn.new_name;
+                rec.sname = ev.name().unwrap_or_default();
+                if rn.target.is_some_and(|t| t.nlink == 0) {
+                    rec.flags |= CLF_RENAME_LAST;
+                }
+            }
+            CL_OPEN | CL_CLOSE => {
+                if let (Some(o), Some(extra)) = (ev.open_file(), rec.extra.as_mut()) {
+                    let mut flags = o.flags & !0o3;
+                    if o.read {
+                        flags |= MDS_FMODE_READ;
+                    }
+                    if o.write {
+                        flags |= MDS_FMODE_WRITE;
+                    }
+                    if o.exec {
+                        flags |= MDS_FMODE_EXEC;
+                    }
+                    extra.open_flags = Some(flags);
+                }
+                rec.pfid = ev.parent().map(|d| fid(&d)).unwrap_or_default();
+            }
+            _ => {
+                rec.pfid = ev.parent().map(|d| fid(&d)).unwrap_or_default();
+            }
+        }
+        if rec.name.len() > NAME_MAX || rec.sname.len() > NAME_MAX {
+            return;
+        }
+        let _ = self.append(&mut rec);
+    }
+}

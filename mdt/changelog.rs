@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The changelog of one metadata target: in-memory state, the catalog file and its flusher.
+//!
+//! Records are appended by the capture hook ([`Changelog::append`]) into a memory buffer of
+//! sealed frames, under [`Changelog::state`]. A flusher thread writes that buffer to the end of
+//! the catalog and syncs it at least every `sync_interval_ms`, or at once on a sync request,
+//! then rewrites the header when users, mask or purge point changed. An appender waits only
+//! when [`MAX_PENDING`] bytes are still unwritten, never for I/O it started itself.
+//!
+//! Locking: `state` is a mutex, taken by appenders (in filesystem operations, possibly holding
+//! directory locks of the watched filesystem), by the control and parameter files, and by the
+//! flusher. Nobody does I/O with it held. The catalog file may be on the watched filesystem;
+//! events about it are ignored.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use kernel::{
+    alloc::flags::{GFP_KERNEL, GFP_NOFS},
+    kfile::{flags::*, KFile},
+    new_condvar, new_mutex,
+    prelude::*,
+    str::CString,
+    sync::{Arc, CondVar, Mutex},
+    time::msecs_to_jiffies,
+};
+
+use crate::catalog_fmt::{
+    self, frame_len, parse_frame, scan, seal_frame, FrameError, Header, UserError, DATA_START,
+    FRAME_HDR, FRAME_MAX, SLOT_LEN,
+};
+use crate::record::{Record, CHANGELOG_MINMASK, CL_LAST};
+
+/// Unwritten bytes at which appenders wait for the flusher.
+pub(crate) const MAX_PENDING: usize = 4 << 20;
+/// Default bound on the time from an operation to its record being durable.
+pub(crate) const DEFAULT_SYNC_INTERVAL_MS: u32 = 200;
+/// Bytes read at a time when scanning the catalog.
+const SCAN_CHUNK: usize = 64 << 10;
+/// Holes are punched in whole blocks of this size.
+const PUNCH_ALIGN: u64 = 4096;
+
+/// State protected by [`Changelog::state`].
+pub(crate) struct State {
+    /// Users, mask and purge point; written to disk when `header_dirty`.
+    pub(crate) header: KBox<Header>,
+    header_dirty: bool,
+    /// The slot holding the newest header on disk.
+    header_slot: usize,
+    /// Index the next record gets.
+    pub(crate) next_index: u64,
+    /// Sealed frames not yet written, starting at file offset `write_off`.
+    pending: KVVec<u8>,
+    /// Index of the first record in `pending`.
+    pending_first: u64,
+    /// Where the next frame goes in the file.
+    write_off: u64,
+    /// Records up to this index are on stable storage.
+    pub(crate) durable_index: u64,
+    /// Flusher period.
+    pub(crate) sync_interval_ms: u32,
+    /// Sync requests made and served (generation counters).
+    sync_requested: u64,
+    sync_done: u64,
+    /// Error of the last flush, reported to sync requesters.
+    flush_error: Option<Error>,
+    /// The flusher is asked to finish.
+    stopping: bool,
+}
+
+/// The changelog of one target.
+#[pin_data]
+pub(crate) struct Changelog {
+    /// `<fsname>-MDT<xxxx>`.
+    pub(crate) name: CString,
+    file: KFile,
+    /// Superblock and inode of the catalog file, whose own events are not recorded.
+    pub(crate) file_id: (usize, u64),
+    /// Quick checks for the capture hook without the lock: the target's mask, or 0 while
+    /// there is no user (Lustre keeps no records then).
+    pub(crate) live_mask: AtomicU32,
+    /// Inode number of the catalog if it is on the watched filesystem (its events are not
+    /// recorded), else `u64::MAX`.
+    pub(crate) skip_ino: AtomicU64,
+    /// Records dropped because memory for them could not be allocated.
+    pub(crate) dropped: AtomicU64,
+    /// Users of this changelog outside this module (readers, dispatchers); detach is refused
+    /// while non-zero.
+    pub(crate) busy: AtomicU32,
+    #[pin]
+    pub(crate) state: Mutex<State>,
+    /// Wakes the flusher.
+    #[pin]
+    work: CondVar,
+    /// Notified after each flush: sync requesters and throttled appenders wait on it.
+    #[pin]
+    flushed: CondVar,
+}
+
+/// Maps a user-table error to its errno.
+pub(crate) fn user_errno(e: UserError) -> Error {
+    Error::from_errno(-e.errno())
+}
+
+fn now_secs() -> u64 {
+    kernel::fsnotify::current::real_time().0
+}
+
+impl Changelog {
+    /// Opens (or creates) the catalog at `path` for target `name`, recovering its state.
+    pub(crate) fn open(name: &CStr, path: &CStr) -> Result<Arc<Self>> {
+        let file = KFile::open(path, O_RDWR | O_CREAT | O_LARGEFILE | O_NOFOLLOW, 0o600)?;
+        if !file.is_regular() {
+            pr_err!("{}: catalog {} is not a regular file\n", name, path);
+            return Err(EINVAL);
+        }
+        let (header, slot, write_off) = recover(&file, name, path)?;
+        let next_index = header.next_index;
+        let mut pending = KVVec::with_capacity(MAX_PENDING / 4, GFP_KERNEL)?;
+        pending.clear();
+        let live = if header.min_endrec().is_some() { header.mask } else { 0 };
+        let file_id = file.identity();
+        Arc::pin_init(
+            try_pin_init!(Changelog {
+                name: CString::try_from_fmt(fmt!("{}", name))?,
+                file,
+                file_id,
+                live_mask: AtomicU32::new(live),
+                skip_ino: AtomicU64::new(u64::MAX),
+                dropped: AtomicU64::new(0),
+                busy: AtomicU32::new(0),
+                state <- new_mutex!(State {
+                    header,
+                    header_dirty: false,
+                    header_slot: slot,
+                    next_index,
+                    pending,
+                    pending_first: next_index,
+                    write_off,
+                    durable_index: next_index - 1,
+                    sync_interval_ms: DEFAULT_SYNC_INTERVAL_MS,
+                    sync_requested: 0,
+                    sync_done: 0,
+                    flush_error: None,
+                    stopping: false,
+                }),
+                work <- new_condvar!(),
+                flushed <- new_condvar!(),
+            }? Error),
+            GFP_KERNEL,
+        )
+    }
+
+    fn update_live_mask(&self, st: &State) {
+        let live = if st.header.min_endrec().is_some() { st.header.mask } else { 0 };
+        self.live_mask.store(live, Ordering::Relaxed);
+    }
+
+    /// Whether records of type `rtype` are kept now (lock-free hint for the capture hook).
+    pub(crate) fn wants(&self, rtype: u32) -> bool {
+        rtype < CL_LAST && self.live_mask.load(Ordering::Relaxed) & (1 << rtype) != 0
+    }
+
+    /// Appends a record, giving it the next index; returns the index, or `None` if the type
+    /// is masked out or there is no user. Waits only if the flusher is [`MAX_PENDING`] behind.
+    ///
+    /// This is the append entry point of the in-kernel interface (HSM events use it too).
+    pub(crate) fn append(&self, rec: &mut Record<'_>) -> Option<u64> {
+        let size = rec.size();
+        let flen = frame_len(size);
+        let mut st = self.state.lock();
+        while st.pending.len() + flen > MAX_PENDING && !st.stopping {
+            self.work.notify_one();
+            // Throttled by the flusher, not by I/O of our own; a signal only ends the wait
+            // early, the record is still appended.
+            let _ = self.flushed.wait_interruptible_timeout(&mut st, msecs_to_jiffies(100));
+        }
+        if st.header.min_endrec().is_none()
+            || (st.header.mask | CHANGELOG_MINMASK) & (1 << rec.rtype) == 0
+        {
+            return None;
+        }
+        rec.index = st.next_index;
+        let start = st.pending.len();
+        if st.pending.extend_with(flen, 0, GFP_NOFS).is_err() {
+            drop(st);
+            let lost = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if lost.is_power_of_two() {
+                pr_warn!("{}: out of memory, {} changelog record(s) lost\n", crate::BStr(self.name.to_bytes()), lost);
+            }
+            return None;
+        }
+        let frame = &mut st.pending[start..start + flen];
+        let sealed = rec
+            .encode(&mut frame[FRAME_HDR..FRAME_HDR + size])
+            .ok()
+            .and_then(|n| seal_frame(rec.index, n, frame));
+        if sealed.is_none() {
+            st.pending.truncate(start);
+            return None;
+        }
+        st.next_index += 1;
+        Some(rec.index)
+    }
+
+    /// The last index handed out (Lustre's `mc_index`), 0 if none yet.
+    pub(crate) fn current_index(st: &State) -> u64 {
+        st.next_index - 1
+    }
+
+    /// Waits until every record appended so far is durable; returns the last error of the
+    /// flusher, if any. Interruptible.
+    pub(crate) fn sync(&self) -> Result {
+        let mut st = self.state.lock();
+        st.sync_requested += 1;
+        let want = st.sync_requested;
+        self.work.notify_one();
+        while st.sync_done < want {
+            if st.stopping {
+                return Err(ESHUTDOWN);
+            }
+            if self.flushed.wait_interruptible(&mut st) {
+                return Err(EINTR);
+            }
+        }
+        match st.flush_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Registers a changelog user; returns its label (`clN` or `clN-NAME`).
+    pub(crate) fn register(&self, name: &[u8], mask: &[u8]) -> Result<CString> {
+        let label = {
+            let mut st = self.state.lock();
+            let cur = Self::current_index(&st);
+            let slot = st.header.register(name, mask, cur, now_secs()).map_err(user_errno)?;
+            st.header_dirty = true;
+            self.update_live_mask(&st);
+            let user = st.header.users[slot].ok_or(EINVAL)?;
+            CString::try_from_fmt(fmt!("{}", crate::D(user.label())))?
+        };
+        self.sync()?;
+        Ok(label)
+    }
+
+    /// Deregisters a user; returns its id. Records nobody needs any more are purged.
+    pub(crate) fn deregister(&self, id: &[u8]) -> Result<u32> {
+        let n = {
+            let mut st = self.state.lock();
+            let n = st.header.deregister(id).map_err(user_errno)?;
+            st.header_dirty = true;
+            self.update_live_mask(&st);
+            n
+        };
+        self.sync()?;
+        Ok(n)
+    }
+
+    /// Clears records up to `endrec` for a user, with Lustre's semantics.
+    pub(crate) fn clear(&self, id: &[u8], endrec: u64) -> Result {
+        {
+            let mut st = self.state.lock();
+            let cur = Self::current_index(&st);
+            st.header.clear(id, endrec, cur, now_secs()).map_err(user_errno)?;
+            st.header_dirty = true;
+        }
+        self.sync()
+    }
+
+    /// Sets the target's mask from a mask string.
+    pub(crate) fn set_mask(&self, s: &[u8]) -> Result {
+        let mut st = self.state.lock();
+        let m = crate::record::parse_changelog_mask(st.header.mask, s).map_err(|e| {
+            pr_info!("{}: changelog_mask: unknown type at byte {}\n", crate::BStr(self.name.to_bytes()), e.at);
+            EINVAL
+        })?;
+        st.header.mask = m;
+        st.header_dirty = true;
+        self.update_live_mask(&st);
+        self.work.notify_one();
+        Ok(())
+    }
+
+    /// Bytes of live records, written or not.
+    pub(crate) fn size(st: &State) -> u64 {
+        (st.write_off + st.pending.len() as u64).saturating_sub(st.header.first_offset)
+    }
+
+    /// Asks the flusher to finish after a last flush.
+    pub(crate) fn stop(&self) {
+        let mut st = self.state.lock();
+        st.stopping = true;
+        self.work.notify_all();
+        self.flushed.notify_all();
+    }
+
+    /// The flusher thread's body.
+    pub(crate) fn flusher(self: Arc<Self>) {
+        let mut slot = match KBox::new([0u8; SLOT_LEN], GFP_KERNEL) {
+            Ok(b) => b,
+            Err(_) => {
+                pr_err!("{}: no memory for the flusher; records stay in memory\n", crate::BStr(self.name.to_bytes()));
+                return;
+            }
+        };
+        let mut spare: KVVec<u8> = KVVec::new();
+        loop {
+            let mut st = self.state.lock();
+            if !st.stopping && st.sync_requested == st.sync_done {
+                let j = msecs_to_jiffies(st.sync_interval_ms);
+                let _ = self.work.wait_interruptible_timeout(&mut st, j);
+            }
+            let stopping = st.stopping;
+            let served = st.sync_requested;
+            let batch = core::mem::replace(&mut st.pending, core::mem::take(&mut spare));
+            let first = st.pending_first;
+            st.pending_first = st.next_index;
+            let off = st.write_off;
+            drop(st);
+
+            let mut err = None;
+            if !batch.is_empty() {
+                if let Err(e) = self.file.write_all_at(&batch, off).and_then(|_| self.file.sync(true)) {
+                    pr_err!("{}: catalog write failed: {:?}; retrying\n", crate::BStr(self.name.to_bytes()), e);
+                    err = Some(e);
+                }
+            }
+            let last = first + count_frames(&batch);
+            {
+                let mut st = self.state.lock();
+                if err.is_none() {
+                    st.write_off = off + batch.len() as u64;
+                    st.durable_index = last - 1;
+                    spare = batch;
+                    spare.clear();
+                } else {
+                    // Put the batch back in front of what arrived meanwhile; retry next time.
+                    let mut merged = batch;
+                    if merged.extend_from_slice(&st.pending, GFP_KERNEL).is_ok() {
+                        st.pending = merged;
+                        st.pending_first = first;
+                    }
+                }
+            }
+            if err.is_none() {
+                err = self.purge_and_write_header(&mut slot).err();
+            }
+            let mut st = self.state.lock();
+            st.flush_error = err;
+            st.sync_done = served;
+            self.flushed.notify_all();
+            drop(st);
+            if stopping {
+                return;
+            }
+        }
+    }
+
+    /// Purges records no user needs and rewrites the header if needed. Called by the flusher
+    /// only (it alone moves the purge point and the header slot), without the lock held.
+    fn purge_and_write_header(&self, slot: &mut [u8; SLOT_LEN]) -> Result {
+        let (keep_from, first, from_off, end) = {
+            let st = self.state.lock();
+            // Everything up to `durable_index` is on disk: that bounds the purge.
+            let keep_from = match st.header.min_endrec() {
+                Some(m) => m + 1,
+                None => st.durable_index + 1,
+            }
+            .min(st.durable_index + 1);
+            (keep_from, st.header.first_index, st.header.first_offset, st.write_off)
+        };
+        if keep_from > first {
+            let off = self.find_offset(first, from_off, end, keep_from)?;
+            let mut st = self.state.lock();
+            st.header.first_index = keep_from;
+            st.header.first_offset = off;
+            st.header_dirty = true;
+        }
+        let (target, punch_to) = {
+            let mut st = self.state.lock();
+            if !st.header_dirty {
+                return Ok(());
+            }
+            // Indices below `next_index` may have been handed out, durable or not: recovery
+            // never gives them again.
+            st.header.next_index = st.next_index;
+            st.header.generation += 1;
+            st.header.encode(slot);
+            st.header_dirty = false;
+            (1 - st.header_slot, st.header.first_offset & !(PUNCH_ALIGN - 1))
+        };
+        let res = self
+            .file
+            .write_all_at(&slot[..], (target * SLOT_LEN) as u64)
+            .and_then(|_| self.file.sync(true));
+        if res.is_ok() && punch_to > DATA_START {
+            // Space reclaim is best effort: a filesystem without hole punching keeps it.
+            match self.file.punch_hole(DATA_START, punch_to - DATA_START) {
+                Ok(()) | Err(EOPNOTSUPP) => {}
+                Err(e) => pr_warn!("{}: cannot reclaim purged space: {:?}\n", crate::BStr(self.name.to_bytes()), e),
+            }
+        }
+        let mut st = self.state.lock();
+        match res {
+            Ok(()) => st.header_slot = target,
+            Err(_) => st.header_dirty = true,
+        }
+        res
+    }
+
+    /// Finds the file offset of record `want` by walking frames from record `first` at
+    /// `from`; `end` is the end of the written frames.
+    fn find_offset(&self, first: u64, from: u64, end: u64, want: u64) -> Result<u64> {
+        let mut buf = KVVec::from_elem(0u8, SCAN_CHUNK, GFP_KERNEL)?;
+        let (mut off, mut index) = (from, first);
+        while index < want && off < end {
+            let n = self.file.read_full_at(&mut buf, off)?;
+            let mut pos = 0;
+            while index < want {
+                match parse_frame(&buf[pos..n]) {
+                    Ok(fr) => {
+                        pos += fr.len;
+                        index = fr.index + 1;
+                    }
+                    Err(FrameError::Short) if pos > 0 => break,
+                    Err(_) => return Err(EUCLEAN),
+                }
+            }
+            off += pos as u64;
+        }
+        Ok(off)
+    }
+
+    /// Copies whole durable records from index `from` on into `out`, packed; returns the bytes
+    /// used and the index after the last one copied. Records already purged are skipped.
+    ///
+    /// This is the read entry point of the in-kernel interface.
+    pub(crate) fn read_records(&self, from: u64, out: &mut [u8]) -> Result<(usize, u64)> {
+        let (first, first_off, end, durable) = {
+            let st = self.state.lock();
+            (st.header.first_index, st.header.first_offset, st.write_off, st.durable_index)
+        };
+        let from = from.max(first);
+        if from > durable {
+            return Ok((0, from));
+        }
+        let start = self.find_offset(first, first_off, end, from)?;
+        let mut buf = KVVec::from_elem(0u8, SCAN_CHUNK.min(out.len() + FRAME_MAX), GFP_KERNEL)?;
+        let n = self.file.read_full_at(&mut buf, start)?;
+        let (mut pos, mut used, mut next) = (0, 0, from);
+        while next <= durable {
+            let Ok(fr) = parse_frame(&buf[pos..n]) else { break };
+            if used + fr.rec_len > out.len() {
+                break;
+            }
+            out[used..used + fr.rec_len].copy_from_slice(&buf[pos + fr.rec_at..pos + fr.rec_at + fr.rec_len]);
+            used += fr.rec_len;
+            pos += fr.len;
+            next = fr.index + 1;
+        }
+        Ok((used, next))
+    }
+}
+
+/// Frames in a buffer of sealed frames.
+fn count_frames(mut b: &[u8]) -> u64 {
+    let mut n = 0;
+    while b.len() >= FRAME_HDR {
+        let len = u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as usize;
+        let fl = frame_len(len);
+        if fl > b.len() {
+            break;
+        }
+        b = &b[fl..];
+        n += 1;
+    }
+    n
+}
+
+/// Reads the header and scans the records of a catalog; drops a torn or corrupt tail.
+/// Returns the state to continue from and the append offset.
+fn recover(file: &KFile, name: &CStr, path: &CStr) -> Result<(KBox<Header>, usize, u64)> {
+    let size = file.size();
+    let mut slots = KVVec::from_elem(0u8, 2 * SLOT_LEN, GFP_KERNEL)?;
+    if size == 0 {
+        let mut h = KBox::new(Header::EMPTY, GFP_KERNEL)?;
+        if !h.init(name.to_bytes()) {
+            return Err(EINVAL);
+        }
+        let mut slot = KBox::new([0u8; SLOT_LEN], GFP_KERNEL)?;
+        h.encode(&mut slot);
+        file.write_all_at(&slot[..], 0)?;
+        file.sync(false)?;
+        pr_info!("{}: new changelog catalog {}\n", name, path);
+        return Ok((h, 0, DATA_START));
+    }
+    let got = file.read_full_at(&mut slots, 0)?;
+    let (s0, s1) = slots.split_at(SLOT_LEN);
+    let mut header = KBox::new(Header::EMPTY, GFP_KERNEL)?;
+    let slot = header.pick_into(&s0[..got.min(SLOT_LEN)], s1).map_err(|e| {
+        pr_err!("{}: {}: {}\n", name, path, e.as_str());
+        EINVAL
+    })?;
+    if header.target() != name.to_bytes() {
+        pr_err!(
+            "{}: {} is the catalog of {}, not of this target\n",
+            name,
+            path,
+            crate::BStr(header.target())
+        );
+        return Err(EINVAL);
+    }
+    // Scan the frames from the purge point.
+    let mut buf = KVVec::from_elem(0u8, SCAN_CHUNK, GFP_KERNEL)?;
+    let mut off = header.first_offset;
+    let mut expect = header.first_index;
+    let mut last = None;
+    let mut stop = None;
+    loop {
+        let n = file.read_full_at(&mut buf, off)?;
+        if n == 0 {
+            break;
+        }
+        let s = scan(&buf[..n], Some(expect));
+        off += s.good_len as u64;
+        if let Some(l) = s.last_index {
+            last = Some(l);
+            expect = l + 1;
+        }
+        match s.stop {
+            None => {}
+            Some(FrameError::Short) if s.good_len > 0 && n == buf.len() => continue,
+            Some(e) => {
+                stop = Some(e);
+                break;
+            }
+        }
+        if n < buf.len() {
+            break;
+        }
+    }
+    if off < size {
+        pr_warn!(
+            "{}: {}: dropping {} bytes after offset {} ({}); records continue after {}\n",
+            name,
+            path,
+            size - off,
+            off,
+            stop.map_or("trailing bytes", |e| e.as_str()),
+            last.unwrap_or(header.first_index - 1)
+        );
+        file.truncate(off)?;
+        file.sync(false)?;
+    }
+    if let Some(l) = last {
+        header.next_index = header.next_index.max(l + 1);
+    }
+    pr_info!(
+        "{}: catalog {}: records {}..{}, {} user(s)\n",
+        name,
+        path,
+        header.first_index,
+        header.next_index - 1,
+        header.users.iter().flatten().count()
+    );
+    let _ = catalog_fmt::MAX_USERS;
+    Ok((header, slot, off))
+}

@@ -1,0 +1,474 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Metadata targets: a named changelog over a mounted local filesystem.
+//!
+//! A target, `<fsname>-MDT<xxxx>`, stands for a Lustre metadata target. It watches every
+//! metadata operation on one mounted filesystem and keeps Lustre changelog records of them
+//! in a persistent catalog file, with Lustre's changelog users, masks and clear semantics.
+//! Targets are attached and detached at runtime through `/dev/rustre-mdt` (what `lctl
+//! mdt_attach` uses) or at load time with the `targets` parameter; their parameters are in
+//! debugfs under `lustre/mdd/<target>/`.
+//!
+//! See `Documentation/mdt.rst`.
+
+use core::sync::atomic::Ordering;
+
+use kernel::{
+    debugfs::{Dir, Scope},
+    fs::{File, Kiocb},
+    fsnotify::SbWatch,
+    iov::{IovIterDest, IovIterSource},
+    kthread::KThread,
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    new_mutex,
+    prelude::*,
+    str::CString,
+    sync::{Arc, Mutex},
+};
+
+mod capture;
+#[allow(dead_code, unreachable_pub)]
+mod catalog_fmt;
+mod changelog;
+#[allow(dead_code, unreachable_pub)]
+mod fid;
+mod params;
+#[allow(dead_code, unreachable_pub)]
+mod record;
+
+use changelog::Changelog;
+
+module! {
+    type: RustreMdt,
+    name: "rustre_mdt",
+    authors: ["rustre developers"],
+    description: "Metadata targets with persistent Lustre changelogs over local filesystems",
+    license: "GPL",
+}
+
+extern "C" {
+    /// The `targets` module parameter (`mdt_param.c`): `NAME:MOUNT:CATALOG[,...]`.
+    fn rustre_mdt_targets_param() -> *const kernel::ffi::c_char;
+}
+
+/// Bytes printed as text in log messages.
+pub(crate) struct BStr<'a>(pub(crate) &'a [u8]);
+
+/// Lets the kernel's formatting macros print what implements `core::fmt::Display` (the
+/// shared pure-logic types).
+pub(crate) struct D<T>(pub(crate) T);
+
+impl<T: core::fmt::Display> kernel::fmt::Display for D<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl kernel::fmt::Display for BStr<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
+    }
+}
+
+impl core::fmt::Display for BStr<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for &c in self.0 {
+            let c = if (0x20..0x7f).contains(&c) { c as char } else { '?' };
+            core::fmt::Write::write_char(f, c)?;
+        }
+        Ok(())
+    }
+}
+
+/// An attached target. Dropping it detaches: parameters go first, then the filesystem watch
+/// (no new records after that), then the flusher after a last flush, then the catalog.
+struct Target {
+    name: CString,
+    cl: Arc<Changelog>,
+    params: Option<Pin<KBox<Scope<params::ParamData>>>>,
+    watch: Option<SbWatch<Changelog>>,
+    flusher: Option<KThread>,
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        self.params.take();
+        self.watch.take();
+        self.cl.stop();
+        self.flusher.take();
+        pr_info!("{}: detached\n", BStr(self.name.to_bytes()));
+    }
+}
+
+/// Attached targets, and the debugfs directory their parameters live in.
+struct Registry {
+    targets: KVec<KBox<Target>>,
+    mdd: Option<Dir>,
+}
+
+kernel::sync::global_lock! {
+    // SAFETY: Initialized in module init before anything uses it.
+    unsafe(uninit) static REGISTRY: Mutex<Registry> = Registry { targets: KVec::new(), mdd: None };
+}
+
+fn to_cstring(b: &[u8]) -> Result<CString> {
+    if b.contains(&0) {
+        return Err(EINVAL);
+    }
+    CString::try_from_fmt(fmt!("{}", BStr(b)))
+}
+
+/// Attaches target `name` over the filesystem mounted at `mount`, with its catalog at
+/// `catalog`.
+fn attach(reg: &mut Registry, name: &[u8], mount: &[u8], catalog: &[u8]) -> Result {
+    if !catalog_fmt::valid_target_name(name) {
+        pr_err!("attach: bad target name '{}': expected <fsname>-MDT<4 hex digits>\n", BStr(name));
+        return Err(EINVAL);
+    }
+    if !mount.starts_with(b"/") || !catalog.starts_with(b"/") {
+        pr_err!("attach {}: mount point and catalog must be absolute paths\n", BStr(name));
+        return Err(EINVAL);
+    }
+    if reg.targets.iter().any(|t| t.name.to_bytes() == name) {
+        pr_err!("attach: {} is already attached\n", BStr(name));
+        return Err(EEXIST);
+    }
+    let name = to_cstring(name)?;
+    let mount = to_cstring(mount)?;
+    let catalog = to_cstring(catalog)?;
+    // Check the mount point before the catalog is created.
+    kernel::fsnotify::check_mount_root(&mount).inspect_err(|e| {
+        pr_err!(
+            "attach {}: {} is not the root of a mounted filesystem: {:?}\n",
+            BStr(name.to_bytes()),
+            BStr(mount.to_bytes()),
+            e
+        );
+    })?;
+    let cl = Changelog::open(&name, &catalog).inspect_err(|e| {
+        pr_err!("attach {}: cannot open catalog {}: {:?}\n", BStr(name.to_bytes()), BStr(catalog.to_bytes()), e);
+    })?;
+    let watch = SbWatch::new(&mount, capture::EVENTS, cl.clone()).inspect_err(|e| {
+        pr_err!(
+            "attach {}: {} is not the root of a mounted filesystem: {:?}\n",
+            BStr(name.to_bytes()),
+            BStr(mount.to_bytes()),
+            e
+        );
+    })?;
+    if cl.file_id.0 == watch.sb_id() {
+        cl.skip_ino.store(cl.file_id.1, Ordering::Relaxed);
+    }
+    let fl = cl.clone();
+    let flusher = KThread::run(fmt!("mdt_flush/{}", BStr(name.to_bytes())), move || fl.flusher())?;
+    let mdd = reg.mdd.as_ref().ok_or(ENODEV)?;
+    let params = params::create(
+        mdd,
+        &name,
+        params::ParamData { cl: cl.clone(), mount: to_cstring(mount.to_bytes())?, catalog: to_cstring(catalog.to_bytes())? },
+    )?;
+    pr_info!(
+        "{}: attached to {}, catalog {}\n",
+        BStr(name.to_bytes()),
+        BStr(mount.to_bytes()),
+        BStr(catalog.to_bytes())
+    );
+    let t = KBox::new(
+        Target { name, cl, params: Some(params), watch: Some(watch), flusher: Some(flusher) },
+        GFP_KERNEL,
+    )?;
+    reg.targets.push(t, GFP_KERNEL)?;
+    Ok(())
+}
+
+fn find<'a>(reg: &'a Registry, name: &[u8]) -> Result<&'a Target> {
+    reg.targets.iter().find(|t| t.name.to_bytes() == name).map(|t| &**t).ok_or_else(|| {
+        pr_info!("no target {}\n", BStr(name));
+        ENODEV
+    })
+}
+
+/// Detaches a target; `EBUSY` while another module uses its changelog.
+fn detach(reg: &mut Registry, name: &[u8]) -> Result {
+    let i = reg.targets.iter().position(|t| t.name.to_bytes() == name).ok_or(ENODEV)?;
+    if reg.targets[i].cl.busy.load(Ordering::Acquire) != 0 {
+        pr_info!("detach {}: target in use\n", BStr(name));
+        return Err(EBUSY);
+    }
+    let t = reg.targets.remove(i)?;
+    drop(t);
+    Ok(())
+}
+
+/// Largest reply of the `records` command.
+const RECORDS_REPLY_MAX: usize = 64 << 10;
+
+/// Splits a command into whitespace-separated words.
+fn words(cmd: &[u8]) -> impl Iterator<Item = &[u8]> {
+    cmd.split(|c| c.is_ascii_whitespace()).filter(|w| !w.is_empty())
+}
+
+fn parse_u64(w: &[u8]) -> Result<u64> {
+    let s = core::str::from_utf8(w).map_err(|_| EINVAL)?;
+    s.parse::<u64>().map_err(|_| EINVAL)
+}
+
+/// Runs one control command; writes its reply (if any) to `reply`.
+fn control(cmd: &[u8], reply: &mut KVec<u8>) -> Result {
+    let mut w = words(cmd);
+    let verb = w.next().ok_or(EINVAL)?;
+    let mut reg = REGISTRY.lock();
+    let mut arg = || w.next().ok_or(EINVAL);
+    match verb {
+        b"attach" => {
+            let (n, m, c) = (arg()?, arg()?, arg()?);
+            attach(&mut reg, n, m, c)
+        }
+        b"detach" => detach(&mut reg, arg()?),
+        b"list" => {
+            for t in reg.targets.iter() {
+                reply.extend_from_slice(t.name.to_bytes_with_nul().split_last().map_or(&[][..], |x| x.1), GFP_KERNEL)?;
+                reply.push(b'\n', GFP_KERNEL)?;
+            }
+            Ok(())
+        }
+        b"changelog_register" => {
+            let t = find(&reg, arg()?)?;
+            let (mut mask, mut user): (&[u8], &[u8]) = (b"", b"");
+            while let Ok(opt) = arg() {
+                if let Some(m) = opt.strip_prefix(b"mask=") {
+                    mask = m;
+                } else if let Some(u) = opt.strip_prefix(b"user=") {
+                    user = u;
+                } else {
+                    return Err(EINVAL);
+                }
+            }
+            // Lustre accepts commas in -m; spaces are separators here, so commas it is.
+            let label = t.cl.register(user, mask)?;
+            reply.extend_from_slice(label.to_bytes(), GFP_KERNEL)?;
+            reply.push(b'\n', GFP_KERNEL)?;
+            Ok(())
+        }
+        b"changelog_deregister" => {
+            let t = find(&reg, arg()?)?;
+            let id = t.cl.deregister(arg()?)?;
+            let mut buf = [0u8; 16];
+            let mut sw = catalog_fmt::SliceWriter { buf: &mut buf, len: 0 };
+            let _ = core::fmt::Write::write_fmt(&mut sw, format_args!("{id}\n"));
+            let n = sw.len;
+            reply.extend_from_slice(&buf[..n], GFP_KERNEL)?;
+            Ok(())
+        }
+        b"changelog_clear" => {
+            let t = find(&reg, arg()?)?;
+            let id = arg()?;
+            let endrec = parse_u64(arg()?)?;
+            t.cl.clear(id, endrec)
+        }
+        b"sync" => find(&reg, arg()?)?.cl.sync(),
+        b"records" => {
+            // Whole durable records from an index on, in Lustre's binary format, through the
+            // same read interface the changelog device uses.
+            let t = find(&reg, arg()?)?;
+            let from = parse_u64(arg()?)?;
+            let start = reply.len();
+            reply.extend_with(RECORDS_REPLY_MAX, 0, GFP_KERNEL)?;
+            let (n, _next) = t.cl.read_records(from, &mut reply[start..])?;
+            reply.truncate(start + n);
+            Ok(())
+        }
+        _ => Err(EINVAL),
+    }
+}
+
+/// An open file of the control node: the reply of its last command.
+#[pin_data]
+struct ControlFile {
+    #[pin]
+    reply: Mutex<KVec<u8>>,
+}
+
+#[vtable]
+impl MiscDevice for ControlFile {
+    type Ptr = Pin<KBox<Self>>;
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        KBox::try_pin_init(try_pin_init!(ControlFile { reply <- new_mutex!(KVec::new()) }), GFP_KERNEL)
+    }
+
+    fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
+        // SAFETY: `capable()` only reads the current task's credentials.
+        if !unsafe { kernel::bindings::capable(kernel::bindings::CAP_SYS_ADMIN as i32) } {
+            return Err(EPERM);
+        }
+        let me = kiocb.file();
+        let mut cmd = KVec::new();
+        let len = iov.copy_from_iter_vec(&mut cmd, GFP_KERNEL)?;
+        if len > 8192 {
+            return Err(E2BIG);
+        }
+        let mut reply = me.reply.lock();
+        reply.clear();
+        control(&cmd, &mut reply)?;
+        Ok(len)
+    }
+
+    fn read_iter(mut kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
+        let me = kiocb.file();
+        let reply = me.reply.lock();
+        iov.simple_read_from_buffer(kiocb.ki_pos_mut(), &reply)
+    }
+}
+
+#[pin_data(PinnedDrop)]
+struct RustreMdt {
+    #[pin]
+    _ctl: MiscDeviceRegistration<ControlFile>,
+}
+
+/// Attaches the targets of the `targets` parameter.
+fn attach_param_targets(reg: &mut Registry) -> Result {
+    // SAFETY: The parameter is a NUL-terminated buffer that lives as long as the module and
+    // is only written while the module loads, before this runs.
+    let spec = unsafe { CStr::from_char_ptr(rustre_mdt_targets_param()) };
+    for t in spec.to_bytes().split(|&c| c == b',').filter(|t| !t.is_empty()) {
+        let mut f = t.splitn(3, |&c| c == b':');
+        match (f.next(), f.next(), f.next()) {
+            (Some(n), Some(m), Some(c)) => attach(reg, n, m, c)?,
+            _ => {
+                pr_err!("targets: '{}' is not NAME:MOUNT:CATALOG\n", BStr(t));
+                return Err(EINVAL);
+            }
+        }
+    }
+    Ok(())
+}
+
+impl kernel::InPlaceModule for RustreMdt {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        // SAFETY: Called once, before anything uses the registry.
+        unsafe { REGISTRY.init() };
+        let setup = || -> Result {
+            let mut reg = REGISTRY.lock();
+            let lustre = Dir::new(c"lustre");
+            reg.mdd = Some(lustre.subdir(c"mdd"));
+            attach_param_targets(&mut reg).inspect_err(|_| {
+                reg.targets.clear();
+                reg.mdd = None;
+            })
+        };
+        let opts = MiscDeviceOptions { name: c"rustre-mdt" };
+        try_pin_init!(RustreMdt {
+            _ctl <- {
+                setup()?;
+                MiscDeviceRegistration::register(opts)
+            },
+        })
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for RustreMdt {
+    fn drop(self: Pin<&mut Self>) {
+        let mut reg = REGISTRY.lock();
+        reg.targets.clear();
+        reg.mdd = None;
+    }
+}
+
+#[kunit_tests(rustre_mdt)]
+mod tests {
+    use super::*;
+    use crate::catalog_fmt::*;
+    use crate::record::*;
+
+    #[test]
+    fn record_bytes_by_hand() {
+        let (rec, want) = sample_rename();
+        let mut out = [0u8; CR_MAXSIZE];
+        assert_eq!(rec.encode(&mut out), Ok(want.len()));
+        assert_eq!(&out[..want.len()], &want[..]);
+        let back = Record::decode(&out[..want.len()]);
+        assert_eq!(back.map(|(r, n)| (r == rec, n)), Ok((true, want.len())));
+    }
+
+    #[test]
+    fn changelog_masks() {
+        for (input, want) in CHANGELOG_MASK_CASES {
+            assert_eq!(parse_changelog_mask(CHANGELOG_DEFMASK, input), *want);
+        }
+    }
+
+    #[test]
+    fn target_names() {
+        for (name, ok) in TARGET_NAME_CASES {
+            assert_eq!(valid_target_name(name), *ok);
+        }
+    }
+
+    #[test]
+    fn fid_text() {
+        for (input, want) in crate::fid::FID_CASES {
+            assert_eq!(crate::fid::Fid::parse(input), *want);
+        }
+    }
+
+    #[test]
+    fn crc32c_check_value() {
+        assert_eq!(crc32c(b"123456789"), 0xe306_9283);
+    }
+
+    #[test]
+    fn torn_tail_is_dropped() -> Result {
+        let mut log = KVec::from_elem(0u8, 3 * FRAME_MAX, GFP_KERNEL)?;
+        let mut at = 0;
+        for i in 1..=3u64 {
+            let rec = Record { rtype: CL_CREATE, index: i, name: b"f", ..Record::default() };
+            let mut r = [0u8; 128];
+            let n = rec.encode(&mut r).map_err(|_| EINVAL)?;
+            at += encode_frame(i, &r[..n], &mut log[at..]).ok_or(EINVAL)?;
+        }
+        let full = scan(&log[..at], Some(1));
+        assert_eq!((full.records, full.last_index, full.stop), (3, Some(3), None));
+        let torn = scan(&log[..at - 3], Some(1));
+        assert_eq!((torn.records, torn.stop), (2, Some(FrameError::Short)));
+        log[at - 8] ^= 1;
+        let bad = scan(&log[..at], Some(1));
+        assert_eq!(bad.records, 2);
+        Ok(())
+    }
+
+    #[test]
+    fn header_slots() -> Result {
+        let mut h = KBox::new(Header::EMPTY, GFP_KERNEL)?;
+        assert!(h.init(b"lustre-MDT0000"));
+        assert!(h.register(b"", b"", 0, 0).is_ok());
+        let mut a = KBox::new([0u8; SLOT_LEN], GFP_KERNEL)?;
+        let mut b = KBox::new([0u8; SLOT_LEN], GFP_KERNEL)?;
+        h.encode(&mut a);
+        h.generation += 1;
+        h.encode(&mut b);
+        let mut got = KBox::new(Header::EMPTY, GFP_KERNEL)?;
+        assert_eq!(got.pick_into(&a[..], &b[..]), Ok(1));
+        assert_eq!(got.generation, 1);
+        b[300] ^= 1;
+        assert_eq!(got.pick_into(&a[..], &b[..]), Ok(0));
+        assert_eq!(got.users[0].map(|u| u.id), Some(1));
+        Ok(())
+    }
+
+    #[test]
+    fn clear_semantics() -> Result {
+        let mut h = KBox::new(Header::EMPTY, GFP_KERNEL)?;
+        assert!(h.init(b"lustre-MDT0000"));
+        assert!(h.register(b"", b"", 5, 0).is_ok());
+        assert_eq!(h.clear(b"cl1", 9, 8, 0), Err(UserError::OutOfRange));
+        assert_eq!(h.clear(b"cl2", 1, 8, 0), Err(UserError::NoUser));
+        assert_eq!(h.clear(b"cl1", 0, 8, 0), Ok(()));
+        assert_eq!(h.min_endrec(), Some(8));
+        assert_eq!(changelog::user_errno(UserError::NoUser), ENOENT);
+        assert_eq!(changelog::user_errno(UserError::OutOfRange), EINVAL);
+        Ok(())
+    }
+}

@@ -1,0 +1,478 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Filesystem notification: watching every event of one mounted filesystem.
+//!
+//! An [`SbWatch`] puts an fsnotify mark on the superblock of a mount point and calls
+//! [`SbHandler::event`] synchronously, in the context of the task doing the operation, for
+//! each event in its mask. The handler sees a read-only [`Event`]: the event mask, the inode
+//! concerned, the directory and name for directory-entry events, both sides of a rename and
+//! the open file for open, close and write events. It runs under the fsnotify SRCU read lock,
+//! may sleep, and must not start I/O on the watched filesystem while the caller may hold its
+//! locks.
+//!
+//! The watch holds a reference to the mount, so the filesystem cannot be unmounted while it is
+//! watched (`umount` fails with `EBUSY`).
+//!
+//! C header: [`include/linux/fsnotify_backend.h`](srctree/include/linux/fsnotify_backend.h)
+
+use crate::{
+    alloc::{flags::GFP_KERNEL, KBox},
+    bindings,
+    error::{to_result, Result},
+    ffi::{c_int, c_void},
+    prelude::*,
+    str::CStr,
+    sync::Arc,
+    types::ForeignOwnable,
+};
+use core::{marker::PhantomData, ptr::NonNull};
+
+/// Event bits (`FS_*`).
+pub mod mask {
+    /// Data written.
+    pub const MODIFY: u32 = bindings::FS_MODIFY;
+    /// Attributes or extended attributes changed, or link count changed.
+    pub const ATTRIB: u32 = bindings::FS_ATTRIB;
+    /// Writable file closed.
+    pub const CLOSE_WRITE: u32 = bindings::FS_CLOSE_WRITE;
+    /// Read-only file closed.
+    pub const CLOSE_NOWRITE: u32 = bindings::FS_CLOSE_NOWRITE;
+    /// File opened.
+    pub const OPEN: u32 = bindings::FS_OPEN;
+    /// Entry created (also a new hard link).
+    pub const CREATE: u32 = bindings::FS_CREATE;
+    /// Entry removed.
+    pub const DELETE: u32 = bindings::FS_DELETE;
+    /// Entry renamed, with both old and new parent and name.
+    pub const RENAME: u32 = bindings::FS_RENAME;
+    /// The event concerns a directory.
+    pub const ISDIR: u32 = bindings::FS_ISDIR;
+}
+
+/// What an [`SbWatch`] calls for each event.
+pub trait SbHandler: Send + Sync + 'static {
+    /// Handles one event. Errors cannot be returned: the operation has already happened.
+    fn event(&self, ev: &Event<'_>);
+}
+
+/// A snapshot of the fields of an inode that identify and describe it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InodeInfo {
+    /// Inode number.
+    pub ino: u64,
+    /// Generation (`i_generation`).
+    pub generation: u32,
+    /// Mode, type bits included.
+    pub mode: u16,
+    /// Link count at the time of the event.
+    pub nlink: u32,
+}
+
+impl InodeInfo {
+    /// Reads the fields of `inode`.
+    ///
+    /// # Safety
+    ///
+    /// `inode` must point to a live inode.
+    unsafe fn read(inode: *const bindings::inode) -> Self {
+        // SAFETY: The caller guarantees `inode` is live. The link count may change under us;
+        // this is a snapshot, as `READ_ONCE()` would give.
+        unsafe {
+            InodeInfo {
+                ino: (*inode).i_ino as u64,
+                generation: (*inode).i_generation,
+                mode: (*inode).i_mode,
+                nlink: core::ptr::read_volatile(&(*inode).__bindgen_anon_1.__i_nlink),
+            }
+        }
+    }
+
+    /// Whether this is a directory.
+    pub fn is_dir(&self) -> bool {
+        u32::from(self.mode) & bindings::S_IFMT == bindings::S_IFDIR
+    }
+
+    /// Whether this is a regular file.
+    pub fn is_reg(&self) -> bool {
+        u32::from(self.mode) & bindings::S_IFMT == bindings::S_IFREG
+    }
+
+    /// Whether this is a symbolic link.
+    pub fn is_symlink(&self) -> bool {
+        u32::from(self.mode) & bindings::S_IFMT == bindings::S_IFLNK
+    }
+}
+
+/// The open file behind an open, close or write event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenInfo {
+    /// `f_flags` (`O_*`).
+    pub flags: u32,
+    /// Opened for reading.
+    pub read: bool,
+    /// Opened for writing.
+    pub write: bool,
+    /// Opened for execution.
+    pub exec: bool,
+}
+
+/// The new side of a rename.
+pub struct RenameInfo<'a> {
+    /// The directory the entry moved to.
+    pub new_dir: InodeInfo,
+    /// The new name.
+    pub new_name: &'a [u8],
+    /// The inode that was replaced by the rename, if any.
+    pub target: Option<InodeInfo>,
+}
+
+/// One event, valid for the duration of [`SbHandler::event`].
+pub struct Event<'a> {
+    mask: u32,
+    data: *const c_void,
+    data_type: c_int,
+    dir: *mut bindings::inode,
+    name: *const bindings::qstr,
+    _p: PhantomData<&'a ()>,
+}
+
+/// Bytes of a `struct qstr`.
+///
+/// # Safety
+///
+/// `q` must point to a valid qstr whose name stays unchanged for `'a`.
+unsafe fn qstr_bytes<'a>(q: *const bindings::qstr) -> &'a [u8] {
+    // SAFETY: By the requirements of this function, `name` points to `len` bytes that stay
+    // unchanged for `'a`.
+    unsafe {
+        let len = (*q).__bindgen_anon_1.__bindgen_anon_1.len as usize;
+        core::slice::from_raw_parts((*q).name, len)
+    }
+}
+
+impl<'a> Event<'a> {
+    /// The event bits (see [`mask`]).
+    pub fn mask(&self) -> u32 {
+        self.mask
+    }
+
+    /// The inode the event is about (for a rename, the moved one).
+    pub fn inode(&self) -> Option<InodeInfo> {
+        // SAFETY: `data` and `data_type` are what fsnotify passed to the handler.
+        let inode = unsafe { bindings::fsnotify_data_inode(self.data, self.data_type) };
+        // SAFETY: fsnotify holds the inode for the duration of the event.
+        (!inode.is_null()).then(|| unsafe { InodeInfo::read(inode) })
+    }
+
+    /// Whether fsnotify passed the inode itself rather than a dentry or path: for `CREATE`,
+    /// this is a new hard link; for `ATTRIB`, a link count change.
+    pub fn data_is_inode(&self) -> bool {
+        self.data_type == bindings::fsnotify_data_type_FSNOTIFY_EVENT_INODE as c_int
+    }
+
+    /// Whether the event came from an open file (`OPEN`, `CLOSE_*`, `MODIFY` by a write), as
+    /// opposed to a `setattr()` (`MODIFY` by a truncate, `ATTRIB`).
+    pub fn data_is_file(&self) -> bool {
+        self.data_type == bindings::fsnotify_data_type_FSNOTIFY_EVENT_PATH as c_int
+    }
+
+    /// The directory of a directory-entry event (`CREATE`, `DELETE`; for `RENAME` the old one).
+    pub fn dir(&self) -> Option<InodeInfo> {
+        // SAFETY: fsnotify holds the directory for the duration of the event.
+        (!self.dir.is_null()).then(|| unsafe { InodeInfo::read(self.dir) })
+    }
+
+    /// The name of a directory-entry event (for `RENAME` the old one).
+    pub fn name(&self) -> Option<&'a [u8]> {
+        // SAFETY: The caller of the handler keeps the name stable during the event
+        // (`fsnotify_name()` callers hold the directory lock).
+        (!self.name.is_null()).then(|| unsafe { qstr_bytes(self.name) })
+    }
+
+    /// The parent directory of the inode of a dentry or path event.
+    pub fn parent(&self) -> Option<InodeInfo> {
+        // SAFETY: `data` and `data_type` are what fsnotify passed to the handler.
+        let dentry = unsafe { bindings::fsnotify_data_dentry(self.data, self.data_type) };
+        if dentry.is_null() || self.data_type == bindings::fsnotify_data_type_FSNOTIFY_EVENT_RENAME as c_int {
+            return None;
+        }
+        // SAFETY: `dentry` is held by fsnotify's caller; `dget_parent` returns a counted
+        // reference that we drop below.
+        let parent = unsafe { bindings::dget_parent(dentry) };
+        // SAFETY: `parent` is a counted, positive dentry (a parent is always positive).
+        let info = unsafe {
+            let inode = bindings::d_inode(parent);
+            let info = (!inode.is_null()).then(|| InodeInfo::read(inode));
+            bindings::dput(parent);
+            info
+        };
+        info
+    }
+
+    /// The new side of a `RENAME` event.
+    pub fn rename(&self) -> Option<RenameInfo<'a>> {
+        if self.data_type != bindings::fsnotify_data_type_FSNOTIFY_EVENT_RENAME as c_int {
+            return None;
+        }
+        // SAFETY: For `FSNOTIFY_EVENT_RENAME`, `data` is a `struct fsnotify_rename_data` that
+        // lives for the event; the rename holds the locks that keep `moved`, its parent and
+        // its name stable.
+        unsafe {
+            let rd = self.data.cast::<bindings::fsnotify_rename_data>();
+            let moved = (*rd).moved;
+            let parent = (*moved).d_parent;
+            let target = (*rd).target;
+            Some(RenameInfo {
+                new_dir: InodeInfo::read(bindings::d_inode(parent)),
+                new_name: qstr_bytes(&raw const (*moved).__bindgen_anon_1.d_name),
+                target: (!target.is_null()).then(|| InodeInfo::read(target)),
+            })
+        }
+    }
+
+    /// The open file of an `OPEN`, `CLOSE_*` or write `MODIFY` event.
+    pub fn open_file(&self) -> Option<OpenInfo> {
+        if !self.data_is_file()
+            || self.mask & (mask::OPEN | mask::CLOSE_WRITE | mask::CLOSE_NOWRITE | mask::MODIFY)
+                == 0
+        {
+            return None;
+        }
+        // SAFETY: For these events fsnotify is called by `fsnotify_file()` with
+        // `&file->f_path`, so the path is embedded in a live `struct file`.
+        unsafe {
+            let path = self.data.cast::<bindings::path>().cast_mut();
+            let file = crate::container_of!(path, bindings::file, __bindgen_anon_1.f_path);
+            let fmode = (*file).f_mode;
+            Some(OpenInfo {
+                flags: (*file).f_flags,
+                read: fmode & bindings::FMODE_READ != 0,
+                write: fmode & bindings::FMODE_WRITE != 0,
+                exec: fmode & bindings::FMODE_EXEC != 0,
+            })
+        }
+    }
+}
+
+/// The fsnotify callback of every [`SbWatch`] group.
+///
+/// # Safety
+///
+/// Called by fsnotify only, for a group made by [`SbWatch::new`] with handler type `H`.
+unsafe extern "C" fn handle_event<H: SbHandler>(
+    group: *mut bindings::fsnotify_group,
+    mask: u32,
+    data: *const c_void,
+    data_type: c_int,
+    dir: *mut bindings::inode,
+    file_name: *const bindings::qstr,
+    _cookie: u32,
+    _iter_info: *mut bindings::fsnotify_iter_info,
+) -> c_int {
+    // SAFETY: `private` holds an `Arc<H>` from `SbWatch::new`, released only in
+    // `free_group_priv`, after the last event.
+    let handler = unsafe { <Arc<H> as ForeignOwnable>::borrow((*group).__bindgen_anon_1.private) };
+    let ev = Event { mask, data, data_type, dir, name: file_name, _p: PhantomData };
+    handler.event(&ev);
+    0
+}
+
+/// Releases the handler when the group is freed.
+///
+/// # Safety
+///
+/// Called by fsnotify only, once, for a group made by [`SbWatch::new`].
+unsafe extern "C" fn free_group_priv<H: SbHandler>(group: *mut bindings::fsnotify_group) {
+    // SAFETY: `private` holds an `Arc<H>` from `SbWatch::new`; this is its only release.
+    drop(unsafe { <Arc<H> as ForeignOwnable>::from_foreign((*group).__bindgen_anon_1.private) });
+}
+
+/// Frees our mark after its last reference is gone.
+///
+/// # Safety
+///
+/// Called by fsnotify only, once, for a mark allocated by [`SbWatch::new`].
+unsafe extern "C" fn free_mark(mark: *mut bindings::fsnotify_mark) {
+    // SAFETY: The mark was allocated as a `KBox<fsnotify_mark>` in `SbWatch::new`.
+    drop(unsafe { KBox::from_raw(mark.cast::<MarkBox>()) });
+}
+
+#[repr(transparent)]
+struct MarkBox(bindings::fsnotify_mark);
+
+struct Ops<H>(PhantomData<H>);
+
+impl<H: SbHandler> Ops<H> {
+    const OPS: bindings::fsnotify_ops = bindings::fsnotify_ops {
+        handle_event: Some(handle_event::<H>),
+        handle_inode_event: None,
+        free_group_priv: Some(free_group_priv::<H>),
+        freeing_mark: None,
+        free_event: None,
+        free_mark: Some(free_mark),
+    };
+}
+
+/// A mark on the superblock of a mounted filesystem, delivering its events to a handler.
+///
+/// # Invariants
+///
+/// - `group` is a group from `fsnotify_alloc_group()` with `Ops::<H>::OPS`, whose `private`
+///   holds an `Arc<H>`; this object owns one reference to it.
+/// - `mark` is attached to the superblock of `path`'s mount, and this object owns its initial
+///   reference.
+/// - `path` is a counted reference to the watched mount's root.
+pub struct SbWatch<H: SbHandler> {
+    group: NonNull<bindings::fsnotify_group>,
+    mark: NonNull<bindings::fsnotify_mark>,
+    path: bindings::path,
+    _h: PhantomData<Arc<H>>,
+}
+
+// SAFETY: The raw pointers are fsnotify objects that may be used and released from any task.
+unsafe impl<H: SbHandler> Send for SbWatch<H> {}
+// SAFETY: No method of `&SbWatch` mutates anything.
+unsafe impl<H: SbHandler> Sync for SbWatch<H> {}
+
+/// Looks up `dir`, which must be the root of a mounted filesystem.
+fn mount_root(dir: &CStr) -> Result<bindings::path> {
+    let mut path = bindings::path { mnt: core::ptr::null_mut(), dentry: core::ptr::null_mut() };
+    // SAFETY: `dir` is a NUL-terminated string and `path` a valid out-parameter.
+    to_result(unsafe {
+        bindings::kern_path(dir.as_char_ptr(), bindings::LOOKUP_FOLLOW | bindings::LOOKUP_DIRECTORY, &mut path)
+    })?;
+    // SAFETY: `kern_path` succeeded, so `path.mnt` is a valid, counted vfsmount.
+    let is_root = unsafe { (*path.mnt).mnt_root == path.dentry };
+    if !is_root {
+        // SAFETY: We own the reference taken by `kern_path`.
+        unsafe { bindings::path_put(&path) };
+        return Err(ENOTDIR);
+    }
+    Ok(path)
+}
+
+/// Checks that `dir` is the root of a mounted filesystem, as [`SbWatch::new`] will: `ENOENT`
+/// if it does not exist, `ENOTDIR` if it is not a mount root.
+pub fn check_mount_root(dir: &CStr) -> Result {
+    let path = mount_root(dir)?;
+    // SAFETY: We own the reference taken by `mount_root`.
+    unsafe { bindings::path_put(&path) };
+    Ok(())
+}
+
+impl<H: SbHandler> SbWatch<H> {
+    /// Watches the filesystem mounted at `mount_point` for the events in `events` (bits of
+    /// [`mask`]). Fails with `ENOENT` if the path does not exist and `ENOTDIR` if it is not
+    /// the root of a mount.
+    pub fn new(mount_point: &CStr, events: u32, handler: Arc<H>) -> Result<Self> {
+        let path = mount_root(mount_point)?;
+        let ops: &'static bindings::fsnotify_ops = &Ops::<H>::OPS;
+        // SAFETY: `ops` is static; flags 0 is a kernel-internal group.
+        let group = match crate::error::from_err_ptr(unsafe { bindings::fsnotify_alloc_group(ops, 0) }) {
+            Ok(g) => g,
+            Err(e) => {
+                // SAFETY: We own the path reference.
+                unsafe { bindings::path_put(&path) };
+                return Err(e);
+            }
+        };
+        // SAFETY: `group` is a fresh group that no event reaches before a mark is added.
+        unsafe { (*group).__bindgen_anon_1.private = handler.into_foreign() };
+        // From here on, dropping the group releases the handler.
+        let group = NonNull::new(group).ok_or(ENOMEM)?;
+        let mark = match KBox::new(MarkBox(bindings::fsnotify_mark::default()), GFP_KERNEL) {
+            Ok(m) => KBox::into_raw(m).cast::<bindings::fsnotify_mark>(),
+            Err(e) => {
+                // SAFETY: We own the group reference and the path reference.
+                unsafe {
+                    bindings::fsnotify_put_group(group.as_ptr());
+                    bindings::path_put(&path);
+                }
+                return Err(e.into());
+            }
+        };
+        // SAFETY: `mark` is zeroed memory owned by fsnotify from now on (freed by `free_mark`);
+        // `fsnotify_init_mark` takes a group reference for it and sets our initial reference.
+        let ret = unsafe {
+            bindings::fsnotify_init_mark(mark, group.as_ptr());
+            (*mark).mask = events | mask::ISDIR;
+            let sb = (*path.dentry).d_sb;
+            bindings::fsnotify_add_mark(mark, sb.cast(), bindings::fsnotify_obj_type_FSNOTIFY_OBJ_TYPE_SB as u32, 0)
+        };
+        if ret != 0 {
+            // SAFETY: `fsnotify_add_mark` failed and dropped its own reference; ours frees the
+            // mark (and its group reference); then ours of the group and the path go.
+            unsafe {
+                bindings::fsnotify_put_mark(mark);
+                bindings::fsnotify_wait_marks_destroyed();
+                bindings::fsnotify_put_group(group.as_ptr());
+                bindings::path_put(&path);
+            }
+            return Err(Error::from_errno(ret));
+        }
+        Ok(SbWatch {
+            group,
+            // SAFETY: `mark` came from `KBox::into_raw`, so it is not null.
+            mark: unsafe { NonNull::new_unchecked(mark) },
+            path,
+            _h: PhantomData,
+        })
+    }
+
+    /// The superblock watched, as an opaque identity for comparisons.
+    pub fn sb_id(&self) -> usize {
+        // SAFETY: `path` is counted by the invariants.
+        unsafe { (*self.path.dentry).d_sb as usize }
+    }
+}
+
+impl<H: SbHandler> Drop for SbWatch<H> {
+    fn drop(&mut self) {
+        // SAFETY: By the invariants we own the initial mark reference, a group reference and a
+        // path reference. `fsnotify_destroy_mark` detaches the mark, so no new event starts;
+        // after our put, `fsnotify_wait_marks_destroyed` waits for the SRCU grace period
+        // that ends every running handler and for the mark to be freed, which drops the
+        // mark's group reference. Ours is then the last one: putting it frees the group and
+        // releases the handler (`free_group_priv`) before we return.
+        unsafe {
+            bindings::fsnotify_destroy_mark(self.mark.as_ptr(), self.group.as_ptr());
+            bindings::fsnotify_put_mark(self.mark.as_ptr());
+            bindings::fsnotify_wait_marks_destroyed();
+            bindings::fsnotify_put_group(self.group.as_ptr());
+            bindings::path_put(&self.path);
+        }
+    }
+}
+
+/// Helpers for handlers: facts about the task doing the operation.
+pub mod current {
+    use crate::bindings;
+
+    /// The caller's fsuid and fsgid, in the initial user namespace.
+    pub fn fsuid_fsgid() -> (u32, u32) {
+        // SAFETY: Reading the current task's credentials is always allowed.
+        unsafe { (bindings::rustre_current_fsuid(), bindings::rustre_current_fsgid()) }
+    }
+
+    /// The caller's command name (`comm`), without NUL.
+    pub fn comm(out: &mut [u8; 16]) -> usize {
+        // SAFETY: `out` is a 16-byte buffer, the size of `comm`, which the helper fills with a
+        // NUL-padded copy (`get_task_comm`).
+        unsafe { bindings::rustre_current_comm(core::ptr::from_mut(out).cast()) };
+        out.iter().position(|&c| c == 0).unwrap_or(out.len())
+    }
+
+    /// Wall-clock time: seconds and nanoseconds since the epoch.
+    pub fn real_time() -> (u64, u32) {
+        let mut ts = bindings::timespec64 { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `ts` is a valid out-parameter.
+        unsafe { bindings::ktime_get_real_ts64(&mut ts) };
+        (ts.tv_sec.max(0) as u64, ts.tv_nsec.max(0) as u32)
+    }
+
+    /// The number of the system call the task is in, or -1 from a kernel thread.
+    pub fn syscall_nr() -> i64 {
+        // SAFETY: Reading the current task's syscall number is always allowed.
+        i64::from(unsafe { bindings::rustre_current_syscall_nr() })
+    }
+}

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Metadata targets and their changelogs, in the VM, with real tools on a tmpfs and an ext4
+# target: records of real operations (checked through llog_reader), users and clear
+# semantics, persistence across module reload, recovery of a torn tail, bad input.
+set -u
+mods=${RUSTRE_MODDIR:?} top=${RUSTRE_TOP:?}
+lctl=$top/tools/target/release/lctl
+llog=$top/tools/target/release/llog_reader
+ko=$(find "$mods" -name rustre_mdt.ko | head -n1)
+fail=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fail=1; }
+expect() { # expect DESC WANT GOT
+	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: want '$2', got '$3'"; fi
+}
+expect_fail() { # expect_fail DESC ERRNO-TEXT CMD...
+	local desc=$1 want=$2 out
+	shift 2
+	if out=$("$@" 2>&1); then
+		bad "$desc: succeeded: $out"
+	elif [[ $out == *"$want"* ]]; then
+		ok "$desc ($want)"
+	else
+		bad "$desc: want '$want', got '$out'"
+	fi
+}
+
+for t in "$lctl" "$llog"; do
+	[ -x "$t" ] || { echo "skip: $t not built (make tools)"; exit 77; }
+done
+
+work=$(mktemp -d)
+mkdir -p "$work/tmpfs" "$work/ext4" "$work/cat"
+mount -t tmpfs tmpfs "$work/tmpfs"
+truncate -s 64M "$work/ext4.img"
+mkfs.ext4 -q -F "$work/ext4.img"
+mount -o loop "$work/ext4.img" "$work/ext4"
+mount -t tmpfs tmpfs "$work/cat"
+cleanup() {
+	rmmod rustre_mdt 2>/dev/null
+	umount "$work/ext4" "$work/tmpfs" "$work/cat" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+insmod "$ko" || { echo "FAIL: insmod"; exit 1; }
+
+# --- attach, parameters -----------------------------------------------------------------
+"$lctl" mdt_attach lustre-MDT0000 "$work/tmpfs" "$work/cat/mdt0.llog" || bad "attach tmpfs"
+"$lctl" mdt_attach lustre-MDT0001 "$work/ext4" "$work/ext4/changelog.llog" || bad "attach ext4"
+expect "two targets listed" "lustre-MDT0000 lustre-MDT0001" "$("$lctl" mdt_list | awk '{print $1}' | xargs)"
+expect "default mask" \
+	"MARK CREAT MKDIR HLINK SLINK MKNOD UNLNK RMDIR RENME RNMTO CLOSE LYOUT TRUNC SATTR XATTR HSM MTIME CTIME MIGRT FLRW RESYNC" \
+	"$("$lctl" get_param -n mdd.lustre-MDT0000.changelog_mask)"
+
+# No user: no records are kept (Lustre).
+touch "$work/tmpfs/before-any-user"
+"$lctl" --device lustre-MDT0000 changelog_sync
+expect "no records without users" 0 "$("$lctl" get_param -n mdd.lustre-MDT0000.changelog_current_index)"
+
+expect "register" "lustre-MDT0000: Registered changelog userid 'cl1'" \
+	"$("$lctl" --device lustre-MDT0000 changelog_register)"
+expect "register named -n" "cl2-reader" "$("$lctl" --device lustre-MDT0000 changelog_register -n -u reader)"
+"$lctl" set_param mdd.lustre-MDT0000.changelog_mask=+OPEN >/dev/null || bad "set mask +OPEN"
+"$lctl" --device lustre-MDT0001 changelog_register -n >/dev/null || bad "register ext4"
+
+# --- every operation, on both filesystems ---------------------------------------------
+ops() { # ops DIR
+	local d=$1
+	touch "$d/f"                  # CREAT (+ OPEN/CLOSE)
+	mkdir "$d/dir"                # MKDIR
+	ln "$d/f" "$d/dir/hard"       # HLINK
+	ln -s f "$d/sym"              # SLINK
+	mknod "$d/fifo" p             # MKNOD
+	echo data >>"$d/f"            # OPEN, MTIME, CLOSE
+	truncate -s 1 "$d/f"          # TRUNC
+	chmod 600 "$d/f"              # SATTR
+	# XATTR, where the filesystem has user xattrs (the test kernel's tmpfs has none)
+	xattr_ok=0
+	python3 -c "import os; os.setxattr('$d/f', 'user.k', b'v')" 2>/dev/null && xattr_ok=1
+	mv "$d/f" "$d/g"              # RENME
+	touch "$d/t"
+	mv "$d/g" "$d/t"              # RENME over an existing file (last link of t)
+	rm "$d/dir/hard"              # UNLNK (t still has a link)
+	rm "$d/t"                     # UNLNK last
+	rmdir "$d/dir"                # RMDIR
+}
+for tgt in tmpfs:lustre-MDT0000 ext4:lustre-MDT0001; do
+	dir=${tgt%%:*} name=${tgt#*:}
+	ops "$work/$dir"
+	"$lctl" --device "$name" changelog_sync
+	cat=$("$lctl" get_param -n "mdd.$name.catalog")
+	"$llog" "$cat" >"$work/$dir.txt" || bad "$name: llog_reader"
+	# Type sequence of the records of the scripted operations (jobid shows the tool).
+	seq=$(awk '{print $2}' "$work/$dir.txt" | xargs)
+	echo "$name: $seq"
+	wanted="01CREAT 02MKDIR 03HLINK 04SLINK 05MKNOD 13TRUNC 14SATTR 17MTIME 08RENME 06UNLNK 07RMDIR 11CLOSE"
+	[ "$xattr_ok" = 1 ] && wanted="$wanted 15XATTR"
+	[ "$name" = lustre-MDT0000 ] && wanted="$wanted 10OPEN"
+	for want in $wanted; do
+		grep -q " $want " "$work/$dir.txt" || bad "$name: no $want record"
+	done
+	grep -q "01CREAT .* j=touch.0 .*u=0:0 nid=0@lo p=\[.*\] f$" "$work/$dir.txt" && ok "$name: CREAT with jobid, uid, nid, parent, name" || bad "$name: CREAT line: $(grep 01CREAT "$work/$dir.txt" | head -1)"
+	grep -q "08RENME .* t=\[0:0x0:0x0\] .* g s=\[.*\] sp=\[.*\] f$" "$work/$dir.txt" && ok "$name: rename f -> g with source fields" || bad "$name: rename line"
+	grep -q "08RENME .*0x1 t=\[0x.*\] .* t s=\[.*\] sp=\[.*\] g$" "$work/$dir.txt" && ok "$name: rename over last link has CLF_RENAME_LAST" || bad "$name: rename-over line"
+	grep -q "06UNLNK .*0x1 t=.* t$" "$work/$dir.txt" && ok "$name: last unlink flagged" || bad "$name: UNLNK last"
+	grep -q "06UNLNK .*0x0 t=.* hard$" "$work/$dir.txt" && ok "$name: non-last unlink not flagged" || bad "$name: UNLNK not last"
+	# FID of the renamed file is its CREAT tfid (stable across rename).
+	cfid=$(grep " 01CREAT .* f$" "$work/$dir.txt" | head -1 | sed 's/.* t=\(\[[^]]*\]\).*/\1/')
+	grep -q "08RENME .* s=$(printf '%s' "$cfid" | sed 's/[][]/\\&/g') .* f$" "$work/$dir.txt" && ok "$name: FID stable across rename" || bad "$name: sfid of rename != CREAT tfid $cfid"
+	# Byte-identical: the kernel's read interface returns what the catalog file holds.
+	"$lctl" --device "$name" changelog_records 1 >"$work/$dir.bin" || bad "$name: records"
+	"$llog" --raw "$cat" >"$work/$dir.raw" || bad "$name: llog_reader --raw"
+	cmp -s "$work/$dir.bin" "$work/$dir.raw" && ok "$name: device records byte-identical to catalog" || bad "$name: records differ from catalog"
+done
+# The ext4 catalog lives on the target itself and records nothing about itself.
+grep -q "changelog.llog" "$work/ext4.txt" && bad "catalog recorded its own activity" || ok "catalog on the target is not recorded"
+
+# --- users and clear semantics (Lustre) -------------------------------------------------
+cur=$("$lctl" get_param -n mdd.lustre-MDT0000.changelog_current_index)
+expect_fail "clear beyond current" "Invalid argument" "$lctl" --device lustre-MDT0000 changelog_clear cl1 $((cur + 1))
+expect_fail "clear unknown user" "No such file or directory" "$lctl" --device lustre-MDT0000 changelog_clear cl9 1
+expect_fail "deregister unknown user" "No such file or directory" "$lctl" --device lustre-MDT0000 changelog_deregister cl9
+expect_fail "register bad name" "Invalid argument" "$lctl" --device lustre-MDT0000 changelog_register -u "bad/name"
+expect_fail "register duplicate name" "File exists" "$lctl" --device lustre-MDT0000 changelog_register -u reader
+size0=$("$lctl" get_param -n mdd.lustre-MDT0000.changelog_size)
+"$lctl" --device lustre-MDT0000 changelog_clear cl1 0 || bad "clear cl1 0"
+"$lctl" --device lustre-MDT0000 changelog_sync
+expect "cl2 still holds records" "$size0" "$("$lctl" get_param -n mdd.lustre-MDT0000.changelog_size)"
+"$lctl" --device lustre-MDT0000 changelog_clear cl2-reader 0 || bad "clear cl2-reader 0"
+"$lctl" --device lustre-MDT0000 changelog_sync
+expect "all cleared: nothing live" 0 "$("$lctl" get_param -n mdd.lustre-MDT0000.changelog_size)"
+"$lctl" get_param -n mdd.lustre-MDT0000.changelog_users | grep -q "^cl1 .* $cur (" && ok "cl1 endrec = current" || bad "users: $("$lctl" get_param -n mdd.lustre-MDT0000.changelog_users)"
+expect "deregister" "lustre-MDT0000: Deregistered changelog user #2" "$("$lctl" --device lustre-MDT0000 changelog_deregister cl2)"
+
+# Space is reclaimed: 3000 records, cleared, leave the catalog's blocks freed.
+for i in $(seq 1 1500); do : >"$work/tmpfs/s$i"; done
+rm -f "$work/tmpfs"/s*
+"$lctl" --device lustre-MDT0000 changelog_sync
+blocks_before=$(stat -c %b "$work/cat/mdt0.llog")
+"$lctl" --device lustre-MDT0000 changelog_clear cl1 0
+"$lctl" --device lustre-MDT0000 changelog_sync
+blocks_after=$(stat -c %b "$work/cat/mdt0.llog")
+[ "$blocks_after" -lt $((blocks_before / 4)) ] && ok "purge reclaims space ($blocks_before -> $blocks_after blocks)" || bad "purge kept space: $blocks_before -> $blocks_after"
+
+# --- persistence: indices continue after reload ------------------------------------------
+touch "$work/ext4/persist"
+"$lctl" --device lustre-MDT0001 changelog_sync
+last=$("$lctl" get_param -n mdd.lustre-MDT0001.changelog_current_index)
+"$lctl" mdt_detach lustre-MDT0001 || bad "detach ext4"
+rmmod rustre_mdt || bad "rmmod with lustre-MDT0000 still attached"
+insmod "$ko" "targets=lustre-MDT0001:$work/ext4:$work/ext4/changelog.llog" || bad "insmod with targets="
+expect "index survives reload" "$last" "$("$lctl" get_param -n mdd.lustre-MDT0001.changelog_current_index)"
+"$lctl" get_param -n mdd.lustre-MDT0001.changelog_users | grep -q "^cl1 " && ok "users survive reload" || bad "users lost"
+touch "$work/ext4/after-reload"
+"$lctl" --device lustre-MDT0001 changelog_sync
+"$llog" "$work/ext4/changelog.llog" | tail -n 5 | grep -q "^$((last + 1)) 01CREAT .* after-reload$" && ok "next index is $((last + 1))" || bad "after reload: $("$llog" "$work/ext4/changelog.llog" | tail -n 3)"
+
+# --- torn tail: garbage appended to the catalog is detected and dropped ----------------------
+"$lctl" mdt_detach lustre-MDT0001
+cp "$work/ext4/changelog.llog" "$work/copy.llog"
+printf 'CLGF\x40\x00\x00\x00garbage-torn-frame' >>"$work/ext4/changelog.llog"
+good=$("$llog" "$work/copy.llog" | wc -l)
+out=$("$llog" "$work/ext4/changelog.llog" 2>&1 >/dev/null)
+[[ $out == *"offset"* ]] && ok "llog_reader reports the corrupt tail: $out" || bad "llog_reader said: $out"
+"$lctl" mdt_attach lustre-MDT0001 "$work/ext4" "$work/ext4/changelog.llog" || bad "reattach"
+expect "torn tail dropped at attach" "$good" "$("$llog" "$work/ext4/changelog.llog" | wc -l)"
+touch "$work/ext4/after-torn"
+"$lctl" --device lustre-MDT0001 changelog_sync
+"$llog" "$work/ext4/changelog.llog" | tail -n 5 | grep -q "01CREAT .* after-torn$" && ok "appends continue after the dropped tail" || bad "after torn"
+
+# --- bad input ------------------------------------------------------------------------------
+expect_fail "unknown target" "No such device" "$lctl" --device lustre-MDT0009 changelog_register
+expect_fail "bad target name" "Invalid argument" "$lctl" mdt_attach lustre-OST0000 "$work/tmpfs" "$work/cat/x"
+expect_fail "mount point not a mount root" "Not a directory" "$lctl" mdt_attach lustre-MDT0002 "$work" "$work/cat/x2"
+expect_fail "missing mount point" "No such file or directory" "$lctl" mdt_attach lustre-MDT0002 /nonexistent "$work/cat/x3"
+head -c 20000 /dev/urandom >"$work/cat/garbage"
+expect_fail "garbage catalog" "Invalid argument" "$lctl" mdt_attach lustre-MDT0002 "$work/tmpfs" "$work/cat/garbage"
+expect_fail "catalog of another target" "Invalid argument" "$lctl" mdt_attach lustre-MDT0003 "$work/tmpfs" "$work/copy.llog"
+expect_fail "attach twice" "File exists" "$lctl" mdt_attach lustre-MDT0001 "$work/tmpfs" "$work/cat/x4"
+expect_fail "bad mask" "Invalid argument" "$lctl" set_param mdd.lustre-MDT0001.changelog_mask=BOGUS
+expect_fail "no such parameter" "No such file or directory" "$lctl" get_param mdd.lustre-MDT0001.nonexistent
+expect_fail "non-root writer" "Permission denied" setpriv --reuid=65534 --regid=65534 --clear-groups "$lctl" --device lustre-MDT0001 changelog_register
+dmesg | tail -n 30 | grep -q "is the catalog of lustre-MDT0001" && ok "kernel log names the catalog's target" || bad "no clear kernel message for a foreign catalog"
+
+"$lctl" mdt_detach lustre-MDT0001 || bad "detach ext4"
+expect_fail "detach twice" "No such device" "$lctl" mdt_detach lustre-MDT0001
+rmmod rustre_mdt || bad "final rmmod"
+exit $fail
