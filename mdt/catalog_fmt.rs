@@ -665,7 +665,8 @@ pub struct UsersText<'a> {
 impl fmt::Display for UsersText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "current_index: {}", self.current_index)?;
-        writeln!(f, "{:<24} {:>10} {} {}", "ID", "index", "(idle)", "mask")?;
+        // Lustre's "%-24s %10s %s %s" of "ID", "index", "(idle)", "mask".
+        writeln!(f, "ID                            index (idle) mask")?;
         let mut users: [Option<&User>; MAX_USERS] = [None; MAX_USERS];
         for (dst, u) in users.iter_mut().zip(self.header.users.iter().flatten()) {
             *dst = Some(u);
@@ -733,8 +734,9 @@ pub struct Scan {
     pub stop: Option<FrameError>,
 }
 
-/// Scans frames at the start of `buf`, expecting the first to be `first_index` (if given) and
-/// each next one to follow by one. A short frame at the very end is reported as
+/// Scans frames at the start of `buf`, expecting indices of at least `first_index` (if given),
+/// each larger than the one before. (Indices grow by one, except after a crash: the index
+/// reservation skipped then.) A short frame at the very end is reported as
 /// [`FrameError::Short`]; the caller decides whether more bytes follow.
 pub fn scan(buf: &[u8], first_index: Option<u64>) -> Scan {
     let mut s = Scan { records: 0, last_index: None, good_len: 0, stop: None };
@@ -742,7 +744,7 @@ pub fn scan(buf: &[u8], first_index: Option<u64>) -> Scan {
     while s.good_len < buf.len() {
         match parse_frame(&buf[s.good_len..]) {
             Ok(fr) => {
-                if expect.is_some_and(|e| e != fr.index) {
+                if expect.is_some_and(|e| fr.index < e) {
                     s.stop = Some(FrameError::BadRecord);
                     break;
                 }
@@ -825,10 +827,14 @@ mod tests {
         let mut z = log.clone();
         z.extend([0u8; 64]);
         assert_eq!(scan(&z, Some(1)).stop, Some(FrameError::BadMagic));
-        // Out of sequence.
+        // Out of sequence: a repeated or smaller index.
         let mut dup = frame(1, b"x");
         dup.extend(frame(1, b"x"));
         assert_eq!(scan(&dup, Some(1)).records, 1);
+        // A jump forward (after a crash, to the reservation) is fine.
+        let mut jump = frame(1, b"x");
+        jump.extend(frame(65537, b"x"));
+        assert_eq!(scan(&jump, Some(1)).last_index, Some(65537));
     }
 
     #[test]

@@ -35,6 +35,10 @@ use crate::record::{Record, CHANGELOG_MINMASK, CL_LAST};
 pub(crate) const MAX_PENDING: usize = 4 << 20;
 /// Default bound on the time from an operation to its record being durable.
 pub(crate) const DEFAULT_SYNC_INTERVAL_MS: u32 = 200;
+/// How far ahead of the next index the header reserves indices. An index is handed out only
+/// below a reservation that is on disk, so no index is ever given twice, even after a crash
+/// (which skips to the reservation).
+const RESERVE_AHEAD: u64 = 1 << 16;
 /// Bytes read at a time when scanning the catalog.
 const SCAN_CHUNK: usize = 64 << 10;
 /// Holes are punched in whole blocks of this size.
@@ -49,6 +53,8 @@ pub(crate) struct State {
     header_slot: usize,
     /// Index the next record gets.
     pub(crate) next_index: u64,
+    /// Indices below this are covered by the header on disk (`Header::next_index`).
+    reserved: u64,
     /// Sealed frames not yet written, starting at file offset `write_off`.
     pending: KVVec<u8>,
     /// Index of the first record in `pending`.
@@ -114,8 +120,17 @@ impl Changelog {
             pr_err!("{}: catalog {} is not a regular file\n", name, path);
             return Err(EINVAL);
         }
-        let (header, slot, write_off) = recover(&file, name, path)?;
+        let (mut header, mut slot, write_off) = recover(&file, name, path)?;
         let next_index = header.next_index;
+        // Reserve indices before handing any out.
+        header.next_index = next_index + RESERVE_AHEAD;
+        header.generation += 1;
+        let mut buf = KBox::new([0u8; SLOT_LEN], GFP_KERNEL)?;
+        header.encode(&mut buf);
+        slot = 1 - slot;
+        file.write_all_at(&buf[..], (slot * SLOT_LEN) as u64)?;
+        file.sync(true)?;
+        let reserved = header.next_index;
         let mut pending = KVVec::with_capacity(MAX_PENDING / 4, GFP_KERNEL)?;
         pending.clear();
         let live = if header.min_endrec().is_some() { header.mask } else { 0 };
@@ -134,6 +149,7 @@ impl Changelog {
                     header_dirty: false,
                     header_slot: slot,
                     next_index,
+                    reserved,
                     pending,
                     pending_first: next_index,
                     write_off,
@@ -169,7 +185,9 @@ impl Changelog {
         let size = rec.size();
         let flen = frame_len(size);
         let mut st = self.state.lock();
-        while st.pending.len() + flen > MAX_PENDING && !st.stopping {
+        while (st.pending.len() + flen > MAX_PENDING || st.next_index >= st.reserved)
+            && !st.stopping
+        {
             self.work.notify_one();
             // Throttled by the flusher, not by I/O of our own; a signal only ends the wait
             // early, the record is still appended.
@@ -344,7 +362,7 @@ impl Changelog {
                 }
             }
             if err.is_none() {
-                err = self.purge_and_write_header(&mut slot).err();
+                err = self.purge_and_write_header(&mut slot, stopping).err();
             }
             let mut st = self.state.lock();
             st.flush_error = err;
@@ -357,9 +375,11 @@ impl Changelog {
         }
     }
 
-    /// Purges records no user needs and rewrites the header if needed. Called by the flusher
-    /// only (it alone moves the purge point and the header slot), without the lock held.
-    fn purge_and_write_header(&self, slot: &mut [u8; SLOT_LEN]) -> Result {
+    /// Purges records no user needs, renews the index reservation, and rewrites the header if
+    /// needed. Called by the flusher only (it alone moves the purge point, the reservation and
+    /// the header slot), without the lock held. On the `last` flush, everything appended is
+    /// durable, so the reservation shrinks back to the next index.
+    fn purge_and_write_header(&self, slot: &mut [u8; SLOT_LEN], last: bool) -> Result {
         let (keep_from, first, from_off, end) = {
             let st = self.state.lock();
             // Everything up to `durable_index` is on disk: that bounds the purge.
@@ -379,12 +399,20 @@ impl Changelog {
         }
         let (target, punch_to) = {
             let mut st = self.state.lock();
+            let reserve = if last {
+                st.next_index
+            } else if st.reserved - st.next_index < RESERVE_AHEAD / 2 {
+                st.next_index + RESERVE_AHEAD
+            } else {
+                st.reserved
+            };
+            if reserve != st.reserved {
+                st.header_dirty = true;
+            }
             if !st.header_dirty {
                 return Ok(());
             }
-            // Indices below `next_index` may have been handed out, durable or not: recovery
-            // never gives them again.
-            st.header.next_index = st.next_index;
+            st.header.next_index = reserve;
             st.header.generation += 1;
             st.header.encode(slot);
             st.header_dirty = false;
@@ -403,7 +431,10 @@ impl Changelog {
         }
         let mut st = self.state.lock();
         match res {
-            Ok(()) => st.header_slot = target,
+            Ok(()) => {
+                st.header_slot = target;
+                st.reserved = st.header.next_index;
+            }
             Err(_) => st.header_dirty = true,
         }
         res

@@ -354,7 +354,8 @@ impl kernel::InPlaceModule for RustreMdt {
             let lustre = Dir::new(c"lustre");
             reg.mdd = Some(lustre.subdir(c"mdd"));
             attach_param_targets(&mut reg).inspect_err(|_| {
-                reg.targets.clear();
+                // The registry is a static: take its vector so that its buffer is freed too.
+                drop(core::mem::take(&mut reg.targets));
                 reg.mdd = None;
             })
         };
@@ -372,7 +373,8 @@ impl kernel::InPlaceModule for RustreMdt {
 impl PinnedDrop for RustreMdt {
     fn drop(self: Pin<&mut Self>) {
         let mut reg = REGISTRY.lock();
-        reg.targets.clear();
+        // Detach every target; the registry is a static, so take its vector to free its buffer.
+        drop(core::mem::take(&mut reg.targets));
         reg.mdd = None;
     }
 }

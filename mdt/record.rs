@@ -383,9 +383,8 @@ impl<'a> Record<'a> {
         let hdr = buf.get(..REC_HDR_LEN).ok_or(RecordError::Truncated)?;
         let namelen = usize::from(le16(hdr, 0));
         let cr_flags = le16(hdr, 2);
-        if cr_flags & !(CLF_FLAGMASK | CLF_SUPPORTED) != 0 {
-            return Err(RecordError::UnknownFlags);
-        }
+        // Every bit of `cr_flags` is defined (12 per-type bits, 4 format bits), so only the
+        // extra flags below can be unknown.
         let mut rec = Record {
             rtype: le32(hdr, 4),
             flags: cr_flags & CLF_FLAGMASK,

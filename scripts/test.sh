@@ -90,6 +90,14 @@ for rcf in "$out"/integration-*.rc; do
 	fi
 done
 
+# 6. Unclean stop: kill QEMU during a changelog load, boot again, check the catalog.
+echo "== vm: crash recovery (two boots)"
+if bash scripts/crash-test.sh "$top/build/vm/crash" | grep -vE '^\[ *[0-9]+\.[0-9]+\]'; then
+	pass 1
+else
+	fail 1 "crash recovery (see build/vm/crash/check.log)"
+fi
+
 echo
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 summary="${passed} passed, ${failed} failed"

@@ -97,16 +97,6 @@ impl RingIndex {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ring_vectors() {
-        assert!(ring_self_test().is_ok(), "{:?}", ring_self_test());
-    }
-}
-
 /// Exercises wrap-around over several laps; shared by the host tests and KUnit.
 ///
 /// Returns the first failed check's description.
@@ -152,4 +142,14 @@ pub fn ring_self_test() -> Result<(), &'static str> {
     r.clear();
     check(r.is_empty() && r.write_slot().is_some(), "clear")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_vectors() {
+        assert!(ring_self_test().is_ok(), "{:?}", ring_self_test());
+    }
 }

@@ -45,7 +45,7 @@ pub const fn capacity_sectors(
     if let Err(e) = check_block_size(block_size, page_size) {
         return Err(e);
     }
-    if offset % SECTOR_SIZE != 0 {
+    if !offset.is_multiple_of(SECTOR_SIZE) {
         return Err(GeometryError::Offset);
     }
     let mut size = file_size.saturating_sub(offset);
@@ -66,10 +66,14 @@ pub const fn clamp_max_loop(requested: i64) -> (u32, bool) {
     }
 }
 
+/// One capacity test: file size, offset, sizelimit, block size, expected capacity.
+#[cfg(any(test, CONFIG_KUNIT = "y"))]
+pub type CapacityCase = (u64, u64, u64, u32, Result<u64, GeometryError>);
+
 /// Test vectors for [`capacity_sectors`] with 4 KiB pages, shared by host tests and KUnit:
 /// (file size, offset, sizelimit, block size, expected).
 #[cfg(any(test, CONFIG_KUNIT = "y"))]
-pub const CAPACITY_CASES: &[(u64, u64, u64, u32, Result<u64, GeometryError>)] = &[
+pub const CAPACITY_CASES: &[CapacityCase] = &[
     (1 << 20, 0, 0, 512, Ok(2048)),
     (1 << 20, 0, 0, 4096, Ok(2048)),
     ((1 << 20) + 1000, 0, 0, 512, Ok(2049)),

@@ -8,6 +8,7 @@ set -u
 mods=${RUSTRE_MODDIR:?} top=${RUSTRE_TOP:?}
 lctl=$top/tools/target/release/lctl
 llog=$top/tools/target/release/llog_reader
+lfs=$top/tools/target/release/lfs
 ko=$(find "$mods" -name rustre_mdt.ko | head -n1)
 fail=0
 ok() { echo "ok: $*"; }
@@ -27,7 +28,7 @@ expect_fail() { # expect_fail DESC ERRNO-TEXT CMD...
 	fi
 }
 
-for t in "$lctl" "$llog"; do
+for t in "$lctl" "$llog" "$lfs"; do
 	[ -x "$t" ] || { echo "skip: $t not built (make tools)"; exit 77; }
 done
 
@@ -93,9 +94,22 @@ for tgt in tmpfs:lustre-MDT0000 ext4:lustre-MDT0001; do
 	"$lctl" --device "$name" changelog_sync
 	cat=$("$lctl" get_param -n "mdd.$name.catalog")
 	"$llog" "$cat" >"$work/$dir.txt" || bad "$name: llog_reader"
-	# Type sequence of the records of the scripted operations (jobid shows the tool).
-	seq=$(awk '{print $2}' "$work/$dir.txt" | xargs)
-	echo "$name: $seq"
+	# The exact sequence of types and names (a rename shows its new name).
+	seq=$(python3 -c '
+import re, sys
+for line in open(sys.argv[1]):
+    f = line.split()
+    m = re.search(r" p=\[[^]]*\] (\S+)", line)
+    print(f[1] + "/" + (m.group(1) if m else ""))' "$work/$dir.txt" | xargs)
+	want="01CREAT/f 14SATTR/ 11CLOSE/ 02MKDIR/dir 03HLINK/hard 04SLINK/sym 05MKNOD/fifo 17MTIME/ 11CLOSE/ 13TRUNC/ 11CLOSE/ 14SATTR/ 15XATTR/ 08RENME/g 01CREAT/t 14SATTR/ 11CLOSE/ 08RENME/t 06UNLNK/hard 06UNLNK/t 07RMDIR/dir"
+	[ "$xattr_ok" = 1 ] || want=${want/ 15XATTR\/}
+	if [ "$name" = lustre-MDT0000 ]; then # +OPEN on this one
+		want=${want/01CREAT\/f /01CREAT/f 10OPEN/ }
+		want=${want/05MKNOD\/fifo /05MKNOD/fifo 10OPEN/ }
+		want=${want/17MTIME\/ 11CLOSE\/ /17MTIME/ 11CLOSE/ 10OPEN/ }
+		want=${want/01CREAT\/t /01CREAT/t 10OPEN/ }
+	fi
+	expect "$name: record sequence of the scripted operations" "$want" "$seq"
 	wanted="01CREAT 02MKDIR 03HLINK 04SLINK 05MKNOD 13TRUNC 14SATTR 17MTIME 08RENME 06UNLNK 07RMDIR 11CLOSE"
 	[ "$xattr_ok" = 1 ] && wanted="$wanted 15XATTR"
 	[ "$name" = lustre-MDT0000 ] && wanted="$wanted 10OPEN"
@@ -115,6 +129,28 @@ for tgt in tmpfs:lustre-MDT0000 ext4:lustre-MDT0001; do
 	"$llog" --raw "$cat" >"$work/$dir.raw" || bad "$name: llog_reader --raw"
 	cmp -s "$work/$dir.bin" "$work/$dir.raw" && ok "$name: device records byte-identical to catalog" || bad "$name: records differ from catalog"
 done
+# --- FIDs: stable across rename and remount, found again by fid2path --------------------------
+for tgt in tmpfs:lustre-MDT0000 ext4:lustre-MDT0001; do
+	dir=$work/${tgt%%:*} name=${tgt#*:}
+	touch "$dir/fidfile"
+	fid=$("$lfs" path2fid "$dir/fidfile")
+	mv "$dir/fidfile" "$dir/fidfile2"
+	expect "$name: path2fid stable across rename" "$fid" "$("$lfs" path2fid "$dir/fidfile2")"
+	expect "$name: fid2path by target name" "$dir/fidfile2" "$("$lfs" fid2path "$name" "$fid")"
+	"$lctl" --device "$name" changelog_sync
+	"$llog" "$("$lctl" get_param -n "mdd.$name.catalog")" | grep -q "01CREAT .* t=$(printf '%s' "$fid" | sed 's/[][]/\\&/g') .* fidfile$" &&
+		ok "$name: CREAT record carries the file's FID" || bad "$name: no CREAT with t=$fid"
+done
+fid=$("$lfs" path2fid "$work/tmpfs/fidfile2")
+rm "$work/tmpfs/fidfile2"
+expect_fail "fid2path of a removed file" "No such file or directory" "$lfs" fid2path lustre-MDT0000 "$fid"
+fid=$("$lfs" path2fid "$work/ext4/fidfile2")
+"$lctl" mdt_detach lustre-MDT0001
+umount "$work/ext4" && mount -o loop "$work/ext4.img" "$work/ext4" || bad "remount ext4"
+"$lctl" mdt_attach lustre-MDT0001 "$work/ext4" "$work/ext4/changelog.llog" || bad "reattach after remount"
+expect "FID stable across remount" "$fid" "$("$lfs" path2fid "$work/ext4/fidfile2")"
+expect "fid2path after remount" "$work/ext4/fidfile2" "$("$lfs" fid2path "$work/ext4" "$fid")"
+
 # The ext4 catalog lives on the target itself and records nothing about itself.
 grep -q "changelog.llog" "$work/ext4.txt" && bad "catalog recorded its own activity" || ok "catalog on the target is not recorded"
 

@@ -82,11 +82,11 @@ fn run(path: &str, data: &[u8], raw: bool, show_header: bool) -> io::Result<Exit
     let mut expect = h.first_index;
     while off < data.len() {
         let frame = match parse_frame(&data[off..]) {
-            Ok(f) if f.index == expect => f,
+            Ok(f) if f.index >= expect => f,
             Ok(f) => {
                 out.flush()?;
                 eprintln!(
-                    "llog_reader: {path}: record {} where {} was expected at byte offset {off}; {} bytes not shown",
+                    "llog_reader: {path}: record {} where {} or more was expected at byte offset {off}; {} bytes not shown",
                     f.index,
                     expect,
                     data.len() - off

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! FIDs of files on a target's filesystem, and back.
+//!
+//! A target's FIDs are Lustre's IGIF mapping, `[inode number : generation : 0]`
+//! (`Documentation/mdt.rst`). Both halves are what the filesystem's NFS file handle holds, so
+//! `path2fid` reads them from `name_to_handle_at()` and `fid2path` builds the handle and opens
+//! it with `open_by_handle_at()`. The handle layout depends on the filesystem; the two layouts
+//! below cover ext2/3/4 and tmpfs. Other filesystems fall back to `stat()` and
+//! `FS_IOC_GETVERSION` for `path2fid` and to a tree walk for `fid2path`.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use rustre_logic::fid::Fid;
+
+/// How a filesystem lays out inode number and generation in its file handles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// `FILEID_INO32_GEN` (type 1): `u32 ino, u32 gen` (ext2/3/4 and the generic helpers).
+    Ino32Gen,
+    /// tmpfs (type 1, 3 words): `u32 gen, u64 ino` as two 32-bit words.
+    ShmemGen64,
+}
+
+/// `statfs` magic numbers.
+const EXT4_SUPER_MAGIC: i64 = 0xef53;
+const TMPFS_MAGIC: i64 = 0x0102_1994;
+
+/// The handle layout of a filesystem type, if known.
+pub fn layout_for(f_type: i64) -> Option<Layout> {
+    match f_type {
+        EXT4_SUPER_MAGIC => Some(Layout::Ino32Gen),
+        TMPFS_MAGIC => Some(Layout::ShmemGen64),
+        _ => None,
+    }
+}
+
+/// The FID in a handle of the given layout, or `None` if it is not one.
+pub fn fid_from_handle(layout: Layout, htype: i32, words: &[u32]) -> Option<Fid> {
+    match (layout, htype, words) {
+        (Layout::Ino32Gen, 1, [ino, gen, ..]) => Some(Fid::from_inode(u64::from(*ino), *gen)),
+        (Layout::ShmemGen64, 1, [gen, lo, hi, ..]) => {
+            Some(Fid::from_inode(u64::from(*lo) | (u64::from(*hi) << 32), *gen))
+        }
+        _ => None,
+    }
+}
+
+/// The handle for a FID in a given layout: type and 32-bit words.
+pub fn handle_from_fid(layout: Layout, fid: &Fid) -> Option<(i32, Vec<u32>)> {
+    if fid.ver != 0 {
+        return None;
+    }
+    match layout {
+        Layout::Ino32Gen => Some((1, vec![u32::try_from(fid.seq).ok()?, fid.oid])),
+        Layout::ShmemGen64 => Some((1, vec![fid.oid, fid.seq as u32, (fid.seq >> 32) as u32])),
+    }
+}
+
+fn cpath(p: &Path) -> io::Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+fn fs_type(p: &Path) -> io::Result<i64> {
+    let c = cpath(p)?;
+    // SAFETY: `st` is a valid out-parameter and `c` a NUL-terminated path.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: As above.
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(st.f_type as i64)
+}
+
+const MAX_HANDLE_SZ: usize = 128;
+
+#[repr(C)]
+struct Handle {
+    bytes: u32,
+    htype: i32,
+    data: [u32; MAX_HANDLE_SZ / 4],
+}
+
+/// The FID of `path` (not following a final symbolic link).
+pub fn path2fid(path: &Path) -> io::Result<Fid> {
+    let meta = std::fs::symlink_metadata(path)?;
+    if let Some(layout) = layout_for(fs_type(path)?) {
+        let c = cpath(path)?;
+        let mut h = Handle { bytes: MAX_HANDLE_SZ as u32, htype: 0, data: [0; MAX_HANDLE_SZ / 4] };
+        let mut mount_id = 0;
+        // SAFETY: `h` has room for MAX_HANDLE_SZ bytes, as its header says.
+        let r = unsafe {
+            libc::name_to_handle_at(libc::AT_FDCWD, c.as_ptr(), (&raw mut h).cast(), &mut mount_id, 0)
+        };
+        if r == 0 {
+            let words = &h.data[..(h.bytes as usize / 4).min(h.data.len())];
+            if let Some(fid) = fid_from_handle(layout, h.htype, words) {
+                if fid.seq == meta.ino() {
+                    return Ok(fid);
+                }
+            }
+        }
+    }
+    Ok(Fid::from_inode(meta.ino(), generation_ioctl(path).unwrap_or(0)))
+}
+
+fn generation_ioctl(path: &Path) -> io::Result<u32> {
+    let f = File::open(path)?;
+    let mut gen: libc::c_int = 0;
+    // FS_IOC_GETVERSION = _IOR('v', 1, long)
+    const FS_IOC_GETVERSION: libc::c_ulong = 0x8008_7601;
+    // SAFETY: The ioctl writes an int into `gen`.
+    if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_GETVERSION, &mut gen) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(gen as u32)
+}
+
+/// The path of the file with FID `fid` on the filesystem mounted at `mount`.
+pub fn fid2path(mount: &Path, fid: &Fid) -> io::Result<PathBuf> {
+    let root = File::open(mount)?;
+    if let Some((htype, words)) = layout_for(fs_type(mount)?).and_then(|l| handle_from_fid(l, fid)) {
+        let mut h = Handle { bytes: (words.len() * 4) as u32, htype, data: [0; MAX_HANDLE_SZ / 4] };
+        h.data[..words.len()].copy_from_slice(&words);
+        // SAFETY: `h` is a valid handle buffer; the result is a new fd or -1.
+        let fd = unsafe {
+            libc::open_by_handle_at(root.as_raw_fd(), (&raw mut h).cast(), libc::O_PATH | libc::O_NOFOLLOW)
+        };
+        if fd < 0 {
+            let e = io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::ESTALE) => Err(io::Error::from_raw_os_error(libc::ENOENT)),
+                // No file handle support in this kernel or filesystem: search the tree.
+                Some(libc::ENOSYS | libc::EOPNOTSUPP) => {
+                    walk(mount, fid).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
+                }
+                _ => Err(e),
+            };
+        }
+        // SAFETY: `fd` is a new descriptor that we own.
+        let f = unsafe { File::from_raw_fd(fd) };
+        let p = std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd()))?;
+        if p.as_os_str().as_bytes().ends_with(b" (deleted)") {
+            return Err(io::Error::from_raw_os_error(libc::ENOENT));
+        }
+        return Ok(p);
+    }
+    walk(mount, fid).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
+}
+
+/// Finds `fid` under `dir` by inode number, without crossing mounts.
+fn walk(dir: &Path, fid: &Fid) -> Option<PathBuf> {
+    let dev = std::fs::symlink_metadata(dir).ok()?.dev();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            let Ok(m) = std::fs::symlink_metadata(&p) else { continue };
+            if m.dev() != dev {
+                continue;
+            }
+            if m.ino() == fid.seq && path2fid(&p).is_ok_and(|f| f == *fid) {
+                return Some(p);
+            }
+            if m.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_round_trip() {
+        for layout in [Layout::Ino32Gen, Layout::ShmemGen64] {
+            let fid = Fid::from_inode(0x1234, 0xdead_beef);
+            let (t, w) = handle_from_fid(layout, &fid).expect("encodes");
+            assert_eq!(fid_from_handle(layout, t, &w), Some(fid));
+        }
+        let big = Fid::from_inode(0x1_0000_0001, 7);
+        assert_eq!(handle_from_fid(Layout::Ino32Gen, &big), None);
+        let (t, w) = handle_from_fid(Layout::ShmemGen64, &big).expect("encodes");
+        assert_eq!(w, vec![7, 1, 1]);
+        assert_eq!(fid_from_handle(Layout::ShmemGen64, t, &w), Some(big));
+        assert_eq!(handle_from_fid(Layout::Ino32Gen, &Fid { seq: 1, oid: 1, ver: 1 }), None);
+    }
+
+    #[test]
+    fn path2fid_of_a_temp_file_has_its_inode() {
+        let dir = std::env::temp_dir().join(format!("lfs-fid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let f = dir.join("x");
+        std::fs::write(&f, b"x").expect("write");
+        let fid = path2fid(&f).expect("path2fid");
+        assert_eq!(fid.seq, std::fs::metadata(&f).expect("stat").ino());
+        assert_eq!(fid.ver, 0);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}
