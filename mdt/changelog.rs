@@ -21,7 +21,7 @@ use kernel::{
     new_condvar, new_mutex,
     prelude::*,
     str::CString,
-    sync::{Arc, CondVar, Mutex},
+    sync::{Arc, CondVar, CondVarTimeoutResult, Mutex},
     time::msecs_to_jiffies,
 };
 
@@ -39,6 +39,8 @@ pub(crate) const DEFAULT_SYNC_INTERVAL_MS: u32 = 200;
 /// below a reservation that is on disk, so no index is ever given twice, even after a crash
 /// (which skips to the reservation).
 const RESERVE_AHEAD: u64 = 1 << 16;
+/// Read positions remembered, for that many readers going forward at once.
+const HINTS: usize = 8;
 /// Bytes read at a time when scanning the catalog.
 const SCAN_CHUNK: usize = 64 << 10;
 /// Holes are punched in whole blocks of this size.
@@ -72,6 +74,14 @@ pub(crate) struct State {
     flush_error: Option<Error>,
     /// The flusher is asked to finish.
     stopping: bool,
+    /// Holders outside this module (open changelog devices, ...); detach is refused while
+    /// there is one.
+    pub(crate) busy: u32,
+    /// Detach has begun: no new holder.
+    pub(crate) detaching: bool,
+    /// Where recent reads ended: (next index, its frame's offset).
+    hints: [(u64, u64); HINTS],
+    hint_next: usize,
 }
 
 /// The changelog of one target.
@@ -90,9 +100,6 @@ pub(crate) struct Changelog {
     pub(crate) skip_ino: AtomicU64,
     /// Records dropped because memory for them could not be allocated.
     pub(crate) dropped: AtomicU64,
-    /// Users of this changelog outside this module (readers, dispatchers); detach is refused
-    /// while non-zero.
-    pub(crate) busy: AtomicU32,
     #[pin]
     pub(crate) state: Mutex<State>,
     /// Wakes the flusher.
@@ -143,7 +150,6 @@ impl Changelog {
                 live_mask: AtomicU32::new(live),
                 skip_ino: AtomicU64::new(u64::MAX),
                 dropped: AtomicU64::new(0),
-                busy: AtomicU32::new(0),
                 state <- new_mutex!(State {
                     header,
                     header_dirty: false,
@@ -159,6 +165,10 @@ impl Changelog {
                     sync_done: 0,
                     flush_error: None,
                     stopping: false,
+                    busy: 0,
+                    detaching: false,
+                    hints: [(0, 0); HINTS],
+                    hint_next: 0,
                 }),
                 work <- new_condvar!(),
                 flushed <- new_condvar!(),
@@ -245,6 +255,72 @@ impl Changelog {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// Takes a holder reference: `ENODEV` once detach has begun.
+    pub(crate) fn hold(&self) -> Result {
+        let mut st = self.state.lock();
+        if st.detaching {
+            return Err(ENODEV);
+        }
+        st.busy += 1;
+        Ok(())
+    }
+
+    /// Drops a holder reference.
+    pub(crate) fn unhold(&self) {
+        let mut st = self.state.lock();
+        st.busy = st.busy.saturating_sub(1);
+    }
+
+    /// Starts a detach unless there is a holder (`EBUSY`).
+    pub(crate) fn begin_detach(&self) -> Result {
+        let mut st = self.state.lock();
+        if st.busy > 0 {
+            return Err(EBUSY);
+        }
+        st.detaching = true;
+        self.flushed.notify_all();
+        Ok(())
+    }
+
+    /// Waits until a record after `after` is durable: `Ok(true)` when there is one,
+    /// `Ok(false)` after `timeout_ms`, `ERESTARTSYS` on a signal, `ENODEV` when the target
+    /// goes away. Woken by every flush.
+    ///
+    /// This is the wake-up entry point of the in-kernel interface.
+    pub(crate) fn wait_durable(&self, after: u64, timeout_ms: u32) -> Result<bool> {
+        let mut st = self.state.lock();
+        let mut left = msecs_to_jiffies(timeout_ms);
+        loop {
+            if st.durable_index > after {
+                return Ok(true);
+            }
+            if st.detaching || st.stopping {
+                return Err(ENODEV);
+            }
+            if left == 0 {
+                return Ok(false);
+            }
+            match self.flushed.wait_interruptible_timeout(&mut st, left) {
+                CondVarTimeoutResult::Signal { .. } => return Err(ERESTARTSYS),
+                CondVarTimeoutResult::Timeout => left = 0,
+                CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
+            }
+        }
+    }
+
+    /// The types a user wants (its own mask, or the target's if it has none), by id or name.
+    pub(crate) fn user_mask(&self, id: u32, name: &[u8]) -> Result<u32> {
+        let st = self.state.lock();
+        let user = st
+            .header
+            .users
+            .iter()
+            .flatten()
+            .find(|u| if id != 0 { u.id == id } else { !name.is_empty() && u.name() == name })
+            .ok_or(ENOENT)?;
+        Ok(if user.mask != 0 { user.mask } else { st.header.mask })
     }
 
     /// Registers a changelog user; returns its label (`clN` or `clN-NAME`).
@@ -466,29 +542,56 @@ impl Changelog {
     /// Copies whole durable records from index `from` on into `out`, packed; returns the bytes
     /// used and the index after the last one copied. Records already purged are skipped.
     ///
-    /// This is the read entry point of the in-kernel interface.
+    /// This is the read entry point of the in-kernel interface. Where reads ended is kept
+    /// (a few positions), so a reader going forward does not scan the catalog from its start.
     pub(crate) fn read_records(&self, from: u64, out: &mut [u8]) -> Result<(usize, u64)> {
-        let (first, first_off, end, durable) = {
+        // A purge may punch the blocks we are about to read: then the frames there are gone,
+        // and a second look from the new purge point finds the records.
+        let mut tries = 0;
+        loop {
+            match self.try_read_records(from, out) {
+                Err(EUCLEAN) if tries < 3 => tries += 1,
+                r => return r,
+            }
+        }
+    }
+
+    fn try_read_records(&self, from: u64, out: &mut [u8]) -> Result<(usize, u64)> {
+        let (scan_idx, scan_off, end, durable, from) = {
             let st = self.state.lock();
-            (st.header.first_index, st.header.first_offset, st.write_off, st.durable_index)
+            let first = st.header.first_index;
+            let from = from.max(first);
+            let (i, o) = st
+                .hints
+                .iter()
+                .filter(|h| h.0 >= first && h.0 <= from && h.1 >= st.header.first_offset)
+                .max_by_key(|h| h.0)
+                .copied()
+                .unwrap_or((first, st.header.first_offset));
+            (i, o, st.write_off, st.durable_index, from)
         };
-        let from = from.max(first);
         if from > durable {
             return Ok((0, from));
         }
-        let start = self.find_offset(first, first_off, end, from)?;
+        let start = self.find_offset(scan_idx, scan_off, end, from)?;
         let mut buf = KVVec::from_elem(0u8, SCAN_CHUNK.min(out.len() + FRAME_MAX), GFP_KERNEL)?;
         let n = self.file.read_full_at(&mut buf, start)?;
         let (mut pos, mut used, mut next) = (0, 0, from);
-        while next <= durable {
-            let Ok(fr) = parse_frame(&buf[pos..n]) else { break };
-            if used + fr.rec_len > out.len() {
+        while let Ok(fr) = parse_frame(&buf[pos..n]) {
+            if fr.index > durable || used + fr.rec_len > out.len() {
                 break;
             }
-            out[used..used + fr.rec_len].copy_from_slice(&buf[pos + fr.rec_at..pos + fr.rec_at + fr.rec_len]);
+            out[used..used + fr.rec_len]
+                .copy_from_slice(&buf[pos + fr.rec_at..pos + fr.rec_at + fr.rec_len]);
             used += fr.rec_len;
             pos += fr.len;
             next = fr.index + 1;
+        }
+        if used > 0 {
+            let mut st = self.state.lock();
+            let slot = st.hint_next;
+            st.hints[slot] = (next, start + pos as u64);
+            st.hint_next = (slot + 1) % HINTS;
         }
         Ok((used, next))
     }

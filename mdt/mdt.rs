@@ -26,6 +26,7 @@ use kernel::{
     sync::{Arc, Mutex},
 };
 
+mod api;
 mod capture;
 #[allow(dead_code, unreachable_pub)]
 mod catalog_fmt;
@@ -100,15 +101,21 @@ impl Drop for Target {
     }
 }
 
-/// Attached targets, and the debugfs directory their parameters live in.
+/// Attached targets, the debugfs directory their parameters live in, and the observers
+/// (other modules) told of attaches and detaches.
 struct Registry {
     targets: KVec<KBox<Target>>,
     mdd: Option<Dir>,
+    observers: KVec<api::ObserverPtr>,
 }
 
 kernel::sync::global_lock! {
     // SAFETY: Initialized in module init before anything uses it.
-    unsafe(uninit) static REGISTRY: Mutex<Registry> = Registry { targets: KVec::new(), mdd: None };
+    unsafe(uninit) static REGISTRY: Mutex<Registry> = Registry {
+        targets: KVec::new(),
+        mdd: None,
+        observers: KVec::new(),
+    };
 }
 
 fn to_cstring(b: &[u8]) -> Result<CString> {
@@ -178,7 +185,49 @@ fn attach(reg: &mut Registry, name: &[u8], mount: &[u8], catalog: &[u8]) -> Resu
         GFP_KERNEL,
     )?;
     reg.targets.push(t, GFP_KERNEL)?;
+    if let Some(t) = reg.targets.last() {
+        for o in reg.observers.iter() {
+            notify_attached(*o, t);
+        }
+    }
     Ok(())
+}
+
+fn notify_attached(o: api::ObserverPtr, t: &Target) {
+    // SAFETY: Registered observers are valid until they unregister, under the registry lock
+    // we hold; the handle's reference goes to the observer.
+    unsafe {
+        if let Some(f) = (*o.0).attached {
+            f(api::handle(&t.cl), t.name.as_char_ptr());
+        }
+    }
+}
+
+/// Registers an observer of another module and tells it of every attached target.
+pub(crate) fn observe(o: api::ObserverPtr) -> Result {
+    let mut reg = REGISTRY.lock();
+    reg.observers.push(o, GFP_KERNEL)?;
+    for t in reg.targets.iter() {
+        notify_attached(o, t);
+    }
+    Ok(())
+}
+
+/// Unregisters an observer.
+pub(crate) fn unobserve(o: api::ObserverPtr) {
+    let mut reg = REGISTRY.lock();
+    if let Some(i) = reg.observers.iter().position(|x| *x == o) {
+        let _ = reg.observers.remove(i);
+    }
+    if reg.observers.is_empty() {
+        drop(core::mem::take(&mut reg.observers));
+    }
+}
+
+/// The changelog of the target called `name`.
+pub(crate) fn lookup(name: &[u8]) -> Option<Arc<Changelog>> {
+    let reg = REGISTRY.lock();
+    reg.targets.iter().find(|t| t.name.to_bytes() == name).map(|t| t.cl.clone())
 }
 
 fn find<'a>(reg: &'a Registry, name: &[u8]) -> Result<&'a Target> {
@@ -191,11 +240,20 @@ fn find<'a>(reg: &'a Registry, name: &[u8]) -> Result<&'a Target> {
 /// Detaches a target; `EBUSY` while another module uses its changelog.
 fn detach(reg: &mut Registry, name: &[u8]) -> Result {
     let i = reg.targets.iter().position(|t| t.name.to_bytes() == name).ok_or(ENODEV)?;
-    if reg.targets[i].cl.busy.load(Ordering::Acquire) != 0 {
-        pr_info!("detach {}: target in use\n", BStr(name));
-        return Err(EBUSY);
-    }
+    reg.targets[i].cl.begin_detach().inspect_err(|_| {
+        pr_info!("detach {}: target in use (open changelog readers)\n", BStr(name));
+    })?;
     let t = reg.targets.remove(i)?;
+    for o in reg.observers.iter() {
+        // SAFETY: As in `notify_attached`; the handle is only borrowed for the call.
+        unsafe {
+            if let Some(f) = (*o.0).detaching {
+                let h = api::handle(&t.cl);
+                f(h);
+                drop(Arc::from_raw(h.cast::<Changelog>()));
+            }
+        }
+    }
     drop(t);
     Ok(())
 }
@@ -267,6 +325,32 @@ fn control(cmd: &[u8], reply: &mut KVec<u8>) -> Result {
             t.cl.clear(id, endrec)
         }
         b"sync" => find(&reg, arg()?)?.cl.sync(),
+        b"mark" => {
+            // COUNT MARK records named TEXT, through the append interface (for tests and
+            // benchmarks of readers; Lustre writes MARK records on its own events).
+            let t = find(&reg, arg()?)?;
+            let count = parse_u64(arg()?)?;
+            let text = arg().unwrap_or(b"mark");
+            let (sec, nsec) = kernel::fsnotify::current::real_time();
+            let mut appended = 0u64;
+            for _ in 0..count {
+                let mut rec = record::Record {
+                    rtype: record::CL_MARK,
+                    time: record::cl_time(sec, nsec),
+                    name: text,
+                    ..record::Record::default()
+                };
+                if t.cl.append(&mut rec).is_some() {
+                    appended += 1;
+                }
+            }
+            let mut buf = [0u8; 24];
+            let mut sw = catalog_fmt::SliceWriter { buf: &mut buf, len: 0 };
+            let _ = core::fmt::Write::write_fmt(&mut sw, format_args!("{appended}\n"));
+            let n = sw.len;
+            reply.extend_from_slice(&buf[..n], GFP_KERNEL)?;
+            Ok(())
+        }
         b"records" => {
             // Whole durable records from an index on, in Lustre's binary format, through the
             // same read interface the changelog device uses.

@@ -619,6 +619,56 @@ impl fmt::Display for RecordText<'_, '_> {
     }
 }
 
+/// Turns a big-endian `struct lnet_nid` NID extension into the 64-bit `lnet_nid_t` form, for
+/// readers that did not ask for `CHANGELOG_FLAG_NID_BE` (as Lustre's MDT does for them). A
+/// record without such an extension is left alone. The record size does not change.
+pub fn nid_to_lnet_nid_t(rec: &mut Record<'_>) {
+    let Some(extra) = rec.extra.as_mut() else { return };
+    let (Some(b), true) = (extra.nid, extra.nid_be) else { return };
+    let ntype = u64::from(b[1]);
+    let num = u64::from(u16::from_be_bytes([b[2], b[3]]));
+    let addr = u64::from(u32::from_be_bytes([b[4], b[5], b[6], b[7]]));
+    let nid = (((ntype << 16) | num) << 32) | addr;
+    let mut out = [0u8; EXT_NID_LEN];
+    out[..8].copy_from_slice(&nid.to_le_bytes());
+    extra.nid = Some(out);
+    extra.nid_be = false;
+}
+
+/// How many of the records with the given lengths fit, whole, in `room` bytes, and their total
+/// size. `Err(len)` if not even the first one fits: the reader's buffer is too small for it.
+pub fn fit_records(lens: impl Iterator<Item = usize>, room: usize) -> Result<(usize, usize), usize> {
+    let (mut n, mut used) = (0, 0);
+    for len in lens {
+        if used + len > room {
+            if n == 0 {
+                return Err(len);
+            }
+            break;
+        }
+        n += 1;
+        used += len;
+    }
+    Ok((n, used))
+}
+
+/// One [`fit_records`] test: record lengths, room, expected result.
+#[cfg(any(test, CONFIG_KUNIT = "y"))]
+pub type FitCase = (&'static [usize], usize, Result<(usize, usize), usize>);
+
+/// Test vectors for [`fit_records`].
+#[cfg(any(test, CONFIG_KUNIT = "y"))]
+pub const FIT_CASES: &[FitCase] = &[
+    (&[100, 100, 100], 4096, Ok((3, 300))),
+    (&[100, 100, 100], 250, Ok((2, 200))),
+    (&[100, 100, 100], 200, Ok((2, 200))),
+    (&[100, 100, 100], 100, Ok((1, 100))),
+    (&[100, 100, 100], 99, Err(100)),
+    (&[952], 951, Err(952)),
+    (&[], 10, Ok((0, 0))),
+    (&[64, 900, 64], 1000, Ok((2, 964))),
+];
+
 /// Why a changelog mask string was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MaskError {
@@ -834,6 +884,26 @@ mod tests {
             MaskNames(CHANGELOG_MINMASK | (1 << CL_CREATE)).to_string(),
             "MARK CREAT"
         );
+    }
+
+    #[test]
+    fn fit_vectors() {
+        for (lens, room, want) in FIT_CASES {
+            assert_eq!(fit_records(lens.iter().copied(), *room), *want);
+        }
+    }
+
+    #[test]
+    fn nid_for_old_readers() {
+        let (mut rec, _) = sample_rename();
+        nid_to_lnet_nid_t(&mut rec);
+        let e = rec.extra.expect("extra");
+        assert!(!e.nid_be);
+        // 0@lo: net (LOLND 9 << 16 | 0) in the high 32 bits.
+        assert_eq!(e.nid.map(|n| u64::from_le_bytes([n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7]])), Some(0x0009_0000_0000_0000));
+        assert!(rec.text().to_string().contains(" nid=0@lo "));
+        let mut out = [0u8; CR_MAXSIZE];
+        assert_eq!(rec.encode(&mut out), Ok(sample_rename().1.len()));
     }
 
     #[test]

@@ -2,20 +2,48 @@
 
 //! Lustre changelogs as a character device per metadata target (LU-7659).
 //!
-//! A reader opens `/dev/changelog-<fsname>-MDT<xxxx>` and gets whole changelog records in
-//! Lustre's binary format, prefetched into a bounded ring by a kernel thread; writing
-//! `clear:cl<ID>:<ENDREC>` clears records for a changelog user.
+//! For every target `rustre_mdt` attaches, `/dev/changelog-<fsname>-MDT<xxxx>` (mode 0600)
+//! streams its changelog: on the first `read()` or `poll()` a kernel thread for that open file
+//! walks the catalog from the file position and fills a ring of whole records; `read()` hands
+//! out as many whole records as fit, in Lustre's binary format. The file position is the next
+//! record index; `lseek()` moves it forward; `write("clear:cl<N>:<endrec>")` clears; ioctls
+//! set follow mode, the NID format and a user's filter.
 //!
-//! See `Documentation/index.rst`.
+//! See `Documentation/changelog_chardev.rst`.
 
-use kernel::prelude::*;
+use kernel::{
+    fs::{file::flags::O_NONBLOCK, File},
+    kthread::{self, KThread},
+    miscfile::{MiscFile, Registration, SEEK_CUR, SEEK_SET},
+    new_condvar, new_mutex, new_poll_condvar,
+    prelude::*,
+    str::CString,
+    sync::{poll::PollCondVar, poll::PollTable, Arc, CondVar, Mutex},
+    time::msecs_to_jiffies,
+    uaccess::{UserPtr, UserSlice, UserSliceReader, UserSliceWriter},
+};
+
+use kernel::ffi::{c_char, c_void};
 
 // Pure logic, shared with the userspace tools (tools/rustre-logic) and tested on the host too;
 // not every item is used by the module itself.
 #[allow(dead_code, unreachable_pub)]
 mod control;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../../mdt/fid.rs"]
+mod fid;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../mdt/record.rs"]
+mod record;
+#[allow(dead_code, unreachable_pub)]
 mod ring;
+
+// The client side of rustre_mdt's interface.
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../mdt/client.rs"]
+mod client;
+
+use record::{Record, CR_MAXSIZE, REC_HDR_LEN};
 
 module! {
     type: ChangelogChardev,
@@ -23,23 +51,496 @@ module! {
     authors: ["rustre developers"],
     description: "Lustre changelog character devices (LU-7659)",
     license: "GPL",
+    params: {
+        ring_records: u32 {
+            default: 1024,
+            description: "Records prefetched per open file (16..65536; Lustre: 1024)",
+        },
+    },
+}
+
+/// Records prefetched per reader by default, as Lustre's `CDEV_CHLG_MAX_PREFETCH`.
+const RING_RECORDS: u32 = 1024;
+/// Bytes of records the producer asks the catalog for at a time.
+const BATCH: usize = 64 << 10;
+/// `OBD_IOC_CHLG_SET_FLAGS`, `_IOR('f', 233, long)`: the flags, passed by value.
+const OBD_IOC_CHLG_SET_FLAGS: u32 = 0x8008_66e9;
+/// `OBD_IOC_CHANGELOG_FILTER`, `_IOW('f', 179, struct changelog_filter)`.
+const OBD_IOC_CHANGELOG_FILTER: u32 = 0x4030_66b3;
+/// `sizeof(struct changelog_filter)`.
+const FILTER_LEN: usize = 48;
+/// `CHANGELOG_FLAG_FOLLOW`.
+const FLAG_FOLLOW: u64 = 0x01;
+/// `CHANGELOG_FLAG_NID_BE`.
+const FLAG_NID_BE: u64 = 0x10;
+/// How long the producer sleeps at most before looking at its stop flag again.
+const TICK_MS: u32 = 200;
+
+const POLLIN: u32 = kernel::bindings::POLLIN;
+const POLLRDNORM: u32 = kernel::bindings::POLLRDNORM;
+const POLLERR: u32 = kernel::bindings::POLLERR;
+const POLLHUP: u32 = kernel::bindings::POLLHUP;
+
+/// Maps a rejected control command to the errno the writer sees.
+fn control_errno(_err: control::ControlError) -> Error {
+    EINVAL
+}
+
+/// The device of one target.
+struct ChlgDevice {
+    target: client::Target,
+}
+
+/// A registered device, and the target handle it was made for.
+struct DevEntry {
+    raw: usize,
+    _reg: Pin<KBox<Registration<Reader>>>,
+}
+
+kernel::sync::global_lock! {
+    // SAFETY: Initialized in module init before the observer is registered.
+    unsafe(uninit) static DEVICES: Mutex<KVec<DevEntry>> = KVec::new();
+}
+
+/// Creates the device of a newly attached target.
+///
+/// # Safety
+///
+/// Called by `rustre_mdt` with a handle we now own and the target's NUL-terminated name.
+unsafe extern "C" fn on_attached(t: *const c_void, name: *const c_char) {
+    // SAFETY: By the function's requirements.
+    let (target, name) = unsafe { (client::Target::from_raw(t), CStr::from_char_ptr(name)) };
+    let Some(target) = target else { return };
+    let res = (|| -> Result {
+        let devname = CString::try_from_fmt(fmt!("changelog-{}", name))?;
+        let dev = Arc::new(ChlgDevice { target }, GFP_KERNEL)?;
+        let reg = KBox::pin_init(Registration::<Reader>::register(devname, 0o600, dev), GFP_KERNEL)?;
+        DEVICES.lock().push(DevEntry { raw: t as usize, _reg: reg }, GFP_KERNEL)?;
+        Ok(())
+    })();
+    if let Err(e) = res {
+        pr_err!("cannot create /dev/changelog-{}: {:?}\n", name, e);
+    }
+}
+
+/// Removes the device of a target about to be detached (it has no open file).
+///
+/// # Safety
+///
+/// Called by `rustre_mdt` with a borrowed handle.
+unsafe extern "C" fn on_detaching(t: *const c_void) {
+    let mut devs = DEVICES.lock();
+    if let Some(i) = devs.iter().position(|d| d.raw == t as usize) {
+        if let Ok(d) = devs.remove(i) {
+            drop(devs);
+            drop(d);
+        }
+    }
+}
+
+static OBSERVER: client::Observer =
+    client::Observer { attached: Some(on_attached), detaching: Some(on_detaching) };
+
+/// The record queue of a reader, filled by its producer thread.
+struct State {
+    ring: ring::RingIndex,
+    /// `capacity * CR_MAXSIZE` bytes: one record per slot.
+    slots: KVVec<u8>,
+    /// Length and index of the record in each slot.
+    lens: KVVec<u16>,
+    idx: KVVec<u64>,
+    /// Next index the producer asks the catalog for.
+    fetch: u64,
+    /// Next index for the reader (the file position).
+    pos: u64,
+    /// Bumped by `lseek`, so a batch fetched before it is not queued.
+    generation: u64,
+    /// `CHANGELOG_FLAG_*` from `OBD_IOC_CHLG_SET_FLAGS`.
+    flags: u64,
+    /// Record types to pass, 0 for all (`OBD_IOC_CHANGELOG_FILTER`).
+    user_mask: u32,
+    /// The producer reached the end of the catalog (without follow).
+    eof: bool,
+    /// The producer failed.
+    err: Option<Error>,
+    /// The file is being released.
+    stop: bool,
+}
+
+/// What a reader and its producer thread share.
+#[pin_data]
+struct Inner {
+    dev: Arc<ChlgDevice>,
+    #[pin]
+    st: Mutex<State>,
+    /// Readers and pollers wait here for records.
+    #[pin]
+    cons: PollCondVar,
+    /// The producer waits here for room or a seek.
+    #[pin]
+    prod: CondVar,
+}
+
+/// An open changelog device file.
+#[pin_data(PinnedDrop)]
+struct Reader {
+    inner: Arc<Inner>,
+    #[pin]
+    thread: Mutex<Option<KThread>>,
+    _holder: client::Holder,
+}
+
+impl Inner {
+    /// The producer: walks the catalog from `fetch` and queues whole records.
+    fn produce(self: Arc<Self>) {
+        let Ok(mut buf) = KVVec::from_elem(0u8, BATCH, GFP_KERNEL) else {
+            self.fail(ENOMEM);
+            return;
+        };
+        loop {
+            let (from, room, gen) = {
+                let mut st = self.st.lock();
+                while (st.ring.is_full() || st.eof) && !st.stop && !kthread::should_stop() {
+                    let _ = self.prod.wait_interruptible_timeout(&mut st, msecs_to_jiffies(TICK_MS));
+                }
+                if st.stop || kthread::should_stop() {
+                    return;
+                }
+                (st.fetch, st.ring.capacity() - st.ring.len(), st.generation)
+            };
+            let want = (room as usize * CR_MAXSIZE).min(BATCH);
+            let (n, next) = match self.dev.target.read(from, &mut buf[..want]) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.fail(e);
+                    return;
+                }
+            };
+            if n == 0 {
+                let follow = self.st.lock().flags & FLAG_FOLLOW != 0;
+                if follow {
+                    // Woken by the catalog's flusher when records become durable.
+                    match self.dev.target.wait(from.saturating_sub(1), TICK_MS) {
+                        Ok(_) | Err(ERESTARTSYS) => continue,
+                        Err(e) => {
+                            self.fail(e);
+                            return;
+                        }
+                    }
+                }
+                let mut st = self.st.lock();
+                if st.generation == gen && st.flags & FLAG_FOLLOW == 0 {
+                    st.eof = true;
+                    self.cons.notify_all();
+                }
+                continue;
+            }
+            self.queue(&buf[..n], next, gen);
+        }
+    }
+
+    /// Queues the records of a batch read from `fetch`; `next` is the index after them.
+    fn queue(&self, mut batch: &[u8], next: u64, gen: u64) {
+        let mut st = self.st.lock();
+        if st.generation != gen {
+            return;
+        }
+        let mut fetched_to = next;
+        while !batch.is_empty() {
+            let Ok((mut rec, len)) = Record::decode(batch) else {
+                st.err = Some(EUCLEAN);
+                break;
+            };
+            if st.ring.is_full() {
+                fetched_to = rec.index;
+                break;
+            }
+            let wanted = st.user_mask == 0 || st.user_mask & (1 << rec.rtype) != 0;
+            if wanted && rec.index >= st.pos {
+                if let Some(slot) = st.ring.write_slot() {
+                    let at = slot * CR_MAXSIZE;
+                    let nid_be = st.flags & FLAG_NID_BE != 0;
+                    let dst = &mut st.slots[at..at + CR_MAXSIZE];
+                    let stored = if !nid_be {
+                        record::nid_to_lnet_nid_t(&mut rec);
+                        rec.encode(dst).unwrap_or(0)
+                    } else {
+                        dst[..len].copy_from_slice(&batch[..len]);
+                        len
+                    };
+                    if stored >= REC_HDR_LEN {
+                        st.lens[slot] = stored as u16;
+                        st.idx[slot] = rec.index;
+                        st.ring.push();
+                    }
+                }
+            }
+            batch = &batch[len..];
+        }
+        st.fetch = fetched_to;
+        self.cons.notify_all();
+    }
+
+    fn fail(&self, e: Error) {
+        let mut st = self.st.lock();
+        st.err = Some(e);
+        self.cons.notify_all();
+        drop(st);
+        // Stay until stopped, as a kthread must.
+        while !kthread::should_stop() {
+            let mut st = self.st.lock();
+            if st.stop {
+                return;
+            }
+            let _ = self.prod.wait_interruptible_timeout(&mut st, msecs_to_jiffies(TICK_MS));
+        }
+    }
+}
+
+impl Reader {
+    /// Starts the producer on first use.
+    fn start(&self) -> Result {
+        let mut t = self.thread.lock();
+        if t.is_none() {
+            let inner = self.inner.clone();
+            *t = Some(KThread::run(fmt!("chlg_load"), move || inner.produce())?);
+        }
+        Ok(())
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Reader {
+    fn drop(self: Pin<&mut Self>) {
+        {
+            let mut st = self.inner.st.lock();
+            st.stop = true;
+            self.inner.prod.notify_all();
+            self.inner.cons.notify_all();
+        }
+        // Stops and reaps the producer (it checks `stop` at least every TICK_MS).
+        self.thread.lock().take();
+    }
+}
+
+impl MiscFile for Reader {
+    type OwnerModule = crate::LocalModule;
+    type Device = ChlgDevice;
+
+    fn open(dev: &Arc<ChlgDevice>, _file: &File) -> Result<Pin<KBox<Self>>> {
+        let holder = dev.target.hold()?;
+        let cap = module_parameters::ring_records.value().clamp(16, 65536);
+        let ring = ring::RingIndex::new(cap).ok_or(EINVAL)?;
+        let slots = KVVec::from_elem(0u8, cap as usize * CR_MAXSIZE, GFP_KERNEL)?;
+        let lens = KVVec::from_elem(0u16, cap as usize, GFP_KERNEL)?;
+        let idx = KVVec::from_elem(0u64, cap as usize, GFP_KERNEL)?;
+        let inner = Arc::pin_init(
+            pin_init!(Inner {
+                dev: dev.clone(),
+                st <- new_mutex!(State {
+                    ring,
+                    slots,
+                    lens,
+                    idx,
+                    fetch: 0,
+                    pos: 0,
+                    generation: 0,
+                    flags: 0,
+                    user_mask: 0,
+                    eof: false,
+                    err: None,
+                    stop: false,
+                }),
+                cons <- new_poll_condvar!(),
+                prod <- new_condvar!(),
+            }),
+            GFP_KERNEL,
+        )?;
+        KBox::try_pin_init(
+            try_pin_init!(Reader { inner, thread <- new_mutex!(None), _holder: holder }),
+            GFP_KERNEL,
+        )
+    }
+
+    fn read(this: Pin<&Self>, file: &File, buf: &mut UserSliceWriter, pos: &mut i64) -> Result<usize> {
+        this.start()?;
+        let inner = &this.inner;
+        let mut st = inner.st.lock();
+        loop {
+            if !st.ring.is_empty() {
+                let lens = (0..st.ring.len())
+                    .filter_map(|n| st.ring.read_slot(n))
+                    .map(|s| usize::from(st.lens[s]));
+                let (n, _) = record::fit_records(lens, buf.len()).map_err(|_| EINVAL)?;
+                let mut done = 0;
+                for _ in 0..n {
+                    // Each record is consumed once copied, so the next is always the oldest.
+                    let Some(s) = st.ring.read_slot(0) else { break };
+                    let len = usize::from(st.lens[s]);
+                    // A fault here keeps the records not copied queued.
+                    if let Err(e) = buf.write_slice(&st.slots[s * CR_MAXSIZE..s * CR_MAXSIZE + len]) {
+                        if done == 0 {
+                            return Err(e);
+                        }
+                        break;
+                    }
+                    done += len;
+                    st.pos = st.idx[s] + 1;
+                    st.ring.consume(1);
+                }
+                *pos = st.pos as i64;
+                inner.prod.notify_all();
+                return Ok(done);
+            }
+            if let Some(e) = st.err {
+                return Err(e);
+            }
+            if st.eof {
+                return Ok(0);
+            }
+            if file.flags() & O_NONBLOCK != 0 {
+                return Err(EAGAIN);
+            }
+            if inner.cons.wait_interruptible(&mut st) {
+                return Err(ERESTARTSYS);
+            }
+        }
+    }
+
+    fn write(this: Pin<&Self>, _file: &File, buf: &mut UserSliceReader, _pos: &mut i64) -> Result<usize> {
+        let len = buf.len();
+        if len > control::CONTROL_CMD_MAX {
+            return Err(EINVAL);
+        }
+        let mut cmd = [0u8; control::CONTROL_CMD_MAX];
+        buf.read_slice(&mut cmd[..len])?;
+        let clear = control::parse_control(&cmd[..len]).map_err(control_errno)?;
+        let mut id = [0u8; 16];
+        let mut w = record_id_writer(&mut id);
+        let _ = core::fmt::Write::write_fmt(&mut w, format_args!("{}", clear.user));
+        let n = w.len;
+        this.inner.dev.target.clear(&id[..n], clear.endrec)?;
+        Ok(len)
+    }
+
+    fn llseek(this: Pin<&Self>, _file: &File, pos: &mut i64, offset: i64, whence: u32) -> Result<i64> {
+        let new = match whence {
+            SEEK_SET => offset,
+            SEEK_CUR => pos.checked_add(offset).ok_or(EINVAL)?,
+            _ => return Err(EINVAL),
+        };
+        if new < *pos {
+            return Err(EINVAL);
+        }
+        let inner = &this.inner;
+        let mut st = inner.st.lock();
+        let new_u = new as u64;
+        // Drop queued records before the new position.
+        while let Some(s) = st.ring.read_slot(0) {
+            if st.idx[s] >= new_u {
+                break;
+            }
+            st.ring.consume(1);
+        }
+        st.pos = new_u;
+        if st.fetch < new_u {
+            st.fetch = new_u;
+            st.generation += 1;
+            st.eof = false;
+        }
+        inner.prod.notify_all();
+        *pos = new;
+        Ok(new)
+    }
+
+    fn poll(this: Pin<&Self>, file: &File, table: PollTable<'_>) -> u32 {
+        if this.start().is_err() {
+            return POLLERR;
+        }
+        table.register_wait(file, &this.inner.cons);
+        let st = this.inner.st.lock();
+        let mut mask = 0;
+        if !st.ring.is_empty() {
+            mask |= POLLIN | POLLRDNORM;
+        }
+        if st.err.is_some() {
+            mask |= POLLERR;
+        }
+        if st.eof {
+            mask |= POLLHUP;
+        }
+        mask
+    }
+
+    fn ioctl(this: Pin<&Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        let inner = &this.inner;
+        match cmd {
+            OBD_IOC_CHLG_SET_FLAGS => {
+                let mut st = inner.st.lock();
+                st.flags = arg as u64;
+                if st.flags & FLAG_FOLLOW != 0 {
+                    st.eof = false;
+                }
+                inner.prod.notify_all();
+                Ok(0)
+            }
+            OBD_IOC_CHANGELOG_FILTER => {
+                let mut f = [0u8; FILTER_LEN];
+                UserSlice::new(UserPtr::from_addr(arg), FILTER_LEN).reader().read_slice(&mut f)?;
+                let cf_mask = u64::from_le_bytes([f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]]);
+                let id = u32::from_le_bytes([f[8], f[9], f[10], f[11]]);
+                let name = &f[16..46];
+                let name = &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())];
+                let um = inner.dev.target.user_mask(id, name)?;
+                let mask = if cf_mask != 0 { (cf_mask as u32) & um } else { um };
+                inner.st.lock().user_mask = mask;
+                Ok(0)
+            }
+            _ => Err(ENOTTY),
+        }
+    }
+}
+
+/// A writer for a user id in decimal.
+fn record_id_writer(buf: &mut [u8; 16]) -> IdWriter<'_> {
+    IdWriter { buf, len: 0 }
+}
+
+struct IdWriter<'a> {
+    buf: &'a mut [u8; 16],
+    len: usize,
+}
+
+impl core::fmt::Write for IdWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let b = s.as_bytes();
+        let end = self.len + b.len();
+        self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?.copy_from_slice(b);
+        self.len = end;
+        Ok(())
+    }
 }
 
 struct ChangelogChardev;
 
 impl kernel::Module for ChangelogChardev {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        pr_info!("loaded, ring of {} records per reader\n", RING_RECORDS);
+        // SAFETY: Called once, before the observer can use the list.
+        unsafe { DEVICES.init() };
+        client::observe(&OBSERVER)?;
+        pr_info!("loaded, ring of {} records per reader\n", module_parameters::ring_records.value());
         Ok(Self)
     }
 }
 
-/// Records prefetched per reader, as Lustre's `CDEV_CHLG_MAX_PREFETCH`.
-const RING_RECORDS: u32 = 1024;
-
-/// Maps a rejected control command to the errno the writer sees.
-fn control_errno(_err: control::ControlError) -> Error {
-    EINVAL
+impl Drop for ChangelogChardev {
+    fn drop(&mut self) {
+        client::unobserve(&OBSERVER);
+        // Every device goes (no file is open: each pins this module); take the vector so the
+        // static's buffer is freed too.
+        let devs = core::mem::take(&mut *DEVICES.lock());
+        drop(devs);
+    }
 }
 
 #[kunit_tests(rustre_changelog_chardev)]
@@ -78,8 +579,28 @@ mod tests {
             }
             assert!(r.is_full());
             assert_eq!(r.write_slot(), None);
-            assert_eq!(r.consume(1), 1);
-            assert_eq!(r.write_slot(), Some(0));
         }
+    }
+
+    #[test]
+    fn whole_records_into_short_buffers() {
+        for (lens, room, want) in record::FIT_CASES {
+            assert_eq!(record::fit_records(lens.iter().copied(), *room), *want);
+        }
+    }
+
+    #[test]
+    fn nid_for_readers_without_nid_be() {
+        let (mut rec, _) = record::sample_rename();
+        record::nid_to_lnet_nid_t(&mut rec);
+        assert_eq!(rec.extra.map(|e| e.nid_be), Some(false));
+        assert_eq!(rec.extra.and_then(|e| e.nid).map(|n| n[6]), Some(9));
+    }
+
+    #[test]
+    fn ioctl_numbers() {
+        // _IOR('f', 233, long) and _IOW('f', 179, struct changelog_filter) on LP64.
+        assert_eq!(OBD_IOC_CHLG_SET_FLAGS, (2 << 30) | (8 << 16) | (0x66 << 8) | 233);
+        assert_eq!(OBD_IOC_CHANGELOG_FILTER, (1 << 30) | (48 << 16) | (0x66 << 8) | 179);
     }
 }

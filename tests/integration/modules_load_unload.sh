@@ -11,10 +11,13 @@ ko() { find "$mods" -name "$1.ko" | head -n1; }
 modnames=$(awk '!/^#/ && NF {print $1}' "$RUSTRE_TOP/scripts/modules.txt")
 for round in 1 2 3; do
 	for m in $modnames; do
+		deps=$(awk -v m="$m" '$1 == m { for (i = 3; i <= NF; i++) print $i }' "$RUSTRE_TOP/scripts/modules.txt")
+		for d in $deps; do insmod "$(ko $d)" || fail "round $round: insmod $d for $m"; done
 		insmod "$(ko $m)" || fail "round $round: insmod $m"
 		grep -q "^$m " /proc/modules || fail "round $round: $m not in /proc/modules"
 		rmmod "$m" || fail "round $round: rmmod $m"
 		! grep -q "^$m " /proc/modules || fail "round $round: $m still loaded after rmmod"
+		for d in $deps; do rmmod "$d" || fail "round $round: rmmod $d"; done
 	done
 done
 echo "ok: $(echo $modnames | wc -w) modules loaded and unloaded three times"

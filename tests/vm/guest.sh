@@ -37,21 +37,25 @@ kmemleak_check() {
 }
 
 run_tests() {
-	local m f start name rc
+	local m f start name rc deps d
 	dmesg -t >"$out/boot.log"
 	for m in $MODULES; do
 		f=$(ko "$m")
-		start=$(dmesg -t | wc -l)
 		if [ -z "$f" ]; then
 			echo "guest: $m.ko not found in $mods" | tee "$out/kunit-$m.err"
 			continue
 		fi
+		deps=$(awk -v m="$m" '$1 == m { for (i = 3; i <= NF; i++) print $i }' "$top/scripts/modules.txt")
+		for d in $deps; do insmod "$(ko "$d")"; done
+		start=$(dmesg -t | wc -l)
 		if ! insmod "$f"; then
 			echo "guest: insmod $m failed" | tee "$out/kunit-$m.err"
+			for d in $deps; do rmmod "$d"; done
 			continue
 		fi
 		dmesg_since "$start" >"$out/kunit-$m.log"
 		rmmod "$m" || echo "guest: rmmod $m failed" | tee "$out/kunit-$m.err"
+		for d in $(echo $deps | tr ' ' '\n' | tac); do rmmod "$d"; done
 	done
 	for f in "$top"/tests/integration/*.sh; do
 		[ -e "$f" ] || continue

@@ -116,6 +116,11 @@ const COMMANDS: &[Command] = &[
                usage: --device <mdtname> changelog_records STARTREC",
     },
     Command {
+        name: "changelog_mark",
+        help: "append COUNT MARK records (named TEXT) to a changelog, for tests and benchmarks\n\
+               usage: --device <mdtname> changelog_mark COUNT [TEXT]",
+    },
+    Command {
         name: "help",
         help: "show the commands, or the help of one command\nusage: help [COMMAND]",
     },
@@ -140,6 +145,7 @@ fn run_command(ctx: &mut Context, name: &str, args: &[String]) -> Option<CmdResu
         "changelog_clear" => cmd_changelog_clear(ctx, args),
         "changelog_sync" => cmd_changelog_sync(ctx, args),
         "changelog_records" => cmd_changelog_records(ctx, args),
+        "changelog_mark" => cmd_changelog_mark(ctx, args),
         _ => return None,
     };
     Some(result)
@@ -438,6 +444,26 @@ fn cmd_changelog_records(ctx: &mut Context, args: &[String]) -> CmdResult {
             return Err(CmdError::Failed(Errno(5)));
         }
     }
+}
+
+fn cmd_changelog_mark(ctx: &mut Context, args: &[String]) -> CmdResult {
+    let dev = device(ctx, "changelog_mark")?;
+    let (count, text) = match args {
+        [c] => (c, None),
+        [c, t] => (c, Some(t)),
+        _ => return Err(CmdError::Usage(String::new())),
+    };
+    if count.parse::<u64>().is_err() {
+        return Err(CmdError::Usage(format!("bad count '{count}'")));
+    }
+    words_only("changelog_mark", args)?;
+    let mut words = vec!["mark", dev.as_str(), count.as_str()];
+    if let Some(t) = text {
+        words.push(t);
+    }
+    mdt::control(&words)
+        .map(|_| ())
+        .map_err(|e| control_failed("changelog_mark", e))
 }
 
 fn cmd_help(args: &[String]) -> CmdResult {

@@ -2,15 +2,114 @@
 
 //! `lfs`: the Lustre file system utility, for rustre metadata targets.
 //!
-//! `lfs path2fid FILE...` and `lfs fid2path <target|mount point> FID...`, with Lustre's output.
+//! `lfs changelog`, `lfs changelog_clear`, `lfs path2fid FILE...` and
+//! `lfs fid2path <target|mount point> FID...`, with Lustre's output.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use lfs::fid::{fid2path, path2fid};
 use rustre_logic::fid::Fid;
 
-const USAGE: &str = "usage: lfs path2fid FILE...\n       lfs fid2path <target|fsname|mountpoint> FID...";
+const USAGE: &str = "usage: lfs changelog [--follow] [--user USERNAME] <mdtname> [startrec [endrec]]\n       \
+                     lfs changelog_clear <mdtname> <id> <endrec>\n       \
+                     lfs path2fid FILE...\n       \
+                     lfs fid2path <target|fsname|mountpoint> FID...";
+
+/// `lfs changelog`: prints records in Lustre's text format.
+fn changelog(args: &[String]) -> i32 {
+    use changelog_reader::*;
+    let (mut follow, mut user, mut rest) = (false, None, Vec::new());
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--follow" | "-f" => follow = true,
+            "--user" | "-u" => match it.next() {
+                Some(u) => user = Some(u.clone()),
+                None => {
+                    eprintln!("{USAGE}");
+                    return 22;
+                }
+            },
+            _ if a.starts_with("--user=") => user = Some(a["--user=".len()..].to_owned()),
+            _ => rest.push(a.clone()),
+        }
+    }
+    let num = |s: Option<&String>| -> Result<u64, ()> { s.map_or(Ok(0), |s| s.parse().map_err(|_| ())) };
+    let (Some(mdt), Ok(start), Ok(end)) = (rest.first(), num(rest.get(1)), num(rest.get(2))) else {
+        eprintln!("{USAGE}");
+        return 22;
+    };
+    if rest.len() > 3 {
+        eprintln!("{USAGE}");
+        return 22;
+    }
+    let mut flags = FLAG_BLOCK | FLAG_JOBID | FLAG_NID_BE | FLAG_EXTRA_FLAGS;
+    if follow {
+        flags |= FLAG_FOLLOW;
+    }
+    let r = match &user {
+        Some(u) => Reader::start_user(mdt, flags, start, u, 0),
+        None => Reader::start(mdt, flags, start),
+    };
+    let mut r = match r {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("lfs changelog: cannot start changelog: {e}");
+            return e.raw_os_error().unwrap_or(5);
+        }
+    };
+    let out = std::io::stdout();
+    let mut out = std::io::BufWriter::new(out.lock());
+    loop {
+        match r.recv() {
+            Ok(Some(rec)) => {
+                let rec = rec.record();
+                if end != 0 && rec.index > end {
+                    break;
+                }
+                if writeln!(out, "{}", rec.text()).is_err() {
+                    return 0;
+                }
+                if follow && !r.in_buf() {
+                    let _ = out.flush();
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                let _ = out.flush();
+                eprintln!("lfs changelog: cannot read changelog: {e}");
+                return e.raw_os_error().unwrap_or(5);
+            }
+        }
+    }
+    let _ = out.flush();
+    0
+}
+
+/// `lfs changelog_clear`, with Lustre's messages.
+fn changelog_clear(args: &[String]) -> i32 {
+    let [mdt, id, endrec] = args else {
+        eprintln!("{USAGE}");
+        return 22;
+    };
+    let Ok(end) = endrec.parse::<i64>() else {
+        eprintln!("{USAGE}");
+        return 22;
+    };
+    match changelog_reader::clear(mdt, id, end) {
+        Ok(()) => 0,
+        Err(e) => {
+            match e.raw_os_error() {
+                Some(22) => eprintln!("changelog_clear: record out of range: {endrec}"),
+                Some(2) => eprintln!("changelog_clear: no changelog user: {id}"),
+                _ => eprintln!("changelog_clear error: {e}"),
+            }
+            e.raw_os_error().unwrap_or(5)
+        }
+    }
+}
 
 /// The mount point of a target (`lustre-MDT0000`) or fsname (`lustre`, when it has one target),
 /// from the target's `mount_point` parameter; a path is taken as is.
@@ -45,6 +144,8 @@ fn main() -> ExitCode {
     };
     let mut rc = 0;
     match cmd.as_str() {
+        "changelog" => rc = changelog(rest),
+        "changelog_clear" => rc = changelog_clear(rest),
         "path2fid" => {
             if rest.is_empty() {
                 eprintln!("{USAGE}");

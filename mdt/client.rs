@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The client side of `rustre_mdt`'s in-kernel interface (`mdt/rustre_mdt.h`), compiled into
+//! the modules that use it (`#[path]`): safe handles over the exported functions.
+
+use kernel::ffi::{c_char, c_int, c_void};
+use core::ptr::NonNull;
+
+use kernel::prelude::*;
+
+/// `struct rustre_mdt_observer`.
+#[repr(C)]
+pub struct Observer {
+    /// A target was attached; the callee owns the handle it is given.
+    pub attached: Option<unsafe extern "C" fn(t: *const c_void, name: *const c_char)>,
+    /// A target without holder is about to be detached; the handle is borrowed.
+    pub detaching: Option<unsafe extern "C" fn(t: *const c_void)>,
+}
+
+extern "C" {
+    fn rustre_mdt_observe(ops: *const Observer) -> c_int;
+    fn rustre_mdt_unobserve(ops: *const Observer);
+    fn rustre_mdt_ref(t: *const c_void) -> *const c_void;
+    fn rustre_mdt_put(t: *const c_void);
+    fn rustre_mdt_open(t: *const c_void) -> c_int;
+    fn rustre_mdt_close(t: *const c_void);
+    fn rustre_mdt_read(t: *const c_void, from: u64, buf: *mut u8, len: usize, next: *mut u64) -> isize;
+    fn rustre_mdt_wait(t: *const c_void, after: u64, timeout_ms: u32) -> c_int;
+    fn rustre_mdt_clear(t: *const c_void, id: *const u8, id_len: usize, endrec: u64) -> c_int;
+    fn rustre_mdt_user_mask(
+        t: *const c_void,
+        id: u32,
+        name: *const u8,
+        name_len: usize,
+        mask: *mut u32,
+    ) -> c_int;
+    fn rustre_mdt_append(t: *const c_void, rec: *const u8, len: usize) -> i64;
+}
+
+fn result(rc: c_int) -> Result {
+    if rc < 0 {
+        Err(Error::from_errno(rc))
+    } else {
+        Ok(())
+    }
+}
+
+/// Registers `ops`, which is told of every attached target now and of later attaches and
+/// detaches, until [`unobserve`].
+pub fn observe(ops: &'static Observer) -> Result {
+    // SAFETY: `ops` is static.
+    result(unsafe { rustre_mdt_observe(ops) })
+}
+
+/// Unregisters `ops`; no callback runs after this returns.
+pub fn unobserve(ops: &'static Observer) {
+    // SAFETY: `ops` is static; unregistering one that is not registered is a no-op.
+    unsafe { rustre_mdt_unobserve(ops) };
+}
+
+/// A counted handle to a metadata target.
+///
+/// # Invariants
+///
+/// `raw` is a handle from `rustre_mdt` whose reference this object owns.
+pub struct Target {
+    raw: NonNull<c_void>,
+}
+
+// SAFETY: Handles may be used and dropped from any task; the functions lock what they touch.
+unsafe impl Send for Target {}
+// SAFETY: As above.
+unsafe impl Sync for Target {}
+
+impl Target {
+    /// Takes ownership of a handle given to an observer.
+    ///
+    /// # Safety
+    ///
+    /// `raw` must be a handle whose reference is given to the new object.
+    pub unsafe fn from_raw(raw: *const c_void) -> Option<Self> {
+        NonNull::new(raw.cast_mut()).map(|raw| Target { raw })
+    }
+
+    /// The handle, for comparisons with the one a `detaching` callback gets.
+    pub fn as_raw(&self) -> *const c_void {
+        self.raw.as_ptr()
+    }
+
+    /// Becomes a holder: detach fails with `EBUSY` until the [`Holder`] is dropped. `ENODEV`
+    /// if the target is being detached.
+    pub fn hold(&self) -> Result<Holder> {
+        // SAFETY: `raw` is live by the invariants.
+        result(unsafe { rustre_mdt_open(self.as_raw()) })?;
+        Ok(Holder { t: self.clone() })
+    }
+
+    /// Copies whole durable records from `from` on into `buf`; returns the bytes used and the
+    /// next index to ask for.
+    pub fn read(&self, from: u64, buf: &mut [u8]) -> Result<(usize, u64)> {
+        let mut next = from;
+        // SAFETY: `raw` is live; `buf` and `next` are valid for writes.
+        let n = unsafe { rustre_mdt_read(self.as_raw(), from, buf.as_mut_ptr(), buf.len(), &mut next) };
+        if n < 0 {
+            return Err(Error::from_errno(n as i32));
+        }
+        Ok((n as usize, next))
+    }
+
+    /// Waits up to `timeout_ms` for a durable record after `after`: `Ok(true)` if there is
+    /// one. `ERESTARTSYS` on a signal, `ENODEV` when the target goes away.
+    pub fn wait(&self, after: u64, timeout_ms: u32) -> Result<bool> {
+        // SAFETY: `raw` is live by the invariants.
+        let rc = unsafe { rustre_mdt_wait(self.as_raw(), after, timeout_ms) };
+        result(rc).map(|_| rc > 0)
+    }
+
+    /// Clears records up to `endrec` for user `id` (`clN`, `N` or a name).
+    pub fn clear(&self, id: &[u8], endrec: u64) -> Result {
+        // SAFETY: `raw` is live; `id` is valid for reads.
+        result(unsafe { rustre_mdt_clear(self.as_raw(), id.as_ptr(), id.len(), endrec) })
+    }
+
+    /// The record types user `id` (or, if 0, the user called `name`) wants.
+    pub fn user_mask(&self, id: u32, name: &[u8]) -> Result<u32> {
+        let mut mask = 0;
+        // SAFETY: `raw` is live; `name` and `mask` are valid.
+        result(unsafe {
+            rustre_mdt_user_mask(self.as_raw(), id, name.as_ptr(), name.len(), &mut mask)
+        })?;
+        Ok(mask)
+    }
+
+    /// Appends a record (Lustre's binary format); returns its index, or `None` if the type is
+    /// masked out or there is no changelog user.
+    pub fn append(&self, rec: &[u8]) -> Result<Option<u64>> {
+        // SAFETY: `raw` is live; `rec` is valid for reads.
+        let rc = unsafe { rustre_mdt_append(self.as_raw(), rec.as_ptr(), rec.len()) };
+        if rc < 0 {
+            return Err(Error::from_errno(rc as i32));
+        }
+        Ok((rc > 0).then_some(rc as u64))
+    }
+}
+
+impl Clone for Target {
+    fn clone(&self) -> Self {
+        // SAFETY: `raw` is live; the new reference goes to the clone.
+        let raw = unsafe { rustre_mdt_ref(self.as_raw()) };
+        Target { raw: NonNull::new(raw.cast_mut()).unwrap_or(self.raw) }
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        // SAFETY: We own the reference by the invariants.
+        unsafe { rustre_mdt_put(self.as_raw()) };
+    }
+}
+
+/// A holder reference: the target cannot be detached while it exists.
+pub struct Holder {
+    t: Target,
+}
+
+impl Holder {
+    /// The target held.
+    pub fn target(&self) -> &Target {
+        &self.t
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        // SAFETY: `hold` took the holder reference that this gives back.
+        unsafe { rustre_mdt_close(self.t.as_raw()) };
+    }
+}

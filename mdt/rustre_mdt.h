@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The in-kernel interface of rustre_mdt, for the changelog device and the HSM dispatcher.
+ * Implemented in Rust (mdt/api.rs); used from Rust through mdt/client.rs. See
+ * Documentation/mdt.rst, "The in-kernel interface".
+ */
+#ifndef RUSTRE_MDT_H
+#define RUSTRE_MDT_H
+
+#include <linux/types.h>
+
+/* A metadata target, counted: every pointer handed out holds one reference. */
+struct rustre_mdt_target;
+
+/* Called, under the target registry lock, when a target is attached (with a new reference
+ * that the observer owns) and when one is about to be detached (no file is open on it). */
+struct rustre_mdt_observer {
+	void (*attached)(struct rustre_mdt_target *t, const char *name);
+	void (*detaching)(struct rustre_mdt_target *t);
+};
+
+int rustre_mdt_observe(const struct rustre_mdt_observer *ops);
+void rustre_mdt_unobserve(const struct rustre_mdt_observer *ops);
+
+struct rustre_mdt_target *rustre_mdt_get(const char *name);
+struct rustre_mdt_target *rustre_mdt_ref(struct rustre_mdt_target *t);
+void rustre_mdt_put(struct rustre_mdt_target *t);
+
+/* Holders (open files): detach fails with -EBUSY while there is one. */
+int rustre_mdt_open(struct rustre_mdt_target *t);
+void rustre_mdt_close(struct rustre_mdt_target *t);
+
+ssize_t rustre_mdt_read(struct rustre_mdt_target *t, u64 from, u8 *buf, size_t len, u64 *next);
+int rustre_mdt_wait(struct rustre_mdt_target *t, u64 after, u32 timeout_ms);
+int rustre_mdt_clear(struct rustre_mdt_target *t, const u8 *id, size_t id_len, u64 endrec);
+int rustre_mdt_user_mask(struct rustre_mdt_target *t, u32 id, const u8 *name, size_t name_len,
+			 u32 *mask);
+s64 rustre_mdt_append(struct rustre_mdt_target *t, const u8 *rec, size_t len);
+
+#endif

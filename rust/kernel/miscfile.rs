@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Misc character devices with a name chosen at runtime and the file operations a stream
+//! device needs: `read`, `write`, `llseek`, `poll` and `unlocked_ioctl`.
+//!
+//! [`crate::miscdevice`] takes a `'static` name and has no `poll` or `llseek`; a device per
+//! object created at runtime (one per storage target, say) needs both. A [`Registration`]
+//! owns its name and registers `/dev/<name>` with the given mode. Each open file gets its own
+//! state, made by [`MiscFile::open`] from the device's shared data, which is reference
+//! counted: a file that stays open after the device is unregistered keeps the data alive, and
+//! the fops table is static, so nothing an open file uses goes away before it is closed. The
+//! owning module is pinned by every open file.
+//!
+//! C header: [`include/linux/miscdevice.h`](srctree/include/linux/miscdevice.h)
+
+use crate::{
+    bindings,
+    error::{to_result, Error, Result},
+    ffi::{c_int, c_uint, c_ulong},
+    fs::File,
+    module::{this_module, ModuleMetadata},
+    prelude::*,
+    str::CString,
+    sync::{poll::PollTable, Arc},
+    types::Opaque,
+    uaccess::{UserPtr, UserSlice, UserSliceReader, UserSliceWriter},
+};
+use core::marker::PhantomData;
+
+/// `SEEK_SET`.
+pub const SEEK_SET: u32 = 0;
+/// `SEEK_CUR`.
+pub const SEEK_CUR: u32 = 1;
+
+/// The operations of an open file of a [`Registration<T>`].
+pub trait MiscFile: Sized + Send + Sync + 'static {
+    /// The module whose code these are: pinned while a file is open.
+    type OwnerModule: ModuleMetadata;
+    /// Data shared by the device and all its open files.
+    type Device: Send + Sync;
+
+    /// Makes the state of a new open file.
+    fn open(dev: &Arc<Self::Device>, file: &File) -> Result<Pin<KBox<Self>>>;
+
+    /// Called on the last close; dropping the state is the default.
+    fn release(this: Pin<KBox<Self>>, _file: &File) {
+        drop(this);
+    }
+
+    /// `read()` into `buf` at `*pos`; `EINVAL` by default.
+    fn read(_this: Pin<&Self>, _file: &File, _buf: &mut UserSliceWriter, _pos: &mut i64) -> Result<usize> {
+        Err(EINVAL)
+    }
+
+    /// `write()` from `buf`; `EINVAL` by default.
+    fn write(_this: Pin<&Self>, _file: &File, _buf: &mut UserSliceReader, _pos: &mut i64) -> Result<usize> {
+        Err(EINVAL)
+    }
+
+    /// `lseek()` to `offset` from `whence` (`SEEK_*`), with `*pos` the file position: returns
+    /// the new one; `ESPIPE` by default.
+    fn llseek(_this: Pin<&Self>, _file: &File, _pos: &mut i64, _offset: i64, _whence: u32) -> Result<i64> {
+        Err(ESPIPE)
+    }
+
+    /// `poll()`: registers waits on `table` and returns the `POLL*` mask; 0 by default.
+    fn poll(_this: Pin<&Self>, _file: &File, _table: PollTable<'_>) -> u32 {
+        0
+    }
+
+    /// `ioctl()`; `ENOTTY` by default.
+    fn ioctl(_this: Pin<&Self>, _file: &File, _cmd: u32, _arg: usize) -> Result<isize> {
+        Err(ENOTTY)
+    }
+}
+
+/// A registered misc device.
+///
+/// # Invariants
+///
+/// `misc` is registered with `misc_register`, its `name` points into `name` and its `fops`
+/// to `Fops::<T>::FOPS`.
+#[pin_data(PinnedDrop)]
+pub struct Registration<T: MiscFile> {
+    #[pin]
+    misc: Opaque<bindings::miscdevice>,
+    name: CString,
+    dev: Arc<T::Device>,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: The registration is only dropped (deregistered) and read; both may happen on any
+// task.
+unsafe impl<T: MiscFile> Send for Registration<T> {}
+// SAFETY: `&Registration` only gives access to `dev`, which is `Sync`.
+unsafe impl<T: MiscFile> Sync for Registration<T> {}
+
+impl<T: MiscFile> Registration<T> {
+    /// Registers `/dev/<name>` with `mode` (for example 0o600) for the device data `dev`.
+    pub fn register(name: CString, mode: u16, dev: Arc<T::Device>) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            misc <- Opaque::try_ffi_init(|slot: *mut bindings::miscdevice| {
+                // SAFETY: `slot` is valid for writes; zero is a valid `miscdevice`.
+                unsafe { slot.write(bindings::miscdevice::default()) };
+                // SAFETY: `slot` is initialized; `name`'s buffer is on the heap and lives as
+                // long as this registration (it is a field dropped after `misc`'s drop
+                // deregisters).
+                unsafe {
+                    (*slot).minor = bindings::MISC_DYNAMIC_MINOR as i32;
+                    (*slot).name = name.as_char_ptr();
+                    (*slot).fops = &Fops::<T>::FOPS;
+                    (*slot).mode = mode;
+                    to_result(bindings::misc_register(slot))
+                }
+            }),
+            name,
+            dev,
+            _t: PhantomData,
+        })
+    }
+
+    /// The device data.
+    pub fn device(&self) -> &Arc<T::Device> {
+        &self.dev
+    }
+
+    /// The device name (without `/dev/`).
+    pub fn name(&self) -> &CStr {
+        &self.name
+    }
+}
+
+#[pinned_drop]
+impl<T: MiscFile> PinnedDrop for Registration<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: Registered by the invariants. Once this returns no open can start, and one
+        // in progress (they run under `misc_mtx`, as does this) has finished.
+        unsafe { bindings::misc_deregister(self.misc.get()) };
+    }
+}
+
+struct Fops<T>(PhantomData<T>);
+
+impl<T: MiscFile> Fops<T> {
+    const FOPS: bindings::file_operations = bindings::file_operations {
+        owner: this_module::<T::OwnerModule>().as_ptr(),
+        open: Some(open::<T>),
+        release: Some(release::<T>),
+        read: Some(read::<T>),
+        write: Some(write::<T>),
+        llseek: Some(llseek::<T>),
+        poll: Some(poll::<T>),
+        unlocked_ioctl: Some(ioctl::<T>),
+        compat_ioctl: bindings::compat_ptr_ioctl,
+        // SAFETY: All zeroes is a valid `file_operations` (no other hook).
+        ..unsafe { core::mem::zeroed() }
+    };
+}
+
+/// # Safety
+///
+/// Called by `misc_open` with `private_data` pointing to our `miscdevice`.
+unsafe extern "C" fn open<T: MiscFile>(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    // SAFETY: `misc_open` sets `private_data` to the registered `miscdevice`, which is the
+    // `misc` field of a live `Registration<T>` (deregistration waits for us under `misc_mtx`).
+    let reg = unsafe {
+        let misc = (*file).private_data.cast::<bindings::miscdevice>();
+        &*crate::container_of!(Opaque::cast_from(misc).cast_mut(), Registration<T>, misc)
+    };
+    // SAFETY: `file` is valid for the duration of the call.
+    let f = unsafe { File::from_raw_file(file) };
+    match T::open(&reg.dev, f) {
+        Ok(state) => {
+            // SAFETY: The state is unpinned only in `release`, which rebuilds the box.
+            let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) });
+            // SAFETY: `file` is valid; from now on `private_data` is our state.
+            unsafe { (*file).private_data = raw.cast() };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// The state of an open file.
+///
+/// # Safety
+///
+/// `file` must be a file opened by [`open`], not yet released.
+unsafe fn state<'a, T: MiscFile>(file: *mut bindings::file) -> Pin<&'a T> {
+    // SAFETY: `private_data` holds the pinned `KBox<T>` stored by `open`.
+    unsafe { Pin::new_unchecked(&*(*file).private_data.cast::<T>()) }
+}
+
+unsafe extern "C" fn release<T: MiscFile>(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    // SAFETY: Called once, on the last close of a file opened by `open`.
+    unsafe {
+        let b = KBox::from_raw((*file).private_data.cast::<T>());
+        T::release(Pin::new_unchecked(b), File::from_raw_file(file));
+    }
+    0
+}
+
+unsafe extern "C" fn read<T: MiscFile>(
+    file: *mut bindings::file,
+    buf: *mut crate::ffi::c_char,
+    count: usize,
+    ppos: *mut bindings::loff_t,
+) -> isize {
+    let mut w = UserSlice::new(UserPtr::from_ptr(buf.cast()), count).writer();
+    // SAFETY: `file` is open (see `state`); `ppos` is valid for the call.
+    let r = unsafe { T::read(state::<T>(file), File::from_raw_file(file), &mut w, &mut *ppos) };
+    match r {
+        Ok(n) => n as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+unsafe extern "C" fn write<T: MiscFile>(
+    file: *mut bindings::file,
+    buf: *const crate::ffi::c_char,
+    count: usize,
+    ppos: *mut bindings::loff_t,
+) -> isize {
+    let mut r = UserSlice::new(UserPtr::from_ptr(buf.cast_mut().cast()), count).reader();
+    // SAFETY: As in `read`.
+    let res = unsafe { T::write(state::<T>(file), File::from_raw_file(file), &mut r, &mut *ppos) };
+    match res {
+        Ok(n) => n as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+unsafe extern "C" fn llseek<T: MiscFile>(file: *mut bindings::file, offset: bindings::loff_t, whence: c_int) -> bindings::loff_t {
+    // SAFETY: As in `read`; `f_pos` belongs to the file and `lseek` is serialized by the VFS
+    // for files that need it (`f_pos_lock`).
+    let res = unsafe {
+        let pos = &mut (*file).f_pos;
+        T::llseek(state::<T>(file), File::from_raw_file(file), pos, offset, whence as u32)
+    };
+    match res {
+        Ok(p) => p,
+        Err(e) => e.to_errno() as bindings::loff_t,
+    }
+}
+
+unsafe extern "C" fn poll<T: MiscFile>(file: *mut bindings::file, table: *mut bindings::poll_table_struct) -> bindings::__poll_t {
+    // SAFETY: As in `read`; `table` is null or valid for the call.
+    unsafe { T::poll(state::<T>(file), File::from_raw_file(file), PollTable::from_raw(table)) }
+}
+
+unsafe extern "C" fn ioctl<T: MiscFile>(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> isize {
+    // SAFETY: As in `read`.
+    let res = unsafe { T::ioctl(state::<T>(file), File::from_raw_file(file), cmd, arg as usize) };
+    match res {
+        Ok(n) => n,
+        Err(e) => e.to_errno() as isize,
+    }
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# /dev/changelog-<target> in the VM: records of real operations read through the device are
+# byte-identical to the catalog; lfs changelog text, start/end records, seeks, clear,
+# concurrent readers, follow mode in read and poll, O_NONBLOCK, killed readers, detach and
+# rmmod with an open reader, bad input, and 1,000,000 records read by a reader killed and
+# restarted at random points.
+set -u
+mods=${RUSTRE_MODDIR:?} top=${RUSTRE_TOP:?}
+rel=$top/tools/target/release
+lctl=$rel/lctl llog=$rel/llog_reader lfs=$rel/lfs
+here=$(cd "$(dirname "$0")" && pwd)
+py=$here/changelog_chardev.py
+fail=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fail=1; }
+expect() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: want '$2', got '$3'"; fi; }
+expect_fail() { # DESC TEXT CMD...
+	local desc=$1 want=$2 out
+	shift 2
+	if out=$("$@" 2>&1); then
+		bad "$desc: succeeded: $out"
+	elif [[ $out == *"$want"* ]]; then
+		ok "$desc ($want)"
+	else
+		bad "$desc: want '$want', got '$out'"
+	fi
+}
+for t in "$lctl" "$llog" "$lfs"; do
+	[ -x "$t" ] || { echo "skip: $t not built (make tools)"; exit 77; }
+done
+
+work=$(mktemp -d)
+mkdir -p "$work/fs" "$work/cat"
+mount -t tmpfs tmpfs "$work/fs"
+mount -t tmpfs tmpfs "$work/cat"
+cleanup() {
+	exec 3<&- 2>/dev/null
+	pkill -9 -f "lfs changelog" 2>/dev/null
+	sleep 0.5
+	rmmod changelog_chardev 2>/dev/null
+	rmmod rustre_mdt 2>/dev/null
+	umount "$work/fs" "$work/cat" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+insmod "$(find "$mods" -name rustre_mdt.ko | head -n1)" || exit 1
+insmod "$(find "$mods" -name changelog_chardev.ko | head -n1)" || exit 1
+T=lustre-MDT0000
+dev=/dev/changelog-$T
+"$lctl" mdt_attach $T "$work/fs" "$work/cat/cat.llog" || exit 1
+[ -c "$dev" ] && ok "$dev created on attach" || bad "no $dev"
+expect "device is root-only" "crw-------" "$(stat -c %A "$dev")"
+"$lctl" --device $T changelog_register -n >/dev/null
+"$lctl" --device $T changelog_register -n -u other >/dev/null
+
+cd "$work/fs" || exit 1
+touch a; mkdir d; ln a d/b; ln -s a s; mv a c; echo x >>c; truncate -s 0 c; chmod 700 c; rm d/b; rmdir d
+cd / || exit 1
+"$lctl" --device $T changelog_sync
+
+# Byte-identical to the catalog (NID_BE readers get the stored format).
+python3 "$py" dump "$dev" 0x10 >"$work/dev.bin" || bad "dump"
+"$llog" --raw "$work/cat/cat.llog" >"$work/cat.bin"
+cmp -s "$work/dev.bin" "$work/cat.bin" && ok "device records byte-identical to the catalog ($(stat -c %s "$work/dev.bin") bytes)" || bad "device and catalog differ"
+# Readers without NID_BE get a 64-bit lnet_nid_t instead: same size, same text.
+cat "$dev" >"$work/cat-plain.bin"
+expect "plain read: same size" "$(stat -c %s "$work/cat.bin")" "$(stat -c %s "$work/cat-plain.bin")"
+"$lfs" changelog $T >"$work/lfs.txt" || bad "lfs changelog"
+"$llog" "$work/cat/cat.llog" >"$work/llog.txt"
+cmp -s "$work/lfs.txt" "$work/llog.txt" && ok "lfs changelog prints what llog_reader prints" || bad "lfs changelog text differs: $(diff "$work/lfs.txt" "$work/llog.txt" | head -4)"
+expect "records of the scripted operations" \
+	"01CREAT 14SATTR 11CLOSE 02MKDIR 03HLINK 04SLINK 08RENME 17MTIME 11CLOSE 13TRUNC 11CLOSE 14SATTR 06UNLNK 07RMDIR" \
+	"$(awk '{print $2}' "$work/lfs.txt" | xargs)"
+n=$(wc -l <"$work/lfs.txt")
+
+# Start record and end record.
+expect "startrec 3 endrec 5" "3 4 5" "$("$lfs" changelog $T 3 5 | awk '{print $1}' | xargs)"
+expect "startrec beyond the end: nothing" "" "$("$lfs" changelog $T $((n + 10)))"
+# Seeks: forward only, by record index.
+python3 "$py" seeks "$dev" && ok "seek semantics (forward, SEEK_CUR, EINVAL backwards and SEEK_END)" || bad "seeks"
+
+# Two concurrent readers.
+"$lfs" changelog $T >"$work/r1.txt" &
+"$lfs" changelog $T >"$work/r2.txt" &
+wait
+cmp -s "$work/r1.txt" "$work/lfs.txt" && cmp -s "$work/r2.txt" "$work/lfs.txt" && ok "two concurrent readers see the same records" || bad "concurrent readers differ"
+
+# Clear, then reread: records up to 5 are gone once both users cleared them.
+"$lfs" changelog_clear $T cl1 5 || bad "clear cl1 5"
+"$lfs" changelog_clear $T cl2-other 5 || bad "clear cl2-other 5"
+expect "after clear the first record is 6" 6 "$("$lfs" changelog $T | head -n1 | awk '{print $1}')"
+expect_fail "clear beyond the current index" "record out of range" "$lfs" changelog_clear $T cl1 $((n + 100))
+expect_fail "clear an unknown user" "no changelog user" "$lfs" changelog_clear $T cl7 1
+python3 "$py" badwrites "$dev" && ok "bad clear strings: EINVAL" || bad "bad clear strings"
+
+# Follow mode: a new record wakes a reader blocked in read() and one blocked in poll().
+"$lfs" changelog --follow $T >"$work/follow.txt" &
+fpid=$!
+python3 "$py" pollwait "$dev" "$work/fs/polled" &
+ppid=$!
+sleep 2
+touch "$work/fs/followed"
+for _ in $(seq 1 50); do grep -q " followed$" "$work/follow.txt" && break; sleep 0.2; done
+grep -q "01CREAT .* followed$" "$work/follow.txt" && ok "follow: blocked read woken by a new record" || bad "follow: no record"
+wait $ppid && ok "follow: poll() woken by a new record" || bad "follow: poll"
+kill -9 $fpid
+wait $fpid 2>/dev/null
+sleep 1
+# A reader killed in the middle leaves no thread behind.
+expect "no producer thread after the readers are gone" 0 "$(ps -e -o comm= | grep -c '^chlg_load')"
+python3 "$py" nonblock "$dev" && ok "O_NONBLOCK: EAGAIN when empty, records, EOF" || bad "O_NONBLOCK"
+
+# Detach and rmmod with an open reader.
+exec 3<"$dev"
+expect_fail "detach with an open reader" "Device or resource busy" "$lctl" mdt_detach $T
+expect_fail "rmmod with an open reader" "in use" rmmod changelog_chardev
+exec 3<&-
+# Bad input.
+expect_fail "non-root open" "Permission denied" setpriv --reuid=65534 --regid=65534 --clear-groups cat "$dev"
+python3 "$py" badinput "$dev" && ok "short buffer EINVAL, unknown ioctl ENOTTY, unknown filter user ENOENT" || bad "bad input"
+
+# 1,000,000 records, a reader killed and restarted at random points, resuming after its last
+# clear: every index exactly once after each resume point, none missing.
+"$lctl" --device $T changelog_deregister cl2 >/dev/null
+"$lfs" changelog_clear $T cl1 0
+"$lctl" --device $T changelog_mark 1000000 bulk >/dev/null || bad "mark 1000000"
+"$lctl" --device $T changelog_sync
+python3 "$py" killer "$dev" "$rel/lfs" $T 1000000 && ok "1,000,000 records through random kills: no loss, no duplicate after resume" || bad "kill/resume"
+
+"$lctl" mdt_detach $T || bad "detach"
+[ -e "$dev" ] && bad "$dev still there after detach" || ok "$dev removed on detach"
+rmmod changelog_chardev || bad "rmmod changelog_chardev"
+exit $fail
