@@ -12,7 +12,7 @@
 //! See `Documentation/changelog_chardev.rst`.
 
 use kernel::{
-    fs::{file::flags::O_NONBLOCK, File},
+    fs::{file::flags::O_NONBLOCK, File, LocalFile},
     kthread::{self, KThread},
     miscfile::{MiscFile, Registration, SEEK_CUR, SEEK_SET},
     new_condvar, new_mutex, new_poll_condvar,
@@ -67,6 +67,18 @@ const BATCH: usize = 64 << 10;
 const OBD_IOC_CHLG_SET_FLAGS: u32 = 0x8008_66e9;
 /// `OBD_IOC_CHANGELOG_FILTER`, `_IOW('f', 179, struct changelog_filter)`.
 const OBD_IOC_CHANGELOG_FILTER: u32 = 0x4030_66b3;
+/// `RUSTRE_IOC_KUC_SEND`, `_IOW('f', 250, struct { u32 wfd; u32 flags; u64 startrec; })`:
+/// the pre-LU-7659 transport, kept only as a baseline to measure the device against.
+const RUSTRE_IOC_KUC_SEND: u32 = 0x4010_66fa;
+/// `KUC_MAGIC`.
+const KUC_MAGIC: u16 = 0x191c;
+/// `KUC_TRANSPORT_CHANGELOG`, before 2.10.
+const KUC_TRANSPORT_CHANGELOG: u8 = 3;
+/// `CL_RECORD` and `CL_EOF` message types.
+const KUC_CL_RECORD: u16 = 10;
+const KUC_CL_EOF: u16 = 11;
+/// `sizeof(struct kuc_hdr)`.
+const KUC_HDR_LEN: usize = 8;
 /// `sizeof(struct changelog_filter)`.
 const FILTER_LEN: usize = 48;
 /// `CHANGELOG_FLAG_FOLLOW`.
@@ -187,7 +199,46 @@ struct Reader {
     inner: Arc<Inner>,
     #[pin]
     thread: Mutex<Option<KThread>>,
+    /// The KUC sender of `RUSTRE_IOC_KUC_SEND`, if one was started.
+    #[pin]
+    kuc: Mutex<Option<KThread>>,
     _holder: client::Holder,
+}
+
+/// The pre-LU-7659 changelog transport: one KUC message (`kuc_hdr` + record) per record,
+/// written into the pipe `pipe` by a kernel thread, then a `CL_EOF` message. The reader does
+/// two `read()`s per record. A baseline for measurements, nothing else.
+fn kuc_send(target: &client::Target, pipe: &File, mut from: u64) {
+    kthread::allow_kill();
+    let Ok(mut buf) = KVVec::from_elem(0u8, BATCH, GFP_KERNEL) else { return };
+    let mut msg = [0u8; KUC_HDR_LEN + CR_MAXSIZE];
+    let hdr = |msg: &mut [u8], msgtype: u16, len: usize| {
+        msg[0..2].copy_from_slice(&KUC_MAGIC.to_le_bytes());
+        msg[2] = KUC_TRANSPORT_CHANGELOG;
+        msg[3] = 0;
+        msg[4..6].copy_from_slice(&msgtype.to_le_bytes());
+        msg[6..8].copy_from_slice(&(len as u16).to_le_bytes());
+    };
+    while !kthread::should_stop() {
+        let Ok((n, next)) = target.read(from, &mut buf) else { return };
+        if n == 0 {
+            break;
+        }
+        let mut batch = &buf[..n];
+        while !batch.is_empty() {
+            let Ok((_, len)) = Record::decode(batch) else { return };
+            hdr(&mut msg, KUC_CL_RECORD, KUC_HDR_LEN + len);
+            msg[KUC_HDR_LEN..KUC_HDR_LEN + len].copy_from_slice(&batch[..len]);
+            // One write per message, as libcfs_kkuc_msg_put; a killed or closed pipe ends it.
+            if kernel::kfile::write_stream(pipe, &msg[..KUC_HDR_LEN + len]).is_err() {
+                return;
+            }
+            batch = &batch[len..];
+        }
+        from = next;
+    }
+    hdr(&mut msg, KUC_CL_EOF, KUC_HDR_LEN);
+    let _ = kernel::kfile::write_stream(pipe, &msg[..KUC_HDR_LEN]);
 }
 
 impl Inner {
@@ -320,6 +371,11 @@ impl PinnedDrop for Reader {
         }
         // Stops and reaps the producer (it checks `stop` at least every TICK_MS).
         self.thread.lock().take();
+        // The KUC sender may sleep on a full pipe: kill it out of that sleep first.
+        if let Some(t) = self.kuc.lock().take() {
+            t.kill();
+            drop(t);
+        }
     }
 }
 
@@ -357,7 +413,12 @@ impl MiscFile for Reader {
             GFP_KERNEL,
         )?;
         KBox::try_pin_init(
-            try_pin_init!(Reader { inner, thread <- new_mutex!(None), _holder: holder }),
+            try_pin_init!(Reader {
+                inner,
+                thread <- new_mutex!(None),
+                kuc <- new_mutex!(None),
+                _holder: holder,
+            }),
             GFP_KERNEL,
         )
     }
@@ -494,6 +555,25 @@ impl MiscFile for Reader {
                 let um = inner.dev.target.user_mask(id, name)?;
                 let mask = if cf_mask != 0 { (cf_mask as u32) & um } else { um };
                 inner.st.lock().user_mask = mask;
+                Ok(0)
+            }
+            RUSTRE_IOC_KUC_SEND => {
+                let mut req = [0u8; 16];
+                UserSlice::new(UserPtr::from_addr(arg), 16).reader().read_slice(&mut req)?;
+                let wfd = u32::from_le_bytes([req[0], req[1], req[2], req[3]]);
+                let start = u64::from_le_bytes([
+                    req[8], req[9], req[10], req[11], req[12], req[13], req[14], req[15],
+                ]);
+                let pipe = LocalFile::fget(wfd).map_err(|_| EBADF)?;
+                // SAFETY: Taken in an ioctl, which does not use the file position of `wfd`;
+                // the pipe is only written through `kernel_write`, which ignores it.
+                let pipe = unsafe { LocalFile::assume_no_fdget_pos(pipe) };
+                let target = inner.dev.target.clone();
+                let t = KThread::run(fmt!("kuc_send"), move || kuc_send(&target, &pipe, start))?;
+                let old = this.kuc.lock().replace(t);
+                if let Some(old) = old {
+                    old.kill();
+                }
                 Ok(0)
             }
             _ => Err(ENOTTY),

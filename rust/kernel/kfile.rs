@@ -152,6 +152,18 @@ impl KFile {
     }
 }
 
+/// Writes `buf` to a stream file the kernel was handed (a pipe, say) with one `kernel_write()`;
+/// returns the bytes written. Blocks while the stream is full.
+pub fn write_stream(file: &crate::fs::File, buf: &[u8]) -> Result<usize> {
+    let mut pos: bindings::loff_t = 0;
+    // SAFETY: `file` is a counted, open file; `buf` is valid for reads of its length.
+    let n = unsafe { bindings::kernel_write(file.as_ptr(), buf.as_ptr().cast(), buf.len(), &mut pos) };
+    if n < 0 {
+        return Err(Error::from_errno(n as i32));
+    }
+    Ok(n as usize)
+}
+
 impl Drop for KFile {
     fn drop(&mut self) {
         // SAFETY: We own the file by the invariants; it is not used after this.

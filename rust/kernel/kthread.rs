@@ -118,6 +118,21 @@ impl KThread {
         // SAFETY: By the type invariants we hold a reference to the task.
         unsafe { bindings::wake_up_process(self.task.as_ptr()) };
     }
+
+    /// Sends `SIGKILL` to the thread. A thread that called [`allow_kill`] is then woken from an
+    /// interruptible sleep in a blocking call (a full pipe, say) that `kthread_stop()` alone
+    /// cannot end; the call fails with `-ERESTARTSYS` or `-EINTR`.
+    pub fn kill(&self) {
+        // SAFETY: By the type invariants we hold a reference to the task.
+        unsafe { bindings::send_sig(bindings::SIGKILL as c_int, self.task.as_ptr(), 1) };
+    }
+}
+
+/// Lets `SIGKILL` interrupt the current kernel thread's interruptible sleeps (see
+/// [`KThread::kill`]). Kernel threads ignore signals otherwise.
+pub fn allow_kill() {
+    // SAFETY: Changes only the current thread's handling of SIGKILL.
+    unsafe { bindings::allow_signal(bindings::SIGKILL as c_int) };
 }
 
 impl Drop for KThread {

@@ -155,6 +155,26 @@ def badinput(dev):
     return 0 if ok else 1
 
 
+def kucclose(dev):
+    """Starts the KUC baseline sender into a pipe nobody reads (it blocks when the pipe is
+    full), then closes the device: release must end the sender, not hang."""
+    fd = os.open(dev, os.O_RDONLY)
+    r, w = os.pipe()
+    ioctl(fd, 0x401066FA, struct.pack("<IIQ", w, 0, 0))
+    os.close(w)
+    time.sleep(1)
+    first = os.read(r, 8)
+    if len(first) != 8 or struct.unpack_from("<H", first)[0] != 0x191C:
+        print("no KUC message in the pipe")
+        return 1
+    t = time.monotonic()
+    os.close(fd)
+    if time.monotonic() - t > 5:
+        print("close took more than 5 s")
+        return 1
+    return 0
+
+
 def reader(dev):
     """A reader that prints every index, and before and after each clear 'c N' / 'C N'."""
     fd = os.open(dev, os.O_RDWR)
@@ -237,7 +257,7 @@ def killer(dev, _lfs, _target, count):
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     return {"dump": dump, "seeks": seeks, "badwrites": badwrites, "pollwait": pollwait,
-            "nonblock": nonblock, "badinput": badinput, "reader": reader,
+            "nonblock": nonblock, "badinput": badinput, "reader": reader, "kucclose": kucclose,
             "killer": killer}[cmd](*args)
 
 

@@ -21,6 +21,8 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use rustre_logic::record::{Record, CR_MAXSIZE};
 
+pub mod kuc;
+
 /// `CHANGELOG_FLAG_FOLLOW`: wait for new records at the end instead of returning end of file.
 pub const FLAG_FOLLOW: u32 = 0x01;
 /// `CHANGELOG_FLAG_BLOCK`: blocking reads (the default; kept for compatibility).
