@@ -87,6 +87,22 @@ python3 "$py" seeks "$dev" && ok "seek semantics (forward, SEEK_CUR, EINVAL back
 wait
 cmp -s "$work/r1.txt" "$work/lfs.txt" && cmp -s "$work/r2.txt" "$work/lfs.txt" && ok "two concurrent readers see the same records" || bad "concurrent readers differ"
 
+# Readers on two targets at once, each with its own position.
+mkdir -p "$work/fs2"
+mount -t tmpfs tmpfs "$work/fs2"
+"$lctl" mdt_attach lustre-MDT0001 "$work/fs2" "$work/cat/cat2.llog" || bad "attach a second target"
+"$lctl" --device lustre-MDT0001 changelog_register -n >/dev/null
+touch "$work/fs2/only-here"
+"$lctl" --device lustre-MDT0001 changelog_sync
+"$lfs" changelog lustre-MDT0001 >"$work/t2.txt" &
+"$lfs" changelog $T 4 >"$work/t1.txt" &
+wait
+grep -q "01CREAT .* only-here$" "$work/t2.txt" && ! grep -q " only-here$" "$work/t1.txt" &&
+	[ "$(head -n1 "$work/t1.txt" | cut -d' ' -f1)" = 4 ] && ok "readers of two targets, each its own records and position" || bad "two targets"
+"$lctl" mdt_detach lustre-MDT0001 || bad "detach the second target"
+[ -e /dev/changelog-lustre-MDT0001 ] && bad "second device left behind" || ok "second device removed"
+umount "$work/fs2"
+
 # Clear, then reread: records up to 5 are gone once both users cleared them.
 "$lfs" changelog_clear $T cl1 5 || bad "clear cl1 5"
 "$lfs" changelog_clear $T cl2-other 5 || bad "clear cl2-other 5"

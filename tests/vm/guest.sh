@@ -70,6 +70,32 @@ run_tests() {
 	dmesg >"$out/dmesg.log"
 }
 
+# A metadata target over a tmpfs, its changelog through the device and offline.
+demo_changelog() {
+	local bin=$top/tools/target/release data cat
+	data=$(mktemp -d) cat=$(mktemp -d)
+	mount -t tmpfs tmpfs "$data" && mount -t tmpfs tmpfs "$cat" || return 1
+	(
+		set -ex
+		export PATH=$bin:$PATH
+		lctl mdt_attach lustre-MDT0000 "$data" "$cat/mdt0.llog"
+		lctl --device lustre-MDT0000 changelog_register
+		ls -l /dev/changelog-lustre-MDT0000
+		cd "$data"
+		touch x; mkdir d; mv x d/y; ln -s d/y s; echo hi >>d/y; rm s
+		lctl --device lustre-MDT0000 changelog_sync
+		lfs changelog lustre-MDT0000
+		lctl get_param mdd.lustre-MDT0000.changelog_users mdd.lustre-MDT0000.changelog_mask
+		fid=$(lfs path2fid d/y)
+		lfs fid2path lustre-MDT0000 "$fid"
+		lfs changelog_clear lustre-MDT0000 cl1 0
+		llog_reader --header "$cat/mdt0.llog"
+		cd /
+		lctl mdt_detach lustre-MDT0000
+	) || return 1
+	umount "$data" "$cat"
+}
+
 run_demo() {
 	local m
 	for m in $MODNAMES; do
@@ -77,6 +103,7 @@ run_demo() {
 	done
 	echo "== loaded modules"
 	grep -E "^($MODRE) " /proc/modules
+	demo_changelog || return 1
 	echo "== kernel log"
 	dmesg -t | grep -E "^($MODRE):"
 	for m in $(echo "$MODNAMES" | tr ' ' '\n' | tac); do

@@ -65,8 +65,16 @@ fn run(path: &str, data: &[u8], raw: bool, show_header: bool) -> io::Result<Exit
         }
     };
     if show_header {
+        // The header's next_index is the index reservation; the current index is the last
+        // record's, found by the scan below (or the purge point when nothing is left).
+        let mut last = h.first_index - 1;
+        let mut off = usize::try_from(h.first_offset).unwrap_or(usize::MAX).max(DATA_START as usize);
+        while let Some(f) = data.get(off..).and_then(|b| parse_frame(b).ok()) {
+            last = f.index;
+            off += f.len;
+        }
         eprintln!(
-            "target: {}\nheader slot: {slot} (generation {})\nmask: {}\nfirst record: {} at byte offset {}\nnext index: {}",
+            "target: {}\nheader slot: {slot} (generation {})\nmask: {}\nfirst record: {} at byte offset {}\nindices reserved below: {}",
             String::from_utf8_lossy(h.target()),
             h.generation,
             MaskNames(h.mask),
@@ -74,7 +82,10 @@ fn run(path: &str, data: &[u8], raw: bool, show_header: bool) -> io::Result<Exit
             h.first_offset,
             h.next_index
         );
-        eprint!("{}", UsersText { header: &h, current_index: h.next_index - 1, now: 0 });
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        eprint!("{}", UsersText { header: &h, current_index: last, now: secs });
     }
     let out = io::stdout();
     let mut out = io::BufWriter::new(out.lock());
