@@ -254,5 +254,9 @@ pub(crate) unsafe extern "C" fn rustre_mdt_append(t: *const c_void, rec: *const 
     if n != len {
         return i64::from(EINVAL.to_errno());
     }
-    cl.append(&mut r).map_or(0, |i| i as i64)
+    match cl.append(&mut r) {
+        Ok(Some(i)) => i as i64,
+        Ok(None) => 0,
+        Err(e) => i64::from(e.to_errno()),
+    }
 }

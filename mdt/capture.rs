@@ -21,7 +21,6 @@
 //! gid, the NID `0@lo` and, for OPEN and CLOSE, the open mode.
 
 use kernel::fsnotify::{current, mask, Event, InodeInfo, SbHandler};
-use core::sync::atomic::Ordering;
 
 use crate::catalog_fmt::SliceWriter;
 use crate::changelog::Changelog;
@@ -99,10 +98,6 @@ impl SbHandler for Changelog {
         let Some(inode) = ev.inode() else { return };
         let Some(rtype) = record_type(ev, &inode) else { return };
         if !self.wants(rtype) {
-            return;
-        }
-        if inode.ino == self.skip_ino.load(Ordering::Relaxed) {
-            // Our own catalog, when it lives on the target.
             return;
         }
         let (sec, nsec) = current::real_time();

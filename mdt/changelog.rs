@@ -18,6 +18,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{
     alloc::flags::{GFP_KERNEL, GFP_NOFS},
     kfile::{flags::*, KFile},
+    kthread,
     new_condvar, new_mutex,
     prelude::*,
     str::CString,
@@ -95,9 +96,6 @@ pub(crate) struct Changelog {
     /// Quick checks for the capture hook without the lock: the target's mask, or 0 while
     /// there is no user (Lustre keeps no records then).
     pub(crate) live_mask: AtomicU32,
-    /// Inode number of the catalog if it is on the watched filesystem (its events are not
-    /// recorded), else `u64::MAX`.
-    pub(crate) skip_ino: AtomicU64,
     /// Records dropped because memory for them could not be allocated.
     pub(crate) dropped: AtomicU64,
     #[pin]
@@ -148,7 +146,6 @@ impl Changelog {
                 file,
                 file_id,
                 live_mask: AtomicU32::new(live),
-                skip_ino: AtomicU64::new(u64::MAX),
                 dropped: AtomicU64::new(0),
                 state <- new_mutex!(State {
                     header,
@@ -188,36 +185,41 @@ impl Changelog {
     }
 
     /// Appends a record, giving it the next index; returns the index, or `None` if the type
-    /// is masked out or there is no user. Waits only if the flusher is [`MAX_PENDING`] behind.
+    /// is masked out or there is no user. `ENODEV` once the target is being detached.
+    ///
+    /// It never waits: it is called inside filesystem operations, with their locks (and
+    /// fsnotify's) held. If the flusher is [`MAX_PENDING`] bytes behind (a full or failing
+    /// catalog filesystem), the record is dropped and counted in `changelog_dropped`, rather
+    /// than stalling every operation on the target. When the index reservation runs low, the
+    /// flusher is woken to renew it; an index beyond it is still handed out (only indices of
+    /// records that never became durable can then be given again after a crash).
     ///
     /// This is the append entry point of the in-kernel interface (HSM events use it too).
-    pub(crate) fn append(&self, rec: &mut Record<'_>) -> Option<u64> {
+    pub(crate) fn append(&self, rec: &mut Record<'_>) -> Result<Option<u64>> {
+        if rec.rtype >= CL_LAST {
+            return Err(EINVAL);
+        }
         let size = rec.size();
         let flen = frame_len(size);
         let mut st = self.state.lock();
-        while (st.pending.len() + flen > MAX_PENDING || st.next_index >= st.reserved)
-            && !st.stopping
-        {
-            self.work.notify_one();
-            // Throttled by the flusher, not by I/O of our own; a signal only ends the wait
-            // early, the record is still appended.
-            let _ = self.flushed.wait_interruptible_timeout(&mut st, msecs_to_jiffies(100));
+        if st.stopping || st.detaching {
+            return Err(ENODEV);
         }
         if st.header.min_endrec().is_none()
             || (st.header.mask | CHANGELOG_MINMASK) & (1 << rec.rtype) == 0
         {
-            return None;
+            return Ok(None);
+        }
+        if st.reserved.saturating_sub(st.next_index) < RESERVE_AHEAD / 2 {
+            self.work.notify_one();
+        }
+        let start = st.pending.len();
+        if start + flen > MAX_PENDING || st.pending.extend_with(flen, 0, GFP_NOFS).is_err() {
+            drop(st);
+            self.record_lost();
+            return Ok(None);
         }
         rec.index = st.next_index;
-        let start = st.pending.len();
-        if st.pending.extend_with(flen, 0, GFP_NOFS).is_err() {
-            drop(st);
-            let lost = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if lost.is_power_of_two() {
-                pr_warn!("{}: out of memory, {} changelog record(s) lost\n", crate::BStr(self.name.to_bytes()), lost);
-            }
-            return None;
-        }
         let frame = &mut st.pending[start..start + flen];
         let sealed = rec
             .encode(&mut frame[FRAME_HDR..FRAME_HDR + size])
@@ -225,10 +227,22 @@ impl Changelog {
             .and_then(|n| seal_frame(rec.index, n, frame));
         if sealed.is_none() {
             st.pending.truncate(start);
-            return None;
+            return Err(EINVAL);
         }
         st.next_index += 1;
-        Some(rec.index)
+        Ok(Some(rec.index))
+    }
+
+    /// Counts a record that could not be kept, with a warning at powers of two.
+    fn record_lost(&self) {
+        let lost = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        if lost.is_power_of_two() {
+            pr_warn!(
+                "{}: changelog cannot keep up (catalog too slow or out of memory): {} record(s) lost\n",
+                crate::BStr(self.name.to_bytes()),
+                lost
+            );
+        }
     }
 
     /// The last index handed out (Lustre's `mc_index`), 0 if none yet.
@@ -323,6 +337,19 @@ impl Changelog {
         Ok(if user.mask != 0 { user.mask } else { st.header.mask })
     }
 
+    /// Writes a user-table change to disk now, if the caller lets us wait: the change is made
+    /// (and acknowledged) in memory; an interrupted or failed wait leaves it to the flusher's
+    /// next round, and a write error shows in the kernel log.
+    fn persist(&self) {
+        let _ = self.sync();
+    }
+
+    /// Sets the flusher period and lets the flusher use it at once.
+    pub(crate) fn set_sync_interval(&self, ms: u32) {
+        self.state.lock().sync_interval_ms = ms;
+        self.work.notify_one();
+    }
+
     /// Registers a changelog user; returns its label (`clN` or `clN-NAME`).
     pub(crate) fn register(&self, name: &[u8], mask: &[u8]) -> Result<CString> {
         let label = {
@@ -334,7 +361,7 @@ impl Changelog {
             let user = st.header.users[slot].ok_or(EINVAL)?;
             CString::try_from_fmt(fmt!("{}", crate::D(user.label())))?
         };
-        self.sync()?;
+        self.persist();
         Ok(label)
     }
 
@@ -347,7 +374,7 @@ impl Changelog {
             self.update_live_mask(&st);
             n
         };
-        self.sync()?;
+        self.persist();
         Ok(n)
     }
 
@@ -359,7 +386,8 @@ impl Changelog {
             st.header.clear(id, endrec, cur, now_secs()).map_err(user_errno)?;
             st.header_dirty = true;
         }
-        self.sync()
+        self.persist();
+        Ok(())
     }
 
     /// Sets the target's mask from a mask string.
@@ -401,11 +429,12 @@ impl Changelog {
         let mut spare: KVVec<u8> = KVVec::new();
         loop {
             let mut st = self.state.lock();
-            if !st.stopping && st.sync_requested == st.sync_done {
+            if !st.stopping && st.sync_requested == st.sync_done && !kthread::should_stop() {
                 let j = msecs_to_jiffies(st.sync_interval_ms);
                 let _ = self.work.wait_interruptible_timeout(&mut st, j);
             }
-            let stopping = st.stopping;
+            // `kthread_stop()` without `stop()` (a failed attach) ends the thread too.
+            let stopping = st.stopping || kthread::should_stop();
             let served = st.sync_requested;
             let batch = core::mem::replace(&mut st.pending, core::mem::take(&mut spare));
             let first = st.pending_first;
@@ -431,9 +460,14 @@ impl Changelog {
                 } else {
                     // Put the batch back in front of what arrived meanwhile; retry next time.
                     let mut merged = batch;
-                    if merged.extend_from_slice(&st.pending, GFP_KERNEL).is_ok() {
+                    if merged.extend_from_slice(&st.pending, GFP_NOFS).is_ok() {
                         st.pending = merged;
                         st.pending_first = first;
+                    } else {
+                        // Cannot keep both: these records are lost, and counted.
+                        for _ in 0..count_frames(&merged) {
+                            self.record_lost();
+                        }
                     }
                 }
             }
@@ -467,7 +501,7 @@ impl Changelog {
             (keep_from, st.header.first_index, st.header.first_offset, st.write_off)
         };
         if keep_from > first {
-            let off = self.find_offset(first, from_off, end, keep_from)?;
+            let off = self.find_offset(from_off, end, keep_from)?;
             let mut st = self.state.lock();
             st.header.first_index = keep_from;
             st.header.first_offset = off;
@@ -516,27 +550,27 @@ impl Changelog {
         res
     }
 
-    /// Finds the file offset of record `want` by walking frames from record `first` at
-    /// `from`; `end` is the end of the written frames.
-    fn find_offset(&self, first: u64, from: u64, end: u64, want: u64) -> Result<u64> {
+    /// Finds the file offset of the first frame whose index is at least `want`, walking the
+    /// frames from offset `from` up to `end` (the end of the written frames); `end` if none.
+    fn find_offset(&self, from: u64, end: u64, want: u64) -> Result<u64> {
         let mut buf = KVVec::from_elem(0u8, SCAN_CHUNK, GFP_KERNEL)?;
-        let (mut off, mut index) = (from, first);
-        while index < want && off < end {
+        let mut off = from;
+        while off < end {
             let n = self.file.read_full_at(&mut buf, off)?;
+            let n = n.min(usize::try_from(end - off).unwrap_or(usize::MAX));
             let mut pos = 0;
-            while index < want {
+            loop {
                 match parse_frame(&buf[pos..n]) {
-                    Ok(fr) => {
-                        pos += fr.len;
-                        index = fr.index + 1;
-                    }
+                    Ok(fr) if fr.index >= want => return Ok(off + pos as u64),
+                    Ok(fr) => pos += fr.len,
                     Err(FrameError::Short) if pos > 0 => break,
+                    // Punched by a concurrent purge, or damaged: the caller looks again.
                     Err(_) => return Err(EUCLEAN),
                 }
             }
             off += pos as u64;
         }
-        Ok(off)
+        Ok(end)
     }
 
     /// Copies whole durable records from index `from` on into `out`, packed; returns the bytes
@@ -557,25 +591,30 @@ impl Changelog {
     }
 
     fn try_read_records(&self, from: u64, out: &mut [u8]) -> Result<(usize, u64)> {
-        let (scan_idx, scan_off, end, durable, from) = {
+        let (scan_off, end, durable, from) = {
             let st = self.state.lock();
             let first = st.header.first_index;
             let from = from.max(first);
-            let (i, o) = st
+            let (_, o) = st
                 .hints
                 .iter()
                 .filter(|h| h.0 >= first && h.0 <= from && h.1 >= st.header.first_offset)
                 .max_by_key(|h| h.0)
                 .copied()
                 .unwrap_or((first, st.header.first_offset));
-            (i, o, st.write_off, st.durable_index, from)
+            (o, st.write_off, st.durable_index, from)
         };
         if from > durable {
             return Ok((0, from));
         }
-        let start = self.find_offset(scan_idx, scan_off, end, from)?;
+        let start = self.find_offset(scan_off, end, from)?;
         let mut buf = KVVec::from_elem(0u8, SCAN_CHUNK.min(out.len() + FRAME_MAX), GFP_KERNEL)?;
         let n = self.file.read_full_at(&mut buf, start)?;
+        let n = n.min(usize::try_from(end - start).unwrap_or(usize::MAX));
+        if start < end && !matches!(parse_frame(&buf[..n]), Ok(_) | Err(FrameError::Short)) {
+            // Punched under us by a purge: look again from the new purge point.
+            return Err(EUCLEAN);
+        }
         let (mut pos, mut used, mut next) = (0, 0, from);
         while let Ok(fr) = parse_frame(&buf[pos..n]) {
             if fr.index > durable || used + fr.rec_len > out.len() {

@@ -11,7 +11,6 @@
 //!
 //! See `Documentation/mdt.rst`.
 
-use core::sync::atomic::Ordering;
 
 use kernel::{
     debugfs::{Dir, Scope},
@@ -163,17 +162,19 @@ fn attach(reg: &mut Registry, name: &[u8], mount: &[u8], catalog: &[u8]) -> Resu
             e
         );
     })?;
-    if cl.file_id.0 == watch.sb_id() {
-        cl.skip_ino.store(cl.file_id.1, Ordering::Relaxed);
-    }
-    let fl = cl.clone();
-    let flusher = KThread::run(fmt!("mdt_flush/{}", BStr(name.to_bytes())), move || fl.flusher())?;
     let mdd = reg.mdd.as_ref().ok_or(ENODEV)?;
     let params = params::create(
         mdd,
         &name,
-        params::ParamData { cl: cl.clone(), mount: to_cstring(mount.to_bytes())?, catalog: to_cstring(catalog.to_bytes())? },
+        params::ParamData {
+            cl: cl.clone(),
+            mount: to_cstring(mount.to_bytes())?,
+            catalog: to_cstring(catalog.to_bytes())?,
+        },
     )?;
+    // Last, so that no error path has to stop it.
+    let fl = cl.clone();
+    let flusher = KThread::run(fmt!("mdt_flush/{}", BStr(name.to_bytes())), move || fl.flusher())?;
     pr_info!(
         "{}: attached to {}, catalog {}\n",
         BStr(name.to_bytes()),
@@ -230,13 +231,6 @@ pub(crate) fn lookup(name: &[u8]) -> Option<Arc<Changelog>> {
     reg.targets.iter().find(|t| t.name.to_bytes() == name).map(|t| t.cl.clone())
 }
 
-fn find<'a>(reg: &'a Registry, name: &[u8]) -> Result<&'a Target> {
-    reg.targets.iter().find(|t| t.name.to_bytes() == name).map(|t| &**t).ok_or_else(|| {
-        pr_info!("no target {}\n", BStr(name));
-        ENODEV
-    })
-}
-
 /// Detaches a target; `EBUSY` while another module uses its changelog.
 fn detach(reg: &mut Registry, name: &[u8]) -> Result {
     let i = reg.targets.iter().position(|t| t.name.to_bytes() == name).ok_or(ENODEV)?;
@@ -258,6 +252,9 @@ fn detach(reg: &mut Registry, name: &[u8]) -> Result {
     Ok(())
 }
 
+/// Longest control command.
+const CONTROL_MAX: usize = 8192;
+
 /// Largest reply of the `records` command.
 const RECORDS_REPLY_MAX: usize = 64 << 10;
 
@@ -271,27 +268,59 @@ fn parse_u64(w: &[u8]) -> Result<u64> {
     s.parse::<u64>().map_err(|_| EINVAL)
 }
 
-/// Runs one control command; writes its reply (if any) to `reply`.
+/// Most records one `mark` command appends.
+const MARK_MAX: u64 = 10_000_000;
+
+fn reply_num(reply: &mut KVec<u8>, n: u64) -> Result {
+    let mut buf = [0u8; 24];
+    let mut sw = catalog_fmt::SliceWriter { buf: &mut buf, len: 0 };
+    let _ = core::fmt::Write::write_fmt(&mut sw, format_args!("{n}\n"));
+    let len = sw.len;
+    reply.extend_from_slice(&buf[..len], GFP_KERNEL)?;
+    Ok(())
+}
+
+/// Runs one control command; writes its reply (if any) to `reply`. Attach, detach and list
+/// hold the registry lock; commands on one target take a reference to its changelog and run
+/// without it, so a slow catalog does not hold up the others.
 fn control(cmd: &[u8], reply: &mut KVec<u8>) -> Result {
     let mut w = words(cmd);
     let verb = w.next().ok_or(EINVAL)?;
-    let mut reg = REGISTRY.lock();
     let mut arg = || w.next().ok_or(EINVAL);
     match verb {
         b"attach" => {
             let (n, m, c) = (arg()?, arg()?, arg()?);
-            attach(&mut reg, n, m, c)
+            attach(&mut REGISTRY.lock(), n, m, c)
         }
-        b"detach" => detach(&mut reg, arg()?),
+        b"detach" => detach(&mut REGISTRY.lock(), arg()?),
         b"list" => {
+            let reg = REGISTRY.lock();
             for t in reg.targets.iter() {
-                reply.extend_from_slice(t.name.to_bytes_with_nul().split_last().map_or(&[][..], |x| x.1), GFP_KERNEL)?;
+                reply.extend_from_slice(t.name.to_bytes(), GFP_KERNEL)?;
                 reply.push(b'\n', GFP_KERNEL)?;
             }
             Ok(())
         }
+        _ => {
+            let name = arg()?;
+            let cl = lookup(name).ok_or_else(|| {
+                pr_info!("no target {}\n", BStr(name));
+                ENODEV
+            })?;
+            target_command(&cl, verb, &mut arg, reply)
+        }
+    }
+}
+
+/// The commands on one target.
+fn target_command<'a>(
+    cl: &Changelog,
+    verb: &[u8],
+    arg: &mut impl FnMut() -> Result<&'a [u8]>,
+    reply: &mut KVec<u8>,
+) -> Result {
+    match verb {
         b"changelog_register" => {
-            let t = find(&reg, arg()?)?;
             let (mut mask, mut user): (&[u8], &[u8]) = (b"", b"");
             while let Ok(opt) = arg() {
                 if let Some(m) = opt.strip_prefix(b"mask=") {
@@ -303,62 +332,57 @@ fn control(cmd: &[u8], reply: &mut KVec<u8>) -> Result {
                 }
             }
             // Lustre accepts commas in -m; spaces are separators here, so commas it is.
-            let label = t.cl.register(user, mask)?;
+            let label = cl.register(user, mask)?;
             reply.extend_from_slice(label.to_bytes(), GFP_KERNEL)?;
             reply.push(b'\n', GFP_KERNEL)?;
             Ok(())
         }
         b"changelog_deregister" => {
-            let t = find(&reg, arg()?)?;
-            let id = t.cl.deregister(arg()?)?;
-            let mut buf = [0u8; 16];
-            let mut sw = catalog_fmt::SliceWriter { buf: &mut buf, len: 0 };
-            let _ = core::fmt::Write::write_fmt(&mut sw, format_args!("{id}\n"));
-            let n = sw.len;
-            reply.extend_from_slice(&buf[..n], GFP_KERNEL)?;
-            Ok(())
+            let id = cl.deregister(arg()?)?;
+            reply_num(reply, u64::from(id))
         }
         b"changelog_clear" => {
-            let t = find(&reg, arg()?)?;
             let id = arg()?;
             let endrec = parse_u64(arg()?)?;
-            t.cl.clear(id, endrec)
+            cl.clear(id, endrec)
         }
-        b"sync" => find(&reg, arg()?)?.cl.sync(),
+        b"sync" => cl.sync(),
         b"mark" => {
             // COUNT MARK records named TEXT, through the append interface (for tests and
             // benchmarks of readers; Lustre writes MARK records on its own events).
-            let t = find(&reg, arg()?)?;
             let count = parse_u64(arg()?)?;
+            if count > MARK_MAX {
+                return Err(EINVAL);
+            }
             let text = arg().unwrap_or(b"mark");
+            if text.len() > record::NAME_MAX {
+                return Err(EINVAL);
+            }
             let (sec, nsec) = kernel::fsnotify::current::real_time();
             let mut appended = 0u64;
-            for _ in 0..count {
+            for i in 0..count {
+                if i % 4096 == 0 && kernel::current!().signal_pending() {
+                    return Err(EINTR);
+                }
                 let mut rec = record::Record {
                     rtype: record::CL_MARK,
                     time: record::cl_time(sec, nsec),
                     name: text,
                     ..record::Record::default()
                 };
-                if t.cl.append(&mut rec).is_some() {
+                if cl.append(&mut rec)?.is_some() {
                     appended += 1;
                 }
             }
-            let mut buf = [0u8; 24];
-            let mut sw = catalog_fmt::SliceWriter { buf: &mut buf, len: 0 };
-            let _ = core::fmt::Write::write_fmt(&mut sw, format_args!("{appended}\n"));
-            let n = sw.len;
-            reply.extend_from_slice(&buf[..n], GFP_KERNEL)?;
-            Ok(())
+            reply_num(reply, appended)
         }
         b"records" => {
             // Whole durable records from an index on, in Lustre's binary format, through the
             // same read interface the changelog device uses.
-            let t = find(&reg, arg()?)?;
             let from = parse_u64(arg()?)?;
             let start = reply.len();
             reply.extend_with(RECORDS_REPLY_MAX, 0, GFP_KERNEL)?;
-            let (n, _next) = t.cl.read_records(from, &mut reply[start..])?;
+            let (n, _next) = cl.read_records(from, &mut reply[start..])?;
             reply.truncate(start + n);
             Ok(())
         }
@@ -387,11 +411,11 @@ impl MiscDevice for ControlFile {
             return Err(EPERM);
         }
         let me = kiocb.file();
-        let mut cmd = KVec::new();
-        let len = iov.copy_from_iter_vec(&mut cmd, GFP_KERNEL)?;
-        if len > 8192 {
+        if iov.len() > CONTROL_MAX {
             return Err(E2BIG);
         }
+        let mut cmd = KVec::new();
+        let len = iov.copy_from_iter_vec(&mut cmd, GFP_KERNEL)?;
         let mut reply = me.reply.lock();
         reply.clear();
         control(&cmd, &mut reply)?;
@@ -409,6 +433,7 @@ impl MiscDevice for ControlFile {
 struct RustreMdt {
     #[pin]
     _ctl: MiscDeviceRegistration<ControlFile>,
+    _targets: (),
 }
 
 /// Attaches the targets of the `targets` parameter.
@@ -433,24 +458,30 @@ impl kernel::InPlaceModule for RustreMdt {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         // SAFETY: Called once, before anything uses the registry.
         unsafe { REGISTRY.init() };
-        let setup = || -> Result {
+        {
             let mut reg = REGISTRY.lock();
             let lustre = Dir::new(c"lustre");
             reg.mdd = Some(lustre.subdir(c"mdd"));
-            attach_param_targets(&mut reg).inspect_err(|_| {
-                // The registry is a static: take its vector so that its buffer is freed too.
-                drop(core::mem::take(&mut reg.targets));
-                reg.mdd = None;
-            })
-        };
+        }
         let opts = MiscDeviceOptions { name: c"rustre-mdt" };
+        // The control node first; the targets of `targets=` last, so that a failure of either
+        // leaves nothing running (a failed attach cleans up after itself, and the registered
+        // node is dropped by the initializer).
         try_pin_init!(RustreMdt {
-            _ctl <- {
-                setup()?;
-                MiscDeviceRegistration::register(opts)
-            },
+            _ctl <- MiscDeviceRegistration::register(opts),
+            _targets: attach_param_targets_or_clean()?,
         })
     }
+}
+
+/// Attaches the `targets=` targets; on failure, detaches those already attached.
+fn attach_param_targets_or_clean() -> Result {
+    let mut reg = REGISTRY.lock();
+    attach_param_targets(&mut reg).inspect_err(|_| {
+        // The registry is a static: take its vector so that its buffer is freed too.
+        drop(core::mem::take(&mut reg.targets));
+        reg.mdd = None;
+    })
 }
 
 #[pinned_drop]

@@ -100,7 +100,7 @@ fn interval_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
     if !(1..=60_000).contains(&ms) {
         return Err(EINVAL);
     }
-    p.cl.state.lock().sync_interval_ms = ms;
+    p.cl.set_sync_interval(ms);
     Ok(())
 }
 

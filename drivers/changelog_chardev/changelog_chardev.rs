@@ -207,9 +207,9 @@ struct Reader {
 
 /// The pre-LU-7659 changelog transport: one KUC message (`kuc_hdr` + record) per record,
 /// written into the pipe `pipe` by a kernel thread, then a `CL_EOF` message. The reader does
-/// two `read()`s per record. A baseline for measurements, nothing else.
+/// two `read()`s per record. A baseline for measurements, nothing else. `kthread_stop()`
+/// interrupts a write blocked on a full pipe.
 fn kuc_send(target: &client::Target, pipe: &File, mut from: u64) {
-    kthread::allow_kill();
     let Ok(mut buf) = KVVec::from_elem(0u8, BATCH, GFP_KERNEL) else { return };
     let mut msg = [0u8; KUC_HDR_LEN + CR_MAXSIZE];
     let hdr = |msg: &mut [u8], msgtype: u16, len: usize| {
@@ -371,11 +371,8 @@ impl PinnedDrop for Reader {
         }
         // Stops and reaps the producer (it checks `stop` at least every TICK_MS).
         self.thread.lock().take();
-        // The KUC sender may sleep on a full pipe: kill it out of that sleep first.
-        if let Some(t) = self.kuc.lock().take() {
-            t.kill();
-            drop(t);
-        }
+        // Stops the KUC sender, even one blocked on a full pipe.
+        self.kuc.lock().take();
     }
 }
 
@@ -568,12 +565,13 @@ impl MiscFile for Reader {
                 // SAFETY: Taken in an ioctl, which does not use the file position of `wfd`;
                 // the pipe is only written through `kernel_write`, which ignores it.
                 let pipe = unsafe { LocalFile::assume_no_fdget_pos(pipe) };
+                if !kernel::kfile::is_writable_fifo(&pipe) {
+                    return Err(EBADF);
+                }
                 let target = inner.dev.target.clone();
                 let t = KThread::run(fmt!("kuc_send"), move || kuc_send(&target, &pipe, start))?;
-                let old = this.kuc.lock().replace(t);
-                if let Some(old) = old {
-                    old.kill();
-                }
+                // A previous sender is stopped (dropped) here.
+                drop(this.kuc.lock().replace(t));
                 Ok(0)
             }
             _ => Err(ENOTTY),

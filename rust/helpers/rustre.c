@@ -8,7 +8,6 @@
 #include <linux/fsnotify_backend.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/task_stack.h>
-#include <linux/signal.h>
 #include <asm/syscall.h>
 
 __rust_helper unsigned int rust_helper_memalloc_noio_save(void)
@@ -44,11 +43,6 @@ __rust_helper u32 rust_helper_rustre_current_fsuid(void)
 __rust_helper u32 rust_helper_rustre_current_fsgid(void)
 {
 	return from_kgid_munged(&init_user_ns, current_fsgid());
-}
-
-__rust_helper void rust_helper_allow_signal(int sig)
-{
-	allow_signal(sig);
 }
 
 __rust_helper void rust_helper_rustre_current_comm(char (*buf)[TASK_COMM_LEN])

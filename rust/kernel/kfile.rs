@@ -47,10 +47,20 @@ unsafe impl Sync for KFile {}
 
 impl KFile {
     /// Opens `path` with `O_*` `flags`, creating it with `mode` if `O_CREAT` is given.
+    ///
+    /// The file generates no fsnotify events from then on (`FMODE_NONOTIFY`): what the kernel
+    /// does to its own state files is not reported to watchers of the filesystem (which could
+    /// be the module writing them).
     pub fn open(path: &CStr, flags: u32, mode: u16) -> Result<Self> {
         // SAFETY: `path` is NUL-terminated; `filp_open` returns a file or an error pointer.
         let file = from_err_ptr(unsafe { bindings::filp_open(path.as_char_ptr(), flags as i32, mode) })?;
-        Ok(KFile { file: NonNull::new(file).ok_or(ENOENT)? })
+        let file = NonNull::new(file).ok_or(ENOENT)?;
+        // SAFETY: The file is new and not shared: nobody else reads `f_mode` yet.
+        unsafe {
+            let m = &mut (*file.as_ptr()).f_mode;
+            *m = (*m & !(bindings::FMODE_NONOTIFY | bindings::FMODE_NONOTIFY_PERM)) | bindings::FMODE_NONOTIFY;
+        }
+        Ok(KFile { file })
     }
 
     fn raw(&self) -> *mut bindings::file {
@@ -149,6 +159,16 @@ impl KFile {
             let inode = (*self.raw()).f_inode;
             ((*inode).i_sb as usize, (*inode).i_ino as u64)
         }
+    }
+}
+
+/// Whether `file` is a FIFO (pipe) open for writing.
+pub fn is_writable_fifo(file: &crate::fs::File) -> bool {
+    // SAFETY: `file` is a counted, open file with a valid inode.
+    unsafe {
+        let f = file.as_ptr();
+        let mode = (*(*f).f_inode).i_mode;
+        (*f).f_mode & bindings::FMODE_WRITE != 0 && u32::from(mode) & bindings::S_IFMT == bindings::S_IFIFO
     }
 }
 

@@ -19,10 +19,11 @@ use core::{fmt, ptr::NonNull};
 /// A running kernel thread, stopped and reaped when dropped.
 ///
 /// The closure given to [`KThread::run`] runs on the new thread. Long-running closures poll
-/// [`should_stop`] and return once it is true. A closure that sleeps on a
-/// [`CondVar`](crate::sync::CondVar) must also be woken by its owner (a stop flag set under the
-/// lock, then a notify) before the [`KThread`] is dropped: `kthread_stop()` only wakes the task
-/// and cannot close the window between a `should_stop()` check and going to sleep.
+/// [`should_stop`] and return once it is true. `kthread_stop()` (on drop) also sets
+/// `TIF_NOTIFY_SIGNAL` on the thread, so its interruptible sleeps (a
+/// [`CondVar`](crate::sync::CondVar) wait, a blocking pipe write) return at once from then on:
+/// a closure that sleeps interruptibly and checks [`should_stop`] after each wake-up cannot
+/// miss the stop. Uninterruptible sleeps must be ended by their owner.
 ///
 /// # Invariants
 ///
@@ -118,21 +119,6 @@ impl KThread {
         // SAFETY: By the type invariants we hold a reference to the task.
         unsafe { bindings::wake_up_process(self.task.as_ptr()) };
     }
-
-    /// Sends `SIGKILL` to the thread. A thread that called [`allow_kill`] is then woken from an
-    /// interruptible sleep in a blocking call (a full pipe, say) that `kthread_stop()` alone
-    /// cannot end; the call fails with `-ERESTARTSYS` or `-EINTR`.
-    pub fn kill(&self) {
-        // SAFETY: By the type invariants we hold a reference to the task.
-        unsafe { bindings::send_sig(bindings::SIGKILL as c_int, self.task.as_ptr(), 1) };
-    }
-}
-
-/// Lets `SIGKILL` interrupt the current kernel thread's interruptible sleeps (see
-/// [`KThread::kill`]). Kernel threads ignore signals otherwise.
-pub fn allow_kill() {
-    // SAFETY: Changes only the current thread's handling of SIGKILL.
-    unsafe { bindings::allow_signal(bindings::SIGKILL as c_int) };
 }
 
 impl Drop for KThread {

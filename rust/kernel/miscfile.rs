@@ -98,24 +98,26 @@ unsafe impl<T: MiscFile> Sync for Registration<T> {}
 impl<T: MiscFile> Registration<T> {
     /// Registers `/dev/<name>` with `mode` (for example 0o600) for the device data `dev`.
     pub fn register(name: CString, mode: u16, dev: Arc<T::Device>) -> impl PinInit<Self, Error> {
+        // The name's buffer is on the heap: moving the `CString` into the struct keeps it.
+        let name_ptr = name.as_char_ptr();
+        // `misc` last: once registered, the node can be opened, and `open` reads `dev`.
         try_pin_init!(Self {
-            misc <- Opaque::try_ffi_init(|slot: *mut bindings::miscdevice| {
+            name,
+            dev,
+            _t: PhantomData,
+            misc <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
                 // SAFETY: `slot` is valid for writes; zero is a valid `miscdevice`.
                 unsafe { slot.write(bindings::miscdevice::default()) };
-                // SAFETY: `slot` is initialized; `name`'s buffer is on the heap and lives as
-                // long as this registration (it is a field dropped after `misc`'s drop
-                // deregisters).
+                // SAFETY: `slot` is initialized; `name_ptr` points into `name`, which lives as
+                // long as this registration (dropped after `misc`'s drop deregisters).
                 unsafe {
                     (*slot).minor = bindings::MISC_DYNAMIC_MINOR as i32;
-                    (*slot).name = name.as_char_ptr();
+                    (*slot).name = name_ptr;
                     (*slot).fops = &Fops::<T>::FOPS;
                     (*slot).mode = mode;
                     to_result(bindings::misc_register(slot))
                 }
             }),
-            name,
-            dev,
-            _t: PhantomData,
         })
     }
 
@@ -173,8 +175,13 @@ unsafe extern "C" fn open<T: MiscFile>(_inode: *mut bindings::inode, file: *mut 
         Ok(state) => {
             // SAFETY: The state is unpinned only in `release`, which rebuilds the box.
             let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) });
-            // SAFETY: `file` is valid; from now on `private_data` is our state.
-            unsafe { (*file).private_data = raw.cast() };
+            // SAFETY: `file` is valid; from now on `private_data` is our state. The position is
+            // this driver's (a record index): `FMODE_ATOMIC_POS` makes `read()` and `lseek()`
+            // on a shared file take `f_pos_lock`, so they do not race on it.
+            unsafe {
+                (*file).private_data = raw.cast();
+                (*file).f_mode |= bindings::FMODE_ATOMIC_POS;
+            }
             0
         }
         Err(e) => e.to_errno(),
@@ -231,8 +238,8 @@ unsafe extern "C" fn write<T: MiscFile>(
 }
 
 unsafe extern "C" fn llseek<T: MiscFile>(file: *mut bindings::file, offset: bindings::loff_t, whence: c_int) -> bindings::loff_t {
-    // SAFETY: As in `read`; `f_pos` belongs to the file and `lseek` is serialized by the VFS
-    // for files that need it (`f_pos_lock`).
+    // SAFETY: As in `read`; `f_pos` belongs to the file, and `FMODE_ATOMIC_POS` (set in
+    // `open`) serializes `lseek` with `read` on it (`f_pos_lock`).
     let res = unsafe {
         let pos = &mut (*file).f_pos;
         T::llseek(state::<T>(file), File::from_raw_file(file), pos, offset, whence as u32)

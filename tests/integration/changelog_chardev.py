@@ -152,6 +152,11 @@ def badinput(dev):
     ok &= expect_errno("unknown ioctl", errno.ENOTTY, lambda: ioctl(fd, 0x1234, 0))
     filt = struct.pack("<QII30s2x", 0, 99, 0, b"")
     ok &= expect_errno("filter for an unknown user", errno.ENOENT, lambda: ioctl(fd, FILTER, filt))
+    r, w = os.pipe()
+    ok &= expect_errno("KUC into a read end", errno.EBADF,
+                       lambda: ioctl(fd, 0x401066FA, struct.pack("<IIQ", r, 0, 0)))
+    ok &= expect_errno("KUC into a non-pipe", errno.EBADF,
+                       lambda: ioctl(fd, 0x401066FA, struct.pack("<IIQ", fd, 0, 0)))
     return 0 if ok else 1
 
 

@@ -151,6 +151,20 @@ umount "$work/ext4" && mount -o loop "$work/ext4.img" "$work/ext4" || bad "remou
 expect "FID stable across remount" "$fid" "$("$lfs" path2fid "$work/ext4/fidfile2")"
 expect "fid2path after remount" "$work/ext4/fidfile2" "$("$lfs" fid2path "$work/ext4" "$fid")"
 
+# Two targets on one filesystem, both with their catalog on it: neither records the other's
+# catalog writes (they would feed each other forever).
+"$lctl" mdt_attach lustre-MDT0002 "$work/ext4" "$work/ext4/changelog2.llog" || bad "attach a second target on ext4"
+"$lctl" --device lustre-MDT0002 changelog_register -n >/dev/null
+touch "$work/ext4/both"
+"$lctl" --device lustre-MDT0001 changelog_sync; "$lctl" --device lustre-MDT0002 changelog_sync
+a1=$("$lctl" get_param -n mdd.lustre-MDT0001.changelog_current_index)
+a2=$("$lctl" get_param -n mdd.lustre-MDT0002.changelog_current_index)
+sleep 1.5
+"$lctl" --device lustre-MDT0001 changelog_sync; "$lctl" --device lustre-MDT0002 changelog_sync
+expect "idle targets on one filesystem stay idle" "$a1 $a2" \
+	"$("$lctl" get_param -n mdd.lustre-MDT0001.changelog_current_index) $("$lctl" get_param -n mdd.lustre-MDT0002.changelog_current_index)"
+"$lctl" mdt_detach lustre-MDT0002 || bad "detach the second ext4 target"
+
 # The ext4 catalog lives on the target itself and records nothing about itself.
 grep -q "changelog.llog" "$work/ext4.txt" && bad "catalog recorded its own activity" || ok "catalog on the target is not recorded"
 
