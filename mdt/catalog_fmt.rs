@@ -18,7 +18,7 @@
 
 use core::fmt;
 
-use crate::record::{parse_changelog_mask, Record, CHANGELOG_DEFMASK, CR_MAXSIZE};
+use crate::record::{le32, le64, parse_changelog_mask, Record, CHANGELOG_DEFMASK, CR_MAXSIZE};
 
 /// Bytes of one header slot.
 pub const SLOT_LEN: usize = 4096;
@@ -77,18 +77,6 @@ pub fn crc32c(data: &[u8]) -> u32 {
         c = CRC32C[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
     }
     !c
-}
-
-fn le32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
-}
-
-fn le64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
 }
 
 fn put32(b: &mut [u8], at: usize, v: u32) {
@@ -380,22 +368,8 @@ impl Header {
     /// A fresh catalog for `target`: no records, no users, Lustre's default mask. Record
     /// indices start at 1, as in Lustre.
     pub fn new(target: &[u8]) -> Option<Header> {
-        if target.is_empty() || target.len() > TARGET_NAME_MAX {
-            return None;
-        }
-        let mut name = [0u8; TARGET_NAME_MAX];
-        name[..target.len()].copy_from_slice(target);
-        Some(Header {
-            generation: 0,
-            target: name,
-            target_len: target.len() as u8,
-            first_index: 1,
-            first_offset: DATA_START,
-            next_index: 1,
-            last_user: 0,
-            mask: CHANGELOG_DEFMASK,
-            users: [None; MAX_USERS],
-        })
+        let mut h = Header::EMPTY;
+        h.init(target).then_some(h)
     }
 
     /// The target name.

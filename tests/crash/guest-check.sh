@@ -7,9 +7,7 @@ set -u
 out=$1 mods=$2 top=$3
 lctl=$top/tools/target/release/lctl
 llog=$top/tools/target/release/llog_reader
-fail=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fail=1; }
+. "$top/tests/lib/check.sh"
 durable=$(tail -n 1 "$out/durable.log")
 echo "last index reported durable before the kill: $durable"
 mnt=$(mktemp -d)

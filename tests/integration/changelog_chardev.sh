@@ -12,21 +12,7 @@ rel=$top/tools/target/release
 lctl=$rel/lctl llog=$rel/llog_reader lfs=$rel/lfs
 here=$(cd "$(dirname "$0")" && pwd)
 py=$here/changelog_chardev.py
-fail=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fail=1; }
-expect() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: want '$2', got '$3'"; fi; }
-expect_fail() { # DESC TEXT CMD...
-	local desc=$1 want=$2 out
-	shift 2
-	if out=$("$@" 2>&1); then
-		bad "$desc: succeeded: $out"
-	elif [[ $out == *"$want"* ]]; then
-		ok "$desc ($want)"
-	else
-		bad "$desc: want '$want', got '$out'"
-	fi
-}
+. "$top/tests/lib/check.sh"
 for t in "$lctl" "$llog" "$lfs"; do
 	[ -x "$t" ] || { echo "skip: $t not built (make tools)"; exit 77; }
 done

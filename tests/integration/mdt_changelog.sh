@@ -10,24 +10,7 @@ lctl=$top/tools/target/release/lctl
 llog=$top/tools/target/release/llog_reader
 lfs=$top/tools/target/release/lfs
 ko=$(find "$mods" -name rustre_mdt.ko | head -n1)
-fail=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fail=1; }
-expect() { # expect DESC WANT GOT
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: want '$2', got '$3'"; fi
-}
-expect_fail() { # expect_fail DESC ERRNO-TEXT CMD...
-	local desc=$1 want=$2 out
-	shift 2
-	if out=$("$@" 2>&1); then
-		bad "$desc: succeeded: $out"
-	elif [[ $out == *"$want"* ]]; then
-		ok "$desc ($want)"
-	else
-		bad "$desc: want '$want', got '$out'"
-	fi
-}
-
+. "$top/tests/lib/check.sh"
 for t in "$lctl" "$llog" "$lfs"; do
 	[ -x "$t" ] || { echo "skip: $t not built (make tools)"; exit 77; }
 done
