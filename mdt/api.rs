@@ -239,7 +239,8 @@ pub(crate) unsafe extern "C" fn rustre_mdt_user_mask(
 }
 
 /// Appends a record given in Lustre's binary format (its index is ignored and assigned);
-/// returns the index, 0 if the type is masked out or there is no user, or `-errno`.
+/// returns the index, 0 if the type is masked out or there is no user, or `-errno`. May sleep
+/// until the flusher has room: not for use inside filesystem operations.
 ///
 /// # Safety
 ///
@@ -254,7 +255,7 @@ pub(crate) unsafe extern "C" fn rustre_mdt_append(t: *const c_void, rec: *const 
     if n != len {
         return i64::from(EINVAL.to_errno());
     }
-    match cl.append(&mut r) {
+    match cl.append_wait(&mut r) {
         Ok(Some(i)) => i as i64,
         Ok(None) => 0,
         Err(e) => i64::from(e.to_errno()),

@@ -194,8 +194,20 @@ impl Changelog {
     /// flusher is woken to renew it; an index beyond it is still handed out (only indices of
     /// records that never became durable can then be given again after a crash).
     ///
-    /// This is the append entry point of the in-kernel interface (HSM events use it too).
+    /// The capture hook's entry point; see [`Changelog::append_wait`] for callers that may
+    /// sleep.
     pub(crate) fn append(&self, rec: &mut Record<'_>) -> Result<Option<u64>> {
+        self.append_inner(rec, false)
+    }
+
+    /// Like [`Changelog::append`], but when the buffer is full it waits (interruptibly) for
+    /// the flusher instead of dropping the record. For callers outside filesystem operations:
+    /// the in-kernel interface (HSM events) and the `mark` command.
+    pub(crate) fn append_wait(&self, rec: &mut Record<'_>) -> Result<Option<u64>> {
+        self.append_inner(rec, true)
+    }
+
+    fn append_inner(&self, rec: &mut Record<'_>, may_wait: bool) -> Result<Option<u64>> {
         if rec.rtype >= CL_LAST {
             return Err(EINVAL);
         }
@@ -212,6 +224,17 @@ impl Changelog {
         }
         if st.reserved.saturating_sub(st.next_index) < RESERVE_AHEAD / 2 {
             self.work.notify_one();
+        }
+        while may_wait && st.pending.len() + flen > MAX_PENDING {
+            self.work.notify_one();
+            if let CondVarTimeoutResult::Signal { .. } =
+                self.flushed.wait_interruptible_timeout(&mut st, msecs_to_jiffies(1000))
+            {
+                return Err(ERESTARTSYS);
+            }
+            if st.stopping || st.detaching {
+                return Err(ENODEV);
+            }
         }
         let start = st.pending.len();
         if start + flen > MAX_PENDING || st.pending.extend_with(flen, 0, GFP_NOFS).is_err() {

@@ -45,6 +45,44 @@ fn result(rc: c_int) -> Result {
     }
 }
 
+/// What a module does when targets come and go, as safe Rust: [`Observer::of`] makes the C
+/// table for it.
+pub trait Observe {
+    /// A target was attached (or was already, when the observer registered).
+    fn attached(t: Target, name: &CStr);
+    /// The target with handle `id` (see [`Target::as_raw`]) is about to be detached; no file
+    /// holds it.
+    fn detaching(id: *const c_void);
+}
+
+/// # Safety
+///
+/// Called by `rustre_mdt` only, with a handle given to us and a NUL-terminated name.
+unsafe extern "C" fn attached_trampoline<O: Observe>(t: *const c_void, name: *const c_char) {
+    // SAFETY: By the function's requirements.
+    let (t, name) = unsafe { (Target::from_raw(t), CStr::from_char_ptr(name)) };
+    if let Some(t) = t {
+        O::attached(t, name);
+    }
+}
+
+/// # Safety
+///
+/// Called by `rustre_mdt` only, with a borrowed handle.
+unsafe extern "C" fn detaching_trampoline<O: Observe>(t: *const c_void) {
+    O::detaching(t);
+}
+
+impl Observer {
+    /// The observer table that calls `O`.
+    pub const fn of<O: Observe>() -> Self {
+        Observer {
+            attached: Some(attached_trampoline::<O>),
+            detaching: Some(detaching_trampoline::<O>),
+        }
+    }
+}
+
 /// Registers `ops`, which is told of every attached target now and of later attaches and
 /// detaches, until [`unobserve`].
 pub fn observe(ops: &'static Observer) -> Result {

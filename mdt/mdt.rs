@@ -370,7 +370,7 @@ fn target_command<'a>(
                     name: text,
                     ..record::Record::default()
                 };
-                if cl.append(&mut rec)?.is_some() {
+                if cl.append_wait(&mut rec)?.is_some() {
                     appended += 1;
                 }
             }

@@ -12,7 +12,7 @@
 //! See `Documentation/changelog_chardev.rst`.
 
 use kernel::{
-    fs::{file::flags::O_NONBLOCK, File, LocalFile},
+    fs::{file::flags::O_NONBLOCK, File},
     kthread::{self, KThread},
     miscfile::{MiscFile, Registration, SEEK_CUR, SEEK_SET},
     new_condvar, new_mutex, new_poll_condvar,
@@ -23,7 +23,7 @@ use kernel::{
     uaccess::{UserPtr, UserSlice, UserSliceReader, UserSliceWriter},
 };
 
-use kernel::ffi::{c_char, c_void};
+use kernel::ffi::c_void;
 
 // Pure logic, shared with the userspace tools (tools/rustre-logic) and tested on the host too;
 // not every item is used by the module itself.
@@ -114,44 +114,37 @@ kernel::sync::global_lock! {
     unsafe(uninit) static DEVICES: Mutex<KVec<DevEntry>> = KVec::new();
 }
 
-/// Creates the device of a newly attached target.
-///
-/// # Safety
-///
-/// Called by `rustre_mdt` with a handle we now own and the target's NUL-terminated name.
-unsafe extern "C" fn on_attached(t: *const c_void, name: *const c_char) {
-    // SAFETY: By the function's requirements.
-    let (target, name) = unsafe { (client::Target::from_raw(t), CStr::from_char_ptr(name)) };
-    let Some(target) = target else { return };
-    let res = (|| -> Result {
-        let devname = CString::try_from_fmt(fmt!("changelog-{}", name))?;
-        let dev = Arc::new(ChlgDevice { target }, GFP_KERNEL)?;
-        let reg = KBox::pin_init(Registration::<Reader>::register(devname, 0o600, dev), GFP_KERNEL)?;
-        DEVICES.lock().push(DevEntry { raw: t as usize, _reg: reg }, GFP_KERNEL)?;
-        Ok(())
-    })();
-    if let Err(e) = res {
-        pr_err!("cannot create /dev/changelog-{}: {:?}\n", name, e);
-    }
-}
+/// Creates and removes the devices as targets come and go.
+struct Devices;
 
-/// Removes the device of a target about to be detached (it has no open file).
-///
-/// # Safety
-///
-/// Called by `rustre_mdt` with a borrowed handle.
-unsafe extern "C" fn on_detaching(t: *const c_void) {
-    let mut devs = DEVICES.lock();
-    if let Some(i) = devs.iter().position(|d| d.raw == t as usize) {
-        if let Ok(d) = devs.remove(i) {
-            drop(devs);
-            drop(d);
+impl client::Observe for Devices {
+    fn attached(target: client::Target, name: &CStr) {
+        let raw = target.as_raw() as usize;
+        let res = (|| -> Result {
+            let devname = CString::try_from_fmt(fmt!("changelog-{}", name))?;
+            let dev = Arc::new(ChlgDevice { target }, GFP_KERNEL)?;
+            let reg =
+                KBox::pin_init(Registration::<Reader>::register(devname, 0o600, dev), GFP_KERNEL)?;
+            DEVICES.lock().push(DevEntry { raw, _reg: reg }, GFP_KERNEL)?;
+            Ok(())
+        })();
+        if let Err(e) = res {
+            pr_err!("cannot create /dev/changelog-{}: {:?}\n", name, e);
+        }
+    }
+
+    fn detaching(id: *const c_void) {
+        let mut devs = DEVICES.lock();
+        if let Some(i) = devs.iter().position(|d| d.raw == id as usize) {
+            if let Ok(d) = devs.remove(i) {
+                drop(devs);
+                drop(d);
+            }
         }
     }
 }
 
-static OBSERVER: client::Observer =
-    client::Observer { attached: Some(on_attached), detaching: Some(on_detaching) };
+static OBSERVER: client::Observer = client::Observer::of::<Devices>();
 
 /// The record queue of a reader, filled by its producer thread.
 struct State {
@@ -561,13 +554,7 @@ impl MiscFile for Reader {
                 let start = u64::from_le_bytes([
                     req[8], req[9], req[10], req[11], req[12], req[13], req[14], req[15],
                 ]);
-                let pipe = LocalFile::fget(wfd).map_err(|_| EBADF)?;
-                // SAFETY: Taken in an ioctl, which does not use the file position of `wfd`;
-                // the pipe is only written through `kernel_write`, which ignores it.
-                let pipe = unsafe { LocalFile::assume_no_fdget_pos(pipe) };
-                if !kernel::kfile::is_writable_fifo(&pipe) {
-                    return Err(EBADF);
-                }
+                let pipe = kernel::kfile::fget_writable_pipe(wfd)?;
                 let target = inner.dev.target.clone();
                 let t = KThread::run(fmt!("kuc_send"), move || kuc_send(&target, &pipe, start))?;
                 // A previous sender is stopped (dropped) here.

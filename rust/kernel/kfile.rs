@@ -162,6 +162,21 @@ impl KFile {
     }
 }
 
+/// Takes a reference to the file behind the caller's descriptor `fd`, which must be a pipe (or
+/// FIFO) open for writing: `EBADF` otherwise. For a stream the kernel writes to with
+/// [`write_stream`] on the caller's behalf (from another thread, too).
+pub fn fget_writable_pipe(fd: u32) -> Result<crate::sync::aref::ARef<crate::fs::File>> {
+    let file = crate::fs::LocalFile::fget(fd).map_err(|_| EBADF)?;
+    // SAFETY: The file is only ever written with `kernel_write()` through `write_stream`,
+    // which neither reads nor moves the file position, so a concurrent `fdget_pos` user on
+    // this task cannot race with anything we do.
+    let file = unsafe { crate::fs::LocalFile::assume_no_fdget_pos(file) };
+    if !is_writable_fifo(&file) {
+        return Err(EBADF);
+    }
+    Ok(file)
+}
+
 /// Whether `file` is a FIFO (pipe) open for writing.
 pub fn is_writable_fifo(file: &crate::fs::File) -> bool {
     // SAFETY: `file` is a counted, open file with a valid inode.
