@@ -27,7 +27,7 @@ use kernel::{
 };
 
 use crate::catalog_fmt::{
-    self, frame_len, parse_frame, scan, seal_frame, FrameError, Header, UserError, DATA_START,
+    frame_len, parse_frame, scan, seal_frame, FrameError, Header, UserError, DATA_START,
     FRAME_HDR, FRAME_MAX, SLOT_LEN,
 };
 use crate::record::{Record, CHANGELOG_MINMASK, CL_LAST};
@@ -125,7 +125,7 @@ impl Changelog {
             pr_err!("{}: catalog {} is not a regular file\n", name, path);
             return Err(EINVAL);
         }
-        let (mut header, mut slot, write_off) = recover(&file, name, path)?;
+        let (mut header, mut slot, write_off, last_on_disk) = recover(&file, name, path)?;
         let next_index = header.next_index;
         // Reserve indices before handing any out.
         header.next_index = next_index + RESERVE_AHEAD;
@@ -156,7 +156,9 @@ impl Changelog {
                     pending,
                     pending_first: next_index,
                     write_off,
-                    durable_index: next_index - 1,
+                    // The last record on disk: after a crash the next index has jumped to the
+                    // reservation, but no record stands between.
+                    durable_index: last_on_disk,
                     sync_interval_ms: DEFAULT_SYNC_INTERVAL_MS,
                     sync_requested: 0,
                     sync_done: 0,
@@ -676,7 +678,8 @@ fn count_frames(mut b: &[u8]) -> u64 {
 
 /// Reads the header and scans the records of a catalog; drops a torn or corrupt tail.
 /// Returns the state to continue from and the append offset.
-fn recover(file: &KFile, name: &CStr, path: &CStr) -> Result<(KBox<Header>, usize, u64)> {
+/// Also returns the index of the last record on disk (the purge point's predecessor if none).
+fn recover(file: &KFile, name: &CStr, path: &CStr) -> Result<(KBox<Header>, usize, u64, u64)> {
     let size = file.size();
     let mut slots = KVVec::from_elem(0u8, 2 * SLOT_LEN, GFP_KERNEL)?;
     if size == 0 {
@@ -689,7 +692,7 @@ fn recover(file: &KFile, name: &CStr, path: &CStr) -> Result<(KBox<Header>, usiz
         file.write_all_at(&slot[..], 0)?;
         file.sync(false)?;
         pr_info!("{}: new changelog catalog {}\n", name, path);
-        return Ok((h, 0, DATA_START));
+        return Ok((h, 0, DATA_START, 0));
     }
     let got = file.read_full_at(&mut slots, 0)?;
     let (s0, s1) = slots.split_at(SLOT_LEN);
@@ -752,14 +755,15 @@ fn recover(file: &KFile, name: &CStr, path: &CStr) -> Result<(KBox<Header>, usiz
     if let Some(l) = last {
         header.next_index = header.next_index.max(l + 1);
     }
+    let last = last.unwrap_or(header.first_index - 1);
     pr_info!(
-        "{}: catalog {}: records {}..{}, {} user(s)\n",
+        "{}: catalog {}: records {}..{}, next index {}, {} user(s)\n",
         name,
         path,
         header.first_index,
-        header.next_index - 1,
+        last,
+        header.next_index,
         header.users.iter().flatten().count()
     );
-    let _ = catalog_fmt::MAX_USERS;
-    Ok((header, slot, off))
+    Ok((header, slot, off, last))
 }

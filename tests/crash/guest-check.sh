@@ -32,6 +32,8 @@ echo "recovered records $first..$last ($n)"
 awk 'NR > 1 && $1 <= prev { bad = 1 } { prev = $1 } END { exit bad }' "$out/records.txt" && ok "indices strictly increasing" || bad "indices out of order"
 [ "$last" -ge "$durable" ] && ok "every record reported durable survived ($last >= $durable)" || bad "lost durable records: last $last < $durable"
 [ "$durable" -gt 100 ] || bad "the load produced too few records ($durable) to mean anything"
+expect "durable index is the last record, not the reservation" "$last" \
+	"$("$lctl" get_param -n mdd.crash-MDT0000.changelog_durable_index)"
 cur=$("$lctl" get_param -n mdd.crash-MDT0000.changelog_current_index)
 touch "$mnt/after-crash"
 "$lctl" --device crash-MDT0000 changelog_sync
