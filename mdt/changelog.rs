@@ -479,7 +479,9 @@ impl Changelog {
                 let mut st = self.state.lock();
                 if err.is_none() {
                     st.write_off = off + batch.len() as u64;
-                    st.durable_index = last - 1;
+                    if !batch.is_empty() {
+                        st.durable_index = last - 1;
+                    }
                     spare = batch;
                     spare.clear();
                 } else {
