@@ -261,3 +261,41 @@ pub(crate) unsafe extern "C" fn rustre_mdt_append(t: *const c_void, rec: *const 
         Err(e) => i64::from(e.to_errno()),
     }
 }
+
+/// Copies where the target's filesystem is mounted, NUL-terminated, into `buf`; returns the
+/// length without the NUL, or `-ERANGE` if `buf` is too small.
+///
+/// # Safety
+///
+/// `t` must be a live handle and `buf` valid for writes of `len` bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rustre_mdt_mount(t: *const c_void, buf: *mut u8, len: usize) -> isize {
+    // SAFETY: By the function's requirements.
+    let m = unsafe { cl(t) }.mount.to_bytes_with_nul();
+    if buf.is_null() || len < m.len() {
+        return ERANGE.to_errno() as isize;
+    }
+    // SAFETY: By the function's requirements, `buf` holds at least `m.len()` bytes.
+    unsafe { core::ptr::copy_nonoverlapping(m.as_ptr(), buf, m.len()) };
+    (m.len() - 1) as isize
+}
+
+/// Stores a new handle to the `lustre/mdt/` debugfs directory at `out`, where other modules
+/// keep per-target parameters (`lctl get_param mdt.<target>.*`).
+///
+/// A `kernel::debugfs::Dir` crosses the C interface here: both modules are built against the
+/// same kernel crate, so the type is the same on both sides.
+///
+/// # Safety
+///
+/// `out` must be valid for writing a `kernel::debugfs::Dir`, and the caller must take
+/// ownership of the value written.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rustre_mdt_debugfs_mdt(out: *mut c_void) -> c_int {
+    let Some(dir) = crate::mdt_dir() else {
+        return ENODEV.to_errno();
+    };
+    // SAFETY: By the function's requirements.
+    unsafe { out.cast::<kernel::debugfs::Dir>().write(dir) };
+    0
+}

@@ -90,6 +90,8 @@ pub(crate) struct State {
 pub(crate) struct Changelog {
     /// `<fsname>-MDT<xxxx>`.
     pub(crate) name: CString,
+    /// Where the target's filesystem is mounted.
+    pub(crate) mount: CString,
     file: KFile,
     /// Superblock and inode of the catalog file, whose own events are not recorded.
     pub(crate) file_id: (usize, u64),
@@ -118,8 +120,9 @@ fn now_secs() -> u64 {
 }
 
 impl Changelog {
-    /// Opens (or creates) the catalog at `path` for target `name`, recovering its state.
-    pub(crate) fn open(name: &CStr, path: &CStr) -> Result<Arc<Self>> {
+    /// Opens (or creates) the catalog at `path` for target `name` over the filesystem mounted
+    /// at `mount`, recovering its state.
+    pub(crate) fn open(name: &CStr, mount: &CStr, path: &CStr) -> Result<Arc<Self>> {
         let file = KFile::open(path, O_RDWR | O_CREAT | O_LARGEFILE | O_NOFOLLOW, 0o600)?;
         if !file.is_regular() {
             pr_err!("{}: catalog {} is not a regular file\n", name, path);
@@ -143,6 +146,7 @@ impl Changelog {
         Arc::pin_init(
             try_pin_init!(Changelog {
                 name: CString::try_from_fmt(fmt!("{}", name))?,
+                mount: CString::try_from_fmt(fmt!("{}", mount))?,
                 file,
                 file_id,
                 live_mask: AtomicU32::new(live),

@@ -35,6 +35,18 @@ extern "C" {
         mask: *mut u32,
     ) -> c_int;
     fn rustre_mdt_append(t: *const c_void, rec: *const u8, len: usize) -> i64;
+    fn rustre_mdt_mount(t: *const c_void, buf: *mut u8, len: usize) -> isize;
+    fn rustre_mdt_debugfs_mdt(out: *mut c_void) -> c_int;
+}
+
+/// A new handle to the `lustre/mdt/` debugfs directory, for per-target parameters at
+/// `mdt.<target>.*`. `ENODEV` if `rustre_mdt` is unloading.
+pub fn mdt_params_dir() -> Result<kernel::debugfs::Dir> {
+    let mut out = core::mem::MaybeUninit::<kernel::debugfs::Dir>::uninit();
+    // SAFETY: `out` is valid for writing a `Dir`, which we take below if it was written.
+    result(unsafe { rustre_mdt_debugfs_mdt(out.as_mut_ptr().cast()) })?;
+    // SAFETY: The call succeeded, so it wrote a `Dir` that is now ours.
+    Ok(unsafe { out.assume_init() })
 }
 
 fn result(rc: c_int) -> Result {
@@ -178,6 +190,20 @@ impl Target {
             return Err(Error::from_errno(rc as i32));
         }
         Ok((rc > 0).then_some(rc as u64))
+    }
+}
+
+impl Target {
+    /// Where the target's filesystem is mounted, NUL-terminated.
+    pub fn mount(&self) -> Result<kernel::str::CString> {
+        let mut buf = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
+        // SAFETY: `raw` is live; `buf` is valid for writes of its length.
+        let n = unsafe { rustre_mdt_mount(self.as_raw(), buf.as_mut_ptr(), buf.len()) };
+        if n < 0 {
+            return Err(Error::from_errno(n as i32));
+        }
+        let m = CStr::from_bytes_with_nul(&buf[..n as usize + 1]).map_err(|_| EINVAL)?;
+        kernel::str::CString::try_from(m).map_err(|_| ENOMEM)
     }
 }
 

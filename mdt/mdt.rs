@@ -105,6 +105,8 @@ impl Drop for Target {
 struct Registry {
     targets: KVec<KBox<Target>>,
     mdd: Option<Dir>,
+    /// `lustre/mdt/`, for the parameters other modules keep per target (HSM).
+    mdt: Option<Dir>,
     observers: KVec<api::ObserverPtr>,
 }
 
@@ -113,6 +115,7 @@ kernel::sync::global_lock! {
     unsafe(uninit) static REGISTRY: Mutex<Registry> = Registry {
         targets: KVec::new(),
         mdd: None,
+        mdt: None,
         observers: KVec::new(),
     };
 }
@@ -151,7 +154,7 @@ fn attach(reg: &mut Registry, name: &[u8], mount: &[u8], catalog: &[u8]) -> Resu
             e
         );
     })?;
-    let cl = Changelog::open(&name, &catalog).inspect_err(|e| {
+    let cl = Changelog::open(&name, &mount, &catalog).inspect_err(|e| {
         pr_err!("attach {}: cannot open catalog {}: {:?}\n", BStr(name.to_bytes()), BStr(catalog.to_bytes()), e);
     })?;
     let watch = SbWatch::new(&mount, capture::EVENTS, cl.clone()).inspect_err(|e| {
@@ -223,6 +226,11 @@ pub(crate) fn unobserve(o: api::ObserverPtr) {
     if reg.observers.is_empty() {
         drop(core::mem::take(&mut reg.observers));
     }
+}
+
+/// A new handle to `lustre/mdt/` in debugfs.
+pub(crate) fn mdt_dir() -> Option<Dir> {
+    REGISTRY.lock().mdt.clone()
 }
 
 /// The changelog of the target called `name`.
@@ -462,6 +470,7 @@ impl kernel::InPlaceModule for RustreMdt {
             let mut reg = REGISTRY.lock();
             let lustre = Dir::new(c"lustre");
             reg.mdd = Some(lustre.subdir(c"mdd"));
+            reg.mdt = Some(lustre.subdir(c"mdt"));
         }
         let opts = MiscDeviceOptions { name: c"rustre-mdt" };
         // The control node first; the targets of `targets=` last, so that a failure of either
@@ -481,6 +490,7 @@ fn attach_param_targets_or_clean() -> Result {
         // The registry is a static: take its vector so that its buffer is freed too.
         drop(core::mem::take(&mut reg.targets));
         reg.mdd = None;
+        reg.mdt = None;
     })
 }
 
@@ -491,6 +501,7 @@ impl PinnedDrop for RustreMdt {
         // Detach every target; the registry is a static, so take its vector to free its buffer.
         drop(core::mem::take(&mut reg.targets));
         reg.mdd = None;
+        reg.mdt = None;
     }
 }
 

@@ -37,4 +37,10 @@ int rustre_mdt_user_mask(struct rustre_mdt_target *t, u32 id, const u8 *name, si
 			 u32 *mask);
 s64 rustre_mdt_append(struct rustre_mdt_target *t, const u8 *rec, size_t len);
 
+/* Where the target's filesystem is mounted; returns the length, or -ERANGE. */
+ssize_t rustre_mdt_mount(struct rustre_mdt_target *t, char *buf, size_t len);
+
+/* A new handle (a Rust kernel::debugfs::Dir, written to *out) to debugfs lustre/mdt/. */
+int rustre_mdt_debugfs_mdt(void *out);
+
 #endif

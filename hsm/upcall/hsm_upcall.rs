@@ -8,15 +8,37 @@
 //!
 //! See `Documentation/index.rst`.
 
-use kernel::prelude::*;
+use kernel::{debugfs::Scope, miscfile::Registration, prelude::*, str::CString};
+
+use kernel::ffi::c_void;
 
 // Pure logic, shared with the userspace tools (tools/rustre-logic) and tested on the host too;
 // not every item is used by the module itself.
+#[allow(dead_code, unreachable_pub)]
+mod argv;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../../mdt/fid.rs"]
 mod fid;
 #[allow(dead_code, unreachable_pub)]
 mod mask;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../mdt/record.rs"]
+mod record;
+#[allow(dead_code, unreachable_pub)]
+mod state;
+#[allow(dead_code, unreachable_pub)]
+mod uapi;
+
+// The client side of rustre_mdt's interface.
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../mdt/client.rs"]
+mod client;
+
+mod device;
+mod hsm;
+mod params;
+
+use hsm::Hsm;
 
 module! {
     type: HsmUpcall,
@@ -26,12 +48,100 @@ module! {
     license: "GPL",
 }
 
+/// Bytes printed as text in log messages.
+pub(crate) struct BStr<'a>(pub(crate) &'a [u8]);
+
+impl core::fmt::Display for BStr<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for &c in self.0 {
+            let c = if (0x20..0x7f).contains(&c) { c as char } else { '?' };
+            core::fmt::Write::write_char(f, c)?;
+        }
+        Ok(())
+    }
+}
+
+impl kernel::fmt::Display for BStr<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
+    }
+}
+
+/// Lets the kernel's formatting macros print what implements `core::fmt::Display` (the
+/// shared pure-logic types).
+pub(crate) struct D<T>(pub(crate) T);
+
+impl<T: core::fmt::Display> kernel::fmt::Display for D<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// The HSM device and parameters of one target. Dropping it removes the parameters first (no
+/// callback runs after that), then the device.
+struct Entry {
+    raw: usize,
+    _params: Pin<KBox<Scope<params::ParamData>>>,
+    _reg: Pin<KBox<Registration<device::HsmFile>>>,
+}
+
+kernel::sync::global_lock! {
+    // SAFETY: Initialized in module init before the observer is registered.
+    unsafe(uninit) static ENTRIES: Mutex<KVec<Entry>> = KVec::new();
+}
+
+/// Creates and removes the HSM side of targets as they come and go.
+struct Targets;
+
+impl Targets {
+    fn create(target: client::Target, name: &CStr) -> Result<Entry> {
+        let raw = target.as_raw() as usize;
+        let hsm = Hsm::new(target, name)?;
+        let mdt = client::mdt_params_dir()?;
+        let params = params::create(&mdt, hsm.clone())?;
+        let devname = CString::try_from_fmt(fmt!("hsm-{}", name))?;
+        let reg = KBox::pin_init(Registration::<device::HsmFile>::register(devname, 0o600, hsm), GFP_KERNEL)?;
+        Ok(Entry { raw, _params: params, _reg: reg })
+    }
+}
+
+impl client::Observe for Targets {
+    fn attached(target: client::Target, name: &CStr) {
+        let res = Self::create(target, name).and_then(|e| ENTRIES.lock().push(e, GFP_KERNEL).map_err(Into::into));
+        if let Err(e) = res {
+            pr_err!("cannot set up HSM for {}: {:?}\n", name, e);
+        }
+    }
+
+    fn detaching(id: *const c_void) {
+        let mut entries = ENTRIES.lock();
+        if let Some(i) = entries.iter().position(|e| e.raw == id as usize) {
+            if let Ok(e) = entries.remove(i) {
+                drop(entries);
+                drop(e);
+            }
+        }
+    }
+}
+
+static OBSERVER: client::Observer = client::Observer::of::<Targets>();
+
 struct HsmUpcall;
 
 impl kernel::Module for HsmUpcall {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        pr_info!("loaded\n");
+        // SAFETY: Called once, before the observer can use the list.
+        unsafe { ENTRIES.init() };
+        client::observe(&OBSERVER)?;
         Ok(Self)
+    }
+}
+
+impl Drop for HsmUpcall {
+    fn drop(&mut self) {
+        client::unobserve(&OBSERVER);
+        // The list is a static: take its vector so that its buffer is freed too.
+        drop(core::mem::take(&mut *ENTRIES.lock()));
     }
 }
 

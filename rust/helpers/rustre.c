@@ -5,6 +5,7 @@
  */
 
 #include <linux/cred.h>
+#include <linux/fs.h>
 #include <linux/fsnotify_backend.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/task_stack.h>
@@ -53,4 +54,24 @@ __rust_helper void rust_helper_rustre_current_comm(char (*buf)[TASK_COMM_LEN])
 __rust_helper int rust_helper_rustre_current_syscall_nr(void)
 {
 	return current->mm ? syscall_get_nr(current, task_pt_regs(current)) : -1;
+}
+
+__rust_helper u32 rust_helper_rustre_inode_uid(const struct inode *inode)
+{
+	return from_kuid_munged(&init_user_ns, inode->i_uid);
+}
+
+__rust_helper void rust_helper_rustre_inode_lock(struct inode *inode)
+{
+	inode_lock(inode);
+}
+
+__rust_helper void rust_helper_rustre_inode_unlock(struct inode *inode)
+{
+	inode_unlock(inode);
+}
+
+__rust_helper const struct cred *rust_helper_rustre_current_cred(void)
+{
+	return current_cred();
 }

@@ -54,13 +54,24 @@ impl KFile {
     pub fn open(path: &CStr, flags: u32, mode: u16) -> Result<Self> {
         // SAFETY: `path` is NUL-terminated; `filp_open` returns a file or an error pointer.
         let file = from_err_ptr(unsafe { bindings::filp_open(path.as_char_ptr(), flags as i32, mode) })?;
-        let file = NonNull::new(file).ok_or(ENOENT)?;
-        // SAFETY: The file is new and not shared: nobody else reads `f_mode` yet.
+        // SAFETY: `filp_open` succeeded, so the file is new and ours.
+        Ok(unsafe { Self::from_new(file) })
+    }
+
+    /// Takes over a file the kernel just opened, and silences its fsnotify events.
+    ///
+    /// # Safety
+    ///
+    /// `file` must be a valid open file that the caller owns and has not shared yet.
+    pub(crate) unsafe fn from_new(file: *mut bindings::file) -> Self {
+        // SAFETY: By the function's requirements, nobody else reads `f_mode` yet.
         unsafe {
-            let m = &mut (*file.as_ptr()).f_mode;
+            let m = &mut (*file).f_mode;
             *m = (*m & !(bindings::FMODE_NONOTIFY | bindings::FMODE_NONOTIFY_PERM)) | bindings::FMODE_NONOTIFY;
         }
-        Ok(KFile { file })
+        // INVARIANT: By the function's requirements, the file is open and ours.
+        // SAFETY: A valid file pointer is not null.
+        KFile { file: unsafe { NonNull::new_unchecked(file) } }
     }
 
     fn raw(&self) -> *mut bindings::file {

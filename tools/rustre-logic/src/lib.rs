@@ -35,3 +35,15 @@ pub mod record;
 /// The changelog catalog's on-disk format and its users.
 #[path = "../../../mdt/catalog_fmt.rs"]
 pub mod catalog_fmt;
+
+/// The HSM device interface: ioctls and Lustre's request, action list and copy layouts.
+#[path = "../../../hsm/upcall/uapi.rs"]
+pub mod uapi;
+
+/// A file's HSM state: flags, transitions, `trusted.hsm`, `lfs hsm_state` text, `CL_HSM` flags.
+#[path = "../../../hsm/upcall/state.rs"]
+pub mod state;
+
+/// The upcall's command line and how requests are split over calls.
+#[path = "../../../hsm/upcall/argv.rs"]
+pub mod argv;

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `/dev/hsm-<target>`: HSM requests, file states, upcall copies and copytools, through the
+//! ioctls of [`crate::uapi`] (the LU-7659 model: a character device in place of KUC pipes).
+//!
+//! A copytool registers its open file with `IOC_CT_REGISTER`; each `read()` then hands it one
+//! `hsm_action_list` (blocking unless `O_NONBLOCK`; `poll()` says when one is there), and it
+//! reports with `IOC_COPY_START` and `IOC_COPY_END`. Closing the file gives its unfinished
+//! actions back to the queue.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use kernel::{
+    fs::{file::flags::O_NONBLOCK, File, LocalFile},
+    fsobj::FsPath,
+    miscfile::MiscFile,
+    prelude::*,
+    sync::{poll::PollTable, Arc},
+    uaccess::{UserPtr, UserSlice, UserSliceWriter},
+};
+
+use crate::client::Holder;
+use crate::hsm::{request_errno, Hsm};
+use crate::uapi;
+
+const POLLIN: u32 = kernel::bindings::POLLIN;
+const POLLRDNORM: u32 = kernel::bindings::POLLRDNORM;
+
+/// Largest action list handed out: one item with the most data a request may carry.
+const HAL_MAX: usize = 64 + 128 + uapi::ACTION_ITEM_LEN + uapi::MAX_DATA as usize;
+
+/// An open HSM device file.
+pub(crate) struct HsmFile {
+    hsm: Arc<Hsm>,
+    /// The copytool id after `IOC_CT_REGISTER`, 0 before.
+    agent: AtomicU64,
+    _holder: Holder,
+}
+
+impl HsmFile {
+    fn agent(&self) -> u64 {
+        self.agent.load(Ordering::Acquire)
+    }
+
+    fn ioctl_request(&self, arg: usize) -> Result<isize> {
+        let mut head = [0u8; uapi::REQUEST_LEN];
+        UserSlice::new(UserPtr::from_addr(arg), head.len()).reader().read_slice(&mut head)?;
+        let len = uapi::Request::decode(&head)
+            .and_then(|r| r.checked_len())
+            .map_err(request_errno)?;
+        let mut req = KVVec::with_capacity(len, GFP_KERNEL)?;
+        UserSlice::new(UserPtr::from_addr(arg), len).reader().read_all(&mut req, GFP_KERNEL)?;
+        self.hsm.request(&req)?;
+        Ok(0)
+    }
+
+    fn ioctl_copy(&self, arg: usize, end: bool) -> Result<isize> {
+        let mut b = [0u8; uapi::COPY_LEN];
+        let (r, mut w) = UserSlice::new(UserPtr::from_addr(arg), b.len()).reader_writer();
+        let mut r = r;
+        r.read_slice(&mut b)?;
+        let mut c = uapi::Copy::decode(&b).ok_or(EINVAL)?;
+        if end {
+            self.hsm.copy_end(&c, self.agent())?;
+        } else {
+            self.hsm.copy_start(&mut c)?;
+            c.encode(&mut b);
+            w.write_slice(&b)?;
+        }
+        Ok(0)
+    }
+
+    fn ioctl_register(&self, arg: usize) -> Result<isize> {
+        let mut b = [0u8; uapi::KERNELCOMM_LEN + 4 * uapi::MAX_ARCHIVES_PER_AGENT];
+        let mut r = UserSlice::new(UserPtr::from_addr(arg), b.len()).reader();
+        r.read_slice(&mut b[..uapi::KERNELCOMM_LEN])?;
+        let count = u32::from_le_bytes([b[16], b[17], b[18], b[19]]) as usize;
+        if count > uapi::MAX_ARCHIVES_PER_AGENT {
+            return Err(EINVAL);
+        }
+        let end = uapi::KERNELCOMM_LEN + 4 * count;
+        r.read_slice(&mut b[uapi::KERNELCOMM_LEN..end])?;
+        let archives = uapi::decode_register(&b[..end]).ok_or(EINVAL)?;
+        if self.agent() != 0 {
+            return Err(EEXIST);
+        }
+        let id = self.hsm.register_agent(archives)?;
+        if self.agent.compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            self.hsm.unregister_agent(id);
+            return Err(EEXIST);
+        }
+        Ok(0)
+    }
+
+    fn ioctl_state(&self, arg: usize) -> Result<isize> {
+        let mut b = [0u8; uapi::STATE_LEN];
+        let (mut r, mut w) = UserSlice::new(UserPtr::from_addr(arg), b.len()).reader_writer();
+        r.read_slice(&mut b)?;
+        let fd = uapi::UserState::fd(&b).ok_or(EINVAL)?;
+        let fd = u32::try_from(fd).map_err(|_| EBADF)?;
+        let file = LocalFile::fget(fd).map_err(|_| EBADF)?;
+        let p = FsPath::of_file(&file)?;
+        let st = self.hsm.user_state(&p)?;
+        st.encode(fd as i32, &mut b);
+        w.write_slice(&b)?;
+        Ok(0)
+    }
+}
+
+impl MiscFile for HsmFile {
+    type OwnerModule = crate::HsmUpcall;
+    type Device = Hsm;
+
+    fn open(dev: &Arc<Hsm>, _file: &File) -> Result<Pin<KBox<Self>>> {
+        let holder = dev.target.hold()?;
+        Ok(KBox::pin(HsmFile { hsm: dev.clone(), agent: AtomicU64::new(0), _holder: holder }, GFP_KERNEL)?)
+    }
+
+    fn release(this: Pin<KBox<Self>>, _file: &File) {
+        let agent = this.agent();
+        if agent != 0 {
+            this.hsm.unregister_agent(agent);
+        }
+    }
+
+    fn read(this: Pin<&Self>, file: &File, buf: &mut UserSliceWriter, _pos: &mut i64) -> Result<usize> {
+        let agent = this.agent();
+        if agent == 0 {
+            return Err(EINVAL);
+        }
+        let mut out = KVVec::from_elem(0u8, buf.len().min(HAL_MAX), GFP_KERNEL)?;
+        loop {
+            if let Some(n) = this.hsm.next_action(agent, &mut out)? {
+                buf.write_slice(&out[..n])?;
+                return Ok(n);
+            }
+            if file.flags() & O_NONBLOCK != 0 {
+                return Err(EAGAIN);
+            }
+            if this.hsm.wait_for_action(agent) {
+                return Err(ERESTARTSYS);
+            }
+        }
+    }
+
+    fn poll(this: Pin<&Self>, file: &File, table: PollTable<'_>) -> u32 {
+        table.register_wait(file, &this.hsm.cdt_wait);
+        let agent = this.agent();
+        if agent != 0 && this.hsm.has_action(agent) {
+            POLLIN | POLLRDNORM
+        } else {
+            0
+        }
+    }
+
+    fn ioctl(this: Pin<&Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            uapi::IOC_REQUEST => this.ioctl_request(arg),
+            uapi::IOC_COPY_START => this.ioctl_copy(arg, false),
+            uapi::IOC_COPY_END => this.ioctl_copy(arg, true),
+            uapi::IOC_CT_REGISTER => this.ioctl_register(arg),
+            uapi::IOC_STATE_GET => this.ioctl_state(arg),
+            _ => Err(ENOTTY),
+        }
+    }
+}

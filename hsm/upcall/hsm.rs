@@ -1,0 +1,802 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The HSM side of one metadata target: its parameters, request dispatch (upcall or
+//! coordinator), the coordinator's queue and copytools, and completions, which update the
+//! file's HSM state and append `CL_HSM` changelog records.
+//!
+//! Locks: `params` and `cdt` are never held together, and neither is held while the upcall
+//! runs, while a file is looked up or its state written, or while a record is appended.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use kernel::{
+    fsobj::FsPath,
+    new_mutex, new_poll_condvar,
+    prelude::*,
+    str::CString,
+    sync::{poll::PollCondVar, Arc, Mutex},
+    umh::Command,
+};
+
+use crate::argv;
+use crate::client::Target;
+use crate::fid::Fid;
+use crate::mask::{self, Action};
+use crate::record::{self, Extra, Record};
+use crate::state::{self, HsmAttrs, HsmEvent};
+use crate::uapi::{self, Copy, UserAction};
+use crate::BStr;
+
+/// Most actions the coordinator keeps waiting, over all requests; more gets `ENOSPC`.
+pub(crate) const MAX_WAITING: usize = 1 << 20;
+/// Lustre's default `max_requests`.
+const DEFAULT_MAX_REQUESTS: u32 = 3;
+/// `HPS_WAITING` and `HPS_RUNNING`, for `hus_in_progress_state`.
+const HPS_WAITING: u32 = 1;
+const HPS_RUNNING: u32 = 2;
+/// The object id IGIF FIDs of a tmpfs file carry in 3-word handles (`FILEID_INO32_GEN`).
+const FILEID_INO32_GEN: i32 = 1;
+
+/// `hsm_control`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Control {
+    /// Requests are taken and handed to copytools.
+    Enabled,
+    /// Requests are taken and queued, nothing is handed out.
+    Disabled,
+    /// Requests are refused with `EAGAIN` (after `shutdown`; the initial state, as Lustre's).
+    Stopped,
+}
+
+impl Control {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Control::Enabled => "enabled",
+            Control::Disabled => "disabled",
+            Control::Stopped => "stopped",
+        }
+    }
+}
+
+/// Tunables, written through debugfs.
+pub(crate) struct Params {
+    pub(crate) upcall_mask: u32,
+    /// As written (no NUL); empty for none.
+    pub(crate) upcall_path: KVec<u8>,
+    pub(crate) default_archive_id: u32,
+    pub(crate) max_requests: u32,
+    pub(crate) upcall_batch: u32,
+}
+
+/// One action of the coordinator.
+pub(crate) struct Item {
+    pub(crate) cookie: u64,
+    pub(crate) compound: u64,
+    pub(crate) action: Action,
+    pub(crate) fid: Fid,
+    pub(crate) archive_id: u32,
+    pub(crate) flags: u64,
+    pub(crate) data: KVec<u8>,
+    /// The copytool it was handed to; 0 while waiting.
+    pub(crate) agent: u64,
+    /// COPY_START was received.
+    pub(crate) started: bool,
+    /// A CANCEL request came for it while a copytool had it.
+    pub(crate) canceled: bool,
+}
+
+/// A registered copytool (an open device file after `IOC_CT_REGISTER`).
+pub(crate) struct Agent {
+    pub(crate) id: u64,
+    /// Archive ids served (see [`uapi::decode_register`]); 0 for all.
+    pub(crate) archives: u64,
+    pub(crate) done_ok: u64,
+    pub(crate) done_err: u64,
+}
+
+/// The coordinator.
+pub(crate) struct Cdt {
+    pub(crate) control: Control,
+    /// First-in first-out; requeued actions go to `retry`, served first.
+    waiting: KVVec<Option<KBox<Item>>>,
+    head: usize,
+    retry: KVec<KBox<Item>>,
+    /// Actions handed to copytools, at most `max_requests`.
+    pub(crate) active: KVec<KBox<Item>>,
+    pub(crate) agents: KVec<Agent>,
+    next_cookie: u64,
+    next_compound: u64,
+    next_agent: u64,
+}
+
+impl Cdt {
+    pub(crate) fn waiting_len(&self) -> usize {
+        self.retry.len() + self.waiting.len() - self.head
+    }
+
+    /// The waiting actions, in the order they will be handed out.
+    pub(crate) fn waiting_iter(&self) -> impl Iterator<Item = &Item> {
+        Iterator::chain(
+            self.retry.iter().rev().map(|b| &**b),
+            self.waiting[self.head..].iter().filter_map(|o| o.as_deref()),
+        )
+    }
+
+    fn push(&mut self, it: KBox<Item>) -> Result {
+        if self.head > 0 && self.head == self.waiting.len() {
+            self.waiting.clear();
+            self.head = 0;
+        }
+        self.waiting.push(Some(it), GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Takes the first waiting action that a copytool serving `archives` can do.
+    fn take_for(&mut self, archives: u64) -> Option<KBox<Item>> {
+        if let Some(i) = self.retry.iter().rposition(|it| uapi::serves(archives, it.archive_id)) {
+            return self.retry.remove(i).ok();
+        }
+        let at = self.waiting[self.head..]
+            .iter()
+            .position(|o| o.as_ref().is_some_and(|it| uapi::serves(archives, it.archive_id)))?;
+        let it = self.waiting[self.head + at].take();
+        // Skip the holes at the front; compact once half of the vector is holes.
+        while self.head < self.waiting.len() && self.waiting[self.head].is_none() {
+            self.head += 1;
+        }
+        if self.head > 4096 && self.head * 2 > self.waiting.len() {
+            let mut rest = KVVec::with_capacity(self.waiting.len() - self.head, GFP_KERNEL).ok()?;
+            for o in self.waiting.iter_mut().skip(self.head) {
+                let _ = rest.push(o.take(), GFP_KERNEL);
+            }
+            self.waiting = rest;
+            self.head = 0;
+        }
+        it
+    }
+
+    /// Removes the waiting actions for `fid` (CANCEL); returns how many.
+    fn cancel_waiting(&mut self, fid: &Fid) -> usize {
+        let before = self.retry.len();
+        self.retry.retain(|it| it.fid != *fid);
+        let mut n = before - self.retry.len();
+        for o in self.waiting.iter_mut().skip(self.head) {
+            if o.as_ref().is_some_and(|it| it.fid == *fid) {
+                *o = None;
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Drops every waiting and active action (`purge`).
+    fn purge(&mut self) -> usize {
+        let n = self.waiting_len() + self.active.len();
+        self.waiting = KVVec::new();
+        self.head = 0;
+        self.retry = KVec::new();
+        self.active = KVec::new();
+        n
+    }
+
+    pub(crate) fn count_active(&self, a: Action) -> usize {
+        self.active.iter().filter(|it| it.action == a).count()
+    }
+}
+
+/// Counters, for the parameters and the benchmark.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) upcall_calls: AtomicU64,
+    pub(crate) upcall_fids: AtomicU64,
+    pub(crate) upcall_fallbacks: AtomicU64,
+    pub(crate) completed_ok: AtomicU64,
+    pub(crate) completed_err: AtomicU64,
+}
+
+/// The HSM state of one target.
+#[pin_data]
+pub(crate) struct Hsm {
+    pub(crate) target: Target,
+    pub(crate) name: CString,
+    /// The root of the target's filesystem, to find files by FID.
+    root: FsPath,
+    #[pin]
+    pub(crate) params: Mutex<Params>,
+    #[pin]
+    pub(crate) cdt: Mutex<Cdt>,
+    /// Copytools wait here for actions; notified whenever one may be handed out.
+    #[pin]
+    pub(crate) cdt_wait: PollCondVar,
+    pub(crate) counters: Counters,
+}
+
+/// Maps a state error to its errno.
+fn state_errno(e: state::StateError) -> Error {
+    match e {
+        state::StateError::ArchiveIdChange => EINVAL,
+        state::StateError::NotReleasable => EPERM,
+        state::StateError::Corrupt => EIO,
+    }
+}
+
+/// Errno of a rejected request.
+pub(crate) fn request_errno(e: uapi::RequestError) -> Error {
+    match e {
+        uapi::RequestError::TooBig => E2BIG,
+        _ => EINVAL,
+    }
+}
+
+impl Hsm {
+    pub(crate) fn new(target: Target, name: &CStr) -> Result<Arc<Self>> {
+        let mount = target.mount()?;
+        let root = FsPath::lookup(&mount, true)?;
+        Arc::pin_init(
+            try_pin_init!(Hsm {
+                target,
+                name: CString::try_from(name).map_err(|_| ENOMEM)?,
+                root,
+                params <- new_mutex!(Params {
+                    upcall_mask: 0,
+                    upcall_path: KVec::new(),
+                    default_archive_id: 1,
+                    max_requests: DEFAULT_MAX_REQUESTS,
+                    upcall_batch: argv::DEFAULT_BATCH,
+                }),
+                cdt <- new_mutex!(Cdt {
+                    control: Control::Stopped,
+                    waiting: KVVec::new(),
+                    head: 0,
+                    retry: KVec::new(),
+                    active: KVec::new(),
+                    agents: KVec::new(),
+                    next_cookie: 1,
+                    next_compound: 1,
+                    next_agent: 1,
+                }),
+                cdt_wait <- new_poll_condvar!("hsm_cdt"),
+                counters: Counters::default(),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The file system name, `lustre` for `lustre-MDT0000`.
+    pub(crate) fn fsname(&self) -> &[u8] {
+        uapi::fsname(self.name.to_bytes())
+    }
+
+    /// Finds the file with IGIF `fid` on the target: `ENOENT` if there is none.
+    fn lookup(&self, fid: &Fid) -> Result<FsPath> {
+        if fid.ver != 0 || fid.seq == 0 {
+            return Err(ENOENT);
+        }
+        let found = if self.root.fs_type().to_bytes() == b"tmpfs" {
+            let w = [fid.oid, fid.seq as u32, (fid.seq >> 32) as u32];
+            self.root.by_handle(FILEID_INO32_GEN, &w)
+        } else {
+            let ino = u32::try_from(fid.seq).map_err(|_| ENOENT)?;
+            self.root.by_handle(FILEID_INO32_GEN, &[ino, fid.oid])
+        };
+        let p = found.map_err(|e| if e == ESTALE { ENOENT } else { e })?;
+        let st = p.stat();
+        // A handle names an inode; make sure it is the one of the FID.
+        if st.ino != fid.seq || st.generation != fid.oid {
+            return Err(ENOENT);
+        }
+        Ok(p)
+    }
+
+    /// Checks that `p` is on the target's filesystem; `EXDEV` if not.
+    pub(crate) fn check_same_fs(&self, p: &FsPath) -> Result {
+        if p.stat().sb != self.root.stat().sb {
+            return Err(EXDEV);
+        }
+        Ok(())
+    }
+
+    /// Reads the stored state (none yet: all clear).
+    pub(crate) fn read_attrs(p: &FsPath) -> Result<HsmAttrs> {
+        let mut b = [0u8; state::XATTR_LEN];
+        match p.get_xattr(c"trusted.hsm", &mut b) {
+            Ok(n) => HsmAttrs::decode(&b[..n]).map_err(state_errno),
+            Err(e) if e == ENODATA || e == EOPNOTSUPP => Ok(HsmAttrs::default()),
+            Err(ERANGE) => Err(EIO),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write_attrs(p: &FsPath, a: &HsmAttrs) -> Result {
+        p.set_xattr_quiet(c"trusted.hsm", &a.encode())
+    }
+
+    /// The data version of a file: its modification time.
+    pub(crate) fn data_version(p: &FsPath) -> u64 {
+        p.stat().mtime_ns as u64
+    }
+
+    /// The user-visible state of a file, and what the coordinator is doing with it.
+    pub(crate) fn user_state(&self, p: &FsPath) -> Result<uapi::UserState> {
+        self.check_same_fs(p)?;
+        let a = Self::read_attrs(p)?;
+        let st = p.stat();
+        let fid = Fid::from_inode(st.ino, st.generation);
+        let mut us = uapi::UserState {
+            states: a.effective(Self::data_version(p)),
+            archive_id: a.archive_id,
+            ..Default::default()
+        };
+        let cdt = self.cdt.lock();
+        if let Some(it) = cdt.active.iter().find(|it| it.fid == fid) {
+            us.in_progress_action = it.action as u32;
+            us.in_progress_state = if it.started { HPS_RUNNING } else { HPS_WAITING };
+        }
+        Ok(us)
+    }
+
+    /// Appends a `CL_HSM` record for `fid`.
+    fn changelog(&self, fid: &Fid, event: HsmEvent, errval: u16, dirty: bool) {
+        let (sec, nsec) = kernel::fsnotify::current::real_time();
+        let mut rec = Record {
+            rtype: record::CL_HSM,
+            flags: state::cl_hsm_flags(event, errval, dirty),
+            time: record::cl_time(sec, nsec),
+            tfid: *fid,
+            extra: Some(Extra {
+                uidgid: Some((0, 0)),
+                nid: Some(record::NID_LO_BE),
+                nid_be: true,
+                ..Extra::default()
+            }),
+            ..Record::default()
+        };
+        rec.jobid = Some(b"hsm_cdt.0");
+        let mut buf = [0u8; 256];
+        let Ok(n) = rec.encode(&mut buf) else { return };
+        if let Err(e) = self.target.append(&buf[..n]) {
+            pr_warn!("{}: cannot record HSM event for {}: {:?}\n", BStr(self.name.to_bytes()), crate::D(fid), e);
+        }
+    }
+
+    /// Handles a request from `lfs hsm_*`: the whole `hsm_user_request` in `req`.
+    pub(crate) fn request(&self, req: &[u8]) -> Result {
+        let hdr = uapi::Request::decode(req).map_err(request_errno)?;
+        if hdr.checked_len().map_err(request_errno)? != req.len() {
+            return Err(EINVAL);
+        }
+        let ua = UserAction::from_u32(hdr.action).ok_or(EINVAL)?;
+        let data = hdr.data(req).map_err(request_errno)?;
+        if self.cdt.lock().control == Control::Stopped {
+            return Err(EAGAIN);
+        }
+        let (mask, default_id) = {
+            let p = self.params.lock();
+            (p.upcall_mask, p.default_archive_id)
+        };
+        let archive_id = if hdr.archive_id == 0 { default_id } else { hdr.archive_id };
+        let mut needed = KVVec::with_capacity(hdr.itemcount as usize, GFP_KERNEL)?;
+        for i in 0..hdr.itemcount as usize {
+            let fid = uapi::Request::item_fid(req, i);
+            let p = match self.lookup(&fid) {
+                Ok(p) => p,
+                // The archive of a deleted file can still be removed, a request cancelled.
+                Err(ENOENT) if matches!(ua, UserAction::Remove | UserAction::Cancel) => {
+                    needed.push(fid, GFP_KERNEL)?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if ua == UserAction::Release {
+                self.release(&fid, &p)?;
+                continue;
+            }
+            if ua != UserAction::Cancel && !p.stat().is_reg() {
+                return Err(EINVAL);
+            }
+            let a = Self::read_attrs(&p)?;
+            if a.needs(ua, archive_id, Self::data_version(&p)).map_err(state_errno)? {
+                needed.push(fid, GFP_KERNEL)?;
+            }
+        }
+        let Some(action) = ua.copytool_action() else { return Ok(()) };
+        if needed.is_empty() {
+            return Ok(());
+        }
+        if action == Action::Cancel {
+            self.cancel(&needed);
+            return Ok(());
+        }
+        let rest = if mask & action.bit() != 0 {
+            self.upcall(action, archive_id, hdr.flags, data, &needed)?
+        } else {
+            needed
+        };
+        if !rest.is_empty() {
+            self.enqueue(action, archive_id, hdr.flags, data, &rest)?;
+        }
+        Ok(())
+    }
+
+    /// Releases a file: drops its data (the size stays) once the archive holds it.
+    fn release(&self, fid: &Fid, p: &FsPath) -> Result {
+        if !p.stat().is_reg() {
+            return Err(EINVAL);
+        }
+        let a = Self::read_attrs(p)?;
+        let new = a.released(Self::data_version(p)).map_err(state_errno)?;
+        if new == a {
+            return Ok(());
+        }
+        let f = p.open(kernel::kfile::flags::O_RDWR | kernel::kfile::flags::O_LARGEFILE)?;
+        f.punch_hole(0, f.size())?;
+        f.sync(false)?;
+        Self::write_attrs(p, &new)?;
+        self.changelog(fid, HsmEvent::Release, 0, false);
+        Ok(())
+    }
+
+    /// Drops waiting actions for `fids` and marks active ones cancelled.
+    fn cancel(&self, fids: &[Fid]) {
+        let mut cdt = self.cdt.lock();
+        for f in fids {
+            cdt.cancel_waiting(f);
+            for it in cdt.active.iter_mut().filter(|it| it.fid == *f) {
+                it.canceled = true;
+            }
+        }
+        drop(cdt);
+        for f in fids {
+            self.changelog(f, HsmEvent::Cancel, 0, false);
+        }
+    }
+
+    /// Checks the upcall program before each run: absolute path, a regular file owned by root,
+    /// executable and writable by nobody else. Logs why it is refused.
+    fn check_upcall(&self, path: &[u8]) -> Result<CString> {
+        let name = BStr(self.name.to_bytes());
+        let shown = BStr(path);
+        if !path.starts_with(b"/") {
+            pr_err!("{}: hsm.upcall_path '{}' is not an absolute path\n", name, shown);
+            return Err(EINVAL);
+        }
+        let c = CString::try_from_fmt(fmt!("{}", shown))?;
+        if c.to_bytes() != path {
+            return Err(EINVAL);
+        }
+        let st = FsPath::lookup(&c, true)
+            .inspect_err(|e| pr_err!("{}: hsm.upcall_path {}: cannot find it ({:?})\n", name, shown, e))?
+            .stat();
+        let why = if !st.is_reg() {
+            Some("is not a regular file")
+        } else if st.uid != 0 {
+            Some("is not owned by root")
+        } else if st.mode & 0o022 != 0 {
+            Some("is writable by group or others")
+        } else if st.mode & 0o111 == 0 {
+            Some("is not executable")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            pr_err!("{}: hsm.upcall_path {} {}: refusing to run it\n", name, shown, why);
+            return Err(EACCES);
+        }
+        Ok(c)
+    }
+
+    /// Runs the upcall for `fids`, [`argv::fids_per_call`] at a time; returns the FIDs of
+    /// calls that exited non-zero, for the coordinator. An upcall that cannot be run fails
+    /// the request (FIDs of calls that succeeded before stay accepted).
+    fn upcall(&self, action: Action, archive_id: u32, flags: u64, data: &[u8], fids: &[Fid]) -> Result<KVVec<Fid>> {
+        let (path, batch) = {
+            let p = self.params.lock();
+            let mut path = KVec::with_capacity(p.upcall_path.len(), GFP_KERNEL)?;
+            path.extend_from_slice(&p.upcall_path, GFP_KERNEL)?;
+            (path, p.upcall_batch)
+        };
+        let path = self.check_upcall(&path)?;
+        let (idb, idn) = argv::dec_arg(u64::from(archive_id));
+        let (flb, fln) = argv::dec_arg(flags);
+        let fixed: [&[u8]; 6] =
+            [path.to_bytes(), action.name().as_bytes(), self.fsname(), &idb[..idn], &flb[..fln], data];
+        let per = argv::fids_per_call(fixed.iter().copied(), batch);
+        let mut rest = KVVec::new();
+        for chunk in fids.chunks(per) {
+            let mut cmd = Command::new(path.to_bytes())?;
+            for a in &fixed[1..] {
+                cmd.arg(a)?;
+            }
+            for f in chunk {
+                let (b, n) = argv::fid_arg(f);
+                cmd.arg(&b[..n])?;
+            }
+            let status = cmd.run_killable().inspect_err(|e| {
+                pr_err!("{}: cannot run hsm upcall {}: {:?}\n", BStr(self.name.to_bytes()), BStr(path.to_bytes()), e)
+            })?;
+            self.counters.upcall_calls.fetch_add(1, Ordering::Relaxed);
+            if status.success() {
+                self.counters.upcall_fids.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            } else {
+                pr_warn!(
+                    "{}: hsm upcall {} {} exited with status {:#x}; {} FIDs go to the coordinator\n",
+                    BStr(self.name.to_bytes()),
+                    BStr(path.to_bytes()),
+                    action.name(),
+                    status.raw(),
+                    chunk.len()
+                );
+                self.counters.upcall_fallbacks.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                rest.extend_from_slice(chunk, GFP_KERNEL)?;
+            }
+        }
+        Ok(rest)
+    }
+
+    /// Queues actions for the coordinator, one per FID, as one compound request.
+    fn enqueue(&self, action: Action, archive_id: u32, flags: u64, data: &[u8], fids: &[Fid]) -> Result {
+        let mut items = KVVec::with_capacity(fids.len(), GFP_KERNEL)?;
+        for f in fids {
+            let mut d = KVec::with_capacity(data.len(), GFP_KERNEL)?;
+            d.extend_from_slice(data, GFP_KERNEL)?;
+            let it = Item {
+                cookie: 0,
+                compound: 0,
+                action,
+                fid: *f,
+                archive_id,
+                flags,
+                data: d,
+                agent: 0,
+                started: false,
+                canceled: false,
+            };
+            items.push(KBox::new(it, GFP_KERNEL)?, GFP_KERNEL)?;
+        }
+        let mut cdt = self.cdt.lock();
+        if cdt.control == Control::Stopped {
+            return Err(EAGAIN);
+        }
+        if cdt.waiting_len() + items.len() > MAX_WAITING {
+            return Err(ENOSPC);
+        }
+        cdt.waiting.reserve(items.len(), GFP_KERNEL)?;
+        let compound = cdt.next_compound;
+        cdt.next_compound += 1;
+        for mut it in items.drain_all() {
+            it.compound = compound;
+            it.cookie = cdt.next_cookie;
+            cdt.next_cookie += 1;
+            cdt.push(it)?;
+        }
+        drop(cdt);
+        self.cdt_wait.notify_all();
+        Ok(())
+    }
+
+    /// Registers a copytool; returns its id.
+    pub(crate) fn register_agent(&self, archives: u64) -> Result<u64> {
+        let mut cdt = self.cdt.lock();
+        let id = cdt.next_agent;
+        cdt.next_agent += 1;
+        cdt.agents.push(Agent { id, archives, done_ok: 0, done_err: 0 }, GFP_KERNEL)?;
+        Ok(id)
+    }
+
+    /// Unregisters a copytool; its unfinished actions wait again, first in line.
+    pub(crate) fn unregister_agent(&self, id: u64) {
+        let mut cdt = self.cdt.lock();
+        cdt.agents.retain(|a| a.id != id);
+        let mut i = 0;
+        while i < cdt.active.len() {
+            if cdt.active[i].agent == id {
+                if let Ok(mut it) = cdt.active.remove(i) {
+                    it.agent = 0;
+                    it.started = false;
+                    if !it.canceled {
+                        let fid = it.fid;
+                        if cdt.retry.push(it, GFP_KERNEL).is_err() {
+                            pr_err!("{}: lost HSM action for {}\n", BStr(self.name.to_bytes()), crate::D(&fid));
+                        }
+                    }
+                }
+                continue;
+            }
+            i += 1;
+        }
+        drop(cdt);
+        self.cdt_wait.notify_all();
+    }
+
+    /// Hands the next action a copytool may do to it, encoded as an `hsm_action_list` in `out`;
+    /// returns its length, or `None` if there is none now. `EINVAL` if `out` is too small.
+    pub(crate) fn next_action(&self, agent: u64, out: &mut KVVec<u8>) -> Result<Option<usize>> {
+        let max = self.params.lock().max_requests as usize;
+        let mut cdt = self.cdt.lock();
+        if cdt.control != Control::Enabled || cdt.active.len() >= max {
+            return Ok(None);
+        }
+        let Some(archives) = cdt.agents.iter().find(|a| a.id == agent).map(|a| a.archives) else {
+            return Err(ENOENT);
+        };
+        let Some(mut it) = cdt.take_for(archives) else { return Ok(None) };
+        let hal = uapi::ActionList {
+            count: 1,
+            compound_id: it.compound,
+            flags: it.flags,
+            archive_id: it.archive_id,
+            fsname: self.fsname(),
+        };
+        let len = hal.size([it.data.len()].into_iter());
+        if out.len() < len {
+            // The reader's buffer is too small: the action waits again, first in line.
+            cdt.retry.push(it, GFP_KERNEL)?;
+            return Err(EINVAL);
+        }
+        out[..len].fill(0);
+        let at = hal.encode_header(out);
+        let item = uapi::ActionItem {
+            action: it.action as u32,
+            fid: it.fid,
+            dfid: it.fid,
+            offset: 0,
+            length: u64::MAX,
+            cookie: it.cookie,
+            ..Default::default()
+        };
+        uapi::ActionList::encode_item(out, at, &item, &it.data);
+        it.agent = agent;
+        cdt.active.push(it, GFP_KERNEL)?;
+        Ok(Some(len))
+    }
+
+    /// Whether a copytool could get an action from `cdt` now.
+    fn can_take(cdt: &Cdt, agent: u64, max: usize) -> bool {
+        let Some(archives) = cdt.agents.iter().find(|a| a.id == agent).map(|a| a.archives) else {
+            return false;
+        };
+        cdt.control == Control::Enabled
+            && cdt.active.len() < max
+            && cdt.waiting_iter().any(|it| uapi::serves(archives, it.archive_id))
+    }
+
+    /// Whether a copytool could get an action now (for `poll`).
+    pub(crate) fn has_action(&self, agent: u64) -> bool {
+        let max = self.params.lock().max_requests as usize;
+        Self::can_take(&self.cdt.lock(), agent, max)
+    }
+
+    /// Waits until a copytool may find an action (or a second has passed); `true` if a signal
+    /// is pending.
+    pub(crate) fn wait_for_action(&self, agent: u64) -> bool {
+        let max = self.params.lock().max_requests as usize;
+        let mut cdt = self.cdt.lock();
+        if Self::can_take(&cdt, agent, max) {
+            return false;
+        }
+        matches!(
+            self.cdt_wait.wait_interruptible_timeout(&mut cdt, kernel::time::msecs_to_jiffies(1000)),
+            kernel::sync::CondVarTimeoutResult::Signal { .. }
+        )
+    }
+
+    /// `IOC_COPY_START`: fills in the data version the copy starts from.
+    pub(crate) fn copy_start(&self, c: &mut Copy) -> Result {
+        let (action, fid) = self.copy_target(c, false)?;
+        match self.lookup(&fid) {
+            Ok(p) => c.data_version = Self::data_version(&p),
+            Err(ENOENT) if action == Action::Remove => c.data_version = 0,
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// Which action and file a copy is about; for a coordinator action, marks it started or,
+    /// with `end`, takes it off the active list.
+    fn copy_target(&self, c: &Copy, end: bool) -> Result<(Action, Fid)> {
+        if c.flags & uapi::HP_FLAG_UPCALL != 0 {
+            let a = mask::ACTIONS.iter().copied().find(|a| *a as u32 == c.upcall_action());
+            return match a {
+                Some(a @ (Action::Archive | Action::Remove)) => Ok((a, c.hai.fid)),
+                _ => Err(EPROTO),
+            };
+        }
+        let mut cdt = self.cdt.lock();
+        let i = cdt.active.iter().position(|it| it.cookie == c.hai.cookie).ok_or(ENOENT)?;
+        let (action, fid) = (cdt.active[i].action, cdt.active[i].fid);
+        if end {
+            let _ = cdt.active.remove(i);
+        } else {
+            cdt.active[i].started = true;
+        }
+        Ok((action, fid))
+    }
+
+    /// `IOC_COPY_END`: the copy is over (`HP_FLAG_COMPLETED`), or failed and may be retried
+    /// (`HP_FLAG_RETRY`). Updates the file's state and appends a `CL_HSM` record.
+    pub(crate) fn copy_end(&self, c: &Copy, agent: u64) -> Result {
+        if c.flags & uapi::HP_FLAG_COMPLETED == 0 {
+            return Err(EINVAL);
+        }
+        let upcall = c.flags & uapi::HP_FLAG_UPCALL != 0;
+        if !upcall && c.errval != 0 && c.flags & uapi::HP_FLAG_RETRY != 0 {
+            // Back to the queue, first in line.
+            let mut cdt = self.cdt.lock();
+            let i = cdt.active.iter().position(|it| it.cookie == c.hai.cookie).ok_or(ENOENT)?;
+            let mut it = cdt.active.remove(i)?;
+            it.agent = 0;
+            it.started = false;
+            cdt.retry.push(it, GFP_KERNEL)?;
+            drop(cdt);
+            self.cdt_wait.notify_all();
+            return Ok(());
+        }
+        let (action, fid, archive_id, canceled) = if upcall {
+            let (a, f) = self.copy_target(c, true)?;
+            (a, f, c.archive_id, false)
+        } else {
+            let mut cdt = self.cdt.lock();
+            let i = cdt.active.iter().position(|it| it.cookie == c.hai.cookie).ok_or(ENOENT)?;
+            let it = cdt.active.remove(i)?;
+            if let Some(a) = cdt.agents.iter_mut().find(|a| a.id == agent) {
+                if c.errval == 0 {
+                    a.done_ok += 1;
+                } else {
+                    a.done_err += 1;
+                }
+            }
+            (it.action, it.fid, it.archive_id, it.canceled)
+        };
+        self.cdt_wait.notify_all();
+        if canceled {
+            return Ok(());
+        }
+        let mut errval = c.errval;
+        let mut dirty = false;
+        match self.lookup(&fid) {
+            Ok(p) => {
+                let dv = Self::data_version(&p);
+                // An archive of data that changed while it was copied is no archive.
+                if action == Action::Archive && errval == 0 && c.data_version != dv {
+                    errval = EBUSY.to_errno().unsigned_abs() as u16;
+                }
+                let a = Self::read_attrs(&p)?;
+                let new = a.completed(action, errval, archive_id, dv);
+                dirty = new.effective(dv) & state::HS_DIRTY != 0;
+                if new != a {
+                    Self::write_attrs(&p, &new)?;
+                }
+            }
+            Err(ENOENT) if action == Action::Remove => {}
+            Err(e) => return Err(e),
+        }
+        if errval == 0 {
+            self.counters.completed_ok.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.counters.completed_err.fetch_add(1, Ordering::Relaxed);
+        }
+        self.changelog(&fid, HsmEvent::of(action), errval, dirty);
+        if errval != 0 && c.errval == 0 {
+            return Err(EBUSY);
+        }
+        Ok(())
+    }
+
+    /// `hsm_control` writes.
+    pub(crate) fn set_control(&self, v: &[u8]) -> Result {
+        let mut cdt = self.cdt.lock();
+        match v {
+            b"enabled" => cdt.control = Control::Enabled,
+            b"disabled" => cdt.control = Control::Disabled,
+            b"shutdown" => cdt.control = Control::Stopped,
+            b"purge" => {
+                let n = cdt.purge();
+                pr_info!("{}: purged {} HSM actions\n", BStr(self.name.to_bytes()), n);
+            }
+            _ => return Err(EINVAL),
+        }
+        drop(cdt);
+        self.cdt_wait.notify_all();
+        Ok(())
+    }
+}

@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The HSM parameters of a target, at Lustre's names under
+//! `/sys/kernel/debug/lustre/mdt/<target>/`, where `lctl get_param|set_param mdt.<target>.*`
+//! finds them. debugfs is root-only; the files are 0600 (read-write) or 0400.
+//!
+//! | file | access | content |
+//! |---|---|---|
+//! | `hsm_control` | rw | `enabled`, `disabled`, `stopped`; write also `shutdown`, `purge` |
+//! | `hsm/upcall_mask` | rw | ARCHIVE and/or REMOVE, any case, whitespace-separated |
+//! | `hsm/upcall_path` | rw | absolute path of the upcall program, or empty |
+//! | `hsm/upcall_batch` | rw | most FIDs per upcall invocation (1..4096, default 1024) |
+//! | `hsm/upcall_stats` | r | `calls`, `fids`, `fallbacks` (FIDs sent to the coordinator) |
+//! | `hsm/default_archive_id` | rw | archive for requests without one (1..2^32-1, default 1) |
+//! | `hsm/max_requests` | rw | actions copytools may hold at once (1..65536, default 3) |
+//! | `hsm/archive_count`, `restore_count`, `remove_count` | r | actions copytools hold |
+//! | `hsm/actions` | r | every action of the coordinator, waiting or started |
+//! | `hsm/active_requests` | r | the actions copytools hold |
+//! | `hsm/agents` | r | registered copytools |
+
+use core::{fmt, sync::atomic::Ordering};
+
+use kernel::{
+    debugfs::{Dir, Scope},
+    prelude::*,
+    sync::Arc,
+    uaccess::UserSliceReader,
+};
+
+use crate::hsm::{Hsm, Item};
+use crate::mask::{self, Action};
+use crate::uapi;
+
+/// What the parameter files see.
+pub(crate) struct ParamData {
+    pub(crate) hsm: Arc<Hsm>,
+}
+
+/// Reads a value written to a parameter file, less one trailing newline (or NUL) as `echo`
+/// adds; `lctl set_param` writes none.
+fn read_value<'b>(r: &mut UserSliceReader, buf: &'b mut [u8; 4096]) -> Result<&'b [u8]> {
+    let n = r.len();
+    if n >= buf.len() {
+        return Err(EINVAL);
+    }
+    r.read_slice(&mut buf[..n])?;
+    let mut v = &buf[..n];
+    if let [rest @ .., b'\n' | 0] = v {
+        v = rest;
+    }
+    Ok(v)
+}
+
+fn parse_u32(v: &[u8], range: core::ops::RangeInclusive<u32>) -> Result<u32> {
+    let s = core::str::from_utf8(v).map_err(|_| EINVAL)?;
+    let n = s.trim().parse::<u32>().map_err(|_| EINVAL)?;
+    if !range.contains(&n) {
+        return Err(EINVAL);
+    }
+    Ok(n)
+}
+
+fn control_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", p.hsm.cdt.lock().control.name())
+}
+
+fn control_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
+    let mut buf = [0u8; 4096];
+    let v = read_value(r, &mut buf)?;
+    if v == b"help" {
+        pr_info!("hsm_control: enabled | disabled | shutdown | purge\n");
+        return Ok(());
+    }
+    p.hsm.set_control(v)
+}
+
+fn mask_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let m = p.hsm.params.lock().upcall_mask;
+    mask::format_mask(m, f)?;
+    writeln!(f)
+}
+
+fn mask_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
+    let mut buf = [0u8; 4096];
+    let v = read_value(r, &mut buf)?;
+    let m = mask::parse_upcall_mask(v).map_err(|_| EINVAL)?;
+    p.hsm.params.lock().upcall_mask = m;
+    Ok(())
+}
+
+fn path_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", crate::BStr(&p.hsm.params.lock().upcall_path))
+}
+
+fn path_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
+    let mut buf = [0u8; 4096];
+    let v = read_value(r, &mut buf)?;
+    if v.contains(&0) {
+        return Err(EINVAL);
+    }
+    // Checked again, with the file's owner and mode, each time it is run.
+    if !v.is_empty() && !v.starts_with(b"/") {
+        pr_err!("{}: hsm.upcall_path must be an absolute path\n", crate::BStr(p.hsm.name.to_bytes()));
+        return Err(EINVAL);
+    }
+    let mut new = KVec::with_capacity(v.len(), GFP_KERNEL)?;
+    new.extend_from_slice(v, GFP_KERNEL)?;
+    p.hsm.params.lock().upcall_path = new;
+    Ok(())
+}
+
+fn batch_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", p.hsm.params.lock().upcall_batch)
+}
+
+fn batch_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
+    let mut buf = [0u8; 4096];
+    let n = parse_u32(read_value(r, &mut buf)?, 1..=crate::argv::MAX_BATCH)?;
+    p.hsm.params.lock().upcall_batch = n;
+    Ok(())
+}
+
+fn stats_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let c = &p.hsm.counters;
+    writeln!(f, "calls: {}", c.upcall_calls.load(Ordering::Relaxed))?;
+    writeln!(f, "fids: {}", c.upcall_fids.load(Ordering::Relaxed))?;
+    writeln!(f, "fallbacks: {}", c.upcall_fallbacks.load(Ordering::Relaxed))?;
+    writeln!(f, "completed: {}", c.completed_ok.load(Ordering::Relaxed))?;
+    writeln!(f, "failed: {}", c.completed_err.load(Ordering::Relaxed))
+}
+
+fn default_id_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", p.hsm.params.lock().default_archive_id)
+}
+
+fn default_id_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
+    let mut buf = [0u8; 4096];
+    let n = parse_u32(read_value(r, &mut buf)?, 1..=u32::MAX)?;
+    p.hsm.params.lock().default_archive_id = n;
+    Ok(())
+}
+
+fn max_requests_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", p.hsm.params.lock().max_requests)
+}
+
+fn max_requests_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
+    let mut buf = [0u8; 4096];
+    let n = parse_u32(read_value(r, &mut buf)?, 1..=65536)?;
+    p.hsm.params.lock().max_requests = n;
+    p.hsm.cdt_wait.notify_all();
+    Ok(())
+}
+
+fn count_show(p: &ParamData, f: &mut fmt::Formatter<'_>, a: Action) -> fmt::Result {
+    writeln!(f, "{}", p.hsm.cdt.lock().count_active(a))
+}
+
+fn archive_count_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    count_show(p, f, Action::Archive)
+}
+
+fn restore_count_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    count_show(p, f, Action::Restore)
+}
+
+fn remove_count_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    count_show(p, f, Action::Remove)
+}
+
+/// The fields `actions` and `active_requests` share.
+fn item_fields(it: &Item, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(
+        f,
+        "fid={} dfid={} compound/cookie={:#x}/{:#x} action={} archive#={} flags={:#x} extent={:#x}-{:#x} gid={:#x} datalen={} data=[",
+        it.fid,
+        it.fid,
+        it.compound,
+        it.cookie,
+        it.action.name(),
+        it.archive_id,
+        it.flags,
+        0,
+        u64::MAX,
+        0,
+        it.data.len()
+    )?;
+    for b in it.data.iter() {
+        write!(f, "{b:02X}")?;
+    }
+    write!(f, "]")
+}
+
+fn actions_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let cdt = p.hsm.cdt.lock();
+    for it in cdt.active.iter() {
+        item_fields(it, f)?;
+        writeln!(f, " status={}", if it.started { "STARTED" } else { "WAITING" })?;
+    }
+    for it in cdt.waiting_iter() {
+        item_fields(it, f)?;
+        writeln!(f, " status=WAITING")?;
+    }
+    Ok(())
+}
+
+fn active_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let cdt = p.hsm.cdt.lock();
+    for it in cdt.active.iter() {
+        item_fields(it, f)?;
+        writeln!(f, " canceled={} uuid=agent-{} done={}", u8::from(it.canceled), it.agent, 0)?;
+    }
+    Ok(())
+}
+
+fn agents_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let cdt = p.hsm.cdt.lock();
+    for a in cdt.agents.iter() {
+        write!(f, "uuid=agent-{} archive_id=", a.id)?;
+        if a.archives == 0 {
+            write!(f, "ANY")?;
+        } else {
+            let mut sep = "";
+            for id in 1..=uapi::MAX_ARCHIVES_PER_AGENT as u32 {
+                if uapi::serves(a.archives, id) {
+                    write!(f, "{sep}{id}")?;
+                    sep = ",";
+                }
+            }
+        }
+        let current = cdt.active.iter().filter(|it| it.agent == a.id).count();
+        writeln!(f, " requests=[current:{} ok:{} errors:{}]", current, a.done_ok, a.done_err)?;
+    }
+    Ok(())
+}
+
+/// Creates `<mdt>/<target>/` with the parameter files; removed when the result is dropped.
+pub(crate) fn create(mdt: &Dir, hsm: Arc<Hsm>) -> Result<Pin<KBox<Scope<ParamData>>>> {
+    let name = kernel::str::CString::try_from(&*hsm.name).map_err(|_| ENOMEM)?;
+    KBox::pin_init(
+        mdt.scope(ParamData { hsm }, &name, |p, d| {
+            d.read_write_callback_file(c"hsm_control", p, &control_show, &control_store);
+            let h = d.dir(c"hsm");
+            h.read_write_callback_file(c"upcall_mask", p, &mask_show, &mask_store);
+            h.read_write_callback_file(c"upcall_path", p, &path_show, &path_store);
+            h.read_write_callback_file(c"upcall_batch", p, &batch_show, &batch_store);
+            h.read_callback_file(c"upcall_stats", p, &stats_show);
+            h.read_write_callback_file(c"default_archive_id", p, &default_id_show, &default_id_store);
+            h.read_write_callback_file(c"max_requests", p, &max_requests_show, &max_requests_store);
+            h.read_callback_file(c"archive_count", p, &archive_count_show);
+            h.read_callback_file(c"restore_count", p, &restore_count_show);
+            h.read_callback_file(c"remove_count", p, &remove_count_show);
+            h.read_callback_file(c"actions", p, &actions_show);
+            h.read_callback_file(c"active_requests", p, &active_show);
+            h.read_callback_file(c"agents", p, &agents_show);
+        }),
+        GFP_KERNEL,
+    )
+}
