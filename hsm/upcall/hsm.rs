@@ -706,6 +706,9 @@ impl Hsm {
         let (action, fid) = (cdt.active[i].action, cdt.active[i].fid);
         if end {
             let _ = cdt.active.remove(i);
+        } else if cdt.active[i].canceled {
+            // Saves the copytool a copy nobody wants; it still ends the action.
+            return Err(ECANCELED);
         } else {
             cdt.active[i].started = true;
         }

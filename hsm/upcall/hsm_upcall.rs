@@ -85,20 +85,27 @@ struct Entry {
     _reg: Pin<KBox<Registration<device::HsmFile>>>,
 }
 
+/// The debugfs directory of the parameters, and the HSM side of every target.
+struct Global {
+    /// `lustre/mdt/`, taken at load: `rustre_mdt` hands it out under the lock it holds when
+    /// it calls observers.
+    mdt: Option<kernel::debugfs::Dir>,
+    entries: KVec<Entry>,
+}
+
 kernel::sync::global_lock! {
     // SAFETY: Initialized in module init before the observer is registered.
-    unsafe(uninit) static ENTRIES: Mutex<KVec<Entry>> = KVec::new();
+    unsafe(uninit) static GLOBAL: Mutex<Global> = Global { mdt: None, entries: KVec::new() };
 }
 
 /// Creates and removes the HSM side of targets as they come and go.
 struct Targets;
 
 impl Targets {
-    fn create(target: client::Target, name: &CStr) -> Result<Entry> {
+    fn create(mdt: &kernel::debugfs::Dir, target: client::Target, name: &CStr) -> Result<Entry> {
         let raw = target.as_raw() as usize;
         let hsm = Hsm::new(target, name)?;
-        let mdt = client::mdt_params_dir()?;
-        let params = params::create(&mdt, hsm.clone())?;
+        let params = params::create(mdt, hsm.clone())?;
         let devname = CString::try_from_fmt(fmt!("hsm-{}", name))?;
         let reg = KBox::pin_init(Registration::<device::HsmFile>::register(devname, 0o600, hsm), GFP_KERNEL)?;
         Ok(Entry { raw, _params: params, _reg: reg })
@@ -107,17 +114,22 @@ impl Targets {
 
 impl client::Observe for Targets {
     fn attached(target: client::Target, name: &CStr) {
-        let res = Self::create(target, name).and_then(|e| ENTRIES.lock().push(e, GFP_KERNEL).map_err(Into::into));
+        let mut g = GLOBAL.lock();
+        let res = match g.mdt.as_ref() {
+            Some(mdt) => Self::create(mdt, target, name),
+            None => Err(ENODEV),
+        };
+        let res = res.and_then(|e| g.entries.push(e, GFP_KERNEL).map_err(Into::into));
         if let Err(e) = res {
             pr_err!("cannot set up HSM for {}: {:?}\n", name, e);
         }
     }
 
     fn detaching(id: *const c_void) {
-        let mut entries = ENTRIES.lock();
-        if let Some(i) = entries.iter().position(|e| e.raw == id as usize) {
-            if let Ok(e) = entries.remove(i) {
-                drop(entries);
+        let mut g = GLOBAL.lock();
+        if let Some(i) = g.entries.iter().position(|e| e.raw == id as usize) {
+            if let Ok(e) = g.entries.remove(i) {
+                drop(g);
                 drop(e);
             }
         }
@@ -131,8 +143,14 @@ struct HsmUpcall;
 impl kernel::Module for HsmUpcall {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // SAFETY: Called once, before the observer can use the list.
-        unsafe { ENTRIES.init() };
-        client::observe(&OBSERVER)?;
+        unsafe { GLOBAL.init() };
+        // Not under our lock: rustre_mdt takes its own, and calls us with it held.
+        let mdt = client::mdt_params_dir()?;
+        GLOBAL.lock().mdt = Some(mdt);
+        if let Err(e) = client::observe(&OBSERVER) {
+            GLOBAL.lock().mdt = None;
+            return Err(e);
+        }
         Ok(Self)
     }
 }
@@ -141,7 +159,9 @@ impl Drop for HsmUpcall {
     fn drop(&mut self) {
         client::unobserve(&OBSERVER);
         // The list is a static: take its vector so that its buffer is freed too.
-        drop(core::mem::take(&mut *ENTRIES.lock()));
+        let mut g = GLOBAL.lock();
+        drop(core::mem::take(&mut g.entries));
+        g.mdt = None;
     }
 }
 

@@ -7,7 +7,8 @@
 //! `path2fid` reads them from `name_to_handle_at()` and `fid2path` builds the handle and opens
 //! it with `open_by_handle_at()`. The handle layout depends on the filesystem; the two layouts
 //! below cover ext2/3/4 and tmpfs. Other filesystems fall back to `stat()` and
-//! `FS_IOC_GETVERSION` for `path2fid` and to a tree walk for `fid2path`.
+//! `FS_IOC_GETVERSION` for `path2fid` and to a tree walk for `fid2path`. [`open_fid`] opens a
+//! file by FID the same way, for the HSM commands and copytools.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -122,36 +123,73 @@ fn generation_ioctl(path: &Path) -> io::Result<u32> {
     Ok(gen as u32)
 }
 
+/// Opens the file with FID `fid` by its handle, relative to `root` (the mount point, open).
+/// `Ok(None)` if the filesystem or the kernel has no file handles (or a layout we do not know),
+/// so that the caller falls back to a tree walk. A stale handle is `ENOENT`.
+fn open_handle(root: &File, mount: &Path, fid: &Fid, flags: i32) -> io::Result<Option<File>> {
+    let Some((htype, words)) = layout_for(fs_type(mount)?).and_then(|l| handle_from_fid(l, fid)) else {
+        return Ok(None);
+    };
+    let mut h = Handle { bytes: (words.len() * 4) as u32, htype, data: [0; MAX_HANDLE_SZ / 4] };
+    h.data[..words.len()].copy_from_slice(&words);
+    // SAFETY: `h` is a valid handle buffer; the result is a new fd or -1.
+    let fd = unsafe { libc::open_by_handle_at(root.as_raw_fd(), (&raw mut h).cast(), flags | libc::O_CLOEXEC) };
+    if fd < 0 {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::ESTALE) => Err(io::Error::from_raw_os_error(libc::ENOENT)),
+            // No file handle support in this kernel or filesystem.
+            Some(libc::ENOSYS | libc::EOPNOTSUPP) => Ok(None),
+            _ => Err(e),
+        };
+    }
+    // SAFETY: `fd` is a new descriptor that we own.
+    Ok(Some(unsafe { File::from_raw_fd(fd) }))
+}
+
+/// Opens `path` with `open(2)` flags (close-on-exec added).
+pub fn open_path(path: &Path, flags: i32) -> io::Result<File> {
+    let c = cpath(path)?;
+    // SAFETY: `c` is a NUL-terminated path; the result is a new fd or -1.
+    let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a new descriptor that we own.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Opens the file with FID `fid` on the filesystem mounted at `mount`, with `open(2)` flags
+/// (`O_CREAT` and `O_TRUNC` make no sense here). `ENOENT` if there is no such file, or if it
+/// was deleted (but is still open somewhere).
+pub fn open_fid(mount: &Path, fid: &Fid, flags: i32) -> io::Result<File> {
+    let root = File::open(mount)?;
+    let f = match open_handle(&root, mount, fid, flags)? {
+        Some(f) => f,
+        None => {
+            let p = walk(mount, fid).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
+            open_path(&p, flags)?
+        }
+    };
+    if flags & libc::O_PATH == 0 && f.metadata()?.nlink() == 0 {
+        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    }
+    Ok(f)
+}
+
 /// The path of the file with FID `fid` on the filesystem mounted at `mount`.
 pub fn fid2path(mount: &Path, fid: &Fid) -> io::Result<PathBuf> {
     let root = File::open(mount)?;
-    if let Some((htype, words)) = layout_for(fs_type(mount)?).and_then(|l| handle_from_fid(l, fid)) {
-        let mut h = Handle { bytes: (words.len() * 4) as u32, htype, data: [0; MAX_HANDLE_SZ / 4] };
-        h.data[..words.len()].copy_from_slice(&words);
-        // SAFETY: `h` is a valid handle buffer; the result is a new fd or -1.
-        let fd = unsafe {
-            libc::open_by_handle_at(root.as_raw_fd(), (&raw mut h).cast(), libc::O_PATH | libc::O_NOFOLLOW)
-        };
-        if fd < 0 {
-            let e = io::Error::last_os_error();
-            return match e.raw_os_error() {
-                Some(libc::ESTALE) => Err(io::Error::from_raw_os_error(libc::ENOENT)),
-                // No file handle support in this kernel or filesystem: search the tree.
-                Some(libc::ENOSYS | libc::EOPNOTSUPP) => {
-                    walk(mount, fid).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
-                }
-                _ => Err(e),
-            };
+    match open_handle(&root, mount, fid, libc::O_PATH | libc::O_NOFOLLOW)? {
+        Some(f) => {
+            let p = std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd()))?;
+            if p.as_os_str().as_bytes().ends_with(b" (deleted)") {
+                return Err(io::Error::from_raw_os_error(libc::ENOENT));
+            }
+            Ok(p)
         }
-        // SAFETY: `fd` is a new descriptor that we own.
-        let f = unsafe { File::from_raw_fd(fd) };
-        let p = std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd()))?;
-        if p.as_os_str().as_bytes().ends_with(b" (deleted)") {
-            return Err(io::Error::from_raw_os_error(libc::ENOENT));
-        }
-        return Ok(p);
+        None => walk(mount, fid).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT)),
     }
-    walk(mount, fid).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
 }
 
 /// Finds `fid` under `dir` by inode number, without crossing mounts.
@@ -205,6 +243,28 @@ mod tests {
         let fid = path2fid(&f).expect("path2fid");
         assert_eq!(fid.seq, std::fs::metadata(&f).expect("stat").ino());
         assert_eq!(fid.ver, 0);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn open_fid_opens_the_file_and_not_a_deleted_one() {
+        let dir = std::env::temp_dir().join(format!("lfs-openfid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let f = dir.join("x");
+        std::fs::write(&f, b"hello").expect("write");
+        let fid = path2fid(&f).expect("path2fid");
+        // The mount point of the temporary directory: opening by handle only needs a file of
+        // the same filesystem as the root, and handles need CAP_DAC_READ_SEARCH.
+        match open_fid(&dir, &fid, libc::O_RDONLY) {
+            Ok(file) => {
+                assert_eq!(file.metadata().expect("stat").ino(), fid.seq);
+                std::fs::remove_file(&f).expect("unlink");
+                let e = open_fid(&dir, &fid, libc::O_RDONLY).expect_err("deleted");
+                assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+                drop(file);
+            }
+            Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}"),
+        }
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }

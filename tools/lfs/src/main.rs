@@ -2,20 +2,34 @@
 
 //! `lfs`: the Lustre file system utility, for rustre metadata targets.
 //!
-//! `lfs changelog`, `lfs changelog_clear`, `lfs path2fid FILE...` and
-//! `lfs fid2path <target|mount point> FID...`, with Lustre's output.
+//! `lfs changelog`, `lfs changelog_clear`, `lfs path2fid FILE...`,
+//! `lfs fid2path <target|mount point> FID...`, and the HSM commands `lfs hsm_archive`,
+//! `hsm_restore`, `hsm_release`, `hsm_remove`, `hsm_cancel`, `hsm_state` and `hsm_upcall`
+//! ([`lfs::hsm_cmd`]), with Lustre's output.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use lfs::fid::{fid2path, path2fid};
+use lfs::hsm_cmd;
 use rustre_logic::fid::Fid;
+use rustre_logic::uapi::UserAction;
 
 const USAGE: &str = "usage: lfs changelog [--follow] [--user USERNAME] <mdtname> [startrec [endrec]]\n       \
                      lfs changelog_clear <mdtname> <id> <endrec>\n       \
                      lfs path2fid FILE...\n       \
                      lfs fid2path <target|fsname|mountpoint> FID...";
+
+/// The HSM request commands and their actions.
+const HSM_REQUESTS: [(&str, UserAction); 5] = [
+    ("hsm_archive", UserAction::Archive),
+    ("hsm_restore", UserAction::Restore),
+    ("hsm_release", UserAction::Release),
+    ("hsm_remove", UserAction::Remove),
+    ("hsm_cancel", UserAction::Cancel),
+];
 
 /// `lfs changelog`: prints records in Lustre's text format.
 fn changelog(args: &[String]) -> i32 {
@@ -137,11 +151,22 @@ fn resolve_mount(arg: &str) -> Result<PathBuf, String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((cmd, rest)) = args.split_first() else {
-        eprintln!("{USAGE}");
+    let os_args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let Some((os_cmd, os_rest)) = os_args.split_first() else {
+        eprintln!("{USAGE}\n       {}", hsm_cmd::USAGE);
         return ExitCode::from(22);
     };
+    let cmd = os_cmd.to_string_lossy().into_owned();
+    if let Some((_, action)) = HSM_REQUESTS.iter().find(|(name, _)| *name == cmd) {
+        return ExitCode::from(exit(hsm_cmd::hsm_request(*action, os_rest)));
+    }
+    match cmd.as_str() {
+        "hsm_state" => return ExitCode::from(exit(hsm_cmd::hsm_state(os_rest))),
+        "hsm_upcall" => return ExitCode::from(exit(hsm_cmd::hsm_upcall(os_rest))),
+        _ => {}
+    }
+    let rest: Vec<String> = os_rest.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let rest = rest.as_slice();
     let mut rc = 0;
     match cmd.as_str() {
         "changelog" => rc = changelog(rest),
@@ -151,8 +176,8 @@ fn main() -> ExitCode {
                 eprintln!("{USAGE}");
                 return ExitCode::from(22);
             }
-            for f in rest {
-                match path2fid(Path::new(f)) {
+            for (f, os_f) in rest.iter().zip(os_rest) {
+                match path2fid(Path::new(os_f)) {
                     Ok(fid) if rest.len() == 1 => println!("{fid}"),
                     Ok(fid) => println!("{f}: {fid}"),
                     Err(e) => {
@@ -193,11 +218,20 @@ fn main() -> ExitCode {
                 }
             }
         }
-        "help" | "--help" | "-h" => println!("{USAGE}"),
+        "help" | "--help" | "-h" => println!("{USAGE}\n       {}", hsm_cmd::USAGE),
         _ => {
-            eprintln!("lfs: unknown command '{cmd}'\n{USAGE}");
+            eprintln!("lfs: unknown command '{cmd}'\n{USAGE}\n       {}", hsm_cmd::USAGE);
             return ExitCode::from(22);
         }
     }
     ExitCode::from(u8::try_from(rc).unwrap_or(1))
+}
+
+/// The exit status of an HSM command's result (0, or an errno).
+fn exit(rc: i32) -> u8 {
+    if rc == 0 {
+        0
+    } else {
+        lfs::worker::exit_code(rc)
+    }
 }

@@ -4,8 +4,12 @@
 //! ARCHIVE and REMOVE requests; it makes them durable in a queue ([`queue`]) and exits 0; the
 //! `lhsm_worker` daemons drain the queue with leases, running `lfs hsm_upcall
 //! lhsm_worker_posix ...` for each item. [`archive`] is lhsmtool_posix's archive layout.
+//!
+//! RESTORE never goes through the upcall: `lhsm_copytool` ([`copytool`]) serves the
+//! coordinator of a target, for every action, with the same worker programs.
 
 pub mod archive;
+pub mod copytool;
 pub mod queue;
 
 use rustre_logic::fid::Fid;

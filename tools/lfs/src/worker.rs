@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Running HSM worker programs (`lhsm_worker_posix ACTION FSNAME ARCHIVE_ID FLAGS DATA FID`)
+//! and stopping cleanly on SIGTERM or SIGINT.
+//!
+//! [`install`] catches SIGTERM, SIGINT and SIGCHLD; each writes a byte to a pipe, so a loop
+//! that polls the pipe ([`poll_with_wake`]) never misses one. A stop signal is only recorded
+//! ([`stop_signal`]): the caller finishes or abandons what it is doing. [`wait`] forwards it
+//! to the running worker (SIGTERM, then SIGKILL on a second signal). A worker dies with its
+//! parent (`PR_SET_PDEATHSIG`), so a killed copytool leaves no copy running.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::RawFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, ExitStatus};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
+static STOP_COUNT: AtomicU32 = AtomicU32::new(0);
+static WAKE_READ: AtomicI32 = AtomicI32::new(-1);
+static WAKE_WRITE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    // SAFETY: only async-signal-safe calls; errno is saved and restored around the write.
+    unsafe {
+        let errno = *libc::__errno_location();
+        if sig != libc::SIGCHLD {
+            STOP_SIGNAL.store(sig, Ordering::SeqCst);
+            STOP_COUNT.fetch_add(1, Ordering::SeqCst);
+        }
+        let fd = WAKE_WRITE.load(Ordering::SeqCst);
+        if fd >= 0 {
+            let b = 1u8;
+            libc::write(fd, (&raw const b).cast(), 1);
+        }
+        *libc::__errno_location() = errno;
+    }
+}
+
+fn setup() -> Result<(), i32> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+    }
+    WAKE_READ.store(fds[0], Ordering::SeqCst);
+    WAKE_WRITE.store(fds[1], Ordering::SeqCst);
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGCHLD] {
+        // SAFETY: a zeroed sigaction is valid; the handler only does async-signal-safe work.
+        let rc = unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            sa.sa_flags = libc::SA_RESTART | if sig == libc::SIGCHLD { libc::SA_NOCLDSTOP } else { 0 };
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut())
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+        }
+    }
+    Ok(())
+}
+
+/// Catches SIGTERM, SIGINT and SIGCHLD (once; later calls return the first result).
+pub fn install() -> io::Result<()> {
+    static DONE: OnceLock<Result<(), i32>> = OnceLock::new();
+    (*DONE.get_or_init(setup)).map_err(io::Error::from_raw_os_error)
+}
+
+/// The last stop signal received (SIGTERM or SIGINT), if any.
+pub fn stop_signal() -> Option<i32> {
+    match STOP_SIGNAL.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
+fn drain_wake() {
+    let fd = WAKE_READ.load(Ordering::SeqCst);
+    let mut b = [0u8; 64];
+    // SAFETY: `b` is valid for writes of its length; the pipe is non-blocking.
+    while fd >= 0 && unsafe { libc::read(fd, b.as_mut_ptr().cast(), b.len()) } > 0 {}
+}
+
+/// Waits until `fd` (if not negative) is readable or a signal came; returns whether `fd` is
+/// ready (readable, or in error, which a read then reports).
+pub fn poll_with_wake(fd: RawFd) -> io::Result<bool> {
+    install()?;
+    let mut p = [
+        libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
+        libc::pollfd { fd: WAKE_READ.load(Ordering::SeqCst), events: libc::POLLIN, revents: 0 },
+    ];
+    // SAFETY: `p` holds two valid pollfd entries (a negative fd is ignored by poll).
+    let n = unsafe { libc::poll(p.as_mut_ptr(), 2, -1) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.raw_os_error() == Some(libc::EINTR) { Ok(false) } else { Err(e) };
+    }
+    drain_wake();
+    Ok(fd >= 0 && p[0].revents != 0)
+}
+
+/// Starts `cmd` as a worker: it is sent SIGTERM if this process dies.
+pub fn spawn(cmd: &mut Command) -> io::Result<Child> {
+    install()?;
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure only makes async-signal-safe calls.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent died before the death signal was armed.
+            if libc::getppid() != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+}
+
+/// How a worker ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// Its wait status.
+    pub status: ExitStatus,
+    /// The stop signal that made us stop it, if one did.
+    pub stopped_by: Option<i32>,
+}
+
+/// Waits for a worker started by [`spawn`]. A stop signal received meanwhile is passed on as
+/// SIGTERM, a second one as SIGKILL.
+pub fn wait(child: Child) -> io::Result<Outcome> {
+    let pid = child.id() as libc::pid_t;
+    let mut forwarded = 0;
+    loop {
+        let mut st = 0;
+        // SAFETY: `st` is a valid out-parameter; `pid` is our unreaped child.
+        let r = unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
+        if r == pid {
+            let stopped_by = if forwarded > 0 { stop_signal() } else { None };
+            return Ok(Outcome { status: ExitStatus::from_raw(st), stopped_by });
+        }
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        let count = STOP_COUNT.load(Ordering::SeqCst);
+        if count > forwarded {
+            let sig = if forwarded == 0 { libc::SIGTERM } else { libc::SIGKILL };
+            // SAFETY: `pid` is our child, not yet reaped.
+            unsafe { libc::kill(pid, sig) };
+            forwarded = count;
+        }
+        // SIGCHLD or a stop signal wakes this up; neither can be missed (see `install`).
+        poll_with_wake(-1)?;
+    }
+}
+
+/// `hc_errval` for a worker's wait status: 0 on success, the exit code if it exited, `EINTR`
+/// if it was stopped (SIGTERM, SIGINT, SIGHUP, SIGKILL), `EIO` if another signal killed it.
+pub fn errval(status: &ExitStatus) -> u16 {
+    if let Some(code) = status.code() {
+        return code as u16 & 0xff;
+    }
+    match status.signal() {
+        Some(libc::SIGTERM | libc::SIGINT | libc::SIGHUP | libc::SIGKILL) => libc::EINTR as u16,
+        _ => libc::EIO as u16,
+    }
+}
+
+/// How a worker ended, for messages.
+pub fn describe(status: &ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(0), _) => "succeeded".into(),
+        (Some(c), _) => format!("exited with status {c}"),
+        (None, Some(s)) => format!("was killed by signal {s}"),
+        _ => format!("ended with wait status {:#x}", status.into_raw()),
+    }
+}
+
+/// An exit status for an errno (or worker status): never 0, at most 255.
+pub fn exit_code(err: i32) -> u8 {
+    u8::try_from(err).ok().filter(|&c| c != 0).unwrap_or(1)
+}
+
+/// The `strerror(3)` text of an error (no " (os error N)" suffix).
+pub fn strerror(e: &io::Error) -> String {
+    let Some(n) = e.raw_os_error() else { return e.to_string() };
+    let mut buf = [0 as libc::c_char; 128];
+    // SAFETY: `buf` is valid for its length; the XSI strerror_r NUL-terminates on success.
+    if unsafe { libc::strerror_r(n, buf.as_mut_ptr(), buf.len()) } != 0 {
+        return format!("Unknown error {n}");
+    }
+    // SAFETY: on success `buf` holds a NUL-terminated string.
+    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+}
+
+/// The errno of an error, `EIO` if it has none.
+pub fn errno_of(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errvals_of_wait_statuses() {
+        assert_eq!(errval(&ExitStatus::from_raw(0)), 0);
+        assert_eq!(errval(&ExitStatus::from_raw(2 << 8)), 2);
+        assert_eq!(errval(&ExitStatus::from_raw(255 << 8)), 255);
+        assert_eq!(errval(&ExitStatus::from_raw(libc::SIGTERM)), libc::EINTR as u16);
+        assert_eq!(errval(&ExitStatus::from_raw(libc::SIGKILL)), libc::EINTR as u16);
+        assert_eq!(errval(&ExitStatus::from_raw(libc::SIGSEGV | 0x80)), libc::EIO as u16);
+        assert_eq!(describe(&ExitStatus::from_raw(3 << 8)), "exited with status 3");
+        assert_eq!(describe(&ExitStatus::from_raw(9)), "was killed by signal 9");
+    }
+
+    #[test]
+    fn exit_codes_are_never_zero() {
+        assert_eq!(exit_code(2), 2);
+        assert_eq!(exit_code(0), 1);
+        assert_eq!(exit_code(256), 1);
+        assert_eq!(exit_code(-5), 1);
+    }
+
+    #[test]
+    fn strerror_text() {
+        assert_eq!(strerror(&io::Error::from_raw_os_error(libc::ENOENT)), "No such file or directory");
+        assert_eq!(strerror(&io::Error::other("x")), "x");
+    }
+
+    #[test]
+    fn runs_and_waits() {
+        let child = spawn(Command::new("sh").args(["-c", "exit 3"])).expect("spawn");
+        let o = wait(child).expect("wait");
+        assert_eq!(o.status.code(), Some(3));
+        assert_eq!(o.stopped_by, None);
+        let e = spawn(&mut Command::new("/nonexistent/worker")).expect_err("no such program");
+        assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+    }
+}
