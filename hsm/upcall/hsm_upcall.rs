@@ -226,4 +226,66 @@ mod tests {
         assert_eq!(b.as_bytes(), b"[0x200000401:0x1:0x0]");
         assert_eq!(fid::Fid::parse(b.as_bytes()), Some(f));
     }
+
+    #[test]
+    fn argv_split_vectors() {
+        let bytes = [b'x'; 4096];
+        for (lens, batch, want) in argv::BATCH_CASES {
+            let fixed = lens.iter().map(|&n| &bytes[..n]);
+            assert_eq!(argv::fids_per_call(fixed, *batch), *want);
+        }
+    }
+
+    #[test]
+    fn argv_text() {
+        let (b, n) = argv::dec_arg(1234567890123);
+        assert_eq!(&b[..n], b"1234567890123");
+        let f = fid::Fid { seq: 0x200000401, oid: 1, ver: 0 };
+        let (b, n) = argv::fid_arg(&f);
+        assert_eq!(&b[..n], b"[0x200000401:0x1:0x0]");
+        assert_eq!(uapi::fsname(b"lustre-MDT0000"), b"lustre");
+    }
+
+    #[test]
+    fn state_transitions() {
+        use state::*;
+        use uapi::UserAction;
+        let new = HsmAttrs::default();
+        assert_eq!(new.needs(UserAction::Archive, 1, 10), Ok(true));
+        assert_eq!(new.released(10), Err(StateError::NotReleasable));
+        let arc = new.completed(mask::Action::Archive, 0, 1, 10);
+        assert_eq!(arc.effective(10), HS_EXISTS | HS_ARCHIVED);
+        assert_eq!(arc.effective(11), HS_EXISTS | HS_ARCHIVED | HS_DIRTY);
+        assert_eq!(arc.needs(UserAction::Archive, 2, 10), Err(StateError::ArchiveIdChange));
+        let rel = arc.released(10);
+        assert!(rel.is_ok());
+        let rel = rel.unwrap_or_default();
+        assert_eq!(rel.flags, HS_EXISTS | HS_ARCHIVED | HS_RELEASED);
+        assert_eq!(rel.needs(UserAction::Restore, 1, 50), Ok(true));
+        let back = rel.completed(mask::Action::Restore, 0, 1, 60);
+        assert_eq!(back.effective(60), HS_EXISTS | HS_ARCHIVED);
+        assert_eq!(back.completed(mask::Action::Remove, 0, 1, 60).effective(60), 0);
+        assert_eq!(arc.completed(mask::Action::Archive, 16, 1, 10).flags & HS_DIRTY, HS_DIRTY);
+        assert_eq!(HsmAttrs::decode(&arc.encode()), Ok(arc));
+        assert_eq!(cl_hsm_flags(HsmEvent::Remove, 0, false), 0x200);
+        assert_eq!(cl_hsm_flags(HsmEvent::Archive, 300, true), 0x7f | 0x400);
+    }
+
+    #[test]
+    fn request_and_action_list_layouts() {
+        let fids = [fid::Fid { seq: 5, oid: 6, ver: 0 }];
+        let req = uapi::Request { action: 10, archive_id: 2, flags: 0, itemcount: 1, data_len: 3 };
+        let mut b = [0u8; uapi::REQUEST_LEN + uapi::USER_ITEM_LEN + 3];
+        uapi::encode_request(&mut b, &req, &fids, b"abc");
+        assert_eq!(uapi::Request::decode(&b), Ok(req));
+        assert_eq!(req.checked_len(), Ok(b.len()));
+        assert_eq!(uapi::Request::item_fid(&b, 0), fids[0]);
+        let hal = uapi::ActionList { count: 1, compound_id: 1, flags: 0, archive_id: 2, fsname: b"lustre" };
+        let mut out = [0u8; 128];
+        let at = hal.encode_header(&mut out);
+        let item = uapi::ActionItem { action: 20, fid: fids[0], cookie: 9, ..Default::default() };
+        let end = uapi::ActionList::encode_item(&mut out, at, &item, b"abc");
+        assert_eq!(end, hal.size([3usize].into_iter()));
+        assert_eq!(uapi::ActionList::decode(&out), Some(hal));
+    }
 }

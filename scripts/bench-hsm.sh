@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Benchmark of HSM dispatch (tests/bench/hsm_bench.sh) in one VM boot: restore dispatch
+# latency with archives pending, coordinator against upcall, and upcall throughput by FIDs
+# per invocation.
+#
+#   scripts/bench-hsm.sh [ARCHIVES [RESTORES [ROUNDS]]]     default 10000, 100, 2
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$top/build/vm/bench-hsm
+make -C "$top" -s modules tools || exit 1
+VM_TIMEOUT=${VM_TIMEOUT:-3000} bash "$top/scripts/vm.sh" "$out" \
+	"bash tests/bench/hsm_bench.sh '$top/build/modules' '$top' ${1:-10000} ${2:-100} ${3:-2}" |
+	grep -E '^(setup|latency|throughput)'

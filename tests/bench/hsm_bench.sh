@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# HSM dispatch, in the VM (run by scripts/bench-hsm.sh), on a tmpfs target:
+#
+# 1. Restore dispatch latency (request to copytool) of NRES restores sent while NARC archive
+#    requests are pending, with the coordinator handling everything, then with ARCHIVE
+#    diverted to the upcall (lhsm_mdt_upcall and its SQLite queue), alternating, ROUNDS each.
+# 2. Upcall throughput: FIDs per second through `lfs hsm_archive` by FIDs per invocation
+#    (hsm.upcall_batch), with lhsm_mdt_upcall and with a shell script that only exits 0.
+#
+# A benchmark, not a test: nothing is asserted.
+set -u
+mods=$1 top=$2 narc=${3:-10000} nres=${4:-100} rounds=${5:-2}
+rel=$top/tools/target/release
+export PATH=$rel:$top/tools/lhsm/scripts:$PATH
+T=bench-MDT0000
+w=$(mktemp -d)
+fs=$w/fs arc=$w/arc db=$w/db
+mkdir -p "$fs" "$w/cat" "$arc" "$db"
+for d in "$fs" "$w/cat" "$arc" "$db"; do mount -t tmpfs tmpfs "$d"; done
+insmod "$(find "$mods" -name rustre_mdt.ko | head -n1)" || exit 1
+insmod "$(find "$mods" -name hsm_upcall.ko | head -n1)" || exit 1
+lctl mdt_attach $T "$fs" "$w/cat/c.llog" || exit 1
+lctl set_param mdt.$T.hsm_control=enabled >/dev/null
+install -m 0755 "$rel/lhsm_mdt_upcall" "$w/lhsm_mdt_upcall"
+printf '#!/bin/sh\nexit 0\n' >"$w/true_upcall"
+chmod 755 "$w/true_upcall"
+mkdir -p /etc/rustre
+echo "queue=$db/q.db" >/etc/rustre/lhsm.conf
+
+python3 - "$fs" "$narc" "$nres" <<'PY'
+import os, sys
+d, narc, nres = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+os.mkdir(f"{d}/a"); os.mkdir(f"{d}/r")
+for i in range(narc):
+    with open(f"{d}/a/{i}", "wb") as f: f.write(os.urandom(1024))
+for i in range(nres):
+    with open(f"{d}/r/{i}", "wb") as f: f.write(os.urandom(4096))
+PY
+find "$fs/a" -type f >"$w/alist"
+find "$fs/r" -type f >"$w/rlist"
+# Forget what the last round archived, so that every archive request is needed again.
+reset_archives() {
+	python3 - "$w/alist" <<'PY'
+import os, sys
+for p in open(sys.argv[1]).read().split():
+    try: os.removexattr(p.strip(), "trusted.hsm")
+    except OSError: pass
+PY
+	lctl set_param mdt.$T.hsm_control=purge >/dev/null
+	rm -f "$db"/q.db*
+}
+
+echo "setup: $narc files to archive (1 KiB), $nres to restore (4 KiB); one in-process copytool, max_requests $(lctl get_param -n mdt.$T.hsm.max_requests)"
+echo "setup: $(hsm_bench archive $T "$fs" "$arc" "$w/rlist")"
+for r in $(seq 1 "$rounds"); do
+	for mode in coordinator upcall; do
+		reset_archives
+		lfs hsm_release $(cat "$w/rlist") || exit 1
+		if [ $mode = upcall ]; then
+			lctl set_param mdt.$T.hsm.upcall_mask=ARCHIVE mdt.$T.hsm.upcall_path="$w/lhsm_mdt_upcall" >/dev/null
+		else
+			lctl set_param mdt.$T.hsm.upcall_mask= >/dev/null
+		fi
+		echo "latency round $r, $mode: $(hsm_bench latency $T "$fs" "$arc" "$w/alist" "$w/rlist" 2>&1)"
+	done
+done
+
+reset_archives
+head -n 1000 "$w/alist" >"$w/tlist"
+nt=$(wc -l <"$w/tlist")
+lctl set_param mdt.$T.hsm.upcall_mask=ARCHIVE >/dev/null
+for up in lhsm_mdt_upcall true_upcall; do
+	lctl set_param mdt.$T.hsm.upcall_path="$w/$up" >/dev/null
+	for batch in 1 10 100 1000; do
+		lctl set_param mdt.$T.hsm.upcall_batch=$batch >/dev/null
+		rm -f "$db"/q.db*
+		t0=$(date +%s.%N)
+		lfs hsm_archive $(cat "$w/tlist") || echo "hsm_archive failed"
+		t1=$(date +%s.%N)
+		awk -v up=$up -v b=$batch -v n="$nt" -v t0="$t0" -v t1="$t1" 'BEGIN {
+			printf "throughput %s: %4d FIDs per call: %d FIDs in %.2f s, %.0f FIDs/s\n", up, b, n, t1 - t0, n / (t1 - t0) }'
+	done
+done
+lctl set_param mdt.$T.hsm_control=purge >/dev/null
+lctl mdt_detach $T
+rmmod hsm_upcall rustre_mdt
+rm -rf /etc/rustre
+for d in "$fs" "$w/cat" "$arc" "$db"; do umount "$d"; done
