@@ -29,6 +29,8 @@ use crate::BStr;
 
 /// Most actions the coordinator keeps waiting, over all requests; more gets `ENOSPC`.
 pub(crate) const MAX_WAITING: usize = 1 << 20;
+/// What a release punches past the end of file rounds up to: any page or block size.
+const RELEASE_ALIGN: u64 = 64 << 10;
 /// Lustre's default `max_requests`.
 const DEFAULT_MAX_REQUESTS: u32 = 3;
 /// `HPS_WAITING` and `HPS_RUNNING`, for `hus_in_progress_state`.
@@ -145,12 +147,15 @@ impl Cdt {
             self.head += 1;
         }
         if self.head > 4096 && self.head * 2 > self.waiting.len() {
-            let mut rest = KVVec::with_capacity(self.waiting.len() - self.head, GFP_KERNEL).ok()?;
-            for o in self.waiting.iter_mut().skip(self.head) {
-                let _ = rest.push(o.take(), GFP_KERNEL);
+            // Without memory for the copy, the holes stay until the next try.
+            if let Ok(mut rest) = KVVec::with_capacity(self.waiting.len() - self.head, GFP_KERNEL) {
+                for o in self.waiting.iter_mut().skip(self.head) {
+                    // Cannot fail: the capacity is there.
+                    let _ = rest.push_within_capacity(o.take());
+                }
+                self.waiting = rest;
+                self.head = 0;
             }
-            self.waiting = rest;
-            self.head = 0;
         }
         it
     }
@@ -429,7 +434,10 @@ impl Hsm {
             return Ok(());
         }
         let f = p.open(kernel::kfile::flags::O_RDWR | kernel::kfile::flags::O_LARGEFILE)?;
-        f.punch_hole(0, f.size())?;
+        // Past the end of file up to a 64 KiB boundary, so that the last partial page or
+        // block is freed too, not only zeroed.
+        let len = f.size().checked_next_multiple_of(RELEASE_ALIGN).ok_or(EFBIG)?;
+        f.punch_hole(0, len)?;
         f.sync(false)?;
         Self::write_attrs(p, &new)?;
         self.changelog(fid, HsmEvent::Release, 0, false);
@@ -465,7 +473,7 @@ impl Hsm {
             return Err(EINVAL);
         }
         let st = FsPath::lookup(&c, true)
-            .inspect_err(|e| pr_err!("{}: hsm.upcall_path {}: cannot find it ({:?})\n", name, shown, e))?
+            .inspect_err(|e| pr_err!("{}: hsm.upcall_path {}: cannot find it (error {})\n", name, shown, e.to_errno()))?
             .stat();
         let why = if !st.is_reg() {
             Some("is not a regular file")
@@ -512,7 +520,12 @@ impl Hsm {
                 cmd.arg(&b[..n])?;
             }
             let status = cmd.run_killable().inspect_err(|e| {
-                pr_err!("{}: cannot run hsm upcall {}: {:?}\n", BStr(self.name.to_bytes()), BStr(path.to_bytes()), e)
+                let (name, up) = (BStr(self.name.to_bytes()), BStr(path.to_bytes()));
+                if *e == ERESTARTSYS {
+                    pr_warn!("{}: requester of hsm upcall {} killed while it ran; it goes on\n", name, up);
+                } else {
+                    pr_err!("{}: cannot run hsm upcall {}: error {}\n", name, up, e.to_errno());
+                }
             })?;
             self.counters.upcall_calls.fetch_add(1, Ordering::Relaxed);
             if status.success() {

@@ -96,6 +96,41 @@ demo_changelog() {
 	umount "$data" "$cat"
 }
 
+demo_hsm() {
+	local bin=$top/tools/target/release data cat arc
+	data=$(mktemp -d) cat=$(mktemp -d) arc=$(mktemp -d)
+	mount -t tmpfs tmpfs "$data" && mount -t tmpfs tmpfs "$cat" || return 1
+	(
+		set -ex
+		export PATH=$bin:$top/tools/lhsm/scripts:$PATH LHSM_ARCHIVE_BASE=$arc/ LHSM_QUEUE=$cat/queue.db
+		mkdir -p "$arc/1" /etc/rustre
+		echo "queue=$cat/queue.db" >/etc/rustre/lhsm.conf
+		install -m 0755 "$bin/lhsm_mdt_upcall" "$cat/lhsm_mdt_upcall"
+		lctl mdt_attach lustre-MDT0000 "$data" "$cat/mdt0.llog"
+		lctl --device lustre-MDT0000 changelog_register
+		ls -l /dev/hsm-lustre-MDT0000
+		lctl set_param mdt.lustre-MDT0000.hsm_control=enabled mdt.lustre-MDT0000.hsm.upcall_mask=ARCHIVE
+		lctl set_param mdt.lustre-MDT0000.hsm.upcall_path="$cat/lhsm_mdt_upcall"
+		seq 1 1000 >"$data/f"
+		lfs hsm_archive "$data/f"
+		lctl get_param mdt.lustre-MDT0000.hsm.upcall_stats
+		lhsm_worker --once
+		lfs hsm_state "$data/f"
+		lfs hsm_release "$data/f"
+		lfs hsm_state "$data/f"
+		lfs hsm_restore "$data/f"
+		lctl get_param mdt.lustre-MDT0000.hsm.actions
+		lhsm_copytool --once lustre-MDT0000
+		lfs hsm_state "$data/f"
+		seq 1 1000 | cmp - "$data/f"
+		lfs changelog lustre-MDT0000 | grep HSM
+		lctl mdt_detach lustre-MDT0000
+		rm -rf /etc/rustre
+	) || return 1
+	umount "$data" "$cat"
+	rm -rf "$arc"
+}
+
 run_demo() {
 	local m
 	for m in $MODNAMES; do
@@ -104,6 +139,7 @@ run_demo() {
 	echo "== loaded modules"
 	grep -E "^($MODRE) " /proc/modules
 	demo_changelog || return 1
+	demo_hsm || return 1
 	echo "== kernel log"
 	dmesg -t | grep -E "^($MODRE):"
 	for m in $(echo "$MODNAMES" | tr ' ' '\n' | tac); do
