@@ -202,7 +202,7 @@ impl Target {
         if n < 0 {
             return Err(Error::from_errno(n as i32));
         }
-        let m = CStr::from_bytes_with_nul(&buf[..n as usize + 1]).map_err(|_| EINVAL)?;
+        let m = CStr::from_bytes_until_nul(&buf).map_err(|_| EINVAL)?;
         kernel::str::CString::try_from(m).map_err(|_| ENOMEM)
     }
 }

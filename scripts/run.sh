@@ -19,7 +19,7 @@ for m in $(awk '!/^#/ && NF {print $2}' "$top/scripts/modules.txt" | xargs); do
 	insmod "$top/build/modules/\$m.ko" || echo "rustre: insmod \$m failed"
 done
 echo "rustre: modules loaded:"; grep -E '^($(awk '!/^#/ && NF {print $1}' "$top/scripts/modules.txt" | paste -sd'|')) ' /proc/modules
-export PATH=$top/tools/target/release:\$PATH
+export PATH=$top/tools/target/release:$top/tools/lhsm/scripts:\$PATH LHSM_ARCHIVE_BASE=/tmp/arc
 mkdir -p /tmp/mdt0 /tmp/catalog
 mount -t tmpfs tmpfs /tmp/mdt0 && mount -t tmpfs tmpfs /tmp/catalog &&
 	lctl mdt_attach lustre-MDT0000 /tmp/mdt0 /tmp/catalog/mdt0.llog &&
@@ -27,6 +27,8 @@ mount -t tmpfs tmpfs /tmp/mdt0 && mount -t tmpfs tmpfs /tmp/catalog &&
 echo "rustre: target lustre-MDT0000 is the tmpfs at /tmp/mdt0; try:"
 echo "  touch /tmp/mdt0/x; lctl --device lustre-MDT0000 changelog_sync; lfs changelog lustre-MDT0000"
 echo "  lctl get_param mdd.*.changelog_users; llog_reader /tmp/catalog/mdt0.llog"
+echo "  HSM: mkdir -p /tmp/arc1; lctl set_param mdt.lustre-MDT0000.hsm_control=enabled"
+echo "       lfs hsm_archive /tmp/mdt0/x; lhsm_copytool --once lustre-MDT0000; lfs hsm_state /tmp/mdt0/x"
 echo "rustre: exit the shell (CTRL+d) to power off"
 cd "$top"
 RC

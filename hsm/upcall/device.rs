@@ -63,7 +63,7 @@ impl HsmFile {
         if end {
             self.hsm.copy_end(&c, self.agent())?;
         } else {
-            self.hsm.copy_start(&mut c)?;
+            self.hsm.copy_start(&mut c, self.agent())?;
             c.encode(&mut b);
             w.write_slice(&b)?;
         }
@@ -130,8 +130,12 @@ impl MiscFile for HsmFile {
         }
         let mut out = KVVec::from_elem(0u8, buf.len().min(HAL_MAX), GFP_KERNEL)?;
         loop {
-            if let Some(n) = this.hsm.next_action(agent, &mut out)? {
-                buf.write_slice(&out[..n])?;
+            if let Some((n, cookie)) = this.hsm.next_action(agent, &mut out)? {
+                if let Err(e) = buf.write_slice(&out[..n]) {
+                    // The copytool never saw it: it waits again.
+                    this.hsm.give_back(cookie);
+                    return Err(e);
+                }
                 return Ok(n);
             }
             if file.flags() & O_NONBLOCK != 0 {

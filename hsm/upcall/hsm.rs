@@ -10,7 +10,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::{
-    fsobj::FsPath,
+    fsobj::{FsPath, Stat},
     new_mutex, new_poll_condvar,
     prelude::*,
     str::CString,
@@ -78,7 +78,8 @@ pub(crate) struct Item {
     pub(crate) fid: Fid,
     pub(crate) archive_id: u32,
     pub(crate) flags: u64,
-    pub(crate) data: KVec<u8>,
+    /// The request's data, shared by its actions.
+    pub(crate) data: Arc<KVec<u8>>,
     /// The copytool it was handed to; 0 while waiting.
     pub(crate) agent: u64,
     /// COPY_START was received.
@@ -102,6 +103,8 @@ pub(crate) struct Cdt {
     /// First-in first-out; requeued actions go to `retry`, served first.
     waiting: KVVec<Option<KBox<Item>>>,
     head: usize,
+    /// Actions (not holes) in `waiting[head..]`.
+    live: usize,
     retry: KVec<KBox<Item>>,
     /// Actions handed to copytools, at most `max_requests`.
     pub(crate) active: KVec<KBox<Item>>,
@@ -113,7 +116,7 @@ pub(crate) struct Cdt {
 
 impl Cdt {
     pub(crate) fn waiting_len(&self) -> usize {
-        self.retry.len() + self.waiting.len() - self.head
+        self.retry.len() + self.live
     }
 
     /// The waiting actions, in the order they will be handed out.
@@ -130,6 +133,23 @@ impl Cdt {
             self.head = 0;
         }
         self.waiting.push(Some(it), GFP_KERNEL)?;
+        self.live += 1;
+        Ok(())
+    }
+
+    /// Puts an action back at the head of the queue. `reserve_retry` must have made room.
+    fn requeue(&mut self, mut it: KBox<Item>) {
+        it.agent = 0;
+        it.started = false;
+        if let Err(e) = self.retry.push_within_capacity(it) {
+            // Not reached after `reserve_retry`; said loudly if it ever is.
+            pr_err!("hsm: no room to requeue the action for {}\n", crate::D(&e.0.fid));
+        }
+    }
+
+    /// Makes room for `n` requeued actions, before taking them out of anywhere.
+    fn reserve_retry(&mut self, n: usize) -> Result {
+        self.retry.reserve(n, GFP_KERNEL)?;
         Ok(())
     }
 
@@ -142,14 +162,22 @@ impl Cdt {
             .iter()
             .position(|o| o.as_ref().is_some_and(|it| uapi::serves(archives, it.archive_id)))?;
         let it = self.waiting[self.head + at].take();
-        // Skip the holes at the front; compact once half of the vector is holes.
+        self.live -= 1;
+        self.skip_and_compact();
+        it
+    }
+
+    /// Skips the holes at the front; compacts once holes outnumber actions, so that neither
+    /// scans nor memory grow with actions long gone.
+    fn skip_and_compact(&mut self) {
         while self.head < self.waiting.len() && self.waiting[self.head].is_none() {
             self.head += 1;
         }
-        if self.head > 4096 && self.head * 2 > self.waiting.len() {
+        let holes = self.waiting.len() - self.head - self.live;
+        if (self.head > 4096 && self.head * 2 > self.waiting.len()) || (holes > 4096 && holes > self.live) {
             // Without memory for the copy, the holes stay until the next try.
             if let Ok(mut rest) = KVVec::with_capacity(self.waiting.len() - self.head, GFP_KERNEL) {
-                for o in self.waiting.iter_mut().skip(self.head) {
+                for o in self.waiting.iter_mut().skip(self.head).filter(|o| o.is_some()) {
                     // Cannot fail: the capacity is there.
                     let _ = rest.push_within_capacity(o.take());
                 }
@@ -157,7 +185,6 @@ impl Cdt {
                 self.head = 0;
             }
         }
-        it
     }
 
     /// Removes the waiting actions for `fid` (CANCEL); returns how many.
@@ -169,8 +196,10 @@ impl Cdt {
             if o.as_ref().is_some_and(|it| it.fid == *fid) {
                 *o = None;
                 n += 1;
+                self.live -= 1;
             }
         }
+        self.skip_and_compact();
         n
     }
 
@@ -179,6 +208,7 @@ impl Cdt {
         let n = self.waiting_len() + self.active.len();
         self.waiting = KVVec::new();
         self.head = 0;
+        self.live = 0;
         self.retry = KVec::new();
         self.active = KVec::new();
         n
@@ -213,6 +243,9 @@ pub(crate) struct Hsm {
     /// Copytools wait here for actions; notified whenever one may be handed out.
     #[pin]
     pub(crate) cdt_wait: PollCondVar,
+    /// Serialises the read-modify-write of files' HSM state (completions and releases).
+    #[pin]
+    state_lock: Mutex<()>,
     pub(crate) counters: Counters,
 }
 
@@ -237,6 +270,10 @@ impl Hsm {
     pub(crate) fn new(target: Target, name: &CStr) -> Result<Arc<Self>> {
         let mount = target.mount()?;
         let root = FsPath::lookup(&mount, true)?;
+        if !root.is_mount_root() {
+            pr_err!("{}: {} is no longer the root of a mount\n", name, BStr(mount.to_bytes()));
+            return Err(EINVAL);
+        }
         Arc::pin_init(
             try_pin_init!(Hsm {
                 target,
@@ -253,6 +290,7 @@ impl Hsm {
                     control: Control::Stopped,
                     waiting: KVVec::new(),
                     head: 0,
+                    live: 0,
                     retry: KVec::new(),
                     active: KVec::new(),
                     agents: KVec::new(),
@@ -261,6 +299,7 @@ impl Hsm {
                     next_agent: 1,
                 }),
                 cdt_wait <- new_poll_condvar!("hsm_cdt"),
+                state_lock <- new_mutex!(()),
                 counters: Counters::default(),
             }),
             GFP_KERNEL,
@@ -273,10 +312,13 @@ impl Hsm {
     }
 
     /// Finds the file with IGIF `fid` on the target: `ENOENT` if there is none.
-    fn lookup(&self, fid: &Fid) -> Result<FsPath> {
+    fn lookup(&self, fid: &Fid) -> Result<(FsPath, Stat)> {
         if fid.ver != 0 || fid.seq == 0 {
             return Err(ENOENT);
         }
+        // The handle layouts of the filesystems' encoders: tmpfs (`shmem_encode_fh`) puts the
+        // generation first and a 64-bit inode number; the generic one (ext2/3/4, ...) a 32-bit
+        // inode number then the generation.
         let found = if self.root.fs_type().to_bytes() == b"tmpfs" {
             let w = [fid.oid, fid.seq as u32, (fid.seq >> 32) as u32];
             self.root.by_handle(FILEID_INO32_GEN, &w)
@@ -285,20 +327,12 @@ impl Hsm {
             self.root.by_handle(FILEID_INO32_GEN, &[ino, fid.oid])
         };
         let p = found.map_err(|e| if e == ESTALE { ENOENT } else { e })?;
-        let st = p.stat();
+        let st = p.stat()?;
         // A handle names an inode; make sure it is the one of the FID.
         if st.ino != fid.seq || st.generation != fid.oid {
             return Err(ENOENT);
         }
-        Ok(p)
-    }
-
-    /// Checks that `p` is on the target's filesystem; `EXDEV` if not.
-    pub(crate) fn check_same_fs(&self, p: &FsPath) -> Result {
-        if p.stat().sb != self.root.stat().sb {
-            return Err(EXDEV);
-        }
-        Ok(())
+        Ok((p, st))
     }
 
     /// Reads the stored state (none yet: all clear).
@@ -316,19 +350,22 @@ impl Hsm {
         p.set_xattr_quiet(c"trusted.hsm", &a.encode())
     }
 
-    /// The data version of a file: its modification time.
-    pub(crate) fn data_version(p: &FsPath) -> u64 {
-        p.stat().mtime_ns as u64
+    /// The data version of a file: its modification time (see [`FsPath::stat`]: reading it
+    /// makes the next change visible).
+    fn data_version(st: &Stat) -> u64 {
+        st.mtime_ns as u64
     }
 
     /// The user-visible state of a file, and what the coordinator is doing with it.
     pub(crate) fn user_state(&self, p: &FsPath) -> Result<uapi::UserState> {
-        self.check_same_fs(p)?;
+        if p.sb() != self.root.sb() {
+            return Err(EXDEV);
+        }
+        let st = p.stat()?;
         let a = Self::read_attrs(p)?;
-        let st = p.stat();
         let fid = Fid::from_inode(st.ino, st.generation);
         let mut us = uapi::UserState {
-            states: a.effective(Self::data_version(p)),
+            states: a.effective(Self::data_version(&st)),
             archive_id: a.archive_id,
             ..Default::default()
         };
@@ -343,11 +380,12 @@ impl Hsm {
     /// Appends a `CL_HSM` record for `fid`.
     fn changelog(&self, fid: &Fid, event: HsmEvent, errval: u16, dirty: bool) {
         let (sec, nsec) = kernel::fsnotify::current::real_time();
-        let mut rec = Record {
+        let rec = Record {
             rtype: record::CL_HSM,
             flags: state::cl_hsm_flags(event, errval, dirty),
             time: record::cl_time(sec, nsec),
             tfid: *fid,
+            jobid: Some(b"hsm_cdt.0"),
             extra: Some(Extra {
                 uidgid: Some((0, 0)),
                 nid: Some(record::NID_LO_BE),
@@ -356,7 +394,6 @@ impl Hsm {
             }),
             ..Record::default()
         };
-        rec.jobid = Some(b"hsm_cdt.0");
         let mut buf = [0u8; 256];
         let Ok(n) = rec.encode(&mut buf) else { return };
         if let Err(e) = self.target.append(&buf[..n]) {
@@ -375,16 +412,16 @@ impl Hsm {
         if self.cdt.lock().control == Control::Stopped {
             return Err(EAGAIN);
         }
-        let (mask, default_id) = {
+        let (mask, has_path, default_id) = {
             let p = self.params.lock();
-            (p.upcall_mask, p.default_archive_id)
+            (p.upcall_mask, !p.upcall_path.is_empty(), p.default_archive_id)
         };
         let archive_id = if hdr.archive_id == 0 { default_id } else { hdr.archive_id };
         let mut needed = KVVec::with_capacity(hdr.itemcount as usize, GFP_KERNEL)?;
         for i in 0..hdr.itemcount as usize {
             let fid = uapi::Request::item_fid(req, i);
-            let p = match self.lookup(&fid) {
-                Ok(p) => p,
+            let (p, st) = match self.lookup(&fid) {
+                Ok(found) => found,
                 // The archive of a deleted file can still be removed, a request cancelled.
                 Err(ENOENT) if matches!(ua, UserAction::Remove | UserAction::Cancel) => {
                     needed.push(fid, GFP_KERNEL)?;
@@ -392,15 +429,15 @@ impl Hsm {
                 }
                 Err(e) => return Err(e),
             };
+            if ua != UserAction::Cancel && !st.is_reg() {
+                return Err(EINVAL);
+            }
             if ua == UserAction::Release {
                 self.release(&fid, &p)?;
                 continue;
             }
-            if ua != UserAction::Cancel && !p.stat().is_reg() {
-                return Err(EINVAL);
-            }
             let a = Self::read_attrs(&p)?;
-            if a.needs(ua, archive_id, Self::data_version(&p)).map_err(state_errno)? {
+            if a.needs(ua, archive_id, Self::data_version(&st)).map_err(state_errno)? {
                 needed.push(fid, GFP_KERNEL)?;
             }
         }
@@ -412,24 +449,24 @@ impl Hsm {
             self.cancel(&needed);
             return Ok(());
         }
-        let rest = if mask & action.bit() != 0 {
-            self.upcall(action, archive_id, hdr.flags, data, &needed)?
+        // As Lustre: an action in the mask with no upcall set goes to the coordinator.
+        if mask & action.bit() != 0 && has_path {
+            self.upcall(action, archive_id, hdr.flags, data, &needed)
         } else {
-            needed
-        };
-        if !rest.is_empty() {
-            self.enqueue(action, archive_id, hdr.flags, data, &rest)?;
+            self.enqueue(action, archive_id, hdr.flags, data, &needed)
         }
-        Ok(())
     }
 
     /// Releases a file: drops its data (the size stays) once the archive holds it.
     fn release(&self, fid: &Fid, p: &FsPath) -> Result {
-        if !p.stat().is_reg() {
-            return Err(EINVAL);
+        let _guard = self.state_lock.lock();
+        // A running archive or remove could lose the only copy of the data.
+        if self.cdt.lock().active.iter().any(|it| it.fid == *fid) {
+            return Err(EBUSY);
         }
+        let st = p.stat()?;
         let a = Self::read_attrs(p)?;
-        let new = a.released(Self::data_version(p)).map_err(state_errno)?;
+        let new = a.released(Self::data_version(&st)).map_err(state_errno)?;
         if new == a {
             return Ok(());
         }
@@ -459,8 +496,11 @@ impl Hsm {
         }
     }
 
-    /// Checks the upcall program before each run: absolute path, a regular file owned by root,
-    /// executable and writable by nobody else. Logs why it is refused.
+    /// Checks the upcall program before each run: an absolute path to a regular file owned by
+    /// root, executable and writable by nobody else, in directories that only root can change
+    /// (owned by root and not writable by group or others, unless sticky). Logs why it is
+    /// refused. Root could still swap the file between this check and the exec; nobody else
+    /// can.
     fn check_upcall(&self, path: &[u8]) -> Result<CString> {
         let name = BStr(self.name.to_bytes());
         let shown = BStr(path);
@@ -468,13 +508,13 @@ impl Hsm {
             pr_err!("{}: hsm.upcall_path '{}' is not an absolute path\n", name, shown);
             return Err(EINVAL);
         }
-        let c = CString::try_from_fmt(fmt!("{}", shown))?;
-        if c.to_bytes() != path {
-            return Err(EINVAL);
-        }
+        let mut z = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
+        z.extend_from_slice(path, GFP_KERNEL)?;
+        z.push(0, GFP_KERNEL)?;
+        let c = CString::try_from(CStr::from_bytes_with_nul(&z).map_err(|_| EINVAL)?).map_err(|_| ENOMEM)?;
         let st = FsPath::lookup(&c, true)
-            .inspect_err(|e| pr_err!("{}: hsm.upcall_path {}: cannot find it (error {})\n", name, shown, e.to_errno()))?
-            .stat();
+            .and_then(|p| p.stat())
+            .inspect_err(|e| pr_err!("{}: hsm.upcall_path {}: cannot find it (error {})\n", name, shown, e.to_errno()))?;
         let why = if !st.is_reg() {
             Some("is not a regular file")
         } else if st.uid != 0 {
@@ -484,7 +524,7 @@ impl Hsm {
         } else if st.mode & 0o111 == 0 {
             Some("is not executable")
         } else {
-            None
+            Self::unsafe_dir(&mut z)?
         };
         if let Some(why) = why {
             pr_err!("{}: hsm.upcall_path {} {}: refusing to run it\n", name, shown, why);
@@ -493,10 +533,36 @@ impl Hsm {
         Ok(c)
     }
 
-    /// Runs the upcall for `fids`, [`argv::fids_per_call`] at a time; returns the FIDs of
-    /// calls that exited non-zero, for the coordinator. An upcall that cannot be run fails
-    /// the request (FIDs of calls that succeeded before stay accepted).
-    fn upcall(&self, action: Action, archive_id: u32, flags: u64, data: &[u8], fids: &[Fid]) -> Result<KVVec<Fid>> {
+    /// Whether a directory above the path in `z` (NUL-terminated; cut in place) could be
+    /// changed by someone else than root, and how.
+    fn unsafe_dir(z: &mut KVec<u8>) -> Result<Option<&'static str>> {
+        let mut end = z.len() - 1;
+        while let Some(slash) = z[..end].iter().rposition(|&b| b == b'/') {
+            // The directory is `z[..slash]`, or `/` for the first slash.
+            let cut = if slash == 0 { 1 } else { slash };
+            let saved = z[cut];
+            z[cut] = 0;
+            let st = CStr::from_bytes_until_nul(z).map_err(|_| EINVAL).and_then(|d| FsPath::lookup(d, true)?.stat());
+            z[cut] = saved;
+            let st = st?;
+            if st.uid != 0 {
+                return Ok(Some("is in a directory not owned by root"));
+            }
+            if st.mode & 0o022 != 0 && st.mode & 0o1000 == 0 {
+                return Ok(Some("is in a directory writable by group or others"));
+            }
+            if slash == 0 {
+                break;
+            }
+            end = slash;
+        }
+        Ok(None)
+    }
+
+    /// Runs the upcall for `fids`, [`argv::fids_per_call`] at a time; the FIDs of calls that
+    /// exit non-zero go to the coordinator. An upcall that cannot be run fails the request
+    /// (FIDs of calls that succeeded stay accepted, those of calls that failed are queued).
+    fn upcall(&self, action: Action, archive_id: u32, flags: u64, data: &[u8], fids: &[Fid]) -> Result {
         let (path, batch) = {
             let p = self.params.lock();
             let mut path = KVec::with_capacity(p.upcall_path.len(), GFP_KERNEL)?;
@@ -510,48 +576,66 @@ impl Hsm {
             [path.to_bytes(), action.name().as_bytes(), self.fsname(), &idb[..idn], &flb[..fln], data];
         let per = argv::fids_per_call(fixed.iter().copied(), batch);
         let mut rest = KVVec::new();
+        let mut res = Ok(());
         for chunk in fids.chunks(per) {
-            let mut cmd = Command::new(path.to_bytes())?;
-            for a in &fixed[1..] {
-                cmd.arg(a)?;
-            }
-            for f in chunk {
-                let (b, n) = argv::fid_arg(f);
-                cmd.arg(&b[..n])?;
-            }
-            let status = cmd.run_killable().inspect_err(|e| {
-                let (name, up) = (BStr(self.name.to_bytes()), BStr(path.to_bytes()));
-                if *e == ERESTARTSYS {
-                    pr_warn!("{}: requester of hsm upcall {} killed while it ran; it goes on\n", name, up);
-                } else {
-                    pr_err!("{}: cannot run hsm upcall {}: error {}\n", name, up, e.to_errno());
+            match self.upcall_once(&path, &fixed[1..], chunk) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.counters.upcall_fallbacks.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    rest.extend_from_slice(chunk, GFP_KERNEL)?;
                 }
-            })?;
-            self.counters.upcall_calls.fetch_add(1, Ordering::Relaxed);
-            if status.success() {
-                self.counters.upcall_fids.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            } else {
-                pr_warn!(
-                    "{}: hsm upcall {} {} exited with status {:#x}; {} FIDs go to the coordinator\n",
-                    BStr(self.name.to_bytes()),
-                    BStr(path.to_bytes()),
-                    action.name(),
-                    status.raw(),
-                    chunk.len()
-                );
-                self.counters.upcall_fallbacks.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                rest.extend_from_slice(chunk, GFP_KERNEL)?;
+                Err(e) => {
+                    res = Err(e);
+                    break;
+                }
             }
         }
-        Ok(rest)
+        if !rest.is_empty() {
+            self.enqueue(action, archive_id, flags, data, &rest)?;
+        }
+        res
+    }
+
+    /// One upcall invocation; `Ok(false)` if it exited non-zero.
+    fn upcall_once(&self, path: &CStr, fixed: &[&[u8]], fids: &[Fid]) -> Result<bool> {
+        let (name, up) = (BStr(self.name.to_bytes()), BStr(path.to_bytes()));
+        let mut cmd = Command::new(path.to_bytes())?;
+        for a in fixed {
+            cmd.arg(a)?;
+        }
+        for f in fids {
+            let (b, n) = argv::fid_arg(f);
+            cmd.arg(&b[..n])?;
+        }
+        let status = cmd.run_killable().inspect_err(|e| {
+            if *e == ERESTARTSYS {
+                pr_warn!("{}: requester of hsm upcall {} killed while it ran; it goes on\n", name, up);
+            } else {
+                pr_err!("{}: cannot run hsm upcall {}: error {}\n", name, up, e.to_errno());
+            }
+        })?;
+        self.counters.upcall_calls.fetch_add(1, Ordering::Relaxed);
+        if status.success() {
+            self.counters.upcall_fids.fetch_add(fids.len() as u64, Ordering::Relaxed);
+            return Ok(true);
+        }
+        pr_warn!(
+            "{}: hsm upcall {} exited with status {:#x}; {} FIDs go to the coordinator\n",
+            name,
+            up,
+            status.raw(),
+            fids.len()
+        );
+        Ok(false)
     }
 
     /// Queues actions for the coordinator, one per FID, as one compound request.
     fn enqueue(&self, action: Action, archive_id: u32, flags: u64, data: &[u8], fids: &[Fid]) -> Result {
+        let mut d = KVec::with_capacity(data.len(), GFP_KERNEL)?;
+        d.extend_from_slice(data, GFP_KERNEL)?;
+        let data = Arc::new(d, GFP_KERNEL)?;
         let mut items = KVVec::with_capacity(fids.len(), GFP_KERNEL)?;
         for f in fids {
-            let mut d = KVec::with_capacity(data.len(), GFP_KERNEL)?;
-            d.extend_from_slice(data, GFP_KERNEL)?;
             let it = Item {
                 cookie: 0,
                 compound: 0,
@@ -559,7 +643,7 @@ impl Hsm {
                 fid: *f,
                 archive_id,
                 flags,
-                data: d,
+                data: data.clone(),
                 agent: 0,
                 started: false,
                 canceled: false,
@@ -600,30 +684,32 @@ impl Hsm {
     pub(crate) fn unregister_agent(&self, id: u64) {
         let mut cdt = self.cdt.lock();
         cdt.agents.retain(|a| a.id != id);
+        let held = cdt.active.iter().filter(|it| it.agent == id && !it.canceled).count();
+        if cdt.reserve_retry(held).is_err() {
+            pr_err!("{}: no memory to requeue {} HSM actions; they stay listed as running\n",
+                BStr(self.name.to_bytes()), held);
+            return;
+        }
         let mut i = 0;
         while i < cdt.active.len() {
-            if cdt.active[i].agent == id {
-                if let Ok(mut it) = cdt.active.remove(i) {
-                    it.agent = 0;
-                    it.started = false;
-                    if !it.canceled {
-                        let fid = it.fid;
-                        if cdt.retry.push(it, GFP_KERNEL).is_err() {
-                            pr_err!("{}: lost HSM action for {}\n", BStr(self.name.to_bytes()), crate::D(&fid));
-                        }
-                    }
-                }
+            if cdt.active[i].agent != id {
+                i += 1;
                 continue;
             }
-            i += 1;
+            if let Ok(it) = cdt.active.remove(i) {
+                if !it.canceled {
+                    cdt.requeue(it);
+                }
+            }
         }
         drop(cdt);
         self.cdt_wait.notify_all();
     }
 
     /// Hands the next action a copytool may do to it, encoded as an `hsm_action_list` in `out`;
-    /// returns its length, or `None` if there is none now. `EINVAL` if `out` is too small.
-    pub(crate) fn next_action(&self, agent: u64, out: &mut KVVec<u8>) -> Result<Option<usize>> {
+    /// returns its length and cookie, or `None` if there is none now. `EINVAL` if `out` is too
+    /// small (the action then waits again).
+    pub(crate) fn next_action(&self, agent: u64, out: &mut KVVec<u8>) -> Result<Option<(usize, u64)>> {
         let max = self.params.lock().max_requests as usize;
         let mut cdt = self.cdt.lock();
         if cdt.control != Control::Enabled || cdt.active.len() >= max {
@@ -632,6 +718,9 @@ impl Hsm {
         let Some(archives) = cdt.agents.iter().find(|a| a.id == agent).map(|a| a.archives) else {
             return Err(ENOENT);
         };
+        // Room first, so that nothing taken out can be dropped for lack of memory.
+        cdt.active.reserve(1, GFP_KERNEL)?;
+        cdt.reserve_retry(1)?;
         let Some(mut it) = cdt.take_for(archives) else { return Ok(None) };
         let hal = uapi::ActionList {
             count: 1,
@@ -642,8 +731,7 @@ impl Hsm {
         };
         let len = hal.size([it.data.len()].into_iter());
         if out.len() < len {
-            // The reader's buffer is too small: the action waits again, first in line.
-            cdt.retry.push(it, GFP_KERNEL)?;
+            cdt.requeue(it);
             return Err(EINVAL);
         }
         out[..len].fill(0);
@@ -659,8 +747,28 @@ impl Hsm {
         };
         uapi::ActionList::encode_item(out, at, &item, &it.data);
         it.agent = agent;
-        cdt.active.push(it, GFP_KERNEL)?;
-        Ok(Some(len))
+        let cookie = it.cookie;
+        if let Err(e) = cdt.active.push_within_capacity(it) {
+            cdt.requeue(e.0);
+            return Err(ENOMEM);
+        }
+        Ok(Some((len, cookie)))
+    }
+
+    /// Puts back an action handed out by [`Hsm::next_action`] that never reached the copytool
+    /// (its buffer faulted).
+    pub(crate) fn give_back(&self, cookie: u64) {
+        let mut cdt = self.cdt.lock();
+        if cdt.reserve_retry(1).is_err() {
+            return;
+        }
+        if let Some(i) = cdt.active.iter().position(|it| it.cookie == cookie) {
+            if let Ok(it) = cdt.active.remove(i) {
+                cdt.requeue(it);
+            }
+        }
+        drop(cdt);
+        self.cdt_wait.notify_all();
     }
 
     /// Whether a copytool could get an action from `cdt` now.
@@ -693,105 +801,132 @@ impl Hsm {
         )
     }
 
-    /// `IOC_COPY_START`: fills in the data version the copy starts from.
-    pub(crate) fn copy_start(&self, c: &mut Copy) -> Result {
-        let (action, fid) = self.copy_target(c, false)?;
-        match self.lookup(&fid) {
-            Ok(p) => c.data_version = Self::data_version(&p),
-            Err(ENOENT) if action == Action::Remove => c.data_version = 0,
-            Err(e) => return Err(e),
+    /// The action and file of an upcall copy (`EPROTO` for an action the upcall cannot have).
+    fn upcall_target(c: &Copy) -> Result<(Action, Fid)> {
+        match mask::ACTIONS.iter().copied().find(|a| *a as u32 == c.upcall_action()) {
+            Some(a @ (Action::Archive | Action::Remove)) => Ok((a, c.hai.fid)),
+            _ => Err(EPROTO),
         }
+    }
+
+    /// The coordinator action of cookie `cookie`, held by copytool `agent`: its index in
+    /// `active`. `ENOENT` if there is none (done, purged), `EPERM` if another copytool has it.
+    fn held(cdt: &Cdt, cookie: u64, agent: u64) -> Result<usize> {
+        let i = cdt.active.iter().position(|it| it.cookie == cookie).ok_or(ENOENT)?;
+        if cdt.active[i].agent != agent {
+            return Err(EPERM);
+        }
+        Ok(i)
+    }
+
+    /// `IOC_COPY_START`: fills in the data version the copy starts from.
+    pub(crate) fn copy_start(&self, c: &mut Copy, agent: u64) -> Result {
+        let (action, fid) = if c.flags & uapi::HP_FLAG_UPCALL != 0 {
+            if self.cdt.lock().control == Control::Stopped {
+                return Err(EAGAIN);
+            }
+            Self::upcall_target(c)?
+        } else {
+            let mut cdt = self.cdt.lock();
+            let i = Self::held(&cdt, c.hai.cookie, agent)?;
+            let it = &mut cdt.active[i];
+            if it.canceled {
+                // Saves the copytool a copy nobody wants; it still ends the action.
+                return Err(ECANCELED);
+            }
+            it.started = true;
+            (it.action, it.fid)
+        };
+        c.data_version = match self.lookup(&fid) {
+            Ok((_, st)) => Self::data_version(&st),
+            Err(ENOENT) if action == Action::Remove => 0,
+            Err(e) => return Err(e),
+        };
         Ok(())
     }
 
-    /// Which action and file a copy is about; for a coordinator action, marks it started or,
-    /// with `end`, takes it off the active list.
-    fn copy_target(&self, c: &Copy, end: bool) -> Result<(Action, Fid)> {
-        if c.flags & uapi::HP_FLAG_UPCALL != 0 {
-            let a = mask::ACTIONS.iter().copied().find(|a| *a as u32 == c.upcall_action());
-            return match a {
-                Some(a @ (Action::Archive | Action::Remove)) => Ok((a, c.hai.fid)),
-                _ => Err(EPROTO),
-            };
-        }
-        let mut cdt = self.cdt.lock();
-        let i = cdt.active.iter().position(|it| it.cookie == c.hai.cookie).ok_or(ENOENT)?;
-        let (action, fid) = (cdt.active[i].action, cdt.active[i].fid);
-        if end {
-            let _ = cdt.active.remove(i);
-        } else if cdt.active[i].canceled {
-            // Saves the copytool a copy nobody wants; it still ends the action.
-            return Err(ECANCELED);
-        } else {
-            cdt.active[i].started = true;
-        }
-        Ok((action, fid))
-    }
-
     /// `IOC_COPY_END`: the copy is over (`HP_FLAG_COMPLETED`), or failed and may be retried
-    /// (`HP_FLAG_RETRY`). Updates the file's state and appends a `CL_HSM` record.
+    /// (`HP_FLAG_RETRY`, coordinator actions). A completion updates the file's state and
+    /// appends a `CL_HSM` record; a coordinator action leaves the active list only once that is
+    /// done, so an error here can be retried (or the action requeued when the copytool goes).
     pub(crate) fn copy_end(&self, c: &Copy, agent: u64) -> Result {
         if c.flags & uapi::HP_FLAG_COMPLETED == 0 {
             return Err(EINVAL);
         }
-        let upcall = c.flags & uapi::HP_FLAG_UPCALL != 0;
-        if !upcall && c.errval != 0 && c.flags & uapi::HP_FLAG_RETRY != 0 {
-            // Back to the queue, first in line.
-            let mut cdt = self.cdt.lock();
-            let i = cdt.active.iter().position(|it| it.cookie == c.hai.cookie).ok_or(ENOENT)?;
-            let mut it = cdt.active.remove(i)?;
-            it.agent = 0;
-            it.started = false;
-            cdt.retry.push(it, GFP_KERNEL)?;
-            drop(cdt);
-            self.cdt_wait.notify_all();
-            return Ok(());
+        if c.flags & uapi::HP_FLAG_UPCALL != 0 {
+            if self.cdt.lock().control == Control::Stopped {
+                return Err(EAGAIN);
+            }
+            let (action, fid) = Self::upcall_target(c)?;
+            return self.complete(action, &fid, c.archive_id, c);
         }
-        let (action, fid, archive_id, canceled) = if upcall {
-            let (a, f) = self.copy_target(c, true)?;
-            (a, f, c.archive_id, false)
-        } else {
+        let (action, fid, archive_id) = {
             let mut cdt = self.cdt.lock();
-            let i = cdt.active.iter().position(|it| it.cookie == c.hai.cookie).ok_or(ENOENT)?;
-            let it = cdt.active.remove(i)?;
+            let i = Self::held(&cdt, c.hai.cookie, agent)?;
+            if cdt.active[i].canceled || (c.errval != 0 && c.flags & uapi::HP_FLAG_RETRY != 0) {
+                cdt.reserve_retry(1)?;
+                let it = cdt.active.remove(i)?;
+                if !it.canceled {
+                    cdt.requeue(it);
+                }
+                drop(cdt);
+                self.cdt_wait.notify_all();
+                return Ok(());
+            }
+            let it = &cdt.active[i];
+            (it.action, it.fid, it.archive_id)
+        };
+        let res = self.complete(action, &fid, archive_id, c);
+        if res.is_ok() || res == Err(EBUSY) {
+            let mut cdt = self.cdt.lock();
+            if let Ok(i) = Self::held(&cdt, c.hai.cookie, agent) {
+                let _ = cdt.active.remove(i);
+            }
             if let Some(a) = cdt.agents.iter_mut().find(|a| a.id == agent) {
-                if c.errval == 0 {
+                if c.errval == 0 && res.is_ok() {
                     a.done_ok += 1;
                 } else {
                     a.done_err += 1;
                 }
             }
-            (it.action, it.fid, it.archive_id, it.canceled)
-        };
-        self.cdt_wait.notify_all();
-        if canceled {
-            return Ok(());
+            drop(cdt);
+            self.cdt_wait.notify_all();
         }
+        res
+    }
+
+    /// Records the end of `action` on `fid`: the file's new state and a `CL_HSM` record.
+    /// `EBUSY` if an archive's file changed while it was copied (the archive then counts as
+    /// failed).
+    fn complete(&self, action: Action, fid: &Fid, archive_id: u32, c: &Copy) -> Result {
         let mut errval = c.errval;
         let mut dirty = false;
-        match self.lookup(&fid) {
-            Ok(p) => {
-                let dv = Self::data_version(&p);
-                // An archive of data that changed while it was copied is no archive.
-                if action == Action::Archive && errval == 0 && c.data_version != dv {
-                    errval = EBUSY.to_errno().unsigned_abs() as u16;
+        {
+            let _guard = self.state_lock.lock();
+            match self.lookup(fid) {
+                Ok((p, st)) => {
+                    let dv = Self::data_version(&st);
+                    // An archive of data that changed while it was copied is no archive.
+                    if action == Action::Archive && errval == 0 && c.data_version != dv {
+                        errval = EBUSY.to_errno().unsigned_abs() as u16;
+                    }
+                    let a = Self::read_attrs(&p)?;
+                    let new = a.completed(action, errval, archive_id, dv);
+                    dirty = new.effective(dv) & state::HS_DIRTY != 0;
+                    if new != a {
+                        Self::write_attrs(&p, &new)?;
+                    }
                 }
-                let a = Self::read_attrs(&p)?;
-                let new = a.completed(action, errval, archive_id, dv);
-                dirty = new.effective(dv) & state::HS_DIRTY != 0;
-                if new != a {
-                    Self::write_attrs(&p, &new)?;
-                }
+                Err(ENOENT) if action == Action::Remove => {}
+                Err(e) => return Err(e),
             }
-            Err(ENOENT) if action == Action::Remove => {}
-            Err(e) => return Err(e),
         }
         if errval == 0 {
             self.counters.completed_ok.fetch_add(1, Ordering::Relaxed);
         } else {
             self.counters.completed_err.fetch_add(1, Ordering::Relaxed);
         }
-        self.changelog(&fid, HsmEvent::of(action), errval, dirty);
+        self.changelog(fid, HsmEvent::of(action), errval, dirty);
         if errval != 0 && c.errval == 0 {
             return Err(EBUSY);
         }

@@ -36,17 +36,17 @@ pub(crate) struct ParamData {
     pub(crate) hsm: Arc<Hsm>,
 }
 
-/// Reads a value written to a parameter file, less one trailing newline (or NUL) as `echo`
-/// adds; `lctl set_param` writes none.
-fn read_value<'b>(r: &mut UserSliceReader, buf: &'b mut [u8; 4096]) -> Result<&'b [u8]> {
+/// Reads a value written to a parameter file (less than 4 KiB, Lustre's bound), less one
+/// trailing newline (or NUL) as `echo` adds; `lctl set_param` writes none.
+fn read_value(r: &mut UserSliceReader) -> Result<KVec<u8>> {
     let n = r.len();
-    if n >= buf.len() {
+    if n >= 4096 {
         return Err(EINVAL);
     }
-    r.read_slice(&mut buf[..n])?;
-    let mut v = &buf[..n];
-    if let [rest @ .., b'\n' | 0] = v {
-        v = rest;
+    let mut v = KVec::from_elem(0u8, n, GFP_KERNEL)?;
+    r.read_slice(&mut v)?;
+    if matches!(v.last(), Some(b'\n' | 0)) {
+        v.truncate(n - 1);
     }
     Ok(v)
 }
@@ -65,13 +65,12 @@ fn control_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 }
 
 fn control_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
-    let mut buf = [0u8; 4096];
-    let v = read_value(r, &mut buf)?;
-    if v == b"help" {
+    let v = read_value(r)?;
+    if &v[..] == b"help" {
         pr_info!("hsm_control: enabled | disabled | shutdown | purge\n");
         return Ok(());
     }
-    p.hsm.set_control(v)
+    p.hsm.set_control(&v)
 }
 
 fn mask_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -81,9 +80,8 @@ fn mask_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 }
 
 fn mask_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
-    let mut buf = [0u8; 4096];
-    let v = read_value(r, &mut buf)?;
-    let m = mask::parse_upcall_mask(v).map_err(|_| EINVAL)?;
+    let v = read_value(r)?;
+    let m = mask::parse_upcall_mask(&v).map_err(|_| EINVAL)?;
     p.hsm.params.lock().upcall_mask = m;
     Ok(())
 }
@@ -93,8 +91,7 @@ fn path_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 }
 
 fn path_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
-    let mut buf = [0u8; 4096];
-    let v = read_value(r, &mut buf)?;
+    let v = read_value(r)?;
     if v.contains(&0) {
         return Err(EINVAL);
     }
@@ -103,9 +100,7 @@ fn path_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
         pr_err!("{}: hsm.upcall_path must be an absolute path\n", crate::BStr(p.hsm.name.to_bytes()));
         return Err(EINVAL);
     }
-    let mut new = KVec::with_capacity(v.len(), GFP_KERNEL)?;
-    new.extend_from_slice(v, GFP_KERNEL)?;
-    p.hsm.params.lock().upcall_path = new;
+    p.hsm.params.lock().upcall_path = v;
     Ok(())
 }
 
@@ -114,8 +109,7 @@ fn batch_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 }
 
 fn batch_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
-    let mut buf = [0u8; 4096];
-    let n = parse_u32(read_value(r, &mut buf)?, 1..=crate::argv::MAX_BATCH)?;
+    let n = parse_u32(&read_value(r)?, 1..=crate::argv::MAX_BATCH)?;
     p.hsm.params.lock().upcall_batch = n;
     Ok(())
 }
@@ -134,8 +128,7 @@ fn default_id_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 }
 
 fn default_id_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
-    let mut buf = [0u8; 4096];
-    let n = parse_u32(read_value(r, &mut buf)?, 1..=u32::MAX)?;
+    let n = parse_u32(&read_value(r)?, 1..=u32::MAX)?;
     p.hsm.params.lock().default_archive_id = n;
     Ok(())
 }
@@ -145,8 +138,7 @@ fn max_requests_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 }
 
 fn max_requests_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
-    let mut buf = [0u8; 4096];
-    let n = parse_u32(read_value(r, &mut buf)?, 1..=65536)?;
+    let n = parse_u32(&read_value(r)?, 1..=65536)?;
     p.hsm.params.lock().max_requests = n;
     p.hsm.cdt_wait.notify_all();
     Ok(())
@@ -191,15 +183,22 @@ fn item_fields(it: &Item, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     write!(f, "]")
 }
 
+/// Most lines `actions` prints; the rest is counted.
+const ACTIONS_SHOWN: usize = 10000;
+
 fn actions_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let cdt = p.hsm.cdt.lock();
     for it in cdt.active.iter() {
         item_fields(it, f)?;
         writeln!(f, " status={}", if it.started { "STARTED" } else { "WAITING" })?;
     }
-    for it in cdt.waiting_iter() {
+    for it in cdt.waiting_iter().take(ACTIONS_SHOWN) {
         item_fields(it, f)?;
         writeln!(f, " status=WAITING")?;
+    }
+    let more = cdt.waiting_len().saturating_sub(ACTIONS_SHOWN);
+    if more > 0 {
+        writeln!(f, "... {more} more waiting")?;
     }
     Ok(())
 }

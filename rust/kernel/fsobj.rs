@@ -14,7 +14,6 @@
 
 use crate::{
     bindings,
-    ffi::c_void,
     error::{from_err_ptr, to_result, Result},
     kfile::KFile,
     prelude::*,
@@ -62,16 +61,6 @@ unsafe impl Send for FsPath {}
 // SAFETY: Every method either only reads the path or takes the locks the VFS requires.
 unsafe impl Sync for FsPath {}
 
-/// Accepts any dentry a file handle decodes to, including a disconnected one: the object is
-/// used by itself, never by name.
-///
-/// # Safety
-///
-/// Called by `exportfs_decode_fh_raw` only.
-unsafe extern "C" fn accept_any(_ctx: *mut c_void, _dentry: *mut bindings::dentry) -> i32 {
-    1
-}
-
 
 impl FsPath {
     /// Wraps a counted path.
@@ -115,6 +104,19 @@ impl FsPath {
 
     /// Finds the object of the file handle `words` of type `htype` on the filesystem `self` is
     /// on, as `open_by_handle_at()` does. `ESTALE` if the handle names no object (any more).
+    /// A disconnected dentry is fine: the object is used by itself, never by name, so no
+    /// acceptance callback (and no reconnection) is asked for. `EOPNOTSUPP` without
+    /// `CONFIG_EXPORTFS` built in.
+    #[cfg(not(CONFIG_EXPORTFS = "y"))]
+    pub fn by_handle(&self, _htype: i32, _words: &[u32]) -> Result<Self> {
+        Err(EOPNOTSUPP)
+    }
+
+    /// Finds the object of the file handle `words` of type `htype` on the filesystem `self` is
+    /// on, as `open_by_handle_at()` does. `ESTALE` if the handle names no object (any more).
+    /// A disconnected dentry is fine: the object is used by itself, never by name, so no
+    /// acceptance callback (and no reconnection) is asked for.
+    #[cfg(CONFIG_EXPORTFS = "y")]
     pub fn by_handle(&self, htype: i32, words: &[u32]) -> Result<Self> {
         const MAX_WORDS: usize = 8;
         if words.is_empty() || words.len() > MAX_WORDS {
@@ -123,7 +125,7 @@ impl FsPath {
         let mut raw = [0u32; MAX_WORDS];
         raw[..words.len()].copy_from_slice(words);
         // SAFETY: `self.path.mnt` is valid by the invariants; `raw` holds `words.len()` words
-        // laid out as the `struct fid` union's raw form; the callback accepts any dentry.
+        // laid out as the `struct fid` union's raw form.
         let dentry = from_err_ptr(unsafe {
             bindings::exportfs_decode_fh_raw(
                 self.path.mnt,
@@ -131,7 +133,7 @@ impl FsPath {
                 words.len() as i32,
                 htype,
                 0,
-                Some(accept_any),
+                None,
                 core::ptr::null_mut(),
             )
         })?;
@@ -150,24 +152,29 @@ impl FsPath {
         unsafe { bindings::d_inode(self.path.dentry) }
     }
 
-    /// The object's attributes.
-    pub fn stat(&self) -> Stat {
-        let inode = self.inode();
-        // SAFETY: The inode is valid while we hold the dentry. The fields read are those
-        // `generic_fillattr()` reads without locks; `i_size` as `i_size_read()` on 64-bit.
-        unsafe {
-            Stat {
-                sb: (*inode).i_sb as usize,
-                ino: (*inode).i_ino as u64,
-                generation: (*inode).i_generation,
-                mode: u32::from((*inode).i_mode),
-                uid: bindings::rustre_inode_uid(inode),
-                size: core::ptr::read_volatile(&raw const (*inode).i_size).max(0) as u64,
-                mtime_ns: core::ptr::read_volatile(&raw const (*inode).i_mtime_sec)
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(i64::from(core::ptr::read_volatile(&raw const (*inode).i_mtime_nsec))),
-            }
-        }
+    /// The object's attributes, from `vfs_getattr()`. Asking for the modification time marks
+    /// it as seen, so that on filesystems with multigrain timestamps the next change gets a
+    /// distinct one: two reads give the same time only if the data did not change in between.
+    pub fn stat(&self) -> Result<Stat> {
+        let mut k = bindings::kstat::default();
+        let want = bindings::STATX_BASIC_STATS;
+        // SAFETY: The path is valid by the invariants; `k` is a valid out-parameter.
+        to_result(unsafe { bindings::vfs_getattr(&self.path, &mut k, want, bindings::AT_STATX_SYNC_AS_STAT) })?;
+        // SAFETY: The inode is valid while we hold the dentry; its superblock and generation
+        // are set when it is created, and the helper reads its owner as `stat()` does.
+        let (sb, generation, uid) = unsafe {
+            let inode = self.inode();
+            ((*inode).i_sb as usize, (*inode).i_generation, bindings::rustre_inode_uid(inode))
+        };
+        Ok(Stat {
+            sb,
+            ino: k.ino,
+            generation,
+            mode: u32::from(k.mode),
+            uid,
+            size: k.size.max(0) as u64,
+            mtime_ns: k.mtime.tv_sec.saturating_mul(1_000_000_000).saturating_add(k.mtime.tv_nsec as i64),
+        })
     }
 
     /// Whether `self` is the root of its mount.
@@ -180,6 +187,12 @@ impl FsPath {
     pub fn fs_type(&self) -> &CStr {
         // SAFETY: A mounted superblock has a registered type with a static name.
         unsafe { CStr::from_char_ptr((*(*(*self.inode()).i_sb).s_type).name) }
+    }
+
+    /// The inode's superblock (an address, compared only); cheaper than [`FsPath::stat`].
+    pub fn sb(&self) -> usize {
+        // SAFETY: The inode is valid while we hold the dentry; its superblock never changes.
+        unsafe { (*self.inode()).i_sb as usize }
     }
 
     /// Reads the extended attribute `name` into `buf`; returns its length. `ENODATA` if the
@@ -207,6 +220,9 @@ impl FsPath {
     /// object (a `trusted.` attribute, say), not for changes a user asked for.
     pub fn set_xattr_quiet(&self, name: &CStr, value: &[u8]) -> Result {
         let inode = self.inode();
+        // SAFETY: The mount is valid; freeze protection and the read-only check come before
+        // the inode lock, as in `vfs_setxattr()`.
+        to_result(unsafe { bindings::mnt_want_write(self.path.mnt) })?;
         // SAFETY: The inode is valid; `__vfs_setxattr` requires its lock, taken around it;
         // `nop_mnt_idmap` is the identity mapping; `value` is readable for its length.
         let rc = unsafe {
@@ -223,16 +239,18 @@ impl FsPath {
             bindings::rustre_inode_unlock(inode);
             rc
         };
+        // SAFETY: Pairs with the `mnt_want_write` above.
+        unsafe { bindings::mnt_drop_write(self.path.mnt) };
         to_result(rc)
     }
 
-    /// Opens the object with `O_*` `flags` as the current task's credentials allow. The file
-    /// reports no fsnotify events from then on, like [`KFile::open`].
+    /// Opens the object with `O_*` `flags` as the current task's credentials allow. The open
+    /// and everything done through the file report no fsnotify events, like [`KFile::open`].
     pub fn open(&self, flags: u32) -> Result<KFile> {
-        // SAFETY: The path is valid; `dentry_open` takes its own references and returns a new
-        // file or an error pointer.
+        // SAFETY: The path is valid; `dentry_open_nonotify` takes its own references and
+        // returns a new file or an error pointer.
         let file = from_err_ptr(unsafe {
-            bindings::dentry_open(&self.path, flags as i32, bindings::rustre_current_cred())
+            bindings::dentry_open_nonotify(&self.path, flags as i32, bindings::rustre_current_cred())
         })?;
         // SAFETY: The file is new and ours.
         Ok(unsafe { KFile::from_new(file) })

@@ -182,7 +182,18 @@ chmod 644 "$work/fail"
 expect_fail "upcall not executable" "Permission denied" lfs hsm_archive "$fs/bad"
 chown 65534 "$work/fail" && chmod 755 "$work/fail"
 expect_fail "upcall not owned by root" "Permission denied" lfs hsm_archive "$fs/bad"
+mkdir -m 0777 "$work/open_dir"
+install -m 0755 "$work/lhsm_mdt_upcall" "$work/open_dir/up"
+lctl set_param mdt.$T.hsm.upcall_path="$work/open_dir/up" >/dev/null
+expect_fail "upcall in a directory others can write" "Permission denied" lfs hsm_archive "$fs/bad"
+dmesg | grep -q "open_dir/up is in a directory writable by group or others" && ok "kernel log says why" ||
+	bad "no kernel log line for the open directory"
 expect "refused requests queue nothing" "" "$(lctl get_param -n mdt.$T.hsm.actions)"
+echo >/sys/kernel/debug/lustre/mdt/$T/hsm/upcall_path
+lfs hsm_archive "$fs/bad" || bad "hsm_archive with the mask set and no upcall_path"
+expect "no upcall_path: the coordinator takes the request" "1" \
+	"$(lctl get_param -n mdt.$T.hsm.actions | grep -cF "fid=$(lfs path2fid "$fs/bad")")"
+lctl set_param mdt.$T.hsm_control=purge >/dev/null
 
 # A hanging upcall: the requester can be killed, and no kernel thread stays stuck.
 printf '#!/bin/sh\nexec sleep 1000\n' >"$work/hang"
