@@ -13,6 +13,8 @@ use kernel::prelude::*;
 // not every item is used by the module itself.
 #[allow(dead_code, unreachable_pub)]
 mod geometry;
+#[allow(dead_code, unreachable_pub)]
+mod uapi;
 
 module! {
     type: Lloop,
@@ -75,5 +77,29 @@ mod tests {
         assert_eq!(geometry::clamp_max_loop(16), (16, false));
         assert_eq!(geometry::clamp_max_loop(0), (16, true));
         assert_eq!(geometry::clamp_max_loop(1000), (16, true));
+    }
+
+    #[test]
+    fn loop_structures() {
+        let mut i = uapi::LoopInfo64 { offset: 4096, number: 2, flags: uapi::LO_FLAGS_DIRECT_IO, ..Default::default() };
+        i.set_file_name(b"/tmp/backing");
+        let mut b = [0u8; uapi::LOOP_INFO64_LEN];
+        i.encode(&mut b);
+        assert_eq!(uapi::LoopInfo64::decode(&b), Some(i));
+        assert_eq!(i.file_name(), b"/tmp/backing");
+        let cfg = [0u8; uapi::LOOP_CONFIG_LEN];
+        assert!(uapi::LoopConfig::decode(&cfg).is_ok());
+        assert_eq!(uapi::set_status_flags(0, uapi::LO_FLAGS_READ_ONLY), 0);
+    }
+
+    #[test]
+    fn status_and_position_mapping() {
+        assert_eq!(uapi::status_of(4096, 4096), uapi::BlkStatus::Ok);
+        assert_eq!(uapi::status_of(-(ENOSPC.to_errno().unsigned_abs() as i64), 4096), uapi::BlkStatus::NoSpc);
+        assert_eq!(uapi::status_of(-(EIO.to_errno().unsigned_abs() as i64), 4096), uapi::BlkStatus::IoErr);
+        assert_eq!(uapi::status_of(100, 4096), uapi::BlkStatus::IoErr);
+        assert_eq!(uapi::file_pos(1, 512, 1024, 2), Some(1536));
+        assert_eq!(uapi::file_pos(2, 512, 0, 2), None);
+        assert!(uapi::dio_aligned(0, [(0u32, 4096u32)].into_iter(), 4096));
     }
 }

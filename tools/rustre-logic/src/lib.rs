@@ -47,3 +47,7 @@ pub mod state;
 /// The upcall's command line and how requests are split over calls.
 #[path = "../../../hsm/upcall/argv.rs"]
 pub mod argv;
+
+/// The loop driver's ioctls, flags and structures, which lloop devices take too.
+#[path = "../../../drivers/lloop/uapi.rs"]
+pub mod loop_uapi;
