@@ -48,34 +48,10 @@ module! {
     license: "GPL",
 }
 
-/// Bytes printed as text in log messages.
-pub(crate) struct BStr<'a>(pub(crate) &'a [u8]);
-
-impl core::fmt::Display for BStr<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        for &c in self.0 {
-            let c = if (0x20..0x7f).contains(&c) { c as char } else { '?' };
-            core::fmt::Write::write_char(f, c)?;
-        }
-        Ok(())
-    }
-}
-
-impl kernel::fmt::Display for BStr<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        core::fmt::Display::fmt(self, f)
-    }
-}
-
-/// Lets the kernel's formatting macros print what implements `core::fmt::Display` (the
-/// shared pure-logic types).
-pub(crate) struct D<T>(pub(crate) T);
-
-impl<T: core::fmt::Display> kernel::fmt::Display for D<T> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        core::fmt::Display::fmt(&self.0, f)
-    }
-}
+// Text adapters for log messages, shared with rustre_mdt.
+#[path = "../../mdt/logfmt.rs"]
+mod logfmt;
+pub(crate) use logfmt::{BStr, D};
 
 /// The HSM device and parameters of one target. Dropping it removes the parameters first (no
 /// callback runs after that), then the device.

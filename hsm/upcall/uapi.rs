@@ -16,6 +16,7 @@
 //! Pure logic: shared with the userspace tools and tested on the host.
 
 use crate::fid::Fid;
+use crate::record::{le32, le64};
 
 /// `LL_IOC_HSM_REQUEST`, `_IOW('f', 217, struct hsm_user_request *)`.
 pub const IOC_REQUEST: u32 = 0x4008_66d9;
@@ -96,13 +97,6 @@ fn le16(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }
 
-fn le32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn le64(b: &[u8], at: usize) -> u64 {
-    u64::from(le32(b, at)) | (u64::from(le32(b, at + 4)) << 32)
-}
 
 fn put(b: &mut [u8], at: usize, v: &[u8]) {
     b[at..at + v.len()].copy_from_slice(v);
