@@ -104,7 +104,7 @@ echo "hsm_archive of $n FIDs through the upcall: $(echo "$t1 - $t0" | bc) s"
 mkdir -p "$arc/1"
 export LHSM_ARCHIVE_BASE=$arc/
 t0=$(date +%s.%N)
-LHSM_QUEUE=$db/q.db timeout 1500 lhsm_worker --once --name w1 >"$work/worker.log" 2>&1 || bad "lhsm_worker: $(tail -3 "$work/worker.log")"
+LHSM_QUEUE=$db/q.db timeout $((n * 3 + 300)) lhsm_worker --once --name w1 >"$work/worker.log" 2>&1 || bad "lhsm_worker: $(tail -3 "$work/worker.log")"
 t1=$(date +%s.%N)
 echo "lhsm_worker drained $n archives in $(echo "$t1 - $t0" | bc) s"
 # Every archived copy, at its v1 path, against its file.
