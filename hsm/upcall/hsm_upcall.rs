@@ -4,9 +4,11 @@
 //!
 //! Actions named in `mdt.<target>.hsm.upcall_mask` are handed to the site program at
 //! `mdt.<target>.hsm.upcall_path`, started with `call_usermodehelper` as
-//! `UPCALL ACTION FSNAME ARCHIVE_ID FLAGS DATA FID...`; the others go to the coordinator.
+//! `UPCALL ACTION FSNAME ARCHIVE_ID FLAGS DATA FID...`; the others go to the coordinator, whose
+//! copytools read them from `/dev/hsm-<target>`. Completions keep each file's HSM state and
+//! append `CL_HSM` changelog records.
 //!
-//! See `Documentation/index.rst`.
+//! See `Documentation/hsm-upcall.rst`.
 
 use kernel::{debugfs::Scope, miscfile::Registration, prelude::*, str::CString};
 
