@@ -294,3 +294,34 @@ mod umh_tests {
         Ok(())
     }
 }
+
+#[kunit_tests(rustre_owned_wq)]
+mod owned_wq_tests {
+    use super::*;
+    use core::sync::atomic::{AtomicU32, Ordering};
+    use kernel::owned_wq::{flags, OwnedQueue, Placement};
+    use kernel::sync::Arc;
+
+    #[test]
+    fn drop_runs_pending_work_first() -> Result {
+        let q = OwnedQueue::new(c"rustre_test_wq", Placement::Unbound, flags::MEM_RECLAIM, 1)?;
+        let n = Arc::new(AtomicU32::new(0), GFP_KERNEL)?;
+        for _ in 0..16 {
+            let n = n.clone();
+            q.try_spawn(GFP_KERNEL, move || {
+                n.fetch_add(1, Ordering::Relaxed);
+            })?;
+        }
+        // Destroying the queue drains it: every item has run once it returns.
+        drop(q);
+        assert_eq!(n.load(Ordering::Relaxed), 16);
+        Ok(())
+    }
+
+    #[test]
+    fn flags_are_checked() {
+        assert!(OwnedQueue::new(c"rustre_bad_wq", Placement::PerCpu, 1 << 20, 0).is_err());
+        assert!(OwnedQueue::new(c"rustre_bad_wq", Placement::PerCpu, 0, -1).is_err());
+        assert!(OwnedQueue::new(c"rustre_ok_wq", Placement::PerCpu, flags::FREEZABLE | flags::HIGHPRI, 0).is_ok());
+    }
+}
