@@ -7,14 +7,26 @@
 //!
 //! See `Documentation/index.rst`.
 
-use kernel::prelude::*;
+use kernel::{
+    cpu::nr_cpu_ids,
+    fileblk::{Disk, Limits},
+    fs::File,
+    miscfile::{MiscFile, Registration},
+    new_mutex,
+    prelude::*,
+    str::CString,
+    sync::{Arc, Mutex},
+};
 
+mod device;
 // Pure logic, shared with the userspace tools (tools/rustre-logic) and tested on the host too;
 // not every item is used by the module itself.
 #[allow(dead_code, unreachable_pub)]
 mod geometry;
 #[allow(dead_code, unreachable_pub)]
 mod uapi;
+
+use device::LloopDev;
 
 module! {
     type: Lloop,
@@ -27,28 +39,142 @@ module! {
             default: 16,
             description: "Maximum number of lloop devices (1..256, Lustre's default 16)",
         },
+        hw_queue_depth: u32 {
+            default: 128,
+            description: "Requests per hardware queue (1..1024, default 128)",
+        },
     },
 }
 
-struct Lloop {
-    max_loop: u32,
+/// The devices, by number; `None` for numbers not in use.
+struct Registry {
+    devices: KVec<Option<Disk<LloopDev>>>,
 }
 
-impl kernel::Module for Lloop {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        let requested = module_parameters::max_loop.value();
-        let (max_loop, replaced) = geometry::clamp_max_loop(requested);
-        if replaced {
-            pr_warn!("max_loop={} out of range 1..256, using {}\n", requested, max_loop);
+/// What `/dev/lloop-control` acts on.
+#[pin_data]
+struct Control {
+    depth: u32,
+    #[pin]
+    reg: Mutex<Registry>,
+}
+
+impl Control {
+    /// Creates `/dev/lloop<n>`; `EEXIST` if it exists, `EINVAL` beyond `max_loop`.
+    fn add(&self, reg: &mut Registry, n: u32) -> Result<u32> {
+        let slot = reg.devices.get_mut(n as usize).ok_or(EINVAL)?;
+        if slot.is_some() {
+            return Err(EEXIST);
         }
-        pr_info!("loaded, up to {} devices\n", max_loop);
-        Ok(Self { max_loop })
+        let dev = Arc::pin_init(LloopDev::new(n), GFP_KERNEL)?;
+        let disk = Disk::new(
+            fmt!("lloop{}", n),
+            dev,
+            device::Io::default(),
+            nr_cpu_ids(),
+            self.depth,
+            &Limits::new(512),
+        )?;
+        disk.get().set_capacity(0);
+        *slot = Some(disk);
+        Ok(n)
+    }
+
+    /// `LOOP_CTL_ADD`: a negative number asks for the lowest free one.
+    fn ctl_add(&self, n: i64) -> Result<u32> {
+        let mut reg = self.reg.lock();
+        if n < 0 {
+            let free = reg.devices.iter().position(|d| d.is_none()).ok_or(ENOSPC)?;
+            return self.add(&mut reg, free as u32);
+        }
+        let n = u32::try_from(n).map_err(|_| EINVAL)?;
+        self.add(&mut reg, n)
+    }
+
+    /// `LOOP_CTL_REMOVE`: `EBUSY` while attached or open.
+    fn ctl_remove(&self, n: i64) -> Result<u32> {
+        let mut reg = self.reg.lock();
+        let idx = usize::try_from(n).map_err(|_| EINVAL)?;
+        let slot = reg.devices.get_mut(idx).ok_or(EINVAL)?;
+        let disk = slot.as_ref().ok_or(ENODEV)?;
+        disk.get().dev().claim_for_removal(&disk.get())?;
+        // Dropping the disk deletes it.
+        *slot = None;
+        Ok(idx as u32)
+    }
+
+    /// `LOOP_CTL_GET_FREE`: an unattached device, created if needed; `ENOSPC` at `max_loop`.
+    fn ctl_get_free(&self) -> Result<u32> {
+        let mut reg = self.reg.lock();
+        for (i, d) in reg.devices.iter().enumerate() {
+            if let Some(d) = d {
+                if d.get().dev().is_free() {
+                    return Ok(i as u32);
+                }
+            }
+        }
+        let free = reg.devices.iter().position(|d| d.is_none()).ok_or(ENOSPC)?;
+        self.add(&mut reg, free as u32)
     }
 }
 
-impl Drop for Lloop {
-    fn drop(&mut self) {
-        pr_info!("unloaded ({} device slots)\n", self.max_loop);
+/// An open `/dev/lloop-control`.
+struct ControlFile {
+    ctl: Arc<Control>,
+}
+
+impl MiscFile for ControlFile {
+    type OwnerModule = crate::LocalModule;
+    type Device = Control;
+
+    fn open(dev: &Arc<Control>, _file: &File) -> Result<Pin<KBox<Self>>> {
+        KBox::pin(Self { ctl: dev.clone() }, GFP_KERNEL).map_err(Into::into)
+    }
+
+    fn ioctl(this: Pin<&Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        if !kernel::fileblk::caller_is_admin() {
+            return Err(EPERM);
+        }
+        // The argument is an int, as for /dev/loop-control.
+        let n = i64::from(arg as i32);
+        let r = match cmd {
+            uapi::LOOP_CTL_ADD => this.ctl.ctl_add(n),
+            uapi::LOOP_CTL_REMOVE => this.ctl.ctl_remove(n),
+            uapi::LOOP_CTL_GET_FREE => this.ctl.ctl_get_free(),
+            _ => return Err(ENOTTY),
+        };
+        r.map(|n| n as isize)
+    }
+}
+
+#[pin_data]
+struct Lloop {
+    #[pin]
+    control: Registration<ControlFile>,
+}
+
+impl kernel::InPlaceModule for Lloop {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            control <- {
+                let requested = module_parameters::max_loop.value();
+                let (max_loop, replaced) = geometry::clamp_max_loop(requested);
+                if replaced {
+                    pr_warn!("max_loop={} out of range 1..256, using {}\n", requested, max_loop);
+                }
+                let depth = module_parameters::hw_queue_depth.value().clamp(1, 1024);
+                let mut devices = KVec::with_capacity(max_loop as usize, GFP_KERNEL)?;
+                for _ in 0..max_loop {
+                    devices.push(None, GFP_KERNEL)?;
+                }
+                let ctl = Arc::pin_init(
+                    pin_init!(Control { depth, reg <- new_mutex!(Registry { devices }) }),
+                    GFP_KERNEL,
+                )?;
+                pr_info!("loaded, up to {} devices, queue depth {}\n", max_loop, depth);
+                Registration::register(CString::try_from_fmt(fmt!("lloop-control"))?, 0o600, ctl)
+            },
+        })
     }
 }
 

@@ -247,6 +247,60 @@ pub fn dio_aligned(pos: u64, segments: impl Iterator<Item = (u32, u32)>, align: 
         && segments.into_iter().all(|(off, len)| u64::from(off).is_multiple_of(a) && u64::from(len).is_multiple_of(a))
 }
 
+/// Whether a `struct loop_info64` asks for encryption (`lo_encrypt_type` or
+/// `lo_encrypt_key_size` set), which is refused.
+pub fn info_has_encryption(b: &[u8]) -> bool {
+    b.len() >= 52 && (le32(b, 44) != 0 || le32(b, 48) != 0)
+}
+
+/// The user-space encoding of a kernel device number (`huge_encode_dev`): the kernel keeps
+/// 12 bits of major and 20 of minor; user space sees minor bits 0-7, major, minor bits 8-19.
+pub fn huge_encode_dev(dev: u32) -> u64 {
+    let major = u64::from(dev >> 20);
+    let minor = u64::from(dev & 0xfffff);
+    (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
+}
+
+/// Writes text into a fixed buffer (a sysfs page), dropping what does not fit.
+pub struct Writer<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> Writer<'a> {
+    /// A writer at the start of `buf`.
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Self { buf, len: 0 }
+    }
+
+    /// Appends `b`, truncated to the space left.
+    pub fn bytes(&mut self, b: &[u8]) {
+        let n = b.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&b[..n]);
+        self.len += n;
+    }
+
+    /// Appends `v` in decimal.
+    pub fn u64(&mut self, mut v: u64) {
+        let mut d = [0u8; 20];
+        let mut i = d.len();
+        loop {
+            i -= 1;
+            d[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        self.bytes(&d[i..]);
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +333,24 @@ mod tests {
         b[8 + 44] = 1;
         assert_eq!(LoopConfig::decode(&b), Err(ConfigError::Encryption));
         assert_eq!(LoopConfig::decode(&b[..100]), Err(ConfigError::Reserved));
+    }
+
+    #[test]
+    fn device_numbers_and_text() {
+        // 8:3 (sda3) and 259:65536 (an extended minor).
+        assert_eq!(huge_encode_dev((8 << 20) | 3), 0x803);
+        assert_eq!(huge_encode_dev((259 << 20) | 65536), (259 << 8) | (256 << 20));
+        let mut page = [0u8; 8];
+        let mut w = Writer::new(&mut page);
+        w.u64(0);
+        w.bytes(b" ");
+        w.u64(1234567);
+        assert_eq!(w.len(), 8);
+        assert_eq!(&page, b"0 123456");
+        let mut b = [0u8; LOOP_INFO64_LEN];
+        assert!(!info_has_encryption(&b));
+        b[48] = 1;
+        assert!(info_has_encryption(&b));
     }
 
     #[test]

@@ -4,6 +4,7 @@
  * Each wraps exactly one inline function or macro.
  */
 
+#include <linux/blkdev.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/fsnotify_backend.h>
@@ -74,4 +75,45 @@ __rust_helper void rust_helper_rustre_inode_unlock(struct inode *inode)
 __rust_helper const struct cred *rust_helper_rustre_current_cred(void)
 {
 	return current_cred();
+}
+
+__rust_helper void rust_helper_rustre_kiocb_start_write(struct kiocb *iocb)
+{
+	kiocb_start_write(iocb);
+}
+
+__rust_helper void rust_helper_rustre_kiocb_end_write(struct kiocb *iocb)
+{
+	kiocb_end_write(iocb);
+}
+
+__rust_helper int rust_helper_rustre_disk_openers(struct gendisk *disk)
+{
+	return disk_openers(disk);
+}
+
+__rust_helper sector_t rust_helper_rustre_bdev_nr_sectors(struct block_device *bdev)
+{
+	return bdev_nr_sectors(bdev);
+}
+
+__rust_helper void rust_helper_rustre_queue_limits_start_update(struct request_queue *q,
+								 struct queue_limits *lim)
+{
+	*lim = queue_limits_start_update(q);
+}
+
+__rust_helper loff_t rust_helper_rustre_i_size_read(const struct inode *inode)
+{
+	return i_size_read(inode);
+}
+
+__rust_helper unsigned int rust_helper_rustre_bdev_logical_block_size(struct block_device *bdev)
+{
+	return bdev_logical_block_size(bdev);
+}
+
+__rust_helper struct gendisk *rust_helper_rustre_dev_to_disk(struct device *dev)
+{
+	return dev_to_disk(dev);
 }

@@ -76,6 +76,11 @@ impl OwnedQueue {
 }
 
 impl OwnedQueue {
+    /// The C workqueue, for abstractions that queue their own `work_struct`s.
+    pub(crate) fn as_raw(&self) -> *mut bindings::workqueue_struct {
+        self.wq.as_ptr()
+    }
+
     fn queue(&self) -> &Queue {
         // SAFETY: The workqueue is valid until `self` is dropped, which the borrow outlives.
         unsafe { Queue::from_raw(self.wq.as_ptr()) }

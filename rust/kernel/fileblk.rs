@@ -1,0 +1,1196 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Block devices whose requests become I/O on a file.
+//!
+//! The 7.3 `kernel::block::mq` abstractions complete requests but cannot carry data: a request
+//! has no operation, position or length, no bio vectors, no error completion and no
+//! per-request storage, and its disk has no `owner`, so an open disk does not pin its module.
+//! This module is a separate blk-mq front end for drivers such as a loop device:
+//!
+//! - [`Disk`] owns a `gendisk`, its tag set, a `WQ_MEM_RECLAIM` workqueue and the driver's
+//!   [`Driver::Io`] state, which changes only while the queue is frozen ([`DiskRef::reconfigure`]).
+//!   Its `block_device_operations` name the driver's module as `owner`.
+//! - Every request is handed to [`Driver::handle`] as a [`Request`], in a worker running with
+//!   no-I/O allocation context. The per-request state (work item, `kiocb`, a small `bio_vec`
+//!   array) lives in the request's preallocated data: nothing on the way allocates.
+//! - [`Request::read_write`] turns a read or write into one `read_iter`/`write_iter` call on a
+//!   [`BackingFile`] over the request's own pages (a bvec `iov_iter`), asynchronous with
+//!   `IOCB_DIRECT` or buffered and synchronous otherwise.
+//!
+//! C headers: [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h),
+//! [`include/linux/blkdev.h`](srctree/include/linux/blkdev.h),
+//! [`include/linux/fs.h`](srctree/include/linux/fs.h)
+
+pub mod segs;
+
+use crate::{
+    bindings,
+    error::{from_err_ptr, to_result},
+    fs::{File, LocalFile},
+    new_mutex,
+    owned_wq::{flags as wq_flags, OwnedQueue, Placement},
+    prelude::*,
+    static_lock_class,
+    str::{CStr, NullTerminatedFormatter},
+    types::ScopeGuard,
+    sync::{
+        aref::ARef,
+        atomic::{Atomic, Full, Relaxed},
+        Arc, Mutex,
+    },
+    types::Opaque,
+};
+use core::{cell::UnsafeCell, fmt, marker::PhantomData, pin::Pin, ptr::NonNull};
+use segs::{BioPos, BioWalk};
+
+/// Bio vectors a request spanning several bios may have for one asynchronous call; more are
+/// transferred bio by bio, synchronously. The block layer's default segment limit
+/// (`BLK_MAX_SEGMENTS`), so that merged requests of one-page bios, as swap writes, fit.
+pub const INLINE_VECS: usize = 128;
+
+/// A block status (`blk_status_t`) a request ends with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status(bindings::blk_status_t);
+
+impl Status {
+    /// Success.
+    pub const OK: Self = Self(bindings::BLK_STS_OK as bindings::blk_status_t);
+    /// I/O error (`EIO`).
+    pub const IOERR: Self = Self(bindings::BLK_STS_IOERR);
+    /// Out of space (`ENOSPC`).
+    pub const NOSPC: Self = Self(bindings::BLK_STS_NOSPC);
+    /// Operation not supported (`EOPNOTSUPP`).
+    pub const NOTSUPP: Self = Self(bindings::BLK_STS_NOTSUPP);
+
+    /// The status the block layer uses for `err`.
+    pub fn from_error(err: Error) -> Self {
+        // SAFETY: `errno_to_blk_status` only looks `errno` up in a table.
+        Self(unsafe { bindings::errno_to_blk_status(err.to_errno()) })
+    }
+
+    /// The status of a transfer that wanted `want` bytes and returned `res` (bytes done, or a
+    /// negative errno). A short transfer is an I/O error.
+    pub fn of_transfer(res: i64, want: u64) -> Self {
+        if res < 0 {
+            // SAFETY: `errno_to_blk_status` only looks the value up in a table.
+            Self(unsafe { bindings::errno_to_blk_status(res.max(-4095) as i32) })
+        } else if res as u64 != want {
+            Self::IOERR
+        } else {
+            Self::OK
+        }
+    }
+}
+
+/// The operation of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Read data.
+    Read,
+    /// Write data.
+    Write,
+    /// Make earlier writes durable.
+    Flush,
+    /// The range is no longer needed.
+    Discard,
+    /// Zero the range.
+    WriteZeroes,
+    /// Anything else (zoned or driver-private operations).
+    Other,
+}
+
+/// Queue limits a [`Disk`] advertises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Smallest unit the device addresses, a power of two from 512 to `PAGE_SIZE`.
+    pub logical_block_size: u32,
+    /// Smallest unit the device writes without read-modify-write.
+    pub physical_block_size: u32,
+    /// Preferred minimum I/O size.
+    pub io_min: u32,
+    /// Mask the address and length of every data segment must be aligned to.
+    pub dma_alignment: u32,
+    /// Largest request, in 512-byte sectors.
+    pub max_hw_sectors: u32,
+    /// Largest discard and write-zeroes request in sectors; 0 if neither is supported.
+    pub max_discard_sectors: u32,
+    /// Granularity of discards in bytes.
+    pub discard_granularity: u32,
+    /// The device has a volatile cache: flushes are sent.
+    pub write_cache: bool,
+    /// Writes may carry FUA (force unit access).
+    pub fua: bool,
+    /// The device is rotational.
+    pub rotational: bool,
+}
+
+impl Limits {
+    /// Limits of a device with `block_size` blocks and no cache, discard or FUA.
+    pub const fn new(block_size: u32) -> Self {
+        Self {
+            logical_block_size: block_size,
+            physical_block_size: block_size,
+            io_min: block_size,
+            dma_alignment: 511,
+            max_hw_sectors: 2048,
+            max_discard_sectors: 0,
+            discard_granularity: 0,
+            write_cache: false,
+            fua: false,
+            rotational: false,
+        }
+    }
+
+    fn store(&self, lim: &mut bindings::queue_limits) {
+        lim.logical_block_size = self.logical_block_size;
+        lim.physical_block_size = self.physical_block_size;
+        lim.io_min = self.io_min;
+        lim.dma_alignment = self.dma_alignment;
+        lim.max_hw_sectors = self.max_hw_sectors;
+        lim.max_segments = INLINE_VECS as u16;
+        lim.max_hw_discard_sectors = self.max_discard_sectors;
+        lim.max_write_zeroes_sectors = self.max_discard_sectors;
+        lim.discard_granularity = if self.max_discard_sectors != 0 { self.discard_granularity } else { 0 };
+        let mut f = lim.features
+            & !(bindings::BLK_FEAT_WRITE_CACHE | bindings::BLK_FEAT_FUA | bindings::BLK_FEAT_ROTATIONAL);
+        if self.write_cache {
+            f |= bindings::BLK_FEAT_WRITE_CACHE;
+            if self.fua {
+                f |= bindings::BLK_FEAT_FUA;
+            }
+        }
+        if self.rotational {
+            f |= bindings::BLK_FEAT_ROTATIONAL;
+        }
+        lim.features = f;
+    }
+}
+
+/// A block driver whose disks are [`Disk`]s.
+#[vtable]
+pub trait Driver: Send + Sync + Sized + 'static {
+    /// State the I/O path reads (the backing file, say). It is only changed through
+    /// [`DiskRef::reconfigure`], with no request in flight.
+    type Io: Send + Sync;
+
+    /// Carries out `rq`, in a worker of the disk's `WQ_MEM_RECLAIM` queue with no-I/O
+    /// allocation context (`memalloc_noio_save()`): `GFP_KERNEL` allocations made here cannot
+    /// recurse into the block layer. The request ends once this returns and the I/O it
+    /// started, if any, completes; a request not ended explicitly fails with `EIO`.
+    fn handle(&self, io: &Self::Io, rq: Request<'_>);
+
+    /// Called when the disk is opened, before the open is counted; an error fails the open.
+    fn open(&self, _disk: &DiskRef<'_, Self>, _write: bool) -> Result {
+        Ok(())
+    }
+
+    /// Called when an opener closes the disk, with its open count not yet decremented.
+    fn release(&self, _disk: &DiskRef<'_, Self>) {}
+
+    /// Driver ioctls (the block layer handles its own first). `write` says whether the
+    /// caller's descriptor is open for writing.
+    fn ioctl(&self, _disk: &DiskRef<'_, Self>, _write: bool, _cmd: u32, _arg: usize) -> Result<i32> {
+        Err(ENOTTY)
+    }
+
+    /// Name of the sysfs directory under `/sys/block/<disk>/` holding [`Driver::ATTRS`].
+    const ATTR_GROUP: &'static CStr = c"";
+
+    /// Read-only sysfs attributes of every disk (at most [`MAX_ATTRS`]), shown by
+    /// [`Driver::show_attr`].
+    const ATTRS: &'static [&'static CStr] = &[];
+
+    /// Writes attribute `ATTRS[index]` into `out` (a page); returns its length.
+    fn show_attr(&self, _disk: &DiskRef<'_, Self>, _index: usize, _out: &mut [u8]) -> Result<usize> {
+        Err(EIO)
+    }
+}
+
+/// Most sysfs attributes a [`Driver`] may declare.
+pub const MAX_ATTRS: usize = 8;
+
+/// Per-request data, in the memory blk-mq preallocates after every `struct request`.
+///
+/// `refs` counts who may still use the request: the worker running [`Driver::handle`], and
+/// the file I/O while it runs. The last to drop its reference ends the request with `status`.
+#[repr(C)]
+struct Pdu {
+    work: Opaque<bindings::work_struct>,
+    iocb: Opaque<bindings::kiocb>,
+    vecs: [Opaque<bindings::bio_vec>; INLINE_VECS],
+    refs: Atomic<i32>,
+    status: Atomic<i32>,
+    write_started: Atomic<i32>,
+}
+
+impl Pdu {
+    /// # Safety
+    ///
+    /// `rq` must be a request of a tag set made by [`Disk::new`].
+    unsafe fn of<'a>(rq: *mut bindings::request) -> &'a Pdu {
+        // SAFETY: The tag set's `cmd_size` is the size of a `Pdu`, initialised by
+        // `init_request` before the request is first used.
+        unsafe { &*bindings::blk_mq_rq_to_pdu(rq).cast::<Pdu>() }
+    }
+
+    /// Drops a reference; the last one ends the request.
+    ///
+    /// # Safety
+    ///
+    /// `rq` must be the started request this is the data of, and the caller must hold a
+    /// reference, which it gives up.
+    unsafe fn put(&self, rq: *mut bindings::request) {
+        if self.refs.fetch_sub(1, Full) != 1 {
+            return;
+        }
+        if self.write_started.load(Relaxed) != 0 {
+            // SAFETY: `kiocb_start_write` was called on this kiocb by `read_write`, and the
+            // write is over (its reference is gone).
+            unsafe { bindings::rustre_kiocb_end_write(self.iocb.get()) };
+        }
+        let status = self.status.load(Relaxed) as bindings::blk_status_t;
+        // SAFETY: The request was started and nobody else holds a reference any more.
+        unsafe { bindings::blk_mq_end_request(rq, status) };
+    }
+}
+
+/// A started request, being handled by [`Driver::handle`].
+///
+/// It is ended by [`Request::end`], or by the completion of [`Request::read_write`]; dropping
+/// it otherwise makes it fail with `EIO` once the handler returns.
+///
+/// # Invariants
+///
+/// `rq` is a started request of a [`Disk`] whose handler holds a reference to it (see [`Pdu`])
+/// for `'a`.
+pub struct Request<'a> {
+    rq: NonNull<bindings::request>,
+    pdu: &'a Pdu,
+}
+
+impl Request<'_> {
+    fn raw(&self) -> *mut bindings::request {
+        self.rq.as_ptr()
+    }
+
+    /// The operation.
+    pub fn op(&self) -> Op {
+        // SAFETY: The request is valid by the invariants; `cmd_flags` does not change while
+        // it is being handled.
+        let op = unsafe { (*self.raw()).cmd_flags } & bindings::REQ_OP_MASK;
+        match op {
+            bindings::req_op_REQ_OP_READ => Op::Read,
+            bindings::req_op_REQ_OP_WRITE => Op::Write,
+            bindings::req_op_REQ_OP_FLUSH => Op::Flush,
+            bindings::req_op_REQ_OP_DISCARD => Op::Discard,
+            bindings::req_op_REQ_OP_WRITE_ZEROES => Op::WriteZeroes,
+            _ => Op::Other,
+        }
+    }
+
+    fn has_flag(&self, flag: u32) -> bool {
+        // SAFETY: As in `op`.
+        let f = unsafe { (*self.raw()).cmd_flags };
+        f & flag != 0
+    }
+
+    /// Whether the data must be durable when the write completes (`REQ_FUA`).
+    pub fn fua(&self) -> bool {
+        self.has_flag(bindings::REQ_FUA)
+    }
+
+    /// For [`Op::WriteZeroes`]: whether the range must stay allocated (`REQ_NOUNMAP`).
+    pub fn no_unmap(&self) -> bool {
+        self.has_flag(bindings::REQ_NOUNMAP)
+    }
+
+    /// The first sector (512 bytes) of the request.
+    pub fn sector(&self) -> u64 {
+        // SAFETY: As in `op`.
+        unsafe { (*self.raw()).__sector }
+    }
+
+    /// The length of the request in bytes.
+    pub fn bytes(&self) -> u32 {
+        // SAFETY: As in `op`.
+        unsafe { (*self.raw()).__data_len }
+    }
+
+    /// Ends the request with `status` (once the handler returns).
+    pub fn end(self, status: Status) {
+        self.pdu.status.store(i32::from(status.0), Relaxed);
+    }
+
+    /// Ends the request with the status of `res`.
+    pub fn end_result(self, res: Result) {
+        self.end(match res {
+            Ok(()) => Status::OK,
+            Err(e) => Status::from_error(e),
+        })
+    }
+
+    /// Reads or writes the request's data from or to `file` at byte `pos`.
+    ///
+    /// With `direct`, one asynchronous `IOCB_DIRECT` call moves the data straight between
+    /// the request's pages and the file; the request ends from the file's completion (in
+    /// interrupt context, possibly). Otherwise the call is synchronous, through the page
+    /// cache. A request spanning more than [`INLINE_VECS`] vectors over several bios is moved
+    /// bio by bio, synchronously. FUA writes are `IOCB_DSYNC`. Any other operation, or a
+    /// write to a file not open for writing, fails with `EIO`.
+    pub fn read_write(self, file: &BackingFile, pos: u64, direct: bool) {
+        let write = match self.op() {
+            Op::Read => false,
+            Op::Write if file.writable() => true,
+            _ => return self.end(Status::IOERR),
+        };
+        let rq = self.raw();
+        let mut iter = zeroed_c::<bindings::iov_iter>();
+        let dir = if write { bindings::ITER_SOURCE } else { bindings::ITER_DEST };
+        // SAFETY: The request is started and valid; its bios and their vectors stay valid
+        // and unchanged until it ends, which needs our reference.
+        let ok = unsafe {
+            let bio = (*rq).bio;
+            if bio.is_null() {
+                false
+            } else if bio == (*rq).biotail {
+                Self::bio_iter(bio, dir, &mut iter) == Some(self.bytes())
+            } else {
+                self.inline_iter(dir, &mut iter)
+            }
+        };
+        if !ok {
+            return self.per_bio(file, pos, write, direct);
+        }
+        let flags = if self.fua() { bindings::IOCB_DSYNC } else { 0 };
+        let flags = flags | if direct { bindings::IOCB_DIRECT } else { 0 };
+        let done: Option<unsafe extern "C" fn(*mut bindings::kiocb, ffi::c_long)> =
+            if direct { Some(kiocb_done) } else { None };
+        let iocb = self.prepare_iocb(file, pos, flags, done, write);
+        self.pdu.refs.fetch_add(1, Relaxed);
+        // SAFETY: `iocb` is a kiocb on an open file that has the method (checked by
+        // `BackingFile::new`), `iter` covers the request's pages. The request holds the I/O's
+        // reference until `kiocb_done` or the synchronous return gives it up.
+        let ret = unsafe { file_rw(file, iocb, &mut iter, write) };
+        if ret != -(bindings::EIOCBQUEUED as isize) {
+            // SAFETY: The call completed synchronously; `rq` is ours and we hold the I/O's
+            // reference, given up here.
+            unsafe { transfer_done(rq, self.pdu, ret as i64) };
+        }
+    }
+
+    /// Points `iter` at the data of `bio`, over the bio's own vector array; returns the
+    /// bytes covered, or `None` if the vectors do not hold what the bio's iterator says.
+    ///
+    /// # Safety
+    ///
+    /// `bio` must be a bio of a started request.
+    unsafe fn bio_iter(bio: *mut bindings::bio, dir: u32, iter: &mut bindings::iov_iter) -> Option<u32> {
+        // SAFETY: By the caller, `bio` is valid; the vectors its iterator covers exist.
+        unsafe {
+            let it = (*bio).bi_iter;
+            let vecs = (*bio).bi_io_vec;
+            let pos = BioPos { index: it.bi_idx as usize, done: it.bi_offset, left: it.bi_size };
+            let (n, whole) = segs::count(|i| (*vecs.add(i)).bv_len, usize::MAX, pos);
+            if !whole {
+                return None;
+            }
+            bindings::iov_iter_bvec(iter, dir, vecs.add(pos.index), n as _, it.bi_size as usize);
+            iter.iov_offset = it.bi_offset as usize;
+            Some(it.bi_size)
+        }
+    }
+
+    /// Copies the pieces of every bio of the request into the inline vector array; false if
+    /// they do not fit.
+    ///
+    /// # Safety
+    ///
+    /// The request must be started, with its bios valid.
+    unsafe fn inline_iter(&self, dir: u32, iter: &mut bindings::iov_iter) -> bool {
+        let mut n = 0usize;
+        let mut total = 0u64;
+        // SAFETY: By the caller the bio chain is valid; we only read it and write our own
+        // inline array, which no I/O uses yet.
+        unsafe {
+            let mut bio = (*self.raw()).bio;
+            while !bio.is_null() {
+                let it = (*bio).bi_iter;
+                let vecs = (*bio).bi_io_vec;
+                let pos = BioPos { index: it.bi_idx as usize, done: it.bi_offset, left: it.bi_size };
+                for s in BioWalk::new(|i| (*vecs.add(i)).bv_len, usize::MAX, pos) {
+                    if n == INLINE_VECS {
+                        return false;
+                    }
+                    let v = &*vecs.add(s.index);
+                    self.pdu.vecs[n].get().write(bindings::bio_vec {
+                        bv_page: v.bv_page,
+                        bv_len: s.len,
+                        bv_offset: v.bv_offset + s.skip,
+                    });
+                    n += 1;
+                    total += u64::from(s.len);
+                }
+                bio = (*bio).bi_next;
+            }
+            if total != u64::from(self.bytes()) {
+                return false;
+            }
+            bindings::iov_iter_bvec(iter, dir, self.pdu.vecs[0].get(), n as _, total as usize);
+        }
+        true
+    }
+
+    /// Transfers the request bio by bio, synchronously, each over its own vector array.
+    fn per_bio(self, file: &BackingFile, mut pos: u64, write: bool, direct: bool) {
+        let rq = self.raw();
+        let dsync = if self.fua() { bindings::IOCB_DSYNC } else { 0 };
+        let flags = dsync | if direct { bindings::IOCB_DIRECT } else { 0 };
+        let iocb = self.prepare_iocb(file, pos, flags, None, write);
+        let mut res: i64 = 0;
+        // SAFETY: The request is started and its bios valid until it ends; each call is a
+        // synchronous kiocb on an open file with the method, over one bio's vectors.
+        unsafe {
+            let mut bio = (*rq).bio;
+            while !bio.is_null() {
+                let mut iter = zeroed_c::<bindings::iov_iter>();
+                let dir = if write { bindings::ITER_SOURCE } else { bindings::ITER_DEST };
+                let Some(want) = Self::bio_iter(bio, dir, &mut iter) else {
+                    res = -(EIO.to_errno().unsigned_abs() as i64);
+                    break;
+                };
+                (*iocb).ki_pos = pos as bindings::loff_t;
+                let ret = file_rw(file, iocb, &mut iter, write) as i64;
+                if ret != i64::from(want) {
+                    res = if ret < 0 { ret } else { -(EIO.to_errno().unsigned_abs() as i64) };
+                    break;
+                }
+                res += ret;
+                pos += u64::from(want);
+                bio = (*bio).bi_next;
+            }
+        }
+        self.pdu.refs.fetch_add(1, Relaxed);
+        // SAFETY: We took the transfer's reference just above and give it up here.
+        unsafe { transfer_done(rq, self.pdu, res) };
+    }
+
+    fn prepare_iocb(
+        &self,
+        file: &BackingFile,
+        pos: u64,
+        flags: u32,
+        done: Option<unsafe extern "C" fn(*mut bindings::kiocb, ffi::c_long)>,
+        write: bool,
+    ) -> *mut bindings::kiocb {
+        let iocb = self.pdu.iocb.get();
+        // SAFETY: The kiocb is part of this request's data, which no I/O uses yet.
+        unsafe {
+            iocb.write(bindings::kiocb {
+                ki_filp: file.raw(),
+                ki_pos: pos as bindings::loff_t,
+                ki_complete: done,
+                ki_flags: flags as i32,
+                ..zeroed_c()
+            });
+            if write {
+                bindings::rustre_kiocb_start_write(iocb);
+                self.pdu.write_started.store(1, Relaxed);
+            }
+        }
+        iocb
+    }
+}
+
+/// An all-zero C structure of a type for which that is the initial state (`iov_iter`,
+/// `kiocb`, `kstat`): their bindings contain unions that `Zeroable` does not cover.
+fn zeroed_c<S: CZeroed>() -> S {
+    // SAFETY: By `CZeroed`, all-zero bytes are a valid value of `S`.
+    unsafe { core::mem::zeroed() }
+}
+
+/// C structures that are valid, and empty, when all-zero.
+///
+/// # Safety
+///
+/// All-zero bytes must be a valid value of the type.
+unsafe trait CZeroed {}
+// SAFETY: Plain C data: integers, pointers, unions of them and optional function pointers.
+unsafe impl CZeroed for bindings::iov_iter {}
+// SAFETY: As above.
+unsafe impl CZeroed for bindings::kiocb {}
+// SAFETY: As above.
+unsafe impl CZeroed for bindings::kstat {}
+
+/// Calls the file's `read_iter` or `write_iter`.
+///
+/// # Safety
+///
+/// `iocb` must be a prepared kiocb on `file`, and `iter` valid for the transfer.
+unsafe fn file_rw(file: &BackingFile, iocb: *mut bindings::kiocb, iter: &mut bindings::iov_iter, write: bool) -> isize {
+    // SAFETY: The file is open, so its operations are valid; `BackingFile::new` checked the
+    // methods a readable (and, if open for writing, writable) file needs.
+    let fop = unsafe { &*(*file.raw()).f_op };
+    let f = if write { fop.write_iter } else { fop.read_iter };
+    match f {
+        // SAFETY: By the caller.
+        Some(f) => unsafe { f(iocb, iter) },
+        None => -(EINVAL.to_errno().unsigned_abs() as isize),
+    }
+}
+
+/// Records the result of the file transfer of `rq` and drops its reference.
+///
+/// # Safety
+///
+/// `rq` must be started, `pdu` its data, and the caller must hold the transfer's reference.
+unsafe fn transfer_done(rq: *mut bindings::request, pdu: &Pdu, res: i64) {
+    // SAFETY: The request is valid while a reference is held.
+    let want = u64::from(unsafe { (*rq).__data_len });
+    pdu.status.store(i32::from(Status::of_transfer(res, want).0), Relaxed);
+    // SAFETY: By the caller.
+    unsafe { pdu.put(rq) };
+}
+
+/// `ki_complete` of asynchronous transfers; may run in interrupt context.
+unsafe extern "C" fn kiocb_done(iocb: *mut bindings::kiocb, res: ffi::c_long) {
+    // SAFETY: Every asynchronous kiocb we issue is the `iocb` field of a `Pdu`.
+    let pdu = unsafe { &*crate::container_of!(Opaque::cast_from(iocb).cast_mut(), Pdu, iocb) };
+    // SAFETY: The `Pdu` lies in the request's preallocated data.
+    let rq = unsafe { bindings::blk_mq_rq_from_pdu(core::ptr::from_ref(pdu).cast_mut().cast()) };
+    // SAFETY: The transfer held a reference, given up here.
+    unsafe { transfer_done(rq, pdu, res as i64) };
+}
+
+/// The parts of a [`Disk`] the block layer reaches through `private_data` and `queuedata`.
+///
+/// # Invariants
+///
+/// `io` is only written by [`DiskRef::reconfigure`], holding `conf` with the queue frozen, so
+/// never while a request is being handled; it is read by handlers, and under `conf`.
+#[pin_data]
+struct Inner<T: Driver> {
+    dev: Arc<T>,
+    io: UnsafeCell<T::Io>,
+    #[pin]
+    conf: Mutex<()>,
+    wq: OwnedQueue,
+    #[pin]
+    set: Opaque<bindings::blk_mq_tag_set>,
+    attrs: [Opaque<bindings::device_attribute>; MAX_ATTRS],
+    attr_list: Opaque<[*mut bindings::attribute; MAX_ATTRS + 1]>,
+    group: Opaque<bindings::attribute_group>,
+    groups: Opaque<[*const bindings::attribute_group; 2]>,
+}
+
+impl<T: Driver> Inner<T> {
+    /// Fills the sysfs attribute group of [`Driver::ATTRS`]; returns the `groups` array for
+    /// `device_add_disk`, or null if there are none.
+    ///
+    /// # Safety
+    ///
+    /// `self` must be pinned and the attributes not registered yet.
+    unsafe fn init_attrs(&self) -> *mut *const bindings::attribute_group {
+        let n = T::ATTRS.len().min(MAX_ATTRS);
+        if n == 0 {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: The fields are ours, zeroed, pinned and not visible to sysfs yet; the names
+        // are static.
+        unsafe {
+            let list = self.attr_list.get().cast::<*mut bindings::attribute>();
+            for (i, name) in T::ATTRS.iter().take(n).enumerate() {
+                let a = self.attrs[i].get();
+                (*a).attr.name = name.as_char_ptr();
+                (*a).attr.mode = 0o444;
+                #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
+                {
+                    (*a).attr.key = static_lock_class!().as_ptr();
+                }
+                (*a).__bindgen_anon_1.show = Some(show_attr::<T>);
+                list.add(i).write(&raw mut (*a).attr);
+            }
+            list.add(n).write(core::ptr::null_mut());
+            let g = self.group.get();
+            (*g).name = T::ATTR_GROUP.as_char_ptr();
+            (*g).__bindgen_anon_2.attrs = list;
+            let groups = self.groups.get().cast::<*const bindings::attribute_group>();
+            groups.write(g);
+            groups.add(1).write(core::ptr::null());
+            groups
+        }
+    }
+}
+
+unsafe extern "C" fn show_attr<T: Driver>(
+    dev: *mut bindings::device,
+    attr: *mut bindings::device_attribute,
+    buf: *mut u8,
+) -> isize {
+    // SAFETY: sysfs calls this for an attribute of one of our live disks (the attributes go
+    // away in `del_gendisk`, before the `Inner` is freed), with a page-sized buffer.
+    unsafe {
+        let d = DiskRef::<T>::from_raw(bindings::rustre_dev_to_disk(dev));
+        let first = d.inner.attrs[0].get();
+        let index = (attr as usize - first as usize) / core::mem::size_of::<bindings::device_attribute>();
+        let out = core::slice::from_raw_parts_mut(buf, bindings::PAGE_SIZE);
+        match d.inner.dev.show_attr(&d, index, out) {
+            Ok(n) => n.min(out.len()) as isize,
+            Err(e) => e.to_errno() as isize,
+        }
+    }
+}
+
+// SAFETY: `io` is only mutated with exclusive access guaranteed by the freeze and `conf`; the
+// rest is thread-safe.
+unsafe impl<T: Driver> Sync for Inner<T> {}
+// SAFETY: Nothing in `Inner` is tied to a task.
+unsafe impl<T: Driver> Send for Inner<T> {}
+
+/// A block device whose requests go to a [`Driver`].
+///
+/// Dropping it removes the disk (`del_gendisk()`, which waits for requests in flight) and
+/// frees the tag set. The driver state is freed when the last reference to the disk is gone,
+/// which an opener still holding the device delays (`free_disk`).
+///
+/// # Invariants
+///
+/// `gd` is a disk allocated and added by [`Disk::new`] whose `private_data` and queue's
+/// `queuedata` point to its pinned `Inner<T>`.
+pub struct Disk<T: Driver> {
+    gd: NonNull<bindings::gendisk>,
+    _p: PhantomData<T>,
+}
+
+// SAFETY: The disk may be removed from any task.
+unsafe impl<T: Driver> Send for Disk<T> {}
+// SAFETY: `&Disk` only gives out a `DiskRef`, which is thread-safe.
+unsafe impl<T: Driver> Sync for Disk<T> {}
+
+impl<T: Driver> Disk<T> {
+    const BLK_MQ_OPS: bindings::blk_mq_ops = bindings::blk_mq_ops {
+        queue_rq: Some(queue_rq::<T>),
+        init_request: Some(init_request::<T>),
+        // SAFETY: All other fields are optional callbacks, for which null means "none".
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    const FOPS: bindings::block_device_operations = bindings::block_device_operations {
+        open: Some(disk_open::<T>),
+        release: Some(disk_release::<T>),
+        ioctl: Some(disk_ioctl::<T>),
+        free_disk: Some(free_disk::<T>),
+        owner: crate::module::this_module::<T::OwnerModule>().as_ptr(),
+        // SAFETY: All other fields are optional callbacks or pointers, for which null means
+        // "none".
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    /// Creates and adds a disk called `name` for `dev`, with `io` as its initial I/O state,
+    /// `queues` hardware queues of `depth` requests and `limits`.
+    pub fn new(name: fmt::Arguments<'_>, dev: Arc<T>, io: T::Io, queues: u32, depth: u32, limits: &Limits) -> Result<Self> {
+        let wq = OwnedQueue::new(c"lloopd", Placement::PerCpu, wq_flags::MEM_RECLAIM | wq_flags::HIGHPRI, 0)?;
+        let inner = KBox::pin_init(
+            try_pin_init!(Inner {
+                dev,
+                io: UnsafeCell::new(io),
+                conf <- new_mutex!(()),
+                wq,
+                set: Opaque::zeroed(),
+                attrs: [const { Opaque::zeroed() }; MAX_ATTRS],
+                attr_list: Opaque::zeroed(),
+                group: Opaque::zeroed(),
+                groups: Opaque::zeroed(),
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: `inner` is pinned and its disk not added yet.
+        let groups = unsafe { inner.init_attrs() };
+        let set = inner.set.get();
+        // SAFETY: `set` is zeroed, pinned and ours; the fields are plain data.
+        unsafe {
+            (*set).ops = &Self::BLK_MQ_OPS;
+            (*set).nr_hw_queues = queues.max(1);
+            (*set).queue_depth = depth.clamp(1, 1024);
+            (*set).cmd_size = core::mem::size_of::<Pdu>() as u32;
+            (*set).numa_node = bindings::NUMA_NO_NODE;
+            (*set).nr_maps = 1;
+            to_result(bindings::blk_mq_alloc_tag_set(set))?;
+        }
+        // SAFETY: The tag set was allocated just above and is freed only by this guard or by
+        // `Drop`, after the disk is deleted.
+        let free_set = ScopeGuard::new(|| unsafe { bindings::blk_mq_free_tag_set(set) });
+        // SAFETY: The `Inner` stays where it is until `free_disk` (or the failure paths below)
+        // turn the pointer back into a box; we never move out of it.
+        let inner = KBox::into_raw(unsafe { Pin::into_inner_unchecked(inner) });
+        let recover = ScopeGuard::new(|| {
+            // SAFETY: `inner` came from `KBox::into_raw` above and is not referenced anymore.
+            drop(unsafe { KBox::from_raw(inner) });
+        });
+
+        let mut lim = pin_init::zeroed::<bindings::queue_limits>();
+        limits.store(&mut lim);
+        // SAFETY: `set` is an allocated tag set, `lim` valid; the lock class is static.
+        let gd = from_err_ptr(unsafe {
+            bindings::__blk_mq_alloc_disk(set, &mut lim, inner.cast(), static_lock_class!().as_ptr())
+        })?;
+        // SAFETY: `gd` is the disk just allocated, not visible to anyone else yet.
+        unsafe {
+            (*gd).fops = &Self::FOPS;
+            (*gd).private_data = inner.cast();
+            (*gd).flags |= bindings::GENHD_FL_NO_PART as i32;
+        }
+        let put = ScopeGuard::new(move || {
+            // SAFETY: The disk was never added, so `put_disk` frees it without `free_disk`.
+            unsafe { bindings::put_disk(gd) };
+        });
+        // SAFETY: `gd` is valid and not added yet, so we have exclusive access to its name.
+        let mut w = NullTerminatedFormatter::new(unsafe { &mut (*gd).disk_name }).ok_or(EINVAL)?;
+        fmt::Write::write_fmt(&mut w, name)?;
+        // SAFETY: `gd` is a valid disk, not added yet.
+        to_result(unsafe { bindings::device_add_disk(core::ptr::null_mut(), gd, groups) })?;
+        put.dismiss();
+        recover.dismiss();
+        free_set.dismiss();
+        // INVARIANT: The disk was allocated and added, with `inner` as private and queue data.
+        Ok(Self { gd: NonNull::new(gd).ok_or(EINVAL)?, _p: PhantomData })
+    }
+
+    /// The disk, to configure or query it.
+    pub fn get(&self) -> DiskRef<'_, T> {
+        // SAFETY: By the invariants the disk is live with an `Inner<T>` as private data.
+        unsafe { DiskRef::from_raw(self.gd.as_ptr()) }
+    }
+}
+
+impl<T: Driver> Drop for Disk<T> {
+    fn drop(&mut self) {
+        let gd = self.gd.as_ptr();
+        // SAFETY: By the invariants `gd` is an added disk whose private data is our `Inner`.
+        unsafe {
+            let inner = (*gd).private_data.cast::<Inner<T>>();
+            bindings::del_gendisk(gd);
+            // The queue is dead after `del_gendisk`; the tag set may go before the disk.
+            bindings::blk_mq_free_tag_set((*inner).set.get());
+            bindings::put_disk(gd);
+        }
+    }
+}
+
+/// A live disk of driver `T`, as its callbacks and its owner see it.
+///
+/// # Invariants
+///
+/// `gd` is a disk made by [`Disk::new`] for `T`, with `inner` its private data, both valid
+/// for `'a`.
+pub struct DiskRef<'a, T: Driver> {
+    gd: NonNull<bindings::gendisk>,
+    inner: &'a Inner<T>,
+}
+
+impl<'a, T: Driver> DiskRef<'a, T> {
+    /// # Safety
+    ///
+    /// `gd` must be a disk made by [`Disk::new`] for `T` that stays valid for `'a`.
+    unsafe fn from_raw(gd: *mut bindings::gendisk) -> Self {
+        // SAFETY: By the caller, the private data is an `Inner<T>` valid for `'a`.
+        let inner = unsafe { &*(*gd).private_data.cast::<Inner<T>>() };
+        // INVARIANT: By the caller.
+        // SAFETY: By the caller, `gd` is valid, hence not null.
+        Self { gd: unsafe { NonNull::new_unchecked(gd) }, inner }
+    }
+
+    fn q(&self) -> *mut bindings::request_queue {
+        // SAFETY: A live disk has a queue.
+        unsafe { (*self.gd.as_ptr()).queue }
+    }
+
+    /// The driver's device.
+    pub fn dev(&self) -> &'a Arc<T> {
+        &self.inner.dev
+    }
+
+    /// The disk's name (`lloop0`).
+    pub fn name(&self) -> &CStr {
+        // SAFETY: The name was written NUL-terminated when the disk was made and never changes.
+        unsafe { CStr::from_char_ptr((*self.gd.as_ptr()).disk_name.as_ptr()) }
+    }
+
+    /// How many openers the disk has.
+    pub fn openers(&self) -> u32 {
+        // SAFETY: The disk is live.
+        unsafe { bindings::rustre_disk_openers(self.gd.as_ptr()) }.max(0) as u32
+    }
+
+    /// Sets the size in sectors and tells user space (a change uevent) if it changed.
+    pub fn set_capacity(&self, sectors: u64) {
+        // SAFETY: The disk is live; the call takes its own locks.
+        unsafe { bindings::set_capacity_and_notify(self.gd.as_ptr(), sectors) };
+    }
+
+    /// The size in sectors.
+    pub fn capacity(&self) -> u64 {
+        // SAFETY: The disk is live; `part0` is its whole-disk device.
+        unsafe { bindings::rustre_bdev_nr_sectors((*self.gd.as_ptr()).part0) }
+    }
+
+    /// Makes the disk read-only or writable.
+    pub fn set_read_only(&self, ro: bool) {
+        // SAFETY: The disk is live.
+        unsafe { bindings::set_disk_ro(self.gd.as_ptr(), ro) };
+    }
+
+    /// The current queue limits.
+    pub fn limits(&self) -> Limits {
+        // SAFETY: The queue is live; the limits are read without the lock, as sysfs does.
+        let lim = unsafe { &(*self.q()).limits };
+        Limits {
+            logical_block_size: lim.logical_block_size,
+            physical_block_size: lim.physical_block_size,
+            io_min: lim.io_min,
+            dma_alignment: lim.dma_alignment,
+            max_hw_sectors: lim.max_hw_sectors,
+            max_discard_sectors: lim.max_hw_discard_sectors,
+            discard_granularity: lim.discard_granularity,
+            write_cache: lim.features & bindings::BLK_FEAT_WRITE_CACHE != 0,
+            fua: lim.features & bindings::BLK_FEAT_FUA != 0,
+            rotational: lim.features & bindings::BLK_FEAT_ROTATIONAL != 0,
+        }
+    }
+
+    /// Reads the I/O state, serialised against [`DiskRef::reconfigure`].
+    pub fn with_io<R>(&self, f: impl FnOnce(&T::Io) -> R) -> R {
+        let _g = self.inner.conf.lock();
+        // SAFETY: `io` is only written under `conf`, which we hold.
+        f(unsafe { &*self.inner.io.get() })
+    }
+
+    /// Changes the I/O state and the queue limits with no request in flight.
+    ///
+    /// Takes the configuration lock, starts a limits update, freezes the queue (waiting for
+    /// every request to end and holding new ones back), runs `f` on the state and a copy of
+    /// the limits, commits the limits and thaws the queue. Allocations in `f` are no-I/O. If
+    /// the block layer refuses the new limits, the old ones stay and `EINVAL` is returned
+    /// with `f`'s changes to the state kept.
+    pub fn reconfigure<R>(&self, f: impl FnOnce(&mut T::Io, &mut Limits) -> R) -> Result<R> {
+        let _g = self.inner.conf.lock();
+        let q = self.q();
+        // SAFETY: No-I/O scopes nest and are restored below, on this task.
+        let noio = unsafe { bindings::memalloc_noio_save() };
+        let mut lim = pin_init::zeroed::<bindings::queue_limits>();
+        // SAFETY: The queue is live; this takes its limits lock, released by the commit.
+        unsafe { bindings::rustre_queue_limits_start_update(q, &mut lim) };
+        let mut limits = self.limits();
+        // SAFETY: The queue is live; freezing waits for all requests to end.
+        unsafe { bindings::blk_mq_freeze_queue_nomemsave(q) };
+        // SAFETY: The queue is frozen, so no handler reads `io`, and `conf` excludes every
+        // other reader and writer: this is the only reference.
+        let r = f(unsafe { &mut *self.inner.io.get() }, &mut limits);
+        limits.store(&mut lim);
+        // SAFETY: We hold the limits lock from `start_update`; the commit releases it.
+        let res = to_result(unsafe { bindings::queue_limits_commit_update(q, &mut lim) });
+        // SAFETY: Undoes the freeze and the no-I/O scope above.
+        unsafe {
+            bindings::blk_mq_unfreeze_queue_nomemrestore(q);
+            bindings::memalloc_noio_restore(noio);
+        }
+        res.map(|()| r).map_err(|_| EINVAL)
+    }
+}
+
+unsafe extern "C" fn init_request<T: Driver>(
+    _set: *mut bindings::blk_mq_tag_set,
+    rq: *mut bindings::request,
+    _hctx: ffi::c_uint,
+    _node: ffi::c_int,
+) -> ffi::c_int {
+    // SAFETY: `rq` has `cmd_size` bytes of data, ours to initialise; this runs once per
+    // request before its first use.
+    unsafe {
+        let pdu = bindings::blk_mq_rq_to_pdu(rq).cast::<Pdu>();
+        pdu.write(Pdu {
+            work: Opaque::zeroed(),
+            iocb: Opaque::zeroed(),
+            vecs: [const { Opaque::zeroed() }; INLINE_VECS],
+            refs: Atomic::new(0),
+            status: Atomic::new(0),
+            write_started: Atomic::new(0),
+        });
+        bindings::init_work_with_key(
+            (*pdu).work.get(),
+            Some(work_fn::<T>),
+            false,
+            c"fileblk".as_char_ptr(),
+            static_lock_class!().as_ptr(),
+        );
+    }
+    0
+}
+
+unsafe extern "C" fn queue_rq<T: Driver>(
+    _hctx: *mut bindings::blk_mq_hw_ctx,
+    bd: *const bindings::blk_mq_queue_data,
+) -> bindings::blk_status_t {
+    // SAFETY: blk-mq hands us a request of our tag set, not yet started; its queue's data is
+    // our `Inner<T>`, live while requests exist.
+    unsafe {
+        let rq = (*bd).rq;
+        let inner = &*(*(*rq).q).queuedata.cast::<Inner<T>>();
+        let pdu = Pdu::of(rq);
+        bindings::blk_mq_start_request(rq);
+        pdu.refs.store(1, Relaxed);
+        pdu.status.store(i32::from(Status::IOERR.0), Relaxed);
+        pdu.write_started.store(0, Relaxed);
+        bindings::queue_work_on(
+            bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32,
+            inner.wq.as_raw(),
+            pdu.work.get(),
+        );
+    }
+    bindings::BLK_STS_OK as bindings::blk_status_t
+}
+
+unsafe extern "C" fn work_fn<T: Driver>(work: *mut bindings::work_struct) {
+    // SAFETY: Our work items are the `work` field of a `Pdu` queued by `queue_rq`, which
+    // gave the handler a reference; the queue data is our `Inner<T>`.
+    unsafe {
+        let pdu = &*crate::container_of!(Opaque::cast_from(work).cast_mut(), Pdu, work);
+        let rq = bindings::blk_mq_rq_from_pdu(core::ptr::from_ref(pdu).cast_mut().cast());
+        let inner = &*(*(*rq).q).queuedata.cast::<Inner<T>>();
+        let noio = bindings::memalloc_noio_save();
+        // INVARIANT: The handler's reference is held until `put` below.
+        let req = Request { rq: NonNull::new_unchecked(rq), pdu };
+        // The request is in flight, so no reconfiguration runs: `io` is not written.
+        inner.dev.handle(&*inner.io.get(), req);
+        pdu.put(rq);
+        bindings::memalloc_noio_restore(noio);
+    }
+}
+
+unsafe extern "C" fn disk_open<T: Driver>(gd: *mut bindings::gendisk, mode: bindings::blk_mode_t) -> ffi::c_int {
+    // SAFETY: The block layer calls this with one of our live disks.
+    let d = unsafe { DiskRef::<T>::from_raw(gd) };
+    match d.inner.dev.open(&d, mode & bindings::BLK_OPEN_WRITE != 0) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+unsafe extern "C" fn disk_release<T: Driver>(gd: *mut bindings::gendisk) {
+    // SAFETY: The block layer calls this with one of our live disks.
+    let d = unsafe { DiskRef::<T>::from_raw(gd) };
+    d.inner.dev.release(&d);
+}
+
+unsafe extern "C" fn disk_ioctl<T: Driver>(
+    bdev: *mut bindings::block_device,
+    mode: bindings::blk_mode_t,
+    cmd: ffi::c_uint,
+    arg: ffi::c_ulong,
+) -> ffi::c_int {
+    // SAFETY: The block layer calls this on an open device of one of our disks.
+    let d = unsafe { DiskRef::<T>::from_raw((*bdev).bd_disk) };
+    match d.inner.dev.ioctl(&d, mode & bindings::BLK_OPEN_WRITE != 0, cmd, arg as usize) {
+        Ok(v) => v,
+        Err(e) => e.to_errno(),
+    }
+}
+
+unsafe extern "C" fn free_disk<T: Driver>(gd: *mut bindings::gendisk) {
+    // SAFETY: The last reference to the disk is gone: nobody uses the `Inner` made by
+    // `Disk::new` any more, and we take it back.
+    drop(unsafe { KBox::from_raw((*gd).private_data.cast::<Inner<T>>()) });
+}
+
+/// Whether the calling task has `CAP_SYS_ADMIN`, which configuring a disk needs.
+pub fn caller_is_admin() -> bool {
+    // SAFETY: `capable` only checks the current task's credentials.
+    unsafe { bindings::capable(bindings::CAP_SYS_ADMIN as i32) }
+}
+
+/// `fallocate` modes a [`BackingFile`] offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Falloc {
+    /// Deallocate the range (reads return zeroes); the size stays.
+    PunchHole,
+    /// Zero the range, keeping it allocated; the size stays.
+    ZeroRange,
+    /// Allocate the range (holes become zeroed blocks); the size stays.
+    Allocate,
+}
+
+/// A regular file a disk stores its data in.
+///
+/// While it exists, the page cache of the file does not allocate with `__GFP_IO` or
+/// `__GFP_FS`, so reclaim triggered by buffered I/O on it cannot recurse into the disk.
+///
+/// # Invariants
+///
+/// `file` is a regular file with `read_iter`, and `write_iter` if open for writing; its
+/// mapping's allocation mask had `old_gfp` when we took it over.
+pub struct BackingFile {
+    file: ARef<File>,
+    old_gfp: bindings::gfp_t,
+    dio_align: u32,
+    dio_mem_align: u32,
+}
+
+impl BackingFile {
+    /// Takes the file behind the caller's descriptor `fd`. `EBADF` for a bad descriptor,
+    /// `EINVAL` for anything but a regular file that can be read (and written, if open for
+    /// writing).
+    pub fn from_fd(fd: u32) -> Result<Self> {
+        let file = LocalFile::fget(fd).map_err(|_| EBADF)?;
+        // SAFETY: We never use the file position: every transfer names its own offset.
+        let file = unsafe { LocalFile::assume_no_fdget_pos(file) };
+        // SAFETY: An open file has a valid inode, whose type never changes, and operations.
+        let (regular, ok_ops) = unsafe {
+            let f = file.as_ptr();
+            let mode = u32::from((*(*f).f_inode).i_mode);
+            let fop = &*(*f).f_op;
+            let writable = (*f).f_mode & bindings::FMODE_WRITE != 0;
+            (
+                mode & bindings::S_IFMT == bindings::S_IFREG,
+                fop.read_iter.is_some() && (!writable || fop.write_iter.is_some()),
+            )
+        };
+        if !regular || !ok_ops {
+            return Err(EINVAL);
+        }
+        let (dio_align, dio_mem_align) = Self::dio_alignment(&file);
+        // SAFETY: An open file's mapping is valid; the mask is a plain word the page cache
+        // reads when it allocates.
+        let old_gfp = unsafe {
+            let m = (*file.as_ptr()).f_mapping;
+            let old = (*m).gfp_mask;
+            (*m).gfp_mask = old & !((1 << bindings::___GFP_IO_BIT) | (1 << bindings::___GFP_FS_BIT));
+            old
+        };
+        // INVARIANT: Checked above.
+        Ok(Self { file, old_gfp, dio_align, dio_mem_align })
+    }
+
+    /// Offset and memory alignment of direct I/O: the filesystem's (`STATX_DIOALIGN`), else
+    /// the logical block size of its device, else 512.
+    fn dio_alignment(file: &File) -> (u32, u32) {
+        let mut st = zeroed_c::<bindings::kstat>();
+        // SAFETY: The file is open, so its path is valid; `st` is ours.
+        let rc = unsafe {
+            bindings::vfs_getattr(&raw mut (*file.as_ptr()).__bindgen_anon_1.f_path, &mut st, bindings::STATX_DIOALIGN, 0)
+        };
+        if rc == 0 && st.result_mask & bindings::STATX_DIOALIGN != 0 && st.dio_mem_align != 0 {
+            return (st.dio_offset_align.max(512), st.dio_mem_align);
+        }
+        // SAFETY: An open file has a valid inode and superblock; `s_bdev` may be null.
+        let bs = unsafe {
+            let sb = (*(*file.as_ptr()).f_inode).i_sb;
+            if (*sb).s_bdev.is_null() {
+                512
+            } else {
+                bindings::rustre_bdev_logical_block_size((*sb).s_bdev)
+            }
+        };
+        (bs.max(512), 512)
+    }
+
+    fn raw(&self) -> *mut bindings::file {
+        self.file.as_ptr()
+    }
+
+    /// Whether the file is open for writing.
+    pub fn writable(&self) -> bool {
+        // SAFETY: `f_mode` of an open file does not change.
+        unsafe { (*self.raw()).f_mode & bindings::FMODE_WRITE != 0 }
+    }
+
+    /// Whether the filesystem does direct I/O on the file (`FMODE_CAN_ODIRECT`).
+    pub fn can_direct(&self) -> bool {
+        // SAFETY: As in `writable`.
+        unsafe { (*self.raw()).f_mode & bindings::FMODE_CAN_ODIRECT != 0 }
+    }
+
+    /// Whether the descriptor was opened with `O_DIRECT`.
+    pub fn opened_direct(&self) -> bool {
+        self.file.flags() & bindings::O_DIRECT != 0
+    }
+
+    /// Alignment of file offsets and lengths for direct I/O, in bytes.
+    pub fn dio_align(&self) -> u32 {
+        self.dio_align
+    }
+
+    /// Alignment of memory for direct I/O, in bytes.
+    pub fn dio_mem_align(&self) -> u32 {
+        self.dio_mem_align
+    }
+
+    /// Whether the filesystem implements `fallocate`.
+    pub fn can_fallocate(&self) -> bool {
+        // SAFETY: The operations of an open file are valid and constant.
+        unsafe { (*(*self.raw()).f_op).fallocate.is_some() }
+    }
+
+    /// Block size of the file's filesystem.
+    pub fn fs_block_size(&self) -> u32 {
+        // SAFETY: An open file has a valid inode and superblock.
+        unsafe { (*(*(*self.raw()).f_inode).i_sb).s_blocksize as u32 }
+    }
+
+    /// The size of the file in bytes.
+    pub fn size(&self) -> u64 {
+        // SAFETY: An open file has a valid inode.
+        unsafe { bindings::rustre_i_size_read((*self.raw()).f_inode) }.max(0) as u64
+    }
+
+    /// Device number of the file's filesystem (kernel `dev_t`) and inode number.
+    pub fn identity(&self) -> (u32, u64) {
+        // SAFETY: An open file has a valid inode and superblock.
+        unsafe {
+            let inode = (*self.raw()).f_inode;
+            ((*(*inode).i_sb).s_dev, (*inode).i_ino as u64)
+        }
+    }
+
+    /// Whether `self` and `other` are the same inode.
+    pub fn same_inode(&self, other: &BackingFile) -> bool {
+        // SAFETY: Open files have valid inodes.
+        unsafe { (*self.raw()).f_inode == (*other.raw()).f_inode }
+    }
+
+    /// Writes the file's path into `buf` and returns it (`d_path`); `ENAMETOOLONG` if it does
+    /// not fit.
+    pub fn path<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8]> {
+        // SAFETY: The path of an open file is valid; `d_path` writes at most `buf.len()` bytes
+        // at the end of `buf` and returns where the NUL-terminated name starts.
+        let p = from_err_ptr(unsafe {
+            bindings::d_path(&raw const (*self.raw()).__bindgen_anon_1.f_path, buf.as_mut_ptr(), buf.len() as i32)
+        })?;
+        let start = (p as usize).wrapping_sub(buf.as_ptr() as usize);
+        let tail = buf.get(start..).ok_or(EINVAL)?;
+        let len = tail.iter().position(|&c| c == 0).unwrap_or(tail.len());
+        Ok(&buf[start..start + len])
+    }
+
+    /// Makes the file's data and metadata durable (`vfs_fsync`).
+    pub fn fsync(&self) -> Result {
+        // SAFETY: The file is open.
+        to_result(unsafe { bindings::vfs_fsync(self.raw(), 0) })
+    }
+
+    /// `fallocate` on `[pos, pos + len)`, keeping the file size.
+    pub fn fallocate(&self, mode: Falloc, pos: u64, len: u64) -> Result {
+        let m = match mode {
+            Falloc::PunchHole => bindings::FALLOC_FL_PUNCH_HOLE,
+            Falloc::ZeroRange => bindings::FALLOC_FL_ZERO_RANGE,
+            Falloc::Allocate => 0,
+        } | bindings::FALLOC_FL_KEEP_SIZE;
+        // SAFETY: The file is open.
+        to_result(unsafe { bindings::vfs_fallocate(self.raw(), m as i32, pos as i64, len as i64) })
+    }
+}
+
+impl Drop for BackingFile {
+    fn drop(&mut self) {
+        // SAFETY: The mapping is valid while we hold the file; we restore the mask we changed.
+        unsafe { (*(*self.raw()).f_mapping).gfp_mask = self.old_gfp };
+    }
+}
