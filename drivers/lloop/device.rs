@@ -415,7 +415,7 @@ impl Driver for LloopDev {
     fn release(&self, disk: &DiskRef<'_, Self>) {
         // The last opener is going away: detach if autoclear was asked for.
         let mut c = self.conf.lock();
-        if c.bound && c.flags & uapi::LO_FLAGS_AUTOCLEAR != 0 && disk.openers() <= 1 {
+        if c.bound && c.flags & uapi::LO_FLAGS_AUTOCLEAR != 0 && disk.openers() == 0 {
             if let Err(e) = self.clear(disk, &mut c) {
                 pr_warn!("{}: autoclear failed: {:?}\n", disk.name(), e);
             }

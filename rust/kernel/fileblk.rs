@@ -184,7 +184,7 @@ pub trait Driver: Send + Sync + Sized + 'static {
         Ok(())
     }
 
-    /// Called when an opener closes the disk, with its open count not yet decremented.
+    /// Called when an opener closes the disk, with the open count already decremented.
     fn release(&self, _disk: &DiskRef<'_, Self>) {}
 
     /// Driver ioctls (the block layer handles its own first). `write` says whether the

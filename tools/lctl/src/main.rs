@@ -9,8 +9,10 @@
 //! returns `-rc`), and `EINVAL` for usage errors.
 
 use std::io::{self, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
+use lctl::blockdev;
 use lctl::getopt::{self, HasArg, OptSpec, Parsed};
 use lctl::param::{self, Errno, ParamOpts, ParamRoots};
 use lctl::mdt;
@@ -121,6 +123,24 @@ const COMMANDS: &[Command] = &[
                usage: --device <mdtname> changelog_mark COUNT [TEXT]",
     },
     Command {
+        name: "blockdev_attach",
+        help: "attach a regular file to an lloop block device (/dev/lloopN) and create DEVICE for it\n\
+               usage: blockdev_attach <file_name> <device_name>\n\
+               The file is opened read-write. <device_name> is made a block device node of the\n\
+               lloop device (mode 0600) unless it is that device already.",
+    },
+    Command {
+        name: "blockdev_detach",
+        help: "detach the file of an lloop block device and remove DEVICE\n\
+               usage: blockdev_detach <device_name>\n\
+               The lloop driver's own nodes (/dev/lloop*) are not removed.",
+    },
+    Command {
+        name: "blockdev_info",
+        help: "show the file an lloop block device is attached to (its FID)\n\
+               usage: blockdev_info <device_name>",
+    },
+    Command {
         name: "help",
         help: "show the commands, or the help of one command\nusage: help [COMMAND]",
     },
@@ -146,6 +166,9 @@ fn run_command(ctx: &mut Context, name: &str, args: &[String]) -> Option<CmdResu
         "changelog_sync" => cmd_changelog_sync(ctx, args),
         "changelog_records" => cmd_changelog_records(ctx, args),
         "changelog_mark" => cmd_changelog_mark(ctx, args),
+        "blockdev_attach" => cmd_blockdev_attach(args),
+        "blockdev_detach" => cmd_blockdev_detach(args),
+        "blockdev_info" => cmd_blockdev_info(args),
         _ => return None,
     };
     Some(result)
@@ -466,6 +489,64 @@ fn cmd_changelog_mark(ctx: &mut Context, args: &[String]) -> CmdResult {
         .map_err(|e| control_failed("changelog_mark", e))
 }
 
+/// `--help` or `-h` as the only argument of a command that takes no options: prints the help.
+fn help_asked(command: &str, args: &[String]) -> bool {
+    let asked = matches!(args, [a] if a == "--help" || a == "-h");
+    if asked {
+        if let Some(command) = find_command(command) {
+            println!("{}", command.help);
+        }
+    }
+    asked
+}
+
+/// Reports a failed blockdev command as `lctl: COMMAND: MESSAGE`, a line each.
+fn blockdev_failed(cmd: &str, failure: blockdev::Failure) -> CmdError {
+    for line in failure.message.lines() {
+        eprintln!("lctl: {cmd}: {line}");
+    }
+    CmdError::Failed(failure.errno)
+}
+
+fn cmd_blockdev_attach(args: &[String]) -> CmdResult {
+    if help_asked("blockdev_attach", args) {
+        return Ok(());
+    }
+    let [file, device] = args else {
+        return Err(CmdError::Usage(String::new()));
+    };
+    blockdev::attach(Path::new(file), Path::new(device))
+        .map_err(|f| blockdev_failed("blockdev_attach", f))
+}
+
+fn cmd_blockdev_detach(args: &[String]) -> CmdResult {
+    if help_asked("blockdev_detach", args) {
+        return Ok(());
+    }
+    let [device] = args else {
+        return Err(CmdError::Usage(String::new()));
+    };
+    let warning =
+        blockdev::detach(Path::new(device)).map_err(|f| blockdev_failed("blockdev_detach", f))?;
+    if let Some(warning) = warning {
+        eprintln!("lctl: blockdev_detach: warning: {warning}");
+    }
+    Ok(())
+}
+
+fn cmd_blockdev_info(args: &[String]) -> CmdResult {
+    if help_asked("blockdev_info", args) {
+        return Ok(());
+    }
+    let [device] = args else {
+        return Err(CmdError::Usage(String::new()));
+    };
+    let attached =
+        blockdev::info(Path::new(device)).map_err(|f| blockdev_failed("blockdev_info", f))?;
+    println!("{}", blockdev::info_line(&attached));
+    Ok(())
+}
+
 fn cmd_help(args: &[String]) -> CmdResult {
     match args {
         [] => print!("{}", usage()),
@@ -762,6 +843,47 @@ mod tests {
             assert!(result.is_some(), "{} is not dispatched", command.name);
         }
         assert!(run_command(&mut Context::new(), "no_such_command", &[]).is_none());
+    }
+
+    #[test]
+    fn blockdev_commands_check_their_arguments() {
+        // Wrong argument counts are usage errors, found before any system call.
+        let usage = |name: &str, args: &[&str]| {
+            matches!(
+                run_command(&mut Context::new(), name, &strings(args)),
+                Some(Err(CmdError::Usage(m))) if m.is_empty()
+            )
+        };
+        assert!(usage("blockdev_attach", &[]));
+        assert!(usage("blockdev_attach", &["file"]));
+        assert!(usage("blockdev_attach", &["file", "dev", "extra"]));
+        assert!(usage("blockdev_detach", &[]));
+        assert!(usage("blockdev_detach", &["dev", "extra"]));
+        assert!(usage("blockdev_info", &[]));
+        assert!(usage("blockdev_info", &["dev", "extra"]));
+        for name in ["blockdev_attach", "blockdev_detach", "blockdev_info"] {
+            assert!(matches!(
+                run_command(&mut Context::new(), name, &strings(&["-h"])),
+                Some(Ok(()))
+            ));
+            let help = find_command(name).unwrap().help;
+            assert!(help.contains(&format!("usage: {name} <")), "{help}");
+        }
+    }
+
+    #[test]
+    fn blockdev_failures_keep_their_errno() {
+        let failure = blockdev::Failure {
+            errno: Errno(libc::EEXIST),
+            message: "a\nb".to_owned(),
+        };
+        let error = blockdev_failed("blockdev_attach", failure);
+        assert!(matches!(error, CmdError::Failed(Errno(e)) if e == libc::EEXIST));
+        // A node that is not a block device is refused with ENOTBLK, and nothing is removed.
+        let dir = std::env::temp_dir().to_string_lossy().into_owned();
+        let result = run_command(&mut Context::new(), "blockdev_detach", &strings(&[&dir]));
+        assert!(matches!(result, Some(Err(CmdError::Failed(Errno(e)))) if e == libc::ENOTBLK));
+        assert!(std::path::Path::new(&dir).is_dir());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `lloop`: attach files to lloop block devices.
 //!
 //! ```text
-//! lloop attach [-r] [-o OFFSET] [-s SIZELIMIT] [-b BLOCKSIZE] [--autoclear] [--buffered] FILE
+//! lloop attach [-r] [-o OFFSET] [-s SIZELIMIT] [-b BLOCKSIZE] [--buffered] FILE
 //! lloop detach DEVICE...
 //! lloop list
 //! lloop dio DEVICE on|off
@@ -13,7 +13,7 @@
 
 use std::{path::Path, process::ExitCode};
 
-const USAGE: &str = "usage: lloop attach [-r] [-o OFFSET] [-s SIZELIMIT] [-b BLOCKSIZE] [--autoclear] [--buffered] FILE\n\
+const USAGE: &str = "usage: lloop attach [-r] [-o OFFSET] [-s SIZELIMIT] [-b BLOCKSIZE] [--buffered] FILE\n\
        lloop detach DEVICE...\n\
        lloop list\n\
        lloop dio DEVICE on|off\n\
@@ -33,7 +33,6 @@ fn attach(args: &[String]) -> Result<(), String> {
         let a = args[i].as_str();
         match a {
             "-r" | "--read-only" => o.read_only = true,
-            "--autoclear" => o.autoclear = true,
             "--buffered" => o.buffered = true,
             "-o" | "--offset" => {
                 o.offset = number(a, args.get(i + 1))?;
