@@ -38,7 +38,7 @@ struct Conf {
     /// `LO_FLAGS_*` as reported by `LOOP_GET_STATUS64`.
     flags: u32,
     sizelimit: u64,
-    /// Logical block size asked for, 0 for the default.
+    /// Logical block size in use.
     block_size: u32,
     /// `lo_file_name` as given, or the path when none was.
     file_name: [u8; uapi::LO_NAME_SIZE],
@@ -136,12 +136,18 @@ impl LloopDev {
         }
         name[uapi::LO_NAME_SIZE - 1] = 0;
         let discard = file.can_fallocate() && !read_only;
+        let cache = file.can_fsync() && !read_only;
         let granularity = file.fs_block_size();
         let mem_align = file.dio_mem_align();
-        disk.reconfigure(|io, lim| {
-            *lim = Self::limits(bs, direct, mem_align, discard, granularity, !read_only);
+        let res = disk.reconfigure(|io, lim| {
+            *lim = Self::limits(bs, direct, mem_align, discard, granularity, cache);
             *io = Io { file: Some(file), offset: cfg.info.offset, capacity: sectors, direct, read_only, discard };
-        })?;
+        });
+        if let Err(e) = res {
+            // The limits were refused: do not keep the file.
+            let _ = disk.reconfigure(|io, _| *io = Io::default());
+            return Err(e);
+        }
         disk.set_read_only(read_only);
         disk.set_capacity(sectors);
         let mut flags = cfg.info.flags & (uapi::LO_FLAGS_AUTOCLEAR | uapi::LO_FLAGS_READ_ONLY);
@@ -154,7 +160,7 @@ impl LloopDev {
         *c = Conf {
             flags,
             sizelimit: cfg.info.sizelimit,
-            block_size: cfg.block_size,
+            block_size: bs,
             file_name: name,
             bound: true,
             deleting: false,
@@ -214,6 +220,7 @@ impl LloopDev {
         if disk.openers() > 1 {
             return Err(EBUSY);
         }
+        disk.sync_and_invalidate();
         self.clear(disk, &mut c)
     }
 
@@ -244,9 +251,10 @@ impl LloopDev {
         if !c.bound {
             return Err(ENXIO);
         }
-        let bs = disk.limits().logical_block_size;
+        let bs = c.block_size;
         let resized = disk.with_io(|io| io.offset != info.offset) || c.sizelimit != info.sizelimit;
         if resized {
+            disk.sync_and_invalidate();
             let sectors = disk.reconfigure(|io, lim| {
                 let file = io.file.as_ref().ok_or(ENXIO)?;
                 let sectors = Self::capacity(file, info.offset, info.sizelimit, bs)?;
@@ -264,7 +272,8 @@ impl LloopDev {
             c.sizelimit = info.sizelimit;
             disk.set_capacity(sectors);
         }
-        c.flags = uapi::set_status_flags(c.flags, info.flags);
+        // Partition scanning is not supported: the flag is not taken.
+        c.flags = uapi::set_status_flags(c.flags, info.flags & !uapi::LO_FLAGS_PARTSCAN);
         if info.file_name[0] != 0 {
             c.file_name = info.file_name;
             c.file_name[uapi::LO_NAME_SIZE - 1] = 0;
@@ -278,7 +287,7 @@ impl LloopDev {
         if !c.bound {
             return Err(ENXIO);
         }
-        let bs = disk.limits().logical_block_size;
+        let bs = c.block_size;
         let sectors = disk.reconfigure(|io, _| {
             let file = io.file.as_ref().ok_or(ENXIO)?;
             io.capacity = Self::capacity(file, io.offset, c.sizelimit, bs)?;
@@ -295,7 +304,7 @@ impl LloopDev {
         if !c.bound {
             return Err(ENXIO);
         }
-        let bs = disk.limits().logical_block_size;
+        let bs = c.block_size;
         disk.reconfigure(|io, lim| {
             let file = io.file.as_ref().ok_or(ENXIO)?;
             if on && !Self::direct_ok(file, bs, io.offset) {
@@ -321,6 +330,7 @@ impl LloopDev {
         }
         let bs = u32::try_from(bs).map_err(|_| EINVAL)?;
         geometry::check_block_size(bs, PAGE_SIZE as u32).map_err(|_| EINVAL)?;
+        disk.sync_and_invalidate();
         let (sectors, direct) = disk.reconfigure(|io, lim| {
             let file = io.file.as_ref().ok_or(ENXIO)?;
             let sectors = Self::capacity(file, io.offset, c.sizelimit, bs)?;
@@ -376,6 +386,7 @@ fn config_error(e: uapi::ConfigError) -> Error {
 impl Driver for LloopDev {
     type Io = Io;
 
+    const WQ_NAME: &'static CStr = c"lloop";
     const ATTR_GROUP: &'static CStr = c"lloop";
     const ATTRS: &'static [&'static CStr] = &[c"backing_file", c"offset", c"sizelimit", c"dio", c"autoclear"];
 

@@ -3,7 +3,8 @@
 //! A blk-mq block device backed by a file (LU-6585).
 //!
 //! `/dev/lloopN` exposes a regular file as a disk, with direct asynchronous I/O to the backing
-//! file and mempool-backed request state, so that swap on the device survives memory pressure.
+//! file and all request state preallocated, so that swap on the device survives memory
+//! pressure. The block layer side is `kernel::fileblk`.
 //!
 //! See `Documentation/index.rst`.
 

@@ -210,8 +210,8 @@ pub enum BlkStatus {
 }
 
 /// The block status of a backing file operation that returned `res` (bytes, or `-errno`) for
-/// a request of `len` bytes: a short transfer is an I/O error, as the loop driver treats it
-/// for writes (reads past the end of file are zero-filled by the caller instead).
+/// a request of `len` bytes: a short transfer is an I/O error (the device never extends past
+/// the end of the file it was sized on; a file truncated under it gives errors).
 pub fn status_of(res: i64, len: u64) -> BlkStatus {
     const EAGAIN: i64 = 11;
     const ENOMEM: i64 = 12;

@@ -117,3 +117,26 @@ __rust_helper struct gendisk *rust_helper_rustre_dev_to_disk(struct device *dev)
 {
 	return dev_to_disk(dev);
 }
+
+__rust_helper unsigned int rust_helper_rustre_local_throttle_save(void)
+{
+	unsigned int old = current->flags & PF_LOCAL_THROTTLE;
+
+	current->flags |= PF_LOCAL_THROTTLE;
+	return old;
+}
+
+__rust_helper void rust_helper_rustre_local_throttle_restore(unsigned int old)
+{
+	current->flags = (current->flags & ~PF_LOCAL_THROTTLE) | old;
+}
+
+__rust_helper unsigned int rust_helper_rustre_memalloc_noreclaim_save(void)
+{
+	return memalloc_noreclaim_save();
+}
+
+__rust_helper void rust_helper_rustre_memalloc_noreclaim_restore(unsigned int flags)
+{
+	memalloc_noreclaim_restore(flags);
+}

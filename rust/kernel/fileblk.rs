@@ -32,7 +32,6 @@ use crate::{
     prelude::*,
     static_lock_class,
     str::{CStr, NullTerminatedFormatter},
-    types::ScopeGuard,
     sync::{
         aref::ARef,
         atomic::{Atomic, Full, Relaxed},
@@ -44,9 +43,9 @@ use core::{cell::UnsafeCell, fmt, marker::PhantomData, pin::Pin, ptr::NonNull};
 use segs::{BioPos, BioWalk};
 
 /// Bio vectors a request spanning several bios may have for one asynchronous call; more are
-/// transferred bio by bio, synchronously. The block layer's default segment limit
-/// (`BLK_MAX_SEGMENTS`), so that merged requests of one-page bios, as swap writes, fit.
-pub const INLINE_VECS: usize = 128;
+/// transferred bio by bio, synchronously. It is also the queue's segment limit, so that merged
+/// requests of one-page bios (swap writes) fit.
+pub const INLINE_VECS: usize = 64;
 
 /// A block status (`blk_status_t`) a request ends with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,6 +140,21 @@ impl Limits {
         }
     }
 
+    fn load(lim: &bindings::queue_limits) -> Self {
+        Self {
+            logical_block_size: lim.logical_block_size,
+            physical_block_size: lim.physical_block_size,
+            io_min: lim.io_min,
+            dma_alignment: lim.dma_alignment,
+            max_hw_sectors: lim.max_hw_sectors,
+            max_discard_sectors: lim.max_hw_discard_sectors,
+            discard_granularity: lim.discard_granularity,
+            write_cache: lim.features & bindings::BLK_FEAT_WRITE_CACHE != 0,
+            fua: lim.features & bindings::BLK_FEAT_FUA != 0,
+            rotational: lim.features & bindings::BLK_FEAT_ROTATIONAL != 0,
+        }
+    }
+
     fn store(&self, lim: &mut bindings::queue_limits) {
         lim.logical_block_size = self.logical_block_size;
         lim.physical_block_size = self.physical_block_size;
@@ -192,6 +206,9 @@ pub trait Driver: Send + Sync + Sized + 'static {
     fn ioctl(&self, _disk: &DiskRef<'_, Self>, _write: bool, _cmd: u32, _arg: usize) -> Result<i32> {
         Err(ENOTTY)
     }
+
+    /// Name of the worker threads of the disks' workqueues.
+    const WQ_NAME: &'static CStr;
 
     /// Name of the sysfs directory under `/sys/block/<disk>/` holding [`Driver::ATTRS`].
     const ATTR_GROUP: &'static CStr = c"";
@@ -247,6 +264,15 @@ impl Pdu {
             // SAFETY: `kiocb_start_write` was called on this kiocb by `read_write`, and the
             // write is over (its reference is gone).
             unsafe { bindings::rustre_kiocb_end_write(self.iocb.get()) };
+        }
+        // SAFETY: Whoever prepared the kiocb took a file reference for it; nothing uses the
+        // kiocb any more. `fput` may be called from interrupt context.
+        unsafe {
+            let f = (*self.iocb.get()).ki_filp;
+            if !f.is_null() {
+                (*self.iocb.get()).ki_filp = core::ptr::null_mut();
+                bindings::fput(f);
+            }
         }
         let status = self.status.load(Relaxed) as bindings::blk_status_t;
         // SAFETY: The request was started and nobody else holds a reference any more.
@@ -417,6 +443,7 @@ impl Request<'_> {
                 let it = (*bio).bi_iter;
                 let vecs = (*bio).bi_io_vec;
                 let pos = BioPos { index: it.bi_idx as usize, done: it.bi_offset, left: it.bi_size };
+                // `bi_vcnt` is 0 for cloned bios: as the block layer, trust `bi_size`.
                 for s in BioWalk::new(|i| (*vecs.add(i)).bv_len, usize::MAX, pos) {
                     if n == INLINE_VECS {
                         return false;
@@ -455,13 +482,13 @@ impl Request<'_> {
                 let mut iter = zeroed_c::<bindings::iov_iter>();
                 let dir = if write { bindings::ITER_SOURCE } else { bindings::ITER_DEST };
                 let Some(want) = Self::bio_iter(bio, dir, &mut iter) else {
-                    res = -(EIO.to_errno().unsigned_abs() as i64);
+                    res = i64::from(EIO.to_errno());
                     break;
                 };
                 (*iocb).ki_pos = pos as bindings::loff_t;
                 let ret = file_rw(file, iocb, &mut iter, write) as i64;
                 if ret != i64::from(want) {
-                    res = if ret < 0 { ret } else { -(EIO.to_errno().unsigned_abs() as i64) };
+                    res = if ret < 0 { ret } else { i64::from(EIO.to_errno()) };
                     break;
                 }
                 res += ret;
@@ -483,10 +510,12 @@ impl Request<'_> {
         write: bool,
     ) -> *mut bindings::kiocb {
         let iocb = self.pdu.iocb.get();
-        // SAFETY: The kiocb is part of this request's data, which no I/O uses yet.
+        // SAFETY: The kiocb is part of this request's data, which no I/O uses yet. It holds
+        // its own reference to the file, dropped when the request ends (`Pdu::put`), so the
+        // I/O cannot outlive the file whatever the driver does with its `BackingFile`.
         unsafe {
             iocb.write(bindings::kiocb {
-                ki_filp: file.raw(),
+                ki_filp: bindings::get_file(file.raw()),
                 ki_pos: pos as bindings::loff_t,
                 ki_complete: done,
                 ki_flags: flags as i32,
@@ -534,7 +563,7 @@ unsafe fn file_rw(file: &BackingFile, iocb: *mut bindings::kiocb, iter: &mut bin
     match f {
         // SAFETY: By the caller.
         Some(f) => unsafe { f(iocb, iter) },
-        None => -(EINVAL.to_errno().unsigned_abs() as isize),
+        None => EINVAL.to_errno() as isize,
     }
 }
 
@@ -569,11 +598,12 @@ unsafe extern "C" fn kiocb_done(iocb: *mut bindings::kiocb, res: ffi::c_long) {
 /// never while a request is being handled; it is read by handlers, and under `conf`.
 #[pin_data]
 struct Inner<T: Driver> {
+    // First, so that it is destroyed (and drained) before the state the work items use.
+    wq: OwnedQueue,
     dev: Arc<T>,
     io: UnsafeCell<T::Io>,
     #[pin]
     conf: Mutex<()>,
-    wq: OwnedQueue,
     #[pin]
     set: Opaque<bindings::blk_mq_tag_set>,
     attrs: [Opaque<bindings::device_attribute>; MAX_ATTRS],
@@ -688,13 +718,13 @@ impl<T: Driver> Disk<T> {
     /// Creates and adds a disk called `name` for `dev`, with `io` as its initial I/O state,
     /// `queues` hardware queues of `depth` requests and `limits`.
     pub fn new(name: fmt::Arguments<'_>, dev: Arc<T>, io: T::Io, queues: u32, depth: u32, limits: &Limits) -> Result<Self> {
-        let wq = OwnedQueue::new(c"lloopd", Placement::PerCpu, wq_flags::MEM_RECLAIM | wq_flags::HIGHPRI, 0)?;
+        let wq = OwnedQueue::new(T::WQ_NAME, Placement::PerCpu, wq_flags::MEM_RECLAIM | wq_flags::HIGHPRI, 0)?;
         let inner = KBox::pin_init(
             try_pin_init!(Inner {
+                wq,
                 dev,
                 io: UnsafeCell::new(io),
                 conf <- new_mutex!(()),
-                wq,
                 set: Opaque::zeroed(),
                 attrs: [const { Opaque::zeroed() }; MAX_ATTRS],
                 attr_list: Opaque::zeroed(),
@@ -705,54 +735,86 @@ impl<T: Driver> Disk<T> {
         )?;
         // SAFETY: `inner` is pinned and its disk not added yet.
         let groups = unsafe { inner.init_attrs() };
-        let set = inner.set.get();
-        // SAFETY: `set` is zeroed, pinned and ours; the fields are plain data.
-        unsafe {
+        // SAFETY: The `Inner` stays where it is until `free_disk`, or `Self::undo` on failure,
+        // turn the pointer back into a box; we never move out of it.
+        let inner = KBox::into_raw(unsafe { Pin::into_inner_unchecked(inner) });
+        // SAFETY: `inner` is valid; its tag set is zeroed and pinned.
+        let set = unsafe { (*inner).set.get() };
+        // SAFETY: `set` is ours; the fields are plain data.
+        let res = unsafe {
             (*set).ops = &Self::BLK_MQ_OPS;
             (*set).nr_hw_queues = queues.max(1);
             (*set).queue_depth = depth.clamp(1, 1024);
             (*set).cmd_size = core::mem::size_of::<Pdu>() as u32;
             (*set).numa_node = bindings::NUMA_NO_NODE;
             (*set).nr_maps = 1;
-            to_result(bindings::blk_mq_alloc_tag_set(set))?;
+            // As the loop driver: requests depend on other devices (CPU hotplug must not wait
+            // for them), and no I/O scheduler unless one is chosen.
+            (*set).flags = bindings::BLK_MQ_F_STACKING | bindings::BLK_MQ_F_NO_SCHED_BY_DEFAULT;
+            to_result(bindings::blk_mq_alloc_tag_set(set))
+        };
+        if let Err(e) = res {
+            // SAFETY: Nothing else uses `inner`; the tag set was not allocated.
+            unsafe { Self::undo(inner, None, false) };
+            return Err(e);
         }
-        // SAFETY: The tag set was allocated just above and is freed only by this guard or by
-        // `Drop`, after the disk is deleted.
-        let free_set = ScopeGuard::new(|| unsafe { bindings::blk_mq_free_tag_set(set) });
-        // SAFETY: The `Inner` stays where it is until `free_disk` (or the failure paths below)
-        // turn the pointer back into a box; we never move out of it.
-        let inner = KBox::into_raw(unsafe { Pin::into_inner_unchecked(inner) });
-        let recover = ScopeGuard::new(|| {
-            // SAFETY: `inner` came from `KBox::into_raw` above and is not referenced anymore.
-            drop(unsafe { KBox::from_raw(inner) });
-        });
-
         let mut lim = pin_init::zeroed::<bindings::queue_limits>();
         limits.store(&mut lim);
         // SAFETY: `set` is an allocated tag set, `lim` valid; the lock class is static.
-        let gd = from_err_ptr(unsafe {
+        let gd = match from_err_ptr(unsafe {
             bindings::__blk_mq_alloc_disk(set, &mut lim, inner.cast(), static_lock_class!().as_ptr())
-        })?;
+        }) {
+            Ok(gd) => gd,
+            Err(e) => {
+                // SAFETY: The tag set is allocated and no disk uses it.
+                unsafe { Self::undo(inner, None, true) };
+                return Err(e);
+            }
+        };
         // SAFETY: `gd` is the disk just allocated, not visible to anyone else yet.
         unsafe {
             (*gd).fops = &Self::FOPS;
             (*gd).private_data = inner.cast();
             (*gd).flags |= bindings::GENHD_FL_NO_PART as i32;
         }
-        let put = ScopeGuard::new(move || {
-            // SAFETY: The disk was never added, so `put_disk` frees it without `free_disk`.
-            unsafe { bindings::put_disk(gd) };
-        });
         // SAFETY: `gd` is valid and not added yet, so we have exclusive access to its name.
-        let mut w = NullTerminatedFormatter::new(unsafe { &mut (*gd).disk_name }).ok_or(EINVAL)?;
-        fmt::Write::write_fmt(&mut w, name)?;
+        let res = match NullTerminatedFormatter::new(unsafe { &mut (*gd).disk_name }) {
+            Some(mut w) => fmt::Write::write_fmt(&mut w, name).map_err(|_| EINVAL),
+            None => Err(EINVAL),
+        };
         // SAFETY: `gd` is a valid disk, not added yet.
-        to_result(unsafe { bindings::device_add_disk(core::ptr::null_mut(), gd, groups) })?;
-        put.dismiss();
-        recover.dismiss();
-        free_set.dismiss();
+        let res = res.and_then(|()| {
+            to_result(unsafe { bindings::device_add_disk(core::ptr::null_mut(), gd, groups) })
+        });
+        if let Err(e) = res {
+            // SAFETY: The disk was allocated over the tag set and never added.
+            unsafe { Self::undo(inner, Some(gd), true) };
+            return Err(e);
+        }
         // INVARIANT: The disk was allocated and added, with `inner` as private and queue data.
-        Ok(Self { gd: NonNull::new(gd).ok_or(EINVAL)?, _p: PhantomData })
+        // SAFETY: `gd` came from a successful allocation, so it is not null.
+        Ok(Self { gd: unsafe { NonNull::new_unchecked(gd) }, _p: PhantomData })
+    }
+
+    /// Undoes a failed [`Disk::new`]: puts the disk that was never added (its `free_disk` is
+    /// not called then), frees the tag set, then the `Inner`, in that order.
+    ///
+    /// # Safety
+    ///
+    /// `inner` must come from `KBox::into_raw` in `new` and be used by nothing else; `gd`, if
+    /// any, a disk allocated over its tag set and not added; `set_allocated` whether
+    /// `blk_mq_alloc_tag_set` succeeded.
+    unsafe fn undo(inner: *mut Inner<T>, gd: Option<*mut bindings::gendisk>, set_allocated: bool) {
+        // SAFETY: By the caller.
+        unsafe {
+            if let Some(gd) = gd {
+                bindings::put_disk(gd);
+            }
+            if set_allocated {
+                bindings::blk_mq_free_tag_set((*inner).set.get());
+            }
+            drop(KBox::from_raw(inner));
+        }
     }
 
     /// The disk, to configure or query it.
@@ -833,28 +895,22 @@ impl<'a, T: Driver> DiskRef<'a, T> {
         unsafe { bindings::rustre_bdev_nr_sectors((*self.gd.as_ptr()).part0) }
     }
 
+    /// Writes the disk's dirty page cache and drops its cached pages: before its backing file
+    /// or geometry changes, so that no stale or misplaced data is read or written back.
+    pub fn sync_and_invalidate(&self) {
+        // SAFETY: The disk is live; `part0` is its whole-disk device. Both calls sleep, as the
+        // callers (ioctls) may.
+        unsafe {
+            let bdev = (*self.gd.as_ptr()).part0;
+            bindings::sync_blockdev(bdev);
+            bindings::invalidate_bdev(bdev);
+        }
+    }
+
     /// Makes the disk read-only or writable.
     pub fn set_read_only(&self, ro: bool) {
         // SAFETY: The disk is live.
         unsafe { bindings::set_disk_ro(self.gd.as_ptr(), ro) };
-    }
-
-    /// The current queue limits.
-    pub fn limits(&self) -> Limits {
-        // SAFETY: The queue is live; the limits are read without the lock, as sysfs does.
-        let lim = unsafe { &(*self.q()).limits };
-        Limits {
-            logical_block_size: lim.logical_block_size,
-            physical_block_size: lim.physical_block_size,
-            io_min: lim.io_min,
-            dma_alignment: lim.dma_alignment,
-            max_hw_sectors: lim.max_hw_sectors,
-            max_discard_sectors: lim.max_hw_discard_sectors,
-            discard_granularity: lim.discard_granularity,
-            write_cache: lim.features & bindings::BLK_FEAT_WRITE_CACHE != 0,
-            fua: lim.features & bindings::BLK_FEAT_FUA != 0,
-            rotational: lim.features & bindings::BLK_FEAT_ROTATIONAL != 0,
-        }
     }
 
     /// Reads the I/O state, serialised against [`DiskRef::reconfigure`].
@@ -868,9 +924,10 @@ impl<'a, T: Driver> DiskRef<'a, T> {
     ///
     /// Takes the configuration lock, starts a limits update, freezes the queue (waiting for
     /// every request to end and holding new ones back), runs `f` on the state and a copy of
-    /// the limits, commits the limits and thaws the queue. Allocations in `f` are no-I/O. If
-    /// the block layer refuses the new limits, the old ones stay and `EINVAL` is returned
-    /// with `f`'s changes to the state kept.
+    /// the current limits, commits the limits and thaws the queue. Allocations in `f` are
+    /// no-I/O. If the block layer refuses the new limits, the old ones stay and `EINVAL` is
+    /// returned with `f`'s changes to the state kept: callers check the limits they set
+    /// beforehand, and undo the state if they must.
     pub fn reconfigure<R>(&self, f: impl FnOnce(&mut T::Io, &mut Limits) -> R) -> Result<R> {
         let _g = self.inner.conf.lock();
         let q = self.q();
@@ -879,7 +936,7 @@ impl<'a, T: Driver> DiskRef<'a, T> {
         let mut lim = pin_init::zeroed::<bindings::queue_limits>();
         // SAFETY: The queue is live; this takes its limits lock, released by the commit.
         unsafe { bindings::rustre_queue_limits_start_update(q, &mut lim) };
-        let mut limits = self.limits();
+        let mut limits = Limits::load(&lim);
         // SAFETY: The queue is live; freezing waits for all requests to end.
         unsafe { bindings::blk_mq_freeze_queue_nomemsave(q) };
         // SAFETY: The queue is frozen, so no handler reads `io`, and `conf` excludes every
@@ -907,14 +964,9 @@ unsafe extern "C" fn init_request<T: Driver>(
     // request before its first use.
     unsafe {
         let pdu = bindings::blk_mq_rq_to_pdu(rq).cast::<Pdu>();
-        pdu.write(Pdu {
-            work: Opaque::zeroed(),
-            iocb: Opaque::zeroed(),
-            vecs: [const { Opaque::zeroed() }; INLINE_VECS],
-            refs: Atomic::new(0),
-            status: Atomic::new(0),
-            write_started: Atomic::new(0),
-        });
+        // All-zero is a valid `Pdu`: opaque C structures, zero counters. Written in place, as
+        // the structure is too large for the stack.
+        core::ptr::write_bytes(pdu, 0, 1);
         bindings::init_work_with_key(
             (*pdu).work.get(),
             Some(work_fn::<T>),
@@ -957,11 +1009,23 @@ unsafe extern "C" fn work_fn<T: Driver>(work: *mut bindings::work_struct) {
         let rq = bindings::blk_mq_rq_from_pdu(core::ptr::from_ref(pdu).cast_mut().cast());
         let inner = &*(*(*rq).q).queuedata.cast::<Inner<T>>();
         let noio = bindings::memalloc_noio_save();
+        // As the loop driver's workers: writes to the backing file's page cache are throttled
+        // on its own device only, not on the global dirty limit our own dirty pages fill.
+        let throttle = bindings::rustre_local_throttle_save();
+        // Swap-out is how reclaim frees memory: its transfer may use the reserves (as swap over
+        // NFS does), so that the backing filesystem's own allocations (iomap's per-call state,
+        // say) cannot stall it when memory is short. Other I/O allocates normally, no-I/O.
+        let swap = (*rq).cmd_flags & bindings::REQ_SWAP != 0;
+        let noreclaim = if swap { Some(bindings::rustre_memalloc_noreclaim_save()) } else { None };
         // INVARIANT: The handler's reference is held until `put` below.
         let req = Request { rq: NonNull::new_unchecked(rq), pdu };
         // The request is in flight, so no reconfiguration runs: `io` is not written.
         inner.dev.handle(&*inner.io.get(), req);
+        if let Some(flags) = noreclaim {
+            bindings::rustre_memalloc_noreclaim_restore(flags);
+        }
         pdu.put(rq);
+        bindings::rustre_local_throttle_restore(throttle);
         bindings::memalloc_noio_restore(noio);
     }
 }
@@ -1121,6 +1185,12 @@ impl BackingFile {
     /// Alignment of memory for direct I/O, in bytes.
     pub fn dio_mem_align(&self) -> u32 {
         self.dio_mem_align
+    }
+
+    /// Whether the filesystem implements `fsync`.
+    pub fn can_fsync(&self) -> bool {
+        // SAFETY: The operations of an open file are valid and constant.
+        unsafe { (*(*self.raw()).f_op).fsync.is_some() }
     }
 
     /// Whether the filesystem implements `fallocate`.

@@ -325,3 +325,47 @@ mod owned_wq_tests {
         assert!(OwnedQueue::new(c"rustre_ok_wq", Placement::PerCpu, flags::FREEZABLE | flags::HIGHPRI, 0).is_ok());
     }
 }
+
+#[kunit_tests(rustre_fileblk)]
+mod fileblk_tests {
+    use kernel::fileblk::{
+        segs::{count, BioPos, BioWalk, CASES},
+        Status,
+    };
+
+    /// Request-to-iov mapping: whole pages, a bio split inside a vector, partial pages and a
+    /// multi-page vector, a short vector array.
+    #[test]
+    fn request_segments() {
+        for (lens, pos, want) in CASES {
+            let mut n = 0;
+            for (got, want) in BioWalk::new(|i| lens[i], lens.len(), *pos).zip(want.iter()) {
+                assert_eq!(got, *want);
+                n += 1;
+            }
+            assert_eq!(n, want.len());
+            let bytes: u32 = want.iter().map(|s| s.len).sum();
+            assert_eq!(count(|i| lens[i], lens.len(), *pos), (want.len(), bytes == pos.left));
+        }
+    }
+
+    #[test]
+    fn walk_stops_at_zero_length_vectors() {
+        let lens = [4096u32, 0, 4096];
+        let pos = BioPos { index: 0, done: 0, left: 8192 };
+        assert_eq!(count(|i| lens[i], lens.len(), pos), (1, false));
+    }
+
+    /// Transfer results to block statuses: short transfers are I/O errors, errnos map as the
+    /// block layer maps them.
+    #[test]
+    fn transfer_status() {
+        assert_eq!(Status::of_transfer(4096, 4096), Status::OK);
+        assert_eq!(Status::of_transfer(512, 4096), Status::IOERR);
+        assert_eq!(Status::of_transfer(8192, 4096), Status::IOERR);
+        assert_eq!(Status::of_transfer(-28, 4096), Status::NOSPC);
+        assert_eq!(Status::of_transfer(-95, 4096), Status::NOTSUPP);
+        assert_eq!(Status::of_transfer(-5, 4096), Status::IOERR);
+        assert_eq!(Status::of_transfer(i64::MIN, 4096), Status::IOERR);
+    }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Benchmark of lloop against the kernel's loop driver with direct I/O and against the backing
+# file itself, in one VM boot with a 4 GiB virtio disk (tests/bench/lloop_bench.sh).
+#
+#   scripts/bench-lloop.sh [SECONDS [ROUNDS]]     default 10 s per run, 3 rounds
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$top/build/vm/bench-lloop
+make -C "$top" -s modules tools || exit 1
+mkdir -p "$out"
+img=$out/disk.img
+rm -f "$img"
+truncate -s 4G "$img"
+VM_TIMEOUT=${VM_TIMEOUT:-3000} VM_QEMU_OPTS="-drive file=$img,if=virtio,format=raw,cache=unsafe" \
+	bash "$top/scripts/vm.sh" "$out" \
+	"bash tests/bench/lloop_bench.sh '$top/build/modules' '$top' ${1:-10} ${2:-3}" |
+	grep -E '^(setup|run|result)'
+rc=${PIPESTATUS[0]}
+rm -f "$img"
+exit $rc

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Swap on lloop under memory pressure, and the same on the kernel's loop driver for
+# comparison: one 256 MiB guest boot each, with a 2 GiB virtio disk for the swap file (see
+# tests/vm/swap.sh).
+#
+#   scripts/swap-test.sh [OUTDIR]          SWAP_SECONDS=N sets the load's duration (90)
+#
+# Exits non-zero if the lloop run fails; the loop run is reported, not judged.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$top/build/vm/swap}
+mkdir -p "$out"
+rc=0
+for driver in lloop loop; do
+	img=$out/disk-$driver.img
+	rm -f "$img"
+	truncate -s 2G "$img"
+	VM_MEMORY=256M VM_TIMEOUT=$(( ${SWAP_SECONDS:-90} + 900 )) \
+		VM_QEMU_OPTS="-drive file=$img,if=virtio,format=raw,cache=unsafe" \
+		bash "$top/scripts/vm.sh" "$out/$driver" \
+		"SWAP_SECONDS=${SWAP_SECONDS:-90} bash tests/vm/swap.sh '$out/$driver' '$top/build/modules' $driver" \
+		>"$out/$driver.console" 2>&1
+	r=$?
+	rm -f "$img"
+	cat "$out/$driver/swap-$driver.txt" 2>/dev/null || echo "$driver: no result (see $out/$driver.console)"
+	tail -n 3 "$out/$driver.console" | grep '^vm: ' || true
+	if [ "$driver" = lloop ] && [ $r != 0 ]; then rc=1; fi
+done
+exit $rc

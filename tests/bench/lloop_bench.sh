@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# lloop against the kernel's loop driver, in the VM (run by scripts/bench-lloop.sh):
+#
+#   tests/bench/lloop_bench.sh MODDIR TOP [SECONDS [ROUNDS]]
+#
+# One backing file (1 GiB, written out) on ext4 on the guest's virtio disk, attached at the
+# same time to /dev/lloop0 (direct I/O, its default) and to a loop device with direct I/O on.
+# fio with libaio and direct=1 runs four jobs: 4 KiB random read and random write at iodepth
+# 32, 1 MiB sequential read and write at iodepth 8, each for SECONDS (default 10) on lloop,
+# on loop and on the file itself with O_DIRECT (the ceiling), alternating, ROUNDS times
+# (default 3). Prints the median of each and the ratios. A benchmark: nothing is asserted.
+set -u
+mods=$1 top=$2 secs=${3:-10} rounds=${4:-3}
+export PATH=$top/tools/target/release:$PATH
+w=/tmp/bench
+[ -b /dev/vda ] || { echo "setup: no /dev/vda: run through scripts/bench-lloop.sh"; exit 1; }
+mkfs.ext4 -q -F /dev/vda && mkdir -p $w && mount /dev/vda $w || exit 1
+dd if=/dev/zero of=$w/file bs=1M count=1024 status=none && sync
+insmod "$(find "$mods" -name lloop.ko | head -n1)" || exit 1
+lloop=$(lloop attach $w/file) || exit 1
+loop=$(losetup --direct-io=on -f --show $w/file) || exit 1
+echo "setup: $(nproc) CPUs, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB;" \
+	"lloop $lloop dio=$(cat /sys/block/${lloop#/dev/}/lloop/dio) bs=$(cat /sys/block/${lloop#/dev/}/queue/logical_block_size);" \
+	"loop $loop dio=$(cat /sys/block/${loop#/dev/}/loop/dio) bs=$(cat /sys/block/${loop#/dev/}/queue/logical_block_size);" \
+	"fio $(fio --version), libaio, direct=1, ${secs} s per run, $rounds rounds"
+
+jobs="randread:4k:32 randwrite:4k:32 read:1M:8 write:1M:8"
+res=$w/results
+: >$res
+for r in $(seq 1 "$rounds"); do
+	for job in $jobs; do
+		IFS=: read -r rw bs qd <<<"$job"
+		for target in lloop loop file; do
+			case $target in
+			lloop) f=$lloop ;;
+			loop) f=$loop ;;
+			file) f=$w/file ;;
+			esac
+			fio --name=b --filename="$f" --rw="$rw" --bs="$bs" --iodepth="$qd" --ioengine=libaio \
+				--direct=1 --size=1G --time_based --runtime="$secs" --ramp_time=2 \
+				--randrepeat=0 --output-format=json >$w/out.json 2>/dev/null
+			python3 - "$w/out.json" "$rw" "$bs" "$target" "$r" >>$res <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))["jobs"][0]
+d = j["read"] if "read" in sys.argv[2] else j["write"]
+print(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], round(d["iops"], 1), d["bw_bytes"])
+PY
+			echo "run: round $r $rw $bs $target $(tail -n1 $res | awk '{printf "%.0f IOPS %.1f MiB/s", $5, $6 / 1048576}')"
+		done
+	done
+done
+python3 - $res <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+med = {}
+for rw, bs, t, r, iops, bw in rows:
+    med.setdefault((rw, bs), {}).setdefault(t, []).append((float(iops), int(bw)))
+print("result: %-10s %-4s %12s %12s %12s %11s %11s" % ("job", "bs", "lloop", "loop", "file", "lloop/loop", "lloop/file"))
+for (rw, bs), ts in med.items():
+    m = {t: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for t, v in ts.items()}
+    k = 0 if bs == "4k" else 1
+    unit = (lambda v: "%.0f IOPS" % v) if k == 0 else (lambda v: "%.1f MiB/s" % (v / 1048576))
+    print("result: %-10s %-4s %12s %12s %12s %11.2f %11.2f" % (rw, bs, unit(m["lloop"][k]), unit(m["loop"][k]), unit(m["file"][k]),
+          m["lloop"][k] / m["loop"][k], m["lloop"][k] / m["file"][k]))
+PY
+losetup -d "$loop"
+lloop detach "$lloop"
+umount $w

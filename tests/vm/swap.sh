@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Swap on a file-backed block device under memory pressure, in a small guest:
+#
+#   tests/vm/swap.sh OUTDIR MODDIR lloop|loop
+#
+# The guest's first virtio disk gets an ext4 filesystem holding a swap file, which is attached
+# to /dev/lloop0 (or to a kernel loop device with direct I/O on), made swap and enabled. Then
+# stress-ng runs a memory load well beyond the guest's RAM that verifies its own data for
+# SWAP_SECONDS (default 90). The run fails on a verification error, an OOM kill, a load that
+# does not finish in time, or (checked by scripts/vm.sh) any kernel report. The outcome and
+# the swap traffic go to OUTDIR/swap-<driver>.txt.
+set -u
+out=$1 mods=$2 driver=$3
+secs=${SWAP_SECONDS:-90}
+res=$out/swap-$driver.txt
+export PATH=$(cd "$(dirname "$0")/../.." && pwd)/tools/target/release:$PATH
+
+fail() { echo "FAIL: $*" | tee -a "$res"; exit 1; }
+: >"$res"
+[ -b /dev/vda ] || fail "no /dev/vda (the swap test needs a virtio disk)"
+command -v stress-ng >/dev/null || fail "stress-ng not installed (make deps)"
+mkfs.ext4 -q -F /dev/vda || fail "mkfs.ext4 /dev/vda"
+mkdir -p /tmp/swapfs && mount /dev/vda /tmp/swapfs || fail "mount /dev/vda"
+# Written out, not fallocated: the swap file's blocks exist before the first swap-out.
+dd if=/dev/zero of=/tmp/swapfs/swapfile bs=1M count=768 oflag=direct status=none || fail "swap file"
+sync
+case $driver in
+lloop)
+	insmod "$(find "$mods" -name lloop.ko | head -n1)" || fail "insmod lloop"
+	dev=$(lloop attach /tmp/swapfs/swapfile) || fail "lloop attach"
+	dio=$(cat /sys/block/${dev#/dev/}/lloop/dio)
+	;;
+loop)
+	dev=$(losetup --direct-io=on -f --show /tmp/swapfs/swapfile) || fail "losetup"
+	dio=$(cat /sys/block/${dev#/dev/}/loop/dio)
+	;;
+*) fail "driver must be lloop or loop" ;;
+esac
+mkswap -q "$dev" || fail "mkswap $dev"
+swapon "$dev" || fail "swapon $dev"
+mem=$(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo)
+avail=$(awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo)
+# Twice the memory the guest has free: at least half of the load lives in swap.
+load=$((avail * 2))
+echo "driver=$driver device=$dev dio=$dio mem=${mem}MiB available=${avail}MiB load=${load}MiB seconds=$secs" | tee -a "$res"
+# Swap in use, sampled every 2 s (tinyconfig has no /proc/vmstat swap counters).
+swap_used() { awk '/SwapTotal/ {t = $2} /SwapFree/ {f = $2} END {print int((t - f) / 1024)}' /proc/meminfo; }
+( while :; do echo "$(date +%s) $(swap_used)"; sleep 2; done ) >"$out/swap-$driver-usage.log" &
+sampler=$!
+start=$(date +%s)
+timeout $((secs + 300)) stress-ng --vm 2 --vm-bytes ${load}M --vm-keep --vm-method all --verify \
+	--timeout ${secs}s --metrics-brief --temp-path /tmp/swapfs >"$out/swap-$driver-stress.log" 2>&1
+rc=$?
+end=$(date +%s)
+kill $sampler
+peak=$(awk '$2 > m {m = $2} END {print m + 0}' "$out/swap-$driver-usage.log")
+ops=$(awk '/metrc:.* vm / {print $5}' "$out/swap-$driver-stress.log")
+echo "stress-ng exit $rc after $((end - start)) s; peak swap use ${peak} MiB; ${ops:-0} verified passes" | tee -a "$res"
+swapoff "$dev" || fail "swapoff $dev"
+[ "$rc" = 124 ] && fail "the load did not finish within $((secs + 300)) s"
+grep -qi "verif.*fail\|bit errors\|miscompare" "$out/swap-$driver-stress.log" && fail "stress-ng reports verification errors"
+dmesg | grep -q "Out of memory: Killed process" && fail "OOM kill: $(dmesg | grep 'Out of memory' | head -n1)"
+[ "$rc" = 0 ] || fail "stress-ng exited $rc ($(tail -n 3 "$out/swap-$driver-stress.log" | tr '\n' ' '))"
+[ "$peak" -ge 50 ] || fail "less than 50 MiB went to swap: the load did not press memory"
+echo "PASS: $driver: no verification error, no OOM kill" | tee -a "$res"
+case $driver in
+lloop) lloop detach "$dev" ;;
+loop) losetup -d "$dev" ;;
+esac
+umount /tmp/swapfs
