@@ -4,8 +4,8 @@
 # `make test`: host cargo tests, then the VM (KUnit suites of every module and of the rust/
 # abstractions, integration tests), then one line `N passed, N failed`.
 #
-# Counts: each host test, each KUnit case, each integration script, and the VM run itself
-# (kernel reports, timeouts) count as one test each.
+# Counts: each host test, each KUnit case, each integration script, the VM run itself
+# (kernel reports, timeouts), the crash test and the swap test count as one test each.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,7 +41,7 @@ fi
 echo "== vm: KUnit and integration tests"
 rm -rf "$out"
 mkdir -p "$out"
-if bash scripts/vm.sh "$out" "bash tests/vm/guest.sh test '$out' '$top/build/modules'"; then
+if VM_TIMEOUT=${VM_TIMEOUT:-2400} bash scripts/vm.sh "$out" "bash tests/vm/guest.sh test '$out' '$top/build/modules'"; then
 	pass 1
 else
 	fail 1 "vm run (see $out/console.log)"
@@ -96,6 +96,14 @@ if bash scripts/crash-test.sh "$top/build/vm/crash" | grep -vE '^\[ *[0-9]+\.[0-
 	pass 1
 else
 	fail 1 "crash recovery (see build/vm/crash/check.log)"
+fi
+
+# 7. Swap on lloop in a 256 MiB guest under a verifying memory load (tests/vm/swap.sh).
+echo "== vm: swap on lloop under memory pressure (256 MiB guest)"
+if bash scripts/swap-test.sh "$top/build/vm/swap" lloop; then
+	pass 1
+else
+	fail 1 "swap on lloop (see build/vm/swap/)"
 fi
 
 echo

@@ -261,35 +261,36 @@ expect "autoclear detaches on the last close" "0" "$(sectors "$dev")"
 
 # --- Attach/detach races on one device, with I/O --------------------------------------------
 python3 - "$work/t/a.img" <<'PY'
-import errno, fcntl, os, sys, threading
+import errno, fcntl, os, sys, threading, time
 img = sys.argv[1]
 counts = {}
 lock = threading.Lock()
 def note(k):
     with lock:
         counts[k] = counts.get(k, 0) + 1
-def attacher():
-    for _ in range(150):
+def cycle():
+    # Attach, then detach (retrying while another thread has the device open).
+    for _ in range(60):
         fd = os.open(img, os.O_RDWR)
+        d = os.open("/dev/lloop0", os.O_RDONLY)
         try:
-            d = os.open("/dev/lloop0", os.O_RDONLY)
             fcntl.ioctl(d, 0x4C00, fd)
             note("attached")
         except OSError as e:
-            note(errno.errorcode[e.errno])
+            note("attach-" + errno.errorcode[e.errno])
         finally:
-            os.close(d)
             os.close(fd)
-def detacher():
-    for _ in range(150):
-        d = os.open("/dev/lloop0", os.O_RDONLY)
-        try:
-            fcntl.ioctl(d, 0x4C01)
-            note("detached")
-        except OSError as e:
-            note(errno.errorcode[e.errno])
-        finally:
-            os.close(d)
+        for _ in range(2000):
+            try:
+                fcntl.ioctl(d, 0x4C01)
+                note("detached")
+                break
+            except OSError as e:
+                note("detach-" + errno.errorcode[e.errno])
+                if e.errno == errno.ENXIO:
+                    break
+                time.sleep(0.001)
+        os.close(d)
 def reader():
     for i in range(300):
         try:
@@ -298,13 +299,13 @@ def reader():
                 note("read" if d.read(4096) is not None else "read-none")
         except OSError as e:
             note("read-" + errno.errorcode[e.errno])
-ts = [threading.Thread(target=f) for f in (attacher, attacher, detacher, detacher, reader)]
+ts = [threading.Thread(target=f) for f in (cycle, cycle, cycle, reader)]
 for t in ts: t.start()
 for t in ts: t.join()
 print(" ".join(f"{k}={v}" for k, v in sorted(counts.items())))
 sys.exit(0 if counts.get("attached", 0) >= 2 and counts.get("detached", 0) >= 2 else 1)
 PY
-[ $? = 0 ] && ok "attach/detach race: both happened, no crash" || bad "attach/detach race: too few attaches or detaches"
+[ $? = 0 ] && ok "attach/detach race: three attach-detach loops and a reader, no crash" || bad "attach/detach race: too few attaches or detaches"
 lloop detach /dev/lloop0 2>/dev/null
 expect "device usable after the race" "/dev/lloop0" "$(lloop attach "$work/t/a.img")"
 lloop detach /dev/lloop0

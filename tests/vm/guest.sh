@@ -131,6 +131,34 @@ demo_hsm() {
 	rm -rf "$arc"
 }
 
+demo_lloop() {
+	local bin=$top/tools/target/release w
+	w=$(mktemp -d)
+	mount -t tmpfs tmpfs "$w" || return 1
+	mkdir "$w/mnt"
+	(
+		set -ex
+		export PATH=$bin:$PATH
+		truncate -s 128M "$w/disk.img"
+		lloop attach "$w/disk.img"
+		lloop list
+		mkfs.ext4 -q /dev/lloop0
+		mount /dev/lloop0 "$w/mnt"
+		seq 1 100000 >"$w/mnt/numbers"
+		umount "$w/mnt"
+		e2fsck -fn /dev/lloop0
+		lctl blockdev_info /dev/lloop0
+		lloop detach /dev/lloop0
+		lctl blockdev_attach "$w/disk.img" "$w/lldev"
+		mount "$w/lldev" "$w/mnt"
+		seq 1 100000 | cmp - "$w/mnt/numbers"
+		umount "$w/mnt"
+		lctl blockdev_detach "$w/lldev"
+		lctl blockdev_info /dev/lloop0
+	) || return 1
+	umount "$w"
+}
+
 run_demo() {
 	local m
 	for m in $MODNAMES; do
@@ -140,6 +168,7 @@ run_demo() {
 	grep -E "^($MODRE) " /proc/modules
 	demo_changelog || return 1
 	demo_hsm || return 1
+	demo_lloop || return 1
 	echo "== kernel log"
 	dmesg -t | grep -E "^($MODRE):"
 	for m in $(echo "$MODNAMES" | tr ' ' '\n' | tac); do
