@@ -34,7 +34,7 @@ use crate::{
     str::{CStr, NullTerminatedFormatter},
     sync::{
         aref::ARef,
-        atomic::{Atomic, Full, Relaxed},
+        atomic::{Acquire, Atomic, Full, Relaxed, Release},
         Arc, Mutex,
     },
     types::Opaque,
@@ -43,9 +43,10 @@ use core::{cell::UnsafeCell, fmt, marker::PhantomData, pin::Pin, ptr::NonNull};
 use segs::{BioPos, BioWalk};
 
 /// Bio vectors a request spanning several bios may have for one asynchronous call; more are
-/// transferred bio by bio, synchronously. It is also the queue's segment limit, so that merged
-/// requests of one-page bios (swap writes) fit.
-pub const INLINE_VECS: usize = 64;
+/// transferred bio by bio, synchronously. It is also the queue's segment limit (the block
+/// layer's default, `BLK_MAX_SEGMENTS`), so that merged requests of one-page bios (swap
+/// writes) fit.
+pub const INLINE_VECS: usize = 128;
 
 /// A block status (`blk_status_t`) a request ends with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,9 +231,10 @@ pub const MAX_ATTRS: usize = 8;
 ///
 /// `refs` counts who may still use the request: the worker running [`Driver::handle`], and
 /// the file I/O while it runs. The last to drop its reference ends the request with `status`.
+/// `next` links requests waiting for the worker (see [`Inner`]).
 #[repr(C)]
 struct Pdu {
-    work: Opaque<bindings::work_struct>,
+    next: Atomic<*mut Pdu>,
     iocb: Opaque<bindings::kiocb>,
     vecs: [Opaque<bindings::bio_vec>; INLINE_VECS],
     refs: Atomic<i32>,
@@ -604,6 +606,13 @@ struct Inner<T: Driver> {
     io: UnsafeCell<T::Io>,
     #[pin]
     conf: Mutex<()>,
+    /// Started requests waiting for the worker, newest first (a lock-free stack: `queue_rq`
+    /// pushes, the worker takes the whole stack at once).
+    pending: Atomic<*mut Pdu>,
+    /// The worker: one work item per disk runs every pending request, so that one wake-up
+    /// serves a batch.
+    #[pin]
+    work: Opaque<bindings::work_struct>,
     #[pin]
     set: Opaque<bindings::blk_mq_tag_set>,
     attrs: [Opaque<bindings::device_attribute>; MAX_ATTRS],
@@ -718,13 +727,28 @@ impl<T: Driver> Disk<T> {
     /// Creates and adds a disk called `name` for `dev`, with `io` as its initial I/O state,
     /// `queues` hardware queues of `depth` requests and `limits`.
     pub fn new(name: fmt::Arguments<'_>, dev: Arc<T>, io: T::Io, queues: u32, depth: u32, limits: &Limits) -> Result<Self> {
-        let wq = OwnedQueue::new(T::WQ_NAME, Placement::PerCpu, wq_flags::MEM_RECLAIM | wq_flags::HIGHPRI, 0)?;
+        // Unbound: the worker runs on whichever CPU is free, in parallel with the submitter (with
+        // a per-CPU queue it would wait for the submitting task to sleep first).
+        let wq = OwnedQueue::new(T::WQ_NAME, Placement::Unbound, wq_flags::MEM_RECLAIM | wq_flags::HIGHPRI, 0)?;
         let inner = KBox::pin_init(
             try_pin_init!(Inner {
                 wq,
                 dev,
                 io: UnsafeCell::new(io),
                 conf <- new_mutex!(()),
+                pending: Atomic::new(core::ptr::null_mut()),
+                work <- Opaque::ffi_init(|w: *mut bindings::work_struct| {
+                    // SAFETY: `w` is pinned memory for the work item, initialised here once.
+                    unsafe {
+                        bindings::init_work_with_key(
+                            w,
+                            Some(disk_work::<T>),
+                            false,
+                            c"fileblk".as_char_ptr(),
+                            static_lock_class!().as_ptr(),
+                        )
+                    }
+                }),
                 set: Opaque::zeroed(),
                 attrs: [const { Opaque::zeroed() }; MAX_ATTRS],
                 attr_list: Opaque::zeroed(),
@@ -967,13 +991,6 @@ unsafe extern "C" fn init_request<T: Driver>(
         // All-zero is a valid `Pdu`: opaque C structures, zero counters. Written in place, as
         // the structure is too large for the stack.
         core::ptr::write_bytes(pdu, 0, 1);
-        bindings::init_work_with_key(
-            (*pdu).work.get(),
-            Some(work_fn::<T>),
-            false,
-            c"fileblk".as_char_ptr(),
-            static_lock_class!().as_ptr(),
-        );
     }
     0
 }
@@ -992,26 +1009,68 @@ unsafe extern "C" fn queue_rq<T: Driver>(
         pdu.refs.store(1, Relaxed);
         pdu.status.store(i32::from(Status::IOERR.0), Relaxed);
         pdu.write_started.store(0, Relaxed);
-        bindings::queue_work_on(
-            bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32,
-            inner.wq.as_raw(),
-            pdu.work.get(),
-        );
+        let this = core::ptr::from_ref(pdu).cast_mut();
+        let mut head = inner.pending.load(Relaxed);
+        loop {
+            pdu.next.store(head, Relaxed);
+            match inner.pending.cmpxchg(head, this, Release) {
+                Ok(_) => break,
+                Err(h) => head = h,
+            }
+        }
+        // A no-op if the work is already pending; if it is running, it runs again.
+        bindings::queue_work_on(bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32, inner.wq.as_raw(), inner.work.get());
     }
     bindings::BLK_STS_OK as bindings::blk_status_t
 }
 
-unsafe extern "C" fn work_fn<T: Driver>(work: *mut bindings::work_struct) {
-    // SAFETY: Our work items are the `work` field of a `Pdu` queued by `queue_rq`, which
-    // gave the handler a reference; the queue data is our `Inner<T>`.
+unsafe extern "C" fn disk_work<T: Driver>(work: *mut bindings::work_struct) {
+    // SAFETY: The work item is the `work` field of a pinned `Inner<T>`, which outlives every
+    // run of it (its workqueue is destroyed first when the `Inner` is dropped).
+    let inner = unsafe { &*crate::container_of!(Opaque::cast_from(work).cast_mut(), Inner<T>, work) };
+    // SAFETY: No-I/O and throttle scopes nest and are restored below, on this task.
+    let (noio, throttle) = unsafe { (bindings::memalloc_noio_save(), bindings::rustre_local_throttle_save()) };
+    loop {
+        let mut list = inner.pending.xchg(core::ptr::null_mut(), Acquire);
+        if list.is_null() {
+            break;
+        }
+        // The stack is newest first: reverse it to handle requests in the order they came.
+        let mut fifo: *mut Pdu = core::ptr::null_mut();
+        while !list.is_null() {
+            // SAFETY: Pushed requests stay started, so their data stays valid, until handled.
+            let next = unsafe { (*list).next.load(Relaxed) };
+            // SAFETY: As above.
+            unsafe { (*list).next.store(fifo, Relaxed) };
+            fifo = list;
+            list = next;
+        }
+        while !fifo.is_null() {
+            // SAFETY: As above; `next` is read before the request is handled (and may end).
+            let (pdu, next) = unsafe { (&*fifo, (*fifo).next.load(Relaxed)) };
+            // SAFETY: `pdu` is the data of a started request of this disk, queued once by
+            // `queue_rq` with the handler's reference.
+            unsafe { handle_one(inner, pdu) };
+            fifo = next;
+        }
+    }
+    // SAFETY: Undoes the scopes above.
     unsafe {
-        let pdu = &*crate::container_of!(Opaque::cast_from(work).cast_mut(), Pdu, work);
+        bindings::rustre_local_throttle_restore(throttle);
+        bindings::memalloc_noio_restore(noio);
+    }
+}
+
+/// Runs the driver's handler on one request, then drops the handler's reference.
+///
+/// # Safety
+///
+/// `pdu` must be the data of a started request of `inner`'s disk whose handler reference the
+/// caller holds.
+unsafe fn handle_one<T: Driver>(inner: &Inner<T>, pdu: &Pdu) {
+    // SAFETY: By the caller.
+    unsafe {
         let rq = bindings::blk_mq_rq_from_pdu(core::ptr::from_ref(pdu).cast_mut().cast());
-        let inner = &*(*(*rq).q).queuedata.cast::<Inner<T>>();
-        let noio = bindings::memalloc_noio_save();
-        // As the loop driver's workers: writes to the backing file's page cache are throttled
-        // on its own device only, not on the global dirty limit our own dirty pages fill.
-        let throttle = bindings::rustre_local_throttle_save();
         // Swap-out is how reclaim frees memory: its transfer may use the reserves (as swap over
         // NFS does), so that the backing filesystem's own allocations (iomap's per-call state,
         // say) cannot stall it when memory is short. Other I/O allocates normally, no-I/O.
@@ -1025,8 +1084,6 @@ unsafe extern "C" fn work_fn<T: Driver>(work: *mut bindings::work_struct) {
             bindings::rustre_memalloc_noreclaim_restore(flags);
         }
         pdu.put(rq);
-        bindings::rustre_local_throttle_restore(throttle);
-        bindings::memalloc_noio_restore(noio);
     }
 }
 

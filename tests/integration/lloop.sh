@@ -269,8 +269,9 @@ def note(k):
     with lock:
         counts[k] = counts.get(k, 0) + 1
 def cycle():
-    # Attach, then detach (retrying while another thread has the device open).
-    for _ in range(60):
+    # Attach, then detach, each through its own short-lived descriptor of the device (a
+    # detach is refused while another thread has it open: retry).
+    for _ in range(40):
         fd = os.open(img, os.O_RDWR)
         d = os.open("/dev/lloop0", os.O_RDONLY)
         try:
@@ -278,9 +279,10 @@ def cycle():
             note("attached")
         except OSError as e:
             note("attach-" + errno.errorcode[e.errno])
-        finally:
-            os.close(fd)
-        for _ in range(2000):
+        os.close(d)
+        os.close(fd)
+        for _ in range(200):
+            d = os.open("/dev/lloop0", os.O_RDONLY)
             try:
                 fcntl.ioctl(d, 0x4C01)
                 note("detached")
@@ -289,8 +291,9 @@ def cycle():
                 note("detach-" + errno.errorcode[e.errno])
                 if e.errno == errno.ENXIO:
                     break
-                time.sleep(0.001)
-        os.close(d)
+            finally:
+                os.close(d)
+            time.sleep(0.002)
 def reader():
     for i in range(300):
         try:
