@@ -729,7 +729,7 @@ impl<T: Driver> Disk<T> {
     pub fn new(name: fmt::Arguments<'_>, dev: Arc<T>, io: T::Io, queues: u32, depth: u32, limits: &Limits) -> Result<Self> {
         // Unbound: the worker runs on whichever CPU is free, in parallel with the submitter (with
         // a per-CPU queue it would wait for the submitting task to sleep first).
-        let wq = OwnedQueue::new(T::WQ_NAME, Placement::Unbound, wq_flags::MEM_RECLAIM | wq_flags::HIGHPRI, 0)?;
+        let wq = OwnedQueue::new(T::WQ_NAME, Placement::Unbound, wq_flags::MEM_RECLAIM, 0)?;
         let inner = KBox::pin_init(
             try_pin_init!(Inner {
                 wq,

@@ -25,6 +25,10 @@ echo "setup: $(nproc) CPUs, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminf
 	"lloop $lloop dio=$(cat /sys/block/${lloop#/dev/}/lloop/dio) bs=$(cat /sys/block/${lloop#/dev/}/queue/logical_block_size);" \
 	"loop $loop dio=$(cat /sys/block/${loop#/dev/}/loop/dio) bs=$(cat /sys/block/${loop#/dev/}/queue/logical_block_size);" \
 	"fio $(fio --version), libaio, direct=1, ${secs} s per run, $rounds rounds"
+for d in $lloop $loop; do
+	q=/sys/block/${d#/dev/}/queue
+	echo "setup: $d max_hw_sectors_kb=$(cat $q/max_hw_sectors_kb) max_segments=$(cat $q/max_segments) nr_requests=$(cat $q/nr_requests) scheduler=$(cat $q/scheduler)"
+done
 
 jobs="randread:4k:32 randwrite:4k:32 read:1M:8 write:1M:8"
 res=$w/results
