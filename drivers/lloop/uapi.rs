@@ -193,41 +193,6 @@ pub fn set_status_flags(current: u32, wanted: u32) -> u32 {
     (current | set) & !clear
 }
 
-/// A block layer status (`blk_status_t`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum BlkStatus {
-    /// `BLK_STS_OK`.
-    Ok = 0,
-    /// `BLK_STS_NOTSUPP`.
-    NotSupp = 1,
-    /// `BLK_STS_NOSPC`.
-    NoSpc = 3,
-    /// `BLK_STS_RESOURCE`: try again.
-    Resource = 9,
-    /// `BLK_STS_IOERR`.
-    IoErr = 10,
-}
-
-/// The block status of a backing file operation that returned `res` (bytes, or `-errno`) for
-/// a request of `len` bytes: a short transfer is an I/O error (the device never extends past
-/// the end of the file it was sized on; a file truncated under it gives errors).
-pub fn status_of(res: i64, len: u64) -> BlkStatus {
-    const EAGAIN: i64 = 11;
-    const ENOMEM: i64 = 12;
-    const ENOSPC: i64 = 28;
-    const EDQUOT: i64 = 122;
-    const EOPNOTSUPP: i64 = 95;
-    match res {
-        r if r >= 0 && r as u64 == len => BlkStatus::Ok,
-        r if r >= 0 => BlkStatus::IoErr,
-        r if -r == ENOSPC || -r == EDQUOT => BlkStatus::NoSpc,
-        r if -r == EOPNOTSUPP => BlkStatus::NotSupp,
-        r if -r == EAGAIN || -r == ENOMEM => BlkStatus::Resource,
-        _ => BlkStatus::IoErr,
-    }
-}
-
 /// Where a request of `len` bytes at `sector` falls in the backing file, given the device's
 /// `offset` and capacity in sectors: the file position, or `None` if any of it is past the
 /// end of the device (the block layer should never send one; it gets an I/O error).
@@ -237,14 +202,6 @@ pub fn file_pos(sector: u64, len: u64, offset: u64, capacity_sectors: u64) -> Op
         return None;
     }
     offset.checked_add(sector * 512)
-}
-
-/// Whether a transfer can go to the backing file as direct I/O: the file position, the length
-/// and every segment's offset and length must be multiples of the file's DIO alignment.
-pub fn dio_aligned(pos: u64, segments: impl Iterator<Item = (u32, u32)>, align: u32) -> bool {
-    let a = u64::from(align.max(1));
-    pos.is_multiple_of(a)
-        && segments.into_iter().all(|(off, len)| u64::from(off).is_multiple_of(a) && u64::from(len).is_multiple_of(a))
 }
 
 /// Whether a `struct loop_info64` asks for encryption (`lo_encrypt_type` or
@@ -363,17 +320,9 @@ mod tests {
     }
 
     #[test]
-    fn statuses_and_positions() {
-        assert_eq!(status_of(4096, 4096), BlkStatus::Ok);
-        assert_eq!(status_of(512, 4096), BlkStatus::IoErr);
-        assert_eq!(status_of(-28, 4096), BlkStatus::NoSpc);
-        assert_eq!(status_of(-5, 4096), BlkStatus::IoErr);
-        assert_eq!(status_of(-95, 4096), BlkStatus::NotSupp);
+    fn positions() {
         assert_eq!(file_pos(8, 4096, 1 << 20, 16), Some((1 << 20) + 4096));
         assert_eq!(file_pos(9, 4096, 0, 16), None);
         assert_eq!(file_pos(u64::MAX, 1, 0, 16), None);
-        assert!(dio_aligned(4096, [(0, 4096), (512, 512)].into_iter(), 512));
-        assert!(!dio_aligned(4096, [(0, 4096), (100, 512)].into_iter(), 512));
-        assert!(!dio_aligned(100, core::iter::empty(), 512));
     }
 }
