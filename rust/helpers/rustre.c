@@ -130,13 +130,3 @@ __rust_helper void rust_helper_rustre_local_throttle_restore(unsigned int old)
 {
 	current->flags = (current->flags & ~PF_LOCAL_THROTTLE) | old;
 }
-
-__rust_helper unsigned int rust_helper_rustre_memalloc_noreclaim_save(void)
-{
-	return memalloc_noreclaim_save();
-}
-
-__rust_helper void rust_helper_rustre_memalloc_noreclaim_restore(unsigned int flags)
-{
-	memalloc_noreclaim_restore(flags);
-}

@@ -1071,18 +1071,10 @@ unsafe fn handle_one<T: Driver>(inner: &Inner<T>, pdu: &Pdu) {
     // SAFETY: By the caller.
     unsafe {
         let rq = bindings::blk_mq_rq_from_pdu(core::ptr::from_ref(pdu).cast_mut().cast());
-        // Swap-out is how reclaim frees memory: its transfer may use the reserves (as swap over
-        // NFS does), so that the backing filesystem's own allocations (iomap's per-call state,
-        // say) cannot stall it when memory is short. Other I/O allocates normally, no-I/O.
-        let swap = (*rq).cmd_flags & bindings::REQ_SWAP != 0;
-        let noreclaim = if swap { Some(bindings::rustre_memalloc_noreclaim_save()) } else { None };
         // INVARIANT: The handler's reference is held until `put` below.
         let req = Request { rq: NonNull::new_unchecked(rq), pdu };
         // The request is in flight, so no reconfiguration runs: `io` is not written.
         inner.dev.handle(&*inner.io.get(), req);
-        if let Some(flags) = noreclaim {
-            bindings::rustre_memalloc_noreclaim_restore(flags);
-        }
         pdu.put(rq);
     }
 }
