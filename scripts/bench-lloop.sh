@@ -4,7 +4,7 @@
 # Benchmark of lloop against the kernel's loop driver with direct I/O and against the backing
 # file itself, in one VM boot with a 4 GiB virtio disk (tests/bench/lloop_bench.sh).
 #
-#   scripts/bench-lloop.sh [SECONDS [ROUNDS]]     default 10 s per run, 3 rounds
+#   scripts/bench-lloop.sh [SECONDS [ROUNDS [JOBS]]]   default 10 s per run, 3 rounds, all jobs
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/build/vm/bench-lloop
@@ -15,7 +15,7 @@ rm -f "$img"
 truncate -s 4G "$img"
 VM_TIMEOUT=${VM_TIMEOUT:-3000} VM_QEMU_OPTS="-drive file=$img,if=virtio,format=raw,cache=unsafe" \
 	bash "$top/scripts/vm.sh" "$out" \
-	"bash tests/bench/lloop_bench.sh '$top/build/modules' '$top' ${1:-10} ${2:-3}" |
+	"LLOOP_PARAMS='${LLOOP_PARAMS:-}' bash tests/bench/lloop_bench.sh '$top/build/modules' '$top' ${1:-10} ${2:-3} '${3:-}'" |
 	grep -E '^(setup|run|result)'
 rc=${PIPESTATUS[0]}
 rm -f "$img"

@@ -416,6 +416,17 @@ impl Driver for LloopDev {
         }
     }
 
+    fn submit_nowait<'a>(&self, io: &Io, rq: Request<'a>) -> Option<Request<'a>> {
+        // Direct reads only: writes, flushes, discards and buffered I/O go to the worker.
+        let (Some(file), true, Op::Read) = (io.file.as_ref(), io.direct, rq.op()) else {
+            return Some(rq);
+        };
+        match uapi::file_pos(rq.sector(), u64::from(rq.bytes()), io.offset, io.capacity) {
+            Some(pos) => rq.read_write_nowait(file, pos),
+            None => Some(rq),
+        }
+    }
+
     fn open(&self, _disk: &DiskRef<'_, Self>, _write: bool) -> Result {
         if self.conf.lock().deleting {
             return Err(ENXIO);

@@ -44,6 +44,10 @@ module! {
             default: 128,
             description: "Requests per hardware queue (1..1024, default 128)",
         },
+        submit_queues: u32 {
+            default: 0,
+            description: "Hardware queues per device (0: one per CPU, the default)",
+        },
     },
 }
 
@@ -56,6 +60,7 @@ struct Registry {
 #[pin_data]
 struct Control {
     depth: u32,
+    queues: u32,
     #[pin]
     reg: Mutex<Registry>,
 }
@@ -72,7 +77,7 @@ impl Control {
             fmt!("lloop{}", n),
             dev,
             device::Io::default(),
-            nr_cpu_ids(),
+            self.queues,
             self.depth,
             &Limits::new(512),
         )?;
@@ -164,15 +169,19 @@ impl kernel::InPlaceModule for Lloop {
                     pr_warn!("max_loop={} out of range 1..256, using {}\n", requested, max_loop);
                 }
                 let depth = module_parameters::hw_queue_depth.value().clamp(1, 1024);
+                let queues = match module_parameters::submit_queues.value() {
+                    0 => nr_cpu_ids(),
+                    n => n.min(nr_cpu_ids()),
+                };
                 let mut devices = KVec::with_capacity(max_loop as usize, GFP_KERNEL)?;
                 for _ in 0..max_loop {
                     devices.push(None, GFP_KERNEL)?;
                 }
                 let ctl = Arc::pin_init(
-                    pin_init!(Control { depth, reg <- new_mutex!(Registry { devices }) }),
+                    pin_init!(Control { depth, queues, reg <- new_mutex!(Registry { devices }) }),
                     GFP_KERNEL,
                 )?;
-                pr_info!("loaded, up to {} devices, queue depth {}\n", max_loop, depth);
+                pr_info!("loaded, up to {} devices, {} queues of depth {}\n", max_loop, queues, depth);
                 Registration::register(CString::try_from_fmt(fmt!("lloop-control"))?, 0o600, ctl)
             },
         })

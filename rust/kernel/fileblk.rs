@@ -13,6 +13,10 @@
 //! - Every request is handed to [`Driver::handle`] as a [`Request`], in a worker running with
 //!   no-I/O allocation context. The per-request state (work item, `kiocb`, a small `bio_vec`
 //!   array) lives in the request's preallocated data: nothing on the way allocates.
+//! - A driver may first try [`Driver::submit_nowait`] in the submitter's context: a read or
+//!   write that the file starts without blocking ([`Request::read_write_nowait`], with
+//!   `IOCB_NOWAIT`) skips the worker; anything else, or an attempt the file refuses, goes on
+//!   to the worker.
 //! - [`Request::read_write`] turns a read or write into one `read_iter`/`write_iter` call on a
 //!   [`BackingFile`] over the request's own pages (a bvec `iov_iter`), asynchronous with
 //!   `IOCB_DIRECT` or buffered and synchronous otherwise.
@@ -194,6 +198,17 @@ pub trait Driver: Send + Sync + Sized + 'static {
     /// started, if any, completes; a request not ended explicitly fails with `EIO`.
     fn handle(&self, io: &Self::Io, rq: Request<'_>);
 
+    /// Tries to start `rq` in the submitter's context, without blocking; returns the request
+    /// if the worker must handle it instead ([`Driver::handle`]).
+    ///
+    /// Called from `queue_rq` with no-I/O allocation context, only when the submitter is not
+    /// reclaiming memory nor inside a filesystem transaction or a no-I/O or no-FS scope.
+    /// Nothing here may wait: start I/O with [`Request::read_write_nowait`], end the request,
+    /// or give it back. Without this method every request goes to the worker.
+    fn submit_nowait<'a>(&self, _io: &Self::Io, rq: Request<'a>) -> Option<Request<'a>> {
+        Some(rq)
+    }
+
     /// Called when the disk is opened, before the open is counted; an error fails the open.
     fn open(&self, _disk: &DiskRef<'_, Self>, _write: bool) -> Result {
         Ok(())
@@ -232,6 +247,10 @@ pub const MAX_ATTRS: usize = 8;
 /// `refs` counts who may still use the request: the worker running [`Driver::handle`], and
 /// the file I/O while it runs. The last to drop its reference ends the request with `status`.
 /// `next` links requests waiting for the worker (see [`Inner`]).
+///
+/// `nowait` is set while a transfer started by [`Request::read_write_nowait`] is in flight: if
+/// it does not complete in full, its completion hands the request to the worker through
+/// `requeue` (set once, by `init_request`) instead of ending it.
 #[repr(C)]
 struct Pdu {
     next: Atomic<*mut Pdu>,
@@ -240,9 +259,34 @@ struct Pdu {
     refs: Atomic<i32>,
     status: Atomic<i32>,
     write_started: Atomic<i32>,
+    nowait: Atomic<i32>,
+    requeue: Option<unsafe fn(*mut bindings::request)>,
 }
 
 impl Pdu {
+    /// Undoes what preparing the kiocb took: the write accounting and the file reference.
+    /// `fput` and `kiocb_end_write` may be called from interrupt context.
+    ///
+    /// # Safety
+    ///
+    /// No transfer may use the kiocb any more.
+    unsafe fn release_iocb(&self) {
+        // SAFETY: By the caller, the kiocb is ours; `write_started` says `kiocb_start_write`
+        // (or its non-blocking form) succeeded on it, and whoever set `ki_filp` took a file
+        // reference for it.
+        unsafe {
+            if self.write_started.load(Relaxed) != 0 {
+                self.write_started.store(0, Relaxed);
+                bindings::rustre_kiocb_end_write(self.iocb.get());
+            }
+            let f = (*self.iocb.get()).ki_filp;
+            if !f.is_null() {
+                (*self.iocb.get()).ki_filp = core::ptr::null_mut();
+                bindings::fput(f);
+            }
+        }
+    }
+
     /// # Safety
     ///
     /// `rq` must be a request of a tag set made by [`Disk::new`].
@@ -262,20 +306,8 @@ impl Pdu {
         if self.refs.fetch_sub(1, Full) != 1 {
             return;
         }
-        if self.write_started.load(Relaxed) != 0 {
-            // SAFETY: `kiocb_start_write` was called on this kiocb by `read_write`, and the
-            // write is over (its reference is gone).
-            unsafe { bindings::rustre_kiocb_end_write(self.iocb.get()) };
-        }
-        // SAFETY: Whoever prepared the kiocb took a file reference for it; nothing uses the
-        // kiocb any more. `fput` may be called from interrupt context.
-        unsafe {
-            let f = (*self.iocb.get()).ki_filp;
-            if !f.is_null() {
-                (*self.iocb.get()).ki_filp = core::ptr::null_mut();
-                bindings::fput(f);
-            }
-        }
+        // SAFETY: Nobody uses the kiocb any more: its transfer's reference is gone.
+        unsafe { self.release_iocb() };
         let status = self.status.load(Relaxed) as bindings::blk_status_t;
         // SAFETY: The request was started and nobody else holds a reference any more.
         unsafe { bindings::blk_mq_end_request(rq, status) };
@@ -373,20 +405,7 @@ impl Request<'_> {
         };
         let rq = self.raw();
         let mut iter = zeroed_c::<bindings::iov_iter>();
-        let dir = if write { bindings::ITER_SOURCE } else { bindings::ITER_DEST };
-        // SAFETY: The request is started and valid; its bios and their vectors stay valid
-        // and unchanged until it ends, which needs our reference.
-        let ok = unsafe {
-            let bio = (*rq).bio;
-            if bio.is_null() {
-                false
-            } else if bio == (*rq).biotail {
-                Self::bio_iter(bio, dir, &mut iter) == Some(self.bytes())
-            } else {
-                self.inline_iter(dir, &mut iter)
-            }
-        };
-        if !ok {
+        if !self.data_iter(write, &mut iter) {
             return self.per_bio(file, pos, write, direct);
         }
         let flags = if self.fua() { bindings::IOCB_DSYNC } else { 0 };
@@ -403,6 +422,91 @@ impl Request<'_> {
             // SAFETY: The call completed synchronously; `rq` is ours and we hold the I/O's
             // reference, given up here.
             unsafe { transfer_done(rq, self.pdu, ret as i64) };
+        }
+    }
+
+    /// Starts the transfer of [`Request::read_write`] with direct I/O, asynchronously and
+    /// without blocking (`IOCB_NOWAIT`), for [`Driver::submit_nowait`].
+    ///
+    /// Returns the request, untouched, if that cannot be done: not a read or a permitted
+    /// write, a file without direct or non-blocking I/O (`FMODE_NOWAIT`), a frozen
+    /// filesystem, a request needing more than one call, or a file that would have to wait.
+    /// If the file takes the transfer but does not complete all of it, the completion hands
+    /// the request to the worker, whose [`Driver::handle`] does it again, blocking.
+    pub fn read_write_nowait(self, file: &BackingFile, pos: u64) -> Option<Self> {
+        let write = match self.op() {
+            Op::Read => false,
+            Op::Write if file.writable() => true,
+            _ => return Some(self),
+        };
+        if !file.can_direct() || !file.can_nowait() {
+            return Some(self);
+        }
+        let mut iter = zeroed_c::<bindings::iov_iter>();
+        if !self.data_iter(write, &mut iter) {
+            return Some(self);
+        }
+        let dsync = if self.fua() { bindings::IOCB_DSYNC } else { 0 };
+        let flags = dsync | bindings::IOCB_DIRECT | bindings::IOCB_NOWAIT;
+        let iocb = self.pdu.iocb.get();
+        // SAFETY: As in `prepare_iocb`: the kiocb is ours, and holds its own file reference,
+        // dropped by `release_iocb`.
+        unsafe {
+            iocb.write(bindings::kiocb {
+                ki_filp: bindings::get_file(file.raw()),
+                ki_pos: pos as bindings::loff_t,
+                ki_complete: Some(kiocb_done),
+                ki_flags: flags as i32,
+                ..zeroed_c()
+            });
+        }
+        if write {
+            // SAFETY: `iocb` is prepared on an open file.
+            if !unsafe { bindings::rustre_kiocb_start_write_nowait(iocb) } {
+                // SAFETY: No transfer was started on the kiocb.
+                unsafe { self.pdu.release_iocb() };
+                return Some(self);
+            }
+            self.pdu.write_started.store(1, Relaxed);
+        }
+        self.pdu.nowait.store(1, Relaxed);
+        self.pdu.refs.fetch_add(1, Relaxed);
+        // SAFETY: As in `read_write`; `kiocb_done` sees `nowait` and hands a short transfer
+        // to the worker with the I/O's reference.
+        let ret = unsafe { file_rw(file, iocb, &mut iter, write) };
+        if ret == -(bindings::EIOCBQUEUED as isize) {
+            return None;
+        }
+        self.pdu.nowait.store(0, Relaxed);
+        if ret == self.bytes() as isize {
+            // SAFETY: The call completed in full; we hold the I/O's reference, given up here.
+            unsafe { transfer_done(self.raw(), self.pdu, ret as i64) };
+            return None;
+        }
+        // Refused or short: nothing uses the kiocb any more. Our caller's reference is still
+        // held, so dropping the I/O's cannot end the request.
+        // SAFETY: The call returned without queueing a completion.
+        unsafe { self.pdu.release_iocb() };
+        self.pdu.refs.fetch_sub(1, Relaxed);
+        Some(self)
+    }
+
+    /// Points `iter` at the request's data for one call: over the bio's own vector array if
+    /// it has one bio, else over the inline array; false if the data does not fit that.
+    fn data_iter(&self, write: bool, iter: &mut bindings::iov_iter) -> bool {
+        let rq = self.raw();
+        let dir = if write { bindings::ITER_SOURCE } else { bindings::ITER_DEST };
+        // SAFETY: The request is started and valid; its bios and their vectors stay valid
+        // and unchanged until it ends, which needs our reference.
+        unsafe {
+            let bio = (*rq).bio;
+            if bio.is_null() {
+                false
+            } else if bio == (*rq).biotail {
+                Self::bio_iter(bio, dir, iter) == Some(self.bytes())
+            } else {
+                self.inline_iter(dir, iter)
+            }
         }
     }
 
@@ -588,6 +692,21 @@ unsafe extern "C" fn kiocb_done(iocb: *mut bindings::kiocb, res: ffi::c_long) {
     let pdu = unsafe { &*crate::container_of!(Opaque::cast_from(iocb).cast_mut(), Pdu, iocb) };
     // SAFETY: The `Pdu` lies in the request's preallocated data.
     let rq = unsafe { bindings::blk_mq_rq_from_pdu(core::ptr::from_ref(pdu).cast_mut().cast()) };
+    if pdu.nowait.load(Relaxed) != 0 {
+        pdu.nowait.store(0, Relaxed);
+        // SAFETY: The request is valid while the transfer holds its reference.
+        let want = unsafe { (*rq).__data_len };
+        if let (false, Some(requeue)) = (res == want as ffi::c_long, pdu.requeue) {
+            // A non-blocking transfer fell short (the file would have had to wait part of
+            // the way): the worker does it again.
+            // SAFETY: The transfer is over. Its reference passes to the worker.
+            unsafe {
+                pdu.release_iocb();
+                requeue(rq);
+            }
+            return;
+        }
+    }
     // SAFETY: The transfer held a reference, given up here.
     unsafe { transfer_done(rq, pdu, res as i64) };
 }
@@ -622,6 +741,25 @@ struct Inner<T: Driver> {
 }
 
 impl<T: Driver> Inner<T> {
+    /// Adds a started request to the worker's list and makes sure the worker runs. Callable
+    /// from any context, interrupts included.
+    fn push(&self, pdu: &Pdu) {
+        let this = core::ptr::from_ref(pdu).cast_mut();
+        let mut head = self.pending.load(Relaxed);
+        loop {
+            pdu.next.store(head, Relaxed);
+            match self.pending.cmpxchg(head, this, Release) {
+                Ok(_) => break,
+                Err(h) => head = h,
+            }
+        }
+        // SAFETY: The workqueue and the work item live as long as `self`. Queueing is a
+        // no-op if the work is already pending; if it is running, it runs again.
+        unsafe {
+            bindings::queue_work_on(bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32, self.wq.as_raw(), self.work.get())
+        };
+    }
+
     /// Fills the sysfs attribute group of [`Driver::ATTRS`]; returns the `groups` array for
     /// `device_add_disk`, or null if there are none.
     ///
@@ -775,6 +913,10 @@ impl<T: Driver> Disk<T> {
             // As the loop driver: requests depend on other devices (CPU hotplug must not wait
             // for them), and no I/O scheduler unless one is chosen.
             (*set).flags = bindings::BLK_MQ_F_STACKING | bindings::BLK_MQ_F_NO_SCHED_BY_DEFAULT;
+            // `submit_nowait` runs in `queue_rq`, which may then sleep.
+            if T::HAS_SUBMIT_NOWAIT {
+                (*set).flags |= bindings::BLK_MQ_F_BLOCKING;
+            }
             to_result(bindings::blk_mq_alloc_tag_set(set))
         };
         if let Err(e) = res {
@@ -988,11 +1130,38 @@ unsafe extern "C" fn init_request<T: Driver>(
     // request before its first use.
     unsafe {
         let pdu = bindings::blk_mq_rq_to_pdu(rq).cast::<Pdu>();
-        // All-zero is a valid `Pdu`: opaque C structures, zero counters. Written in place, as
-        // the structure is too large for the stack.
+        // All-zero is a valid `Pdu`: opaque C structures, zero counters, no `requeue`.
+        // Written in place, as the structure is too large for the stack.
         core::ptr::write_bytes(pdu, 0, 1);
+        (*pdu).requeue = Some(requeue::<T>);
     }
     0
+}
+
+/// Hands a started request to its disk's worker.
+///
+/// # Safety
+///
+/// `rq` must be a started request of a `Disk<T>`. The caller gives up a reference to it, which
+/// becomes the worker's handler reference.
+unsafe fn requeue<T: Driver>(rq: *mut bindings::request) {
+    // SAFETY: By the caller; the queue's data is our `Inner<T>`, live while requests exist.
+    unsafe { (*(*(*rq).q).queuedata.cast::<Inner<T>>()).push(Pdu::of(rq)) };
+}
+
+/// Whether `queue_rq` may try [`Driver::submit_nowait`] in the submitter's context.
+///
+/// Not in memory reclaim (swap-out and writeback under pressure stay on the worker), not in
+/// a no-I/O or no-FS scope, and not inside a filesystem transaction (`journal_info`), which
+/// the backing filesystem would take for one of its own.
+fn may_submit_here() -> bool {
+    // SAFETY: `current` is the running task, valid while it runs; these fields are its own.
+    let (flags, journal) = unsafe {
+        let t = bindings::get_current();
+        ((*t).flags, (*t).journal_info)
+    };
+    let scopes = bindings::PF_MEMALLOC | bindings::PF_MEMALLOC_NOIO | bindings::PF_MEMALLOC_NOFS;
+    flags & scopes == 0 && journal.is_null()
 }
 
 unsafe extern "C" fn queue_rq<T: Driver>(
@@ -1009,17 +1178,21 @@ unsafe extern "C" fn queue_rq<T: Driver>(
         pdu.refs.store(1, Relaxed);
         pdu.status.store(i32::from(Status::IOERR.0), Relaxed);
         pdu.write_started.store(0, Relaxed);
-        let this = core::ptr::from_ref(pdu).cast_mut();
-        let mut head = inner.pending.load(Relaxed);
-        loop {
-            pdu.next.store(head, Relaxed);
-            match inner.pending.cmpxchg(head, this, Release) {
-                Ok(_) => break,
-                Err(h) => head = h,
+        if T::HAS_SUBMIT_NOWAIT && may_submit_here() {
+            // The tag set is `BLK_MQ_F_BLOCKING`: we are in task context and may sleep, but
+            // allocations must not recurse into I/O.
+            let noio = bindings::memalloc_noio_save();
+            // INVARIANT: Our reference is the handler's until `put` or the worker takes it.
+            let req = Request { rq: NonNull::new_unchecked(rq), pdu };
+            // The request is in flight, so no reconfiguration runs: `io` is not written.
+            let back = inner.dev.submit_nowait(&*inner.io.get(), req);
+            bindings::memalloc_noio_restore(noio);
+            if back.is_none() {
+                pdu.put(rq);
+                return bindings::BLK_STS_OK as bindings::blk_status_t;
             }
         }
-        // A no-op if the work is already pending; if it is running, it runs again.
-        bindings::queue_work_on(bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32, inner.wq.as_raw(), inner.work.get());
+        inner.push(pdu);
     }
     bindings::BLK_STS_OK as bindings::blk_status_t
 }
@@ -1219,6 +1392,12 @@ impl BackingFile {
     pub fn can_direct(&self) -> bool {
         // SAFETY: As in `writable`.
         unsafe { (*self.raw()).f_mode & bindings::FMODE_CAN_ODIRECT != 0 }
+    }
+
+    /// Whether the file takes non-blocking I/O (`FMODE_NOWAIT`).
+    pub fn can_nowait(&self) -> bool {
+        // SAFETY: As in `writable`.
+        unsafe { (*self.raw()).f_mode & bindings::FMODE_NOWAIT != 0 }
     }
 
     /// Whether the descriptor was opened with `O_DIRECT`.

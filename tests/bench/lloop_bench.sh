@@ -3,22 +3,28 @@
 #
 # lloop against the kernel's loop driver, in the VM (run by scripts/bench-lloop.sh):
 #
-#   tests/bench/lloop_bench.sh MODDIR TOP [SECONDS [ROUNDS]]
+#   tests/bench/lloop_bench.sh MODDIR TOP [SECONDS [ROUNDS [JOBS]]]
 #
 # One backing file (1 GiB, written out) on ext4 on the guest's virtio disk, attached at the
 # same time to /dev/lloop0 (direct I/O, its default) and to a loop device with direct I/O on.
 # fio with libaio and direct=1 runs four jobs: 4 KiB random read and random write at iodepth
 # 32, 1 MiB sequential read and write at iodepth 8, each for SECONDS (default 10) on lloop,
 # on loop and on the file itself with O_DIRECT (the ceiling), alternating, ROUNDS times
-# (default 3). Prints the median of each and the ratios. A benchmark: nothing is asserted.
+# (default 3); each round starts with the next target, so that none always runs first. JOBS
+# picks some of the jobs (e.g. "write:1M:8"). Prints the median of each and the ratios. A
+# benchmark: nothing is asserted.
 set -u
 mods=$1 top=$2 secs=${3:-10} rounds=${4:-3}
+jobs=${5:-randread:4k:32 randwrite:4k:32 read:1M:8 write:1M:8}
 export PATH=$top/tools/target/release:$PATH
 w=/tmp/bench
 [ -b /dev/vda ] || { echo "setup: no /dev/vda: run through scripts/bench-lloop.sh"; exit 1; }
 mkfs.ext4 -q -F /dev/vda && mkdir -p $w && mount /dev/vda $w || exit 1
-dd if=/dev/zero of=$w/file bs=1M count=1024 status=none && sync
-insmod "$(find "$mods" -name lloop.ko | head -n1)" || exit 1
+# Written around the page cache and the cache dropped, so that no run pays for invalidating it.
+dd if=/dev/zero of=$w/file bs=1M count=1024 oflag=direct status=none && sync
+echo 3 >/proc/sys/vm/drop_caches
+# shellcheck disable=SC2086 # LLOOP_PARAMS are words for insmod
+insmod "$(find "$mods" -name lloop.ko | head -n1)" ${LLOOP_PARAMS:-} || exit 1
 lloop=$(lloop attach $w/file) || exit 1
 loop=$(losetup --direct-io=on -f --show $w/file) || exit 1
 echo "setup: $(nproc) CPUs, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB;" \
@@ -30,13 +36,14 @@ for d in $lloop $loop; do
 	echo "setup: $d max_hw_sectors_kb=$(cat $q/max_hw_sectors_kb) max_segments=$(cat $q/max_segments) nr_requests=$(cat $q/nr_requests) scheduler=$(cat $q/scheduler)"
 done
 
-jobs="randread:4k:32 randwrite:4k:32 read:1M:8 write:1M:8"
 res=$w/results
 : >$res
 for r in $(seq 1 "$rounds"); do
 	for job in $jobs; do
 		IFS=: read -r rw bs qd <<<"$job"
-		for target in lloop loop file; do
+		targets="lloop loop file lloop loop"
+		targets=$(echo $targets | cut -d' ' -f$(((r - 1) % 3 + 1))-$(((r - 1) % 3 + 3)))
+		for target in $targets; do
 			case $target in
 			lloop) f=$lloop ;;
 			loop) f=$loop ;;
