@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# A/B benchmark: builds of lloop.ko against each other and the kernel's loop driver, in one
+# VM boot (tests/bench/lloop_ab.sh), to see what a change does under the same conditions.
+#
+#   scripts/bench-lloop-ab.sh SECONDS ROUNDS JOBS NAME=MODULE.ko...
+#
+# e.g. scripts/bench-lloop-ab.sh 8 5 "read:1M:8 write:1M:8" old=/tmp/old.ko new=build/modules/lloop.ko
+# Prints the median IOPS of each build and of loop per job, and each build's ratio to loop.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+[ $# -ge 4 ] || { sed -n 7,9p "$0" >&2; exit 2; }
+secs=$1 rounds=$2 jobs=$3
+shift 3
+out=$top/build/vm/bench-lloop-ab
+rm -rf "$out/builds"
+mkdir -p "$out/builds"
+for b in "$@"; do
+	name=${b%%=*} ko=${b#*=}
+	[ -f "$ko" ] && [ "$name" != "$b" ] || { echo "bench: want NAME=MODULE.ko, got '$b'" >&2; exit 2; }
+	cp "$ko" "$out/builds/$name.ko"
+done
+make -C "$top" -s modules tools || exit 1
+img=$out/disk.img
+rm -f "$img"
+truncate -s 4G "$img"
+VM_TIMEOUT=${VM_TIMEOUT:-3000} VM_QEMU_OPTS="-drive file=$img,if=virtio,format=raw,cache=unsafe" \
+	bash "$top/scripts/vm.sh" "$out" \
+	"bash tests/bench/lloop_ab.sh '$top' '$out/builds' $secs $rounds '$jobs'" | grep -E '^(setup|run)'
+rc=${PIPESTATUS[0]}
+rm -f "$img"
+python3 - "$out/console.log" <<'PY'
+import re, statistics, sys
+runs = {}
+for line in open(sys.argv[1], errors="replace"):
+    m = re.match(r"run: \d+ (\S+) (\S+) (\S+) (\d+)", line)
+    if m:
+        runs.setdefault((m[1], m[2]), {}).setdefault(m[3], []).append(int(m[4]))
+for (rw, bs), ts in runs.items():
+    med = {t: statistics.median(v) for t, v in ts.items()}
+    loop = med.get("loop")
+    cells = ["%s %.0f%s" % (t, m, " (%.2f)" % (m / loop) if loop and t != "loop" else "") for t, m in med.items()]
+    print("result: %-10s %-4s IOPS median: %s" % (rw, bs, ", ".join(cells)))
+PY
+exit $rc

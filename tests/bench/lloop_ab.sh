@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Several builds of lloop against the kernel's loop driver, in the VM (run by
+# scripts/bench-lloop-ab.sh):
+#
+#   tests/bench/lloop_ab.sh TOP DIR SECONDS ROUNDS JOBS
+#
+# DIR holds the builds as NAME.ko. One backing file as in lloop_bench.sh; for each job and
+# round, each build in turn is loaded, attached, measured with fio and unloaded, then loop
+# (direct I/O) is measured on the same file. Prints one "run:" line per measurement (IOPS);
+# the host script takes the medians. A benchmark: nothing is asserted.
+set -u
+top=$1 dir=$2 secs=$3 rounds=$4 jobs=$5
+export PATH=$top/tools/target/release:$PATH
+w=/tmp/bench
+[ -b /dev/vda ] || { echo "setup: no /dev/vda: run through scripts/bench-lloop-ab.sh"; exit 1; }
+mkfs.ext4 -q -F /dev/vda && mkdir -p $w && mount /dev/vda $w || exit 1
+dd if=/dev/zero of=$w/file bs=1M count=1024 oflag=direct status=none && sync
+echo 3 >/proc/sys/vm/drop_caches
+loop=$(losetup --direct-io=on -f --show $w/file) || exit 1
+builds=$(cd "$dir" && ls -- *.ko | sed 's/\.ko$//')
+echo "setup: builds" $builds "and loop; fio $(fio --version), libaio, direct=1, ${secs} s per run, $rounds rounds"
+for r in $(seq 1 "$rounds"); do
+	for job in $jobs; do
+		IFS=: read -r rw bs qd <<<"$job"
+		for t in $builds loop; do
+			if [ "$t" = loop ]; then
+				f=$loop
+			else
+				insmod "$dir/$t.ko" || exit 1
+				f=$(lloop attach $w/file) || exit 1
+			fi
+			v=$(fio --name=b --filename="$f" --rw="$rw" --bs="$bs" --iodepth="$qd" \
+				--ioengine=libaio --direct=1 --size=1G --time_based --runtime="$secs" \
+				--ramp_time=2 --randrepeat=0 --output-format=terse --terse-version=3 |
+				awk -F';' -v rw="$rw" '{ print (rw ~ /read/) ? $8 : $49 }')
+			echo "run: $r $rw $bs $t $v"
+			if [ "$t" != loop ]; then
+				lloop detach "$f" && rmmod lloop || exit 1
+			fi
+		done
+	done
+done
+losetup -d "$loop"
+umount $w
