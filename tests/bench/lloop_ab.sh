@@ -7,9 +7,11 @@
 #   tests/bench/lloop_ab.sh TOP DIR SECONDS ROUNDS JOBS
 #
 # DIR holds the builds as NAME.ko. One backing file as in lloop_bench.sh; for each job and
-# round, each build in turn is loaded, attached, measured with fio and unloaded, then loop
-# (direct I/O) is measured on the same file. Prints one "run:" line per measurement (IOPS);
-# the host script takes the medians. A benchmark: nothing is asserted.
+# round, each build in turn is loaded, attached, measured with fio and unloaded, and loop
+# (direct I/O) is measured on the same file. Each round starts one target later than the one
+# before, as a run's position in the sequence affects its result (random writes slow down
+# from one run to the next). Prints one "run:" line per measurement (IOPS); the host script
+# takes the medians. A benchmark: nothing is asserted.
 set -u
 top=$1 dir=$2 secs=$3 rounds=$4 jobs=$5
 export PATH=$top/tools/target/release:$PATH
@@ -20,11 +22,15 @@ dd if=/dev/zero of=$w/file bs=1M count=1024 oflag=direct status=none && sync
 echo 3 >/proc/sys/vm/drop_caches
 loop=$(losetup --direct-io=on -f --show $w/file) || exit 1
 builds=$(cd "$dir" && ls -- *.ko | sed 's/\.ko$//')
+# shellcheck disable=SC2206 # names without spaces
+targets=($builds loop)
+n=${#targets[@]}
 echo "setup: builds" $builds "and loop; fio $(fio --version), libaio, direct=1, ${secs} s per run, $rounds rounds"
 for r in $(seq 1 "$rounds"); do
 	for job in $jobs; do
 		IFS=: read -r rw bs qd <<<"$job"
-		for t in $builds loop; do
+		for i in $(seq 0 $((n - 1))); do
+			t=${targets[$(((i + r - 1) % n))]}
 			if [ "$t" = loop ]; then
 				f=$loop
 			else
