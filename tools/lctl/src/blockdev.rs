@@ -49,10 +49,10 @@ impl Failure {
     }
 }
 
-/// The errno behind an error. The [`lloop`] library adds context to its errors, which keeps
-/// the kind but not the number: the kind gives it back where it can.
+/// The errno behind an error: its own or, for the [`lloop`] library's errors with context,
+/// the one it keeps ([`lloop::errno`]); otherwise one for the kind of error.
 pub fn errno_of(e: &io::Error) -> i32 {
-    if let Some(errno) = e.raw_os_error() {
+    if let Some(errno) = lloop::errno(e) {
         return errno;
     }
     match e.kind() {

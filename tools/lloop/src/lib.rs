@@ -60,8 +60,37 @@ fn ioctl(f: &File, cmd: u32, arg: libc::c_ulong) -> io::Result<i32> {
     }
 }
 
+/// An error message naming what failed, with the errno of the call behind it.
+#[derive(Debug)]
+struct Context {
+    errno: Option<i32>,
+    message: String,
+}
+
+impl std::fmt::Display for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Context {}
+
 fn with_context(e: io::Error, what: impl std::fmt::Display) -> io::Error {
-    io::Error::new(e.kind(), format!("{what}: {}", explain(&e)))
+    let context = Context {
+        errno: errno(&e),
+        message: format!("{what}: {}", explain(&e)),
+    };
+    io::Error::new(e.kind(), context)
+}
+
+/// The errno behind an error of this library, where one is known: the error's own, or that
+/// of the call an error with added context came from.
+pub fn errno(e: &io::Error) -> Option<i32> {
+    e.raw_os_error().or_else(|| {
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<Context>())
+            .and_then(|c| c.errno)
+    })
 }
 
 /// A sentence for the errors the driver returns.
@@ -241,6 +270,19 @@ pub fn list() -> io::Result<Vec<Entry>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn context_keeps_the_errno() {
+        let e = with_context(io::Error::from_raw_os_error(libc::ENXIO), "/dev/lloop0");
+        assert_eq!(errno(&e), Some(libc::ENXIO));
+        assert_eq!(e.raw_os_error(), None);
+        assert!(e.to_string().starts_with("/dev/lloop0: no file attached"), "{e}");
+        let twice = with_context(e, "detach");
+        assert_eq!(errno(&twice), Some(libc::ENXIO));
+        assert!(twice.to_string().starts_with("detach: /dev/lloop0: no file attached"), "{twice}");
+        let plain = io::Error::new(io::ErrorKind::InvalidInput, "not a file");
+        assert_eq!(errno(&plain), None);
+    }
+
     use super::*;
 
     #[test]
