@@ -412,7 +412,9 @@ impl Request<'_> {
         let flags = flags | if direct { bindings::IOCB_DIRECT } else { 0 };
         let done: Option<unsafe extern "C" fn(*mut bindings::kiocb, ffi::c_long)> =
             if direct { Some(kiocb_done) } else { None };
-        let iocb = self.prepare_iocb(file, pos, flags, done, write);
+        let Some(iocb) = self.prepare_iocb(file, pos, flags, done, write) else {
+            return self.end(Status::IOERR);
+        };
         self.pdu.refs.fetch_add(1, Relaxed);
         // SAFETY: `iocb` is a kiocb on an open file that has the method (checked by
         // `BackingFile::new`), `iter` covers the request's pages. The request holds the I/O's
@@ -448,27 +450,9 @@ impl Request<'_> {
         }
         let dsync = if self.fua() { bindings::IOCB_DSYNC } else { 0 };
         let flags = dsync | bindings::IOCB_DIRECT | bindings::IOCB_NOWAIT;
-        let iocb = self.pdu.iocb.get();
-        // SAFETY: As in `prepare_iocb`: the kiocb is ours, and holds its own file reference,
-        // dropped by `release_iocb`.
-        unsafe {
-            iocb.write(bindings::kiocb {
-                ki_filp: bindings::get_file(file.raw()),
-                ki_pos: pos as bindings::loff_t,
-                ki_complete: Some(kiocb_done),
-                ki_flags: flags as i32,
-                ..zeroed_c()
-            });
-        }
-        if write {
-            // SAFETY: `iocb` is prepared on an open file.
-            if !unsafe { bindings::rustre_kiocb_start_write_nowait(iocb) } {
-                // SAFETY: No transfer was started on the kiocb.
-                unsafe { self.pdu.release_iocb() };
-                return Some(self);
-            }
-            self.pdu.write_started.store(1, Relaxed);
-        }
+        let Some(iocb) = self.prepare_iocb(file, pos, flags, Some(kiocb_done), write) else {
+            return Some(self);
+        };
         self.pdu.nowait.store(1, Relaxed);
         self.pdu.refs.fetch_add(1, Relaxed);
         // SAFETY: As in `read_write`; `kiocb_done` sees `nowait` and hands a short transfer
@@ -578,7 +562,9 @@ impl Request<'_> {
         let rq = self.raw();
         let dsync = if self.fua() { bindings::IOCB_DSYNC } else { 0 };
         let flags = dsync | if direct { bindings::IOCB_DIRECT } else { 0 };
-        let iocb = self.prepare_iocb(file, pos, flags, None, write);
+        let Some(iocb) = self.prepare_iocb(file, pos, flags, None, write) else {
+            return self.end(Status::IOERR);
+        };
         let mut res: i64 = 0;
         // SAFETY: The request is started and its bios valid until it ends; each call is a
         // synchronous kiocb on an open file with the method, over one bio's vectors.
@@ -607,6 +593,10 @@ impl Request<'_> {
         unsafe { transfer_done(rq, self.pdu, res) };
     }
 
+    /// Fills the request's kiocb for a transfer at `pos`, holding its own file reference;
+    /// for a write, also takes the filesystem's freeze protection (`kiocb_start_write`),
+    /// without waiting if `flags` has `IOCB_NOWAIT`. Returns `None`, holding nothing, if that
+    /// would have had to wait. Both are given up by `Pdu::release_iocb`.
     fn prepare_iocb(
         &self,
         file: &BackingFile,
@@ -614,7 +604,7 @@ impl Request<'_> {
         flags: u32,
         done: Option<unsafe extern "C" fn(*mut bindings::kiocb, ffi::c_long)>,
         write: bool,
-    ) -> *mut bindings::kiocb {
+    ) -> Option<*mut bindings::kiocb> {
         let iocb = self.pdu.iocb.get();
         // SAFETY: The kiocb is part of this request's data, which no I/O uses yet. It holds
         // its own reference to the file, dropped when the request ends (`Pdu::put`), so the
@@ -627,12 +617,25 @@ impl Request<'_> {
                 ki_flags: flags as i32,
                 ..zeroed_c()
             });
-            if write {
-                bindings::rustre_kiocb_start_write(iocb);
-                self.pdu.write_started.store(1, Relaxed);
-            }
         }
-        iocb
+        if write {
+            // SAFETY: `iocb` is prepared on an open file.
+            let started = unsafe {
+                if flags & bindings::IOCB_NOWAIT != 0 {
+                    bindings::rustre_kiocb_start_write_nowait(iocb)
+                } else {
+                    bindings::rustre_kiocb_start_write(iocb);
+                    true
+                }
+            };
+            if !started {
+                // SAFETY: No transfer was started on the kiocb.
+                unsafe { self.pdu.release_iocb() };
+                return None;
+            }
+            self.pdu.write_started.store(1, Relaxed);
+        }
+        Some(iocb)
     }
 }
 
