@@ -5,6 +5,9 @@
 # file itself, in one VM boot with a 4 GiB virtio disk (tests/bench/lloop_bench.sh).
 #
 #   scripts/bench-lloop.sh [SECONDS [ROUNDS [JOBS]]]   default 10 s per run, 3 rounds, all jobs
+#
+# JOBS picks jobs, e.g. "write:1M:8"; LLOOP_PARAMS in the environment are passed to insmod
+# (e.g. LLOOP_PARAMS=submit_queues=1).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/build/vm/bench-lloop

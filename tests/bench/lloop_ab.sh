@@ -16,10 +16,8 @@ set -u
 top=$1 dir=$2 secs=$3 rounds=$4 jobs=$5
 export PATH=$top/tools/target/release:$PATH
 w=/tmp/bench
-[ -b /dev/vda ] || { echo "setup: no /dev/vda: run through scripts/bench-lloop-ab.sh"; exit 1; }
-mkfs.ext4 -q -F /dev/vda && mkdir -p $w && mount /dev/vda $w || exit 1
-dd if=/dev/zero of=$w/file bs=1M count=1024 oflag=direct status=none && sync
-echo 3 >/proc/sys/vm/drop_caches
+# shellcheck source=tests/bench/lloop_backing.sh
+. "$top/tests/bench/lloop_backing.sh"
 loop=$(losetup --direct-io=on -f --show $w/file) || exit 1
 builds=$(cd "$dir" && ls -- *.ko | sed 's/\.ko$//')
 # shellcheck disable=SC2206 # names without spaces

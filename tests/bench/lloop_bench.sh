@@ -18,11 +18,8 @@ mods=$1 top=$2 secs=${3:-10} rounds=${4:-3}
 jobs=${5:-randread:4k:32 randwrite:4k:32 read:1M:8 write:1M:8}
 export PATH=$top/tools/target/release:$PATH
 w=/tmp/bench
-[ -b /dev/vda ] || { echo "setup: no /dev/vda: run through scripts/bench-lloop.sh"; exit 1; }
-mkfs.ext4 -q -F /dev/vda && mkdir -p $w && mount /dev/vda $w || exit 1
-# Written around the page cache and the cache dropped, so that no run pays for invalidating it.
-dd if=/dev/zero of=$w/file bs=1M count=1024 oflag=direct status=none && sync
-echo 3 >/proc/sys/vm/drop_caches
+# shellcheck source=tests/bench/lloop_backing.sh
+. "$top/tests/bench/lloop_backing.sh"
 # shellcheck disable=SC2086 # LLOOP_PARAMS are words for insmod
 insmod "$(find "$mods" -name lloop.ko | head -n1)" ${LLOOP_PARAMS:-} || exit 1
 lloop=$(lloop attach $w/file) || exit 1
