@@ -6,7 +6,8 @@
 # tests/vm/swap.sh).
 #
 #   scripts/swap-test.sh [OUTDIR [DRIVERS]]   DRIVERS: "lloop loop" (default) or one of them;
-#                                            SWAP_SECONDS=N sets the load's duration (90)
+#                                            SWAP_SECONDS=N sets the load's duration (90),
+#                                            SWAP_LOAD_PCT=P its size in % of free memory (200)
 #
 # Exits non-zero if the lloop run fails; the loop run is reported, not judged. `make test`
 # runs lloop only: under this load the loop driver stalls until the guest's time limit.
@@ -23,7 +24,7 @@ for driver in $drivers; do
 	VM_MEMORY=256M VM_TIMEOUT=$(( ${SWAP_SECONDS:-90} + 600 )) \
 		VM_QEMU_OPTS="-drive file=$img,if=virtio,format=raw,cache=unsafe" \
 		bash "$top/scripts/vm.sh" "$out/$driver" \
-		"SWAP_SECONDS=${SWAP_SECONDS:-90} bash tests/vm/swap.sh '$out/$driver' '$top/build/modules' $driver" \
+		"SWAP_SECONDS=${SWAP_SECONDS:-90} SWAP_LOAD_PCT=${SWAP_LOAD_PCT:-200} bash tests/vm/swap.sh '$out/$driver' '$top/build/modules' $driver" \
 		>"$out/$driver.console" 2>&1
 	r=$?
 	rm -f "$img"

@@ -260,6 +260,8 @@ struct Pdu {
     status: Atomic<i32>,
     write_started: Atomic<i32>,
     nowait: Atomic<i32>,
+    /// Non-zero if completing the request frees memory (see [`Request::read_write`]).
+    reclaim: Atomic<i32>,
     requeue: Option<unsafe fn(*mut bindings::request)>,
 }
 
@@ -397,29 +399,46 @@ impl Request<'_> {
     /// cache. A request spanning more than [`INLINE_VECS`] vectors over several bios is moved
     /// bio by bio, synchronously. FUA writes are `IOCB_DSYNC`. Any other operation, or a
     /// write to a file not open for writing, fails with `EIO`.
+    ///
+    /// A direct write that frees memory (`REQ_SWAP`, or submitted by a task in reclaim) goes
+    /// through the file's private second open, which leaves the file's times alone, with
+    /// access to the memory reserves (`PF_MEMALLOC`).
     pub fn read_write(self, file: &BackingFile, pos: u64, direct: bool) {
         let write = match self.op() {
             Op::Read => false,
             Op::Write if file.writable() => true,
             _ => return self.end(Status::IOERR),
         };
+        // A direct write that frees memory (swap-out, or a write reclaim waits for) may use
+        // the memory reserves for the few allocations the filesystem makes on its way (its
+        // per-call state; bios come from mempools), rather than wait for the memory it is
+        // about to free: that wait is how the kernel loop driver stalls under a swap load.
+        // It goes through the file's private second open, which does not update the file's
+        // times (the kernel's own swap files never do), so no journal transaction starts
+        // there: those allocate with `__GFP_NOFAIL`, which the reserves must not serve.
+        // Buffered writes would take page cache from the reserves: not for them.
+        let reclaim = write && direct && self.pdu.reclaim.load(Relaxed) != 0;
+        let (f, _reserves) = match file.reclaim_file.as_deref() {
+            Some(quiet) if reclaim => (quiet, Some(ReserveScope::enter())),
+            _ => (&*file.file, None),
+        };
         let rq = self.raw();
         let mut iter = zeroed_c::<bindings::iov_iter>();
         if !self.data_iter(write, &mut iter) {
-            return self.per_bio(file, pos, write, direct);
+            return self.per_bio(f, pos, write, direct);
         }
         let flags = if self.fua() { bindings::IOCB_DSYNC } else { 0 };
         let flags = flags | if direct { bindings::IOCB_DIRECT } else { 0 };
         let done: Option<unsafe extern "C" fn(*mut bindings::kiocb, ffi::c_long)> =
             if direct { Some(kiocb_done) } else { None };
-        let Some(iocb) = self.prepare_iocb(file, pos, flags, done, write) else {
+        let Some(iocb) = self.prepare_iocb(f, pos, flags, done, write) else {
             return self.end(Status::IOERR);
         };
         self.pdu.refs.fetch_add(1, Relaxed);
         // SAFETY: `iocb` is a kiocb on an open file that has the method (checked by
         // `BackingFile::new`), `iter` covers the request's pages. The request holds the I/O's
         // reference until `kiocb_done` or the synchronous return gives it up.
-        let ret = unsafe { file_rw(file, iocb, &mut iter, write) };
+        let ret = unsafe { file_rw(f, iocb, &mut iter, write) };
         if ret != -(bindings::EIOCBQUEUED as isize) {
             // SAFETY: The call completed synchronously; `rq` is ours and we hold the I/O's
             // reference, given up here.
@@ -450,14 +469,14 @@ impl Request<'_> {
         }
         let dsync = if self.fua() { bindings::IOCB_DSYNC } else { 0 };
         let flags = dsync | bindings::IOCB_DIRECT | bindings::IOCB_NOWAIT;
-        let Some(iocb) = self.prepare_iocb(file, pos, flags, Some(kiocb_done), write) else {
+        let Some(iocb) = self.prepare_iocb(&file.file, pos, flags, Some(kiocb_done), write) else {
             return Some(self);
         };
         self.pdu.nowait.store(1, Relaxed);
         self.pdu.refs.fetch_add(1, Relaxed);
         // SAFETY: As in `read_write`; `kiocb_done` sees `nowait` and hands a short transfer
         // to the worker with the I/O's reference.
-        let ret = unsafe { file_rw(file, iocb, &mut iter, write) };
+        let ret = unsafe { file_rw(&file.file, iocb, &mut iter, write) };
         if ret == -(bindings::EIOCBQUEUED as isize) {
             return None;
         }
@@ -558,7 +577,7 @@ impl Request<'_> {
     }
 
     /// Transfers the request bio by bio, synchronously, each over its own vector array.
-    fn per_bio(self, file: &BackingFile, mut pos: u64, write: bool, direct: bool) {
+    fn per_bio(self, file: &File, mut pos: u64, write: bool, direct: bool) {
         let rq = self.raw();
         let dsync = if self.fua() { bindings::IOCB_DSYNC } else { 0 };
         let flags = dsync | if direct { bindings::IOCB_DIRECT } else { 0 };
@@ -599,7 +618,7 @@ impl Request<'_> {
     /// would have had to wait. Both are given up by `Pdu::release_iocb`.
     fn prepare_iocb(
         &self,
-        file: &BackingFile,
+        file: &File,
         pos: u64,
         flags: u32,
         done: Option<unsafe extern "C" fn(*mut bindings::kiocb, ffi::c_long)>,
@@ -611,7 +630,7 @@ impl Request<'_> {
         // I/O cannot outlive the file whatever the driver does with its `BackingFile`.
         unsafe {
             iocb.write(bindings::kiocb {
-                ki_filp: bindings::get_file(file.raw()),
+                ki_filp: bindings::get_file(file.as_ptr()),
                 ki_pos: pos as bindings::loff_t,
                 ki_complete: done,
                 ki_flags: flags as i32,
@@ -664,10 +683,10 @@ unsafe impl CZeroed for bindings::kstat {}
 /// # Safety
 ///
 /// `iocb` must be a prepared kiocb on `file`, and `iter` valid for the transfer.
-unsafe fn file_rw(file: &BackingFile, iocb: *mut bindings::kiocb, iter: &mut bindings::iov_iter, write: bool) -> isize {
+unsafe fn file_rw(file: &File, iocb: *mut bindings::kiocb, iter: &mut bindings::iov_iter, write: bool) -> isize {
     // SAFETY: The file is open, so its operations are valid; `BackingFile::new` checked the
     // methods a readable (and, if open for writing, writable) file needs.
-    let fop = unsafe { &*(*file.raw()).f_op };
+    let fop = unsafe { &*(*file.as_ptr()).f_op };
     let f = if write { fop.write_iter } else { fop.read_iter };
     match f {
         // SAFETY: By the caller.
@@ -1152,19 +1171,52 @@ unsafe fn requeue<T: Driver>(rq: *mut bindings::request) {
     unsafe { (*(*(*rq).q).queuedata.cast::<Inner<T>>()).push(Pdu::of(rq)) };
 }
 
-/// Whether `queue_rq` may try [`Driver::submit_nowait`] in the submitter's context.
+/// A scope in which the running task's allocations may use the memory reserves and do not
+/// reclaim (`memalloc_noreclaim_save()`, `PF_MEMALLOC`), ended when dropped.
+///
+/// For I/O that frees memory when it completes. Allocations in the scope fail rather than
+/// wait once the reserves are gone, so it must only cover work whose allocations are small
+/// and bounded.
+struct ReserveScope {
+    old: ffi::c_uint,
+    /// The scope belongs to the task that entered it.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl ReserveScope {
+    fn enter() -> Self {
+        // SAFETY: Sets a flag of the running task; `drop` restores it on the same task, as
+        // the guard cannot leave it.
+        let old = unsafe { bindings::memalloc_noreclaim_save() };
+        Self { old, _not_send: PhantomData }
+    }
+}
+
+impl Drop for ReserveScope {
+    fn drop(&mut self) {
+        // SAFETY: Ends the scope `enter` began on this task; scopes nest.
+        unsafe { bindings::memalloc_noreclaim_restore(self.old) };
+    }
+}
+
+/// The running task's `flags` and whether it is inside a filesystem transaction.
+fn current_state() -> (u32, bool) {
+    // SAFETY: `current` is the running task, valid while it runs; these fields are its own.
+    unsafe {
+        let t = bindings::get_current();
+        ((*t).flags, !(*t).journal_info.is_null())
+    }
+}
+
+/// Whether `queue_rq` may try [`Driver::submit_nowait`] in a task with these
+/// [`current_state`]s.
 ///
 /// Not in memory reclaim (swap-out and writeback under pressure stay on the worker), not in
 /// a no-I/O or no-FS scope, and not inside a filesystem transaction (`journal_info`), which
 /// the backing filesystem would take for one of its own.
-fn may_submit_here() -> bool {
-    // SAFETY: `current` is the running task, valid while it runs; these fields are its own.
-    let (flags, journal) = unsafe {
-        let t = bindings::get_current();
-        ((*t).flags, (*t).journal_info)
-    };
+fn may_submit_here(flags: u32, in_transaction: bool) -> bool {
     let scopes = bindings::PF_MEMALLOC | bindings::PF_MEMALLOC_NOIO | bindings::PF_MEMALLOC_NOFS;
-    flags & scopes == 0 && journal.is_null()
+    flags & scopes == 0 && !in_transaction
 }
 
 unsafe extern "C" fn queue_rq<T: Driver>(
@@ -1181,7 +1233,11 @@ unsafe extern "C" fn queue_rq<T: Driver>(
         pdu.refs.store(1, Relaxed);
         pdu.status.store(i32::from(Status::IOERR.0), Relaxed);
         pdu.write_started.store(0, Relaxed);
-        if T::HAS_SUBMIT_NOWAIT && may_submit_here() {
+        // Swap-out, or I/O a task in reclaim (kswapd, a direct reclaimer) waits for.
+        let (flags, in_transaction) = current_state();
+        let reclaim = (*rq).cmd_flags & bindings::REQ_SWAP != 0 || flags & bindings::PF_MEMALLOC != 0;
+        pdu.reclaim.store(i32::from(reclaim), Relaxed);
+        if T::HAS_SUBMIT_NOWAIT && may_submit_here(flags, in_transaction) {
             // The tag set is `BLK_MQ_F_BLOCKING`: we are in task context and may sleep, but
             // allocations must not recurse into I/O.
             let noio = bindings::memalloc_noio_save();
@@ -1318,6 +1374,10 @@ pub enum Falloc {
 /// mapping's allocation mask had `old_gfp` when we took it over.
 pub struct BackingFile {
     file: ARef<File>,
+    /// A second open of the same file, for direct writes that free memory (see
+    /// [`Request::read_write`]): private to us, with `FMODE_NOCMTIME`. `None` if the file is
+    /// not open for writing or has no direct I/O.
+    reclaim_file: Option<ARef<File>>,
     old_gfp: bindings::gfp_t,
     dio_align: u32,
     dio_mem_align: u32,
@@ -1326,7 +1386,8 @@ pub struct BackingFile {
 impl BackingFile {
     /// Takes the file behind the caller's descriptor `fd`. `EBADF` for a bad descriptor,
     /// `EINVAL` for anything but a regular file that can be read (and written, if open for
-    /// writing).
+    /// writing). A file open for writing with direct I/O is also opened a second time, for
+    /// writes that free memory ([`Request::read_write`]); that open's error is returned.
     pub fn from_fd(fd: u32) -> Result<Self> {
         let file = LocalFile::fget(fd).map_err(|_| EBADF)?;
         // SAFETY: We never use the file position: every transfer names its own offset.
@@ -1346,6 +1407,13 @@ impl BackingFile {
             return Err(EINVAL);
         }
         let (dio_align, dio_mem_align) = Self::dio_alignment(&file);
+        // SAFETY: `f_mode` of an open file does not change.
+        let mode = unsafe { (*file.as_ptr()).f_mode };
+        let reclaim_file = if mode & bindings::FMODE_WRITE != 0 && mode & bindings::FMODE_CAN_ODIRECT != 0 {
+            Some(Self::reopen_quiet(&file)?)
+        } else {
+            None
+        };
         // SAFETY: An open file's mapping is valid; the mask is a plain word the page cache
         // reads when it allocates.
         let old_gfp = unsafe {
@@ -1354,8 +1422,23 @@ impl BackingFile {
             (*m).gfp_mask = old & !((1 << bindings::___GFP_IO_BIT) | (1 << bindings::___GFP_FS_BIT));
             old
         };
-        // INVARIANT: Checked above.
-        Ok(Self { file, old_gfp, dio_align, dio_mem_align })
+        // INVARIANT: Checked above; the second open is of the same file.
+        Ok(Self { file, reclaim_file, old_gfp, dio_align, dio_mem_align })
+    }
+
+    /// Opens `file` again, by its path and with its flags and credentials, for the driver
+    /// alone, and marks the new file not to update the inode's times (`FMODE_NOCMTIME`).
+    fn reopen_quiet(file: &File) -> Result<ARef<File>> {
+        let f = file.as_ptr();
+        // SAFETY: An open file's path and credentials are valid while it is open; the call
+        // returns a new file, holding one reference, or an error pointer.
+        let new = from_err_ptr(unsafe {
+            bindings::dentry_open(&raw const (*f).__bindgen_anon_1.f_path, (*f).f_flags as i32, (*f).f_cred)
+        })?;
+        // SAFETY: `new` is a valid file no one else knows about yet, so no I/O reads its mode.
+        unsafe { (*new).f_mode |= bindings::FMODE_NOCMTIME };
+        // SAFETY: `new` is non-null (not an error) and its one reference becomes the `ARef`'s.
+        Ok(unsafe { ARef::from_raw(NonNull::new_unchecked(new.cast::<File>())) })
     }
 
     /// Offset and memory alignment of direct I/O: the filesystem's (`STATX_DIOALIGN`), else

@@ -131,6 +131,15 @@ expect "--buffered turns direct I/O off" "0" "$(cat /sys/block/lloop0/lloop/dio)
 out=$(fio_verify "$dev" 64k --verify_only)
 expect "buffered verify_only of the direct-I/O data" "0" "$(echo "$out" | awk -F';' '/^3;/ {print $5}')"
 lloop detach "$dev"
+# Only writes that free memory (swap-out) skip the time update; ordinary ones make it.
+dev=$(lloop attach "$work/ext4/b.img")
+m0=$(stat -c %y "$work/ext4/b.img")
+sleep 1
+dd if=/dev/urandom of="$dev" bs=4k count=1 oflag=direct status=none
+m1=$(stat -c %y "$work/ext4/b.img")
+[ "$m0" != "$m1" ] && ok "a direct write through $dev updates the backing file's mtime" ||
+	bad "mtime of the backing file unchanged by a write ($m1)"
+lloop detach "$dev"
 
 # --- Flush and discard reach the file -----------------------------------------------------
 dev=$(lloop attach --buffered "$work/ext4/b.img")

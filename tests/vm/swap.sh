@@ -8,7 +8,8 @@
 # The guest's first virtio disk gets an ext4 filesystem holding a swap file, which is attached
 # to /dev/lloop0 (or to a kernel loop device with direct I/O on), made swap and enabled. Then
 # stress-ng runs a memory load well beyond the guest's RAM that verifies its own data for
-# SWAP_SECONDS (default 90). The run fails on a verification error, an OOM kill, a load that
+# SWAP_SECONDS (default 90); the load is SWAP_LOAD_PCT (default 200) percent of the memory
+# the guest has available. The run fails on a verification error, an OOM kill, a load that
 # does not finish in time, or (checked by scripts/vm.sh) any kernel report. The outcome and
 # the swap traffic go to OUTDIR/swap-<driver>.txt.
 set -u
@@ -42,8 +43,8 @@ mkswap -q "$dev" || fail "mkswap $dev"
 swapon "$dev" || fail "swapon $dev"
 mem=$(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo)
 avail=$(awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo)
-# Twice the memory the guest has free: at least half of the load lives in swap.
-load=$((avail * 2))
+# By default twice the memory the guest has free: at least half of the load lives in swap.
+load=$((avail * ${SWAP_LOAD_PCT:-200} / 100))
 echo "driver=$driver device=$dev dio=$dio mem=${mem}MiB available=${avail}MiB load=${load}MiB seconds=$secs" | tee -a "$res"
 # Swap in use, sampled every 2 s (tinyconfig has no /proc/vmstat swap counters).
 swap_used() { awk '/SwapTotal/ {t = $2} /SwapFree/ {f = $2} END {print int((t - f) / 1024)}' /proc/meminfo; }
