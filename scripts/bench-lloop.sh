@@ -19,7 +19,7 @@ truncate -s 4G "$img"
 VM_TIMEOUT=${VM_TIMEOUT:-3000} VM_QEMU_OPTS="-drive file=$img,if=virtio,format=raw,cache=unsafe" \
 	bash "$top/scripts/vm.sh" "$out" \
 	"LLOOP_PARAMS='${LLOOP_PARAMS:-}' bash tests/bench/lloop_bench.sh '$top/build/modules' '$top' ${1:-10} ${2:-3} '${3:-}'" |
-	grep -E '^(setup|run|result)'
+	grep -E '^(setup|run|result|paired)'
 rc=${PIPESTATUS[0]}
 rm -f "$img"
 exit $rc

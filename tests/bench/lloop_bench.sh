@@ -75,6 +75,16 @@ for (rw, bs), ts in med.items():
     unit = (lambda v: "%.0f IOPS" % v) if k == 0 else (lambda v: "%.1f MiB/s" % (v / 1048576))
     print("result: %-10s %-4s %12s %12s %12s %11.2f %11.2f" % (rw, bs, unit(m["lloop"][k]), unit(m["loop"][k]), unit(m["file"][k]),
           m["lloop"][k] / m["loop"][k], m["lloop"][k] / m["file"][k]))
+# lloop and loop of one round run next to each other: their ratio per round cancels the slow
+# drifts of a shared host that the medians of each target keep.
+per = {}
+for rw, bs, t, r, iops, bw in rows:
+    per.setdefault((rw, bs, r), {})[t] = float(iops)
+for (rw, bs) in med:
+    rs = [v["lloop"] / v["loop"] for (a, b, r), v in per.items() if (a, b) == (rw, bs) and "lloop" in v and v.get("loop")]
+    if rs:
+        print("paired: %-10s %-4s lloop/loop per round %s; median %.2f; lloop ahead in %d of %d" % (
+            rw, bs, " ".join("%.2f" % x for x in rs), statistics.median(rs), sum(x >= 1 for x in rs), len(rs)))
 PY
 losetup -d "$loop"
 lloop detach "$lloop"
