@@ -422,7 +422,7 @@ impl Driver for LloopDev {
             return Some(rq);
         };
         match uapi::file_pos(rq.sector(), u64::from(rq.bytes()), io.offset, io.capacity) {
-            Some(pos) => rq.read_write_nowait(file, pos),
+            Some(pos) => rq.read_nowait(file, pos),
             None => Some(rq),
         }
     }

@@ -92,17 +92,6 @@ __rust_helper void rust_helper_rustre_kiocb_start_write(struct kiocb *iocb)
 	kiocb_start_write(iocb);
 }
 
-/* kiocb_start_write() without waiting for a frozen filesystem: false if it would wait. */
-__rust_helper bool rust_helper_rustre_kiocb_start_write_nowait(struct kiocb *iocb)
-{
-	struct super_block *sb = file_inode(iocb->ki_filp)->i_sb;
-
-	if (!sb_start_write_trylock(sb))
-		return false;
-	__sb_writers_release(sb, SB_FREEZE_WRITE);
-	return true;
-}
-
 __rust_helper void rust_helper_rustre_kiocb_end_write(struct kiocb *iocb)
 {
 	kiocb_end_write(iocb);

@@ -13,8 +13,8 @@
 //! - Every request is handed to [`Driver::handle`] as a [`Request`], in a worker running with
 //!   no-I/O allocation context. The per-request state (work item, `kiocb`, a small `bio_vec`
 //!   array) lives in the request's preallocated data: nothing on the way allocates.
-//! - A driver may first try [`Driver::submit_nowait`] in the submitter's context: a read or
-//!   write that the file starts without blocking ([`Request::read_write_nowait`], with
+//! - A driver may first try [`Driver::submit_nowait`] in the submitter's context: a direct
+//!   read that the file starts without blocking ([`Request::read_nowait`], with
 //!   `IOCB_NOWAIT`) skips the worker; anything else, or an attempt the file refuses, goes on
 //!   to the worker.
 //! - [`Request::read_write`] turns a read or write into one `read_iter`/`write_iter` call on a
@@ -203,7 +203,7 @@ pub trait Driver: Send + Sync + Sized + 'static {
     ///
     /// Called from `queue_rq` with no-I/O allocation context, only when the submitter is not
     /// reclaiming memory nor inside a filesystem transaction or a no-I/O or no-FS scope.
-    /// Nothing here may wait: start I/O with [`Request::read_write_nowait`], end the request,
+    /// Nothing here may wait: start a read with [`Request::read_nowait`], end the request,
     /// or give it back. Without this method every request goes to the worker.
     fn submit_nowait<'a>(&self, _io: &Self::Io, rq: Request<'a>) -> Option<Request<'a>> {
         Some(rq)
@@ -248,7 +248,7 @@ pub const MAX_ATTRS: usize = 8;
 /// the file I/O while it runs. The last to drop its reference ends the request with `status`.
 /// `next` links requests waiting for the worker (see [`Inner`]).
 ///
-/// `nowait` is set while a transfer started by [`Request::read_write_nowait`] is in flight: if
+/// `nowait` is set while a transfer started by [`Request::read_nowait`] is in flight: if
 /// it does not complete in full, its completion hands the request to the worker through
 /// `requeue` (set once, by `init_request`) instead of ending it.
 #[repr(C)]
@@ -274,7 +274,7 @@ impl Pdu {
     /// No transfer may use the kiocb any more.
     unsafe fn release_iocb(&self) {
         // SAFETY: By the caller, the kiocb is ours; `write_started` says `kiocb_start_write`
-        // (or its non-blocking form) succeeded on it, and whoever set `ki_filp` took a file
+        // was called on it, and whoever set `ki_filp` took a file
         // reference for it.
         unsafe {
             if self.write_started.load(Relaxed) != 0 {
@@ -431,9 +431,7 @@ impl Request<'_> {
         let flags = flags | if direct { bindings::IOCB_DIRECT } else { 0 };
         let done: Option<unsafe extern "C" fn(*mut bindings::kiocb, ffi::c_long)> =
             if direct { Some(kiocb_done) } else { None };
-        let Some(iocb) = self.prepare_iocb(f, pos, flags, done, write) else {
-            return self.end(Status::IOERR);
-        };
+        let iocb = self.prepare_iocb(f, pos, flags, done, write);
         self.pdu.refs.fetch_add(1, Relaxed);
         // SAFETY: `iocb` is a kiocb on an open file that has the method (checked by
         // `BackingFile::new`), `iter` covers the request's pages. The request holds the I/O's
@@ -446,37 +444,29 @@ impl Request<'_> {
         }
     }
 
-    /// Starts the transfer of [`Request::read_write`] with direct I/O, asynchronously and
-    /// without blocking (`IOCB_NOWAIT`), for [`Driver::submit_nowait`].
+    /// Starts a read as [`Request::read_write`] does with direct I/O, but without blocking
+    /// (`IOCB_NOWAIT`), for [`Driver::submit_nowait`].
     ///
-    /// Returns the request, untouched, if that cannot be done: not a read or a permitted
-    /// write, a file without direct or non-blocking I/O (`FMODE_NOWAIT`), a frozen
-    /// filesystem, a request needing more than one call, or a file that would have to wait.
-    /// If the file takes the transfer but does not complete all of it, the completion hands
-    /// the request to the worker, whose [`Driver::handle`] does it again, blocking.
-    pub fn read_write_nowait(self, file: &BackingFile, pos: u64) -> Option<Self> {
-        let write = match self.op() {
-            Op::Read => false,
-            Op::Write if file.writable() => true,
-            _ => return Some(self),
-        };
-        if !file.can_direct() || !file.can_nowait() {
+    /// Returns the request, untouched, if that cannot be done: not a read, a file without
+    /// direct or non-blocking I/O (`FMODE_NOWAIT`), a request needing more than one call, or
+    /// a file that would have to wait. If the file takes the read but does not complete all
+    /// of it, the completion hands the request to the worker, whose [`Driver::handle`] does
+    /// it again, blocking.
+    pub fn read_nowait(self, file: &BackingFile, pos: u64) -> Option<Self> {
+        if self.op() != Op::Read || !file.can_direct() || !file.can_nowait() {
             return Some(self);
         }
         let mut iter = zeroed_c::<bindings::iov_iter>();
-        if !self.data_iter(write, &mut iter) {
+        if !self.data_iter(false, &mut iter) {
             return Some(self);
         }
-        let dsync = if self.fua() { bindings::IOCB_DSYNC } else { 0 };
-        let flags = dsync | bindings::IOCB_DIRECT | bindings::IOCB_NOWAIT;
-        let Some(iocb) = self.prepare_iocb(&file.file, pos, flags, Some(kiocb_done), write) else {
-            return Some(self);
-        };
+        let flags = bindings::IOCB_DIRECT | bindings::IOCB_NOWAIT;
+        let iocb = self.prepare_iocb(&file.file, pos, flags, Some(kiocb_done), false);
         self.pdu.nowait.store(1, Relaxed);
         self.pdu.refs.fetch_add(1, Relaxed);
         // SAFETY: As in `read_write`; `kiocb_done` sees `nowait` and hands a short transfer
         // to the worker with the I/O's reference.
-        let ret = unsafe { file_rw(&file.file, iocb, &mut iter, write) };
+        let ret = unsafe { file_rw(&file.file, iocb, &mut iter, false) };
         if ret == -(bindings::EIOCBQUEUED as isize) {
             return None;
         }
@@ -581,9 +571,7 @@ impl Request<'_> {
         let rq = self.raw();
         let dsync = if self.fua() { bindings::IOCB_DSYNC } else { 0 };
         let flags = dsync | if direct { bindings::IOCB_DIRECT } else { 0 };
-        let Some(iocb) = self.prepare_iocb(file, pos, flags, None, write) else {
-            return self.end(Status::IOERR);
-        };
+        let iocb = self.prepare_iocb(file, pos, flags, None, write);
         let mut res: i64 = 0;
         // SAFETY: The request is started and its bios valid until it ends; each call is a
         // synchronous kiocb on an open file with the method, over one bio's vectors.
@@ -613,9 +601,8 @@ impl Request<'_> {
     }
 
     /// Fills the request's kiocb for a transfer at `pos`, holding its own file reference;
-    /// for a write, also takes the filesystem's freeze protection (`kiocb_start_write`),
-    /// without waiting if `flags` has `IOCB_NOWAIT`. Returns `None`, holding nothing, if that
-    /// would have had to wait. Both are given up by `Pdu::release_iocb`.
+    /// for a write, also takes the filesystem's freeze protection (`kiocb_start_write`).
+    /// Both are given up by `Pdu::release_iocb`.
     fn prepare_iocb(
         &self,
         file: &File,
@@ -623,7 +610,7 @@ impl Request<'_> {
         flags: u32,
         done: Option<unsafe extern "C" fn(*mut bindings::kiocb, ffi::c_long)>,
         write: bool,
-    ) -> Option<*mut bindings::kiocb> {
+    ) -> *mut bindings::kiocb {
         let iocb = self.pdu.iocb.get();
         // SAFETY: The kiocb is part of this request's data, which no I/O uses yet. It holds
         // its own reference to the file, dropped when the request ends (`Pdu::put`), so the
@@ -636,25 +623,12 @@ impl Request<'_> {
                 ki_flags: flags as i32,
                 ..zeroed_c()
             });
-        }
-        if write {
-            // SAFETY: `iocb` is prepared on an open file.
-            let started = unsafe {
-                if flags & bindings::IOCB_NOWAIT != 0 {
-                    bindings::rustre_kiocb_start_write_nowait(iocb)
-                } else {
-                    bindings::rustre_kiocb_start_write(iocb);
-                    true
-                }
-            };
-            if !started {
-                // SAFETY: No transfer was started on the kiocb.
-                unsafe { self.pdu.release_iocb() };
-                return None;
+            if write {
+                bindings::rustre_kiocb_start_write(iocb);
+                self.pdu.write_started.store(1, Relaxed);
             }
-            self.pdu.write_started.store(1, Relaxed);
         }
-        Some(iocb)
+        iocb
     }
 }
 
