@@ -270,6 +270,8 @@ pub fn list() -> io::Result<Vec<Entry>> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn context_keeps_the_errno() {
         let e = with_context(io::Error::from_raw_os_error(libc::ENXIO), "/dev/lloop0");
@@ -282,8 +284,6 @@ mod tests {
         let plain = io::Error::new(io::ErrorKind::InvalidInput, "not a file");
         assert_eq!(errno(&plain), None);
     }
-
-    use super::*;
 
     #[test]
     fn device_names() {
