@@ -35,11 +35,8 @@ for r in $(seq 1 "$rounds"); do
 				insmod "$dir/$t.ko" || exit 1
 				f=$(lloop attach $w/file) || exit 1
 			fi
-			v=$(fio --name=b --filename="$f" --rw="$rw" --bs="$bs" --iodepth="$qd" \
-				--ioengine=libaio --direct=1 --size=1G --time_based --runtime="$secs" \
-				--ramp_time=2 --randrepeat=0 --output-format=terse --terse-version=3 |
-				awk -F';' -v rw="$rw" '{ print (rw ~ /read/) ? $8 : $49 }')
-			echo "run: $r $rw $bs $t $v"
+			v=$(bench_fio "$f" "$rw" "$bs" "$qd" "$secs")
+			echo "run: $r $rw $bs $t ${v%% *}"
 			if [ "$t" != loop ]; then
 				lloop detach "$f" && rmmod lloop || exit 1
 			fi

@@ -46,18 +46,12 @@ for r in $(seq 1 "$rounds"); do
 			loop) f=$loop ;;
 			file) f=$w/file ;;
 			esac
-			fio --name=b --filename="$f" --rw="$rw" --bs="$bs" --iodepth="$qd" --ioengine=libaio \
-				--direct=1 --size=1G --time_based --runtime="$secs" --ramp_time=2 \
-				--randrepeat=0 --output-format=json >$w/out.json 2>$w/err.txt ||
+			v=$(bench_fio "$f" "$rw" "$bs" "$qd" "$secs" 2>$w/err.txt)
+			if [ -z "$v" ]; then
 				echo "run: fio failed on $f: $(tail -n 2 $w/err.txt | tr '\n' ' ')"
-			python3 - "$w/out.json" "$rw" "$bs" "$target" "$r" >>$res <<'PY'
-import json, sys
-text = open(sys.argv[1]).read()
-# fio may print notes before the JSON document.
-j = json.loads(text[text.index("{"):])["jobs"][0]
-d = j["read"] if "read" in sys.argv[2] else j["write"]
-print(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], round(d["iops"], 1), d["bw_bytes"])
-PY
+				continue
+			fi
+			echo "$rw $bs $target $r $v" >>$res
 			echo "run: round $r $rw $bs $target $(tail -n1 $res | awk '{printf "%.0f IOPS %.1f MiB/s", $5, $6 / 1048576}')"
 		done
 	done
