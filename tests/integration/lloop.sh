@@ -140,6 +140,16 @@ m1=$(stat -c %y "$work/ext4/b.img")
 [ "$m0" != "$m1" ] && ok "a direct write through $dev updates the backing file's mtime" ||
 	bad "mtime of the backing file unchanged by a write ($m1)"
 lloop detach "$dev"
+# A direct read of a range the backing file holds dirty in its page cache: ext4 refuses the
+# non-blocking read from queue_rq (EAGAIN: the range needs writeback first), and the worker
+# reads it blocking, after that writeback. The device must return the new data.
+head -c 4096 /dev/urandom >"$work/dirty.bin"
+dev=$(lloop attach "$work/ext4/b.img")
+dd if="$work/dirty.bin" of="$work/ext4/b.img" bs=4k seek=300 count=1 conv=notrunc status=none
+dd if="$dev" bs=4k skip=300 count=1 iflag=direct status=none | cmp -s - "$work/dirty.bin" &&
+	ok "a direct read through $dev of a range dirty in the backing file's cache returns that data" ||
+	bad "direct read of a dirty range of the backing file returned other data"
+lloop detach "$dev"
 
 # --- Flush and discard reach the file -----------------------------------------------------
 dev=$(lloop attach --buffered "$work/ext4/b.img")
