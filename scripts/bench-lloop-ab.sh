@@ -22,25 +22,34 @@ for b in "$@"; do
 	cp "$ko" "$out/builds/$name.ko"
 done
 make -C "$top" -s modules tools || exit 1
-img=$out/disk.img
-rm -f "$img"
-truncate -s 4G "$img"
+img=$("$top/scripts/bench-img.sh" "$out" 4) || exit 1
+trap 'rm -f "$img"' EXIT
+echo "bench: disk image $img"
 VM_TIMEOUT=${VM_TIMEOUT:-3000} VM_QEMU_OPTS="-drive file=$img,if=virtio,format=raw,cache=unsafe" \
 	bash "$top/scripts/vm.sh" "$out" \
 	"bash tests/bench/lloop_ab.sh '$top' '$out/builds' $secs $rounds '$jobs'" | grep -E '^(setup|run)'
 rc=${PIPESTATUS[0]}
-rm -f "$img"
 python3 - "$out/console.log" <<'PY'
 import re, statistics, sys
-runs = {}
+runs, rounds = {}, {}
 for line in open(sys.argv[1], errors="replace"):
-    m = re.match(r"run: \d+ (\S+) (\S+) (\S+) (\d+)", line)
+    m = re.match(r"run: (\d+) (\S+) (\S+) (\S+) (\d+)", line)
     if m:
-        runs.setdefault((m[1], m[2]), {}).setdefault(m[3], []).append(int(m[4]))
+        runs.setdefault((m[2], m[3]), {}).setdefault(m[4], []).append(int(m[5]))
+        rounds.setdefault((m[2], m[3]), {}).setdefault(m[1], {})[m[4]] = int(m[5])
 for (rw, bs), ts in runs.items():
     med = {t: statistics.median(v) for t, v in ts.items()}
     loop = med.get("loop")
     cells = ["%s %.0f%s" % (t, m, " (%.2f)" % (m / loop) if loop and t != "loop" else "") for t, m in med.items()]
     print("result: %-10s %-4s IOPS median: %s" % (rw, bs, ", ".join(cells)))
+    # Each build over loop in the same round: the two ran next to each other.
+    for t in ts:
+        if t == "loop":
+            continue
+        ratios = [r[t] / r["loop"] for r in rounds[(rw, bs)].values() if r.get("loop") and t in r]
+        if ratios:
+            print("paired: %-10s %-4s %s/loop per round: %s (median %.2f, ahead in %d of %d)" % (
+                rw, bs, t, " ".join("%.2f" % x for x in ratios), statistics.median(ratios),
+                sum(x >= 1 for x in ratios), len(ratios)))
 PY
 exit $rc

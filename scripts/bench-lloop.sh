@@ -13,13 +13,12 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/build/vm/bench-lloop
 make -C "$top" -s modules tools || exit 1
 mkdir -p "$out"
-img=$out/disk.img
-rm -f "$img"
-truncate -s 4G "$img"
+img=$("$top/scripts/bench-img.sh" "$out" 4) || exit 1
+trap 'rm -f "$img"' EXIT
+echo "bench: disk image $img"
 VM_TIMEOUT=${VM_TIMEOUT:-3000} VM_QEMU_OPTS="-drive file=$img,if=virtio,format=raw,cache=unsafe" \
 	bash "$top/scripts/vm.sh" "$out" \
 	"LLOOP_PARAMS='${LLOOP_PARAMS:-}' bash tests/bench/lloop_bench.sh '$top/build/modules' '$top' ${1:-10} ${2:-3} '${3:-}'" |
 	grep -E '^(setup|run|result|paired)'
 rc=${PIPESTATUS[0]}
-rm -f "$img"
 exit $rc
