@@ -4,9 +4,11 @@
 # A/B benchmark: builds of lloop.ko against each other and the kernel's loop driver, in one
 # VM boot (tests/bench/lloop_ab.sh), to see what a change does under the same conditions.
 #
-#   scripts/bench-lloop-ab.sh SECONDS ROUNDS JOBS NAME=MODULE.ko...
+#   scripts/bench-lloop-ab.sh SECONDS ROUNDS JOBS NAME=MODULE.ko[:PARAMS]...
 #
 # e.g. scripts/bench-lloop-ab.sh 8 5 "read:1M:8 write:1M:8" old=/tmp/old.ko new=build/modules/lloop.ko
+# PARAMS are module parameters for that build ("submit_queues=1"), so that one module can be
+# measured with several settings: one=M.ko:submit_queues=1 all=M.ko
 # Prints the median IOPS of each build and of loop per job, and each build's ratio to loop.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,9 +19,11 @@ out=$top/build/vm/bench-lloop-ab
 rm -rf "$out/builds"
 mkdir -p "$out/builds"
 for b in "$@"; do
-	name=${b%%=*} ko=${b#*=}
-	[ -f "$ko" ] && [ "$name" != "$b" ] || { echo "bench: want NAME=MODULE.ko, got '$b'" >&2; exit 2; }
+	name=${b%%=*} ko=${b#*=} params=
+	case $ko in *:*) params=${ko#*:} ko=${ko%%:*} ;; esac
+	[ -f "$ko" ] && [ "$name" != "$b" ] || { echo "bench: want NAME=MODULE.ko[:PARAMS], got '$b'" >&2; exit 2; }
 	cp "$ko" "$out/builds/$name.ko"
+	echo "$params" >"$out/builds/$name.params"
 done
 make -C "$top" -s modules tools || exit 1
 img=$("$top/scripts/bench-img.sh" "$out" 4) || exit 1

@@ -6,7 +6,8 @@
 #
 #   tests/bench/lloop_ab.sh TOP DIR SECONDS ROUNDS JOBS
 #
-# DIR holds the builds as NAME.ko. One backing file as in lloop_bench.sh; for each job and
+# DIR holds the builds as NAME.ko, with module parameters for each in NAME.params (may be
+# empty). One backing file as in lloop_bench.sh; for each job and
 # round, each build in turn is loaded, attached, measured with fio and unloaded, and loop
 # (direct I/O) is measured on the same file. Each round starts one target later than the one
 # before, as a run's position in the sequence affects its result (random writes slow down
@@ -32,7 +33,8 @@ for r in $(seq 1 "$rounds"); do
 			if [ "$t" = loop ]; then
 				f=$loop
 			else
-				insmod "$dir/$t.ko" || exit 1
+				# shellcheck disable=SC2046 # parameters are words
+				insmod "$dir/$t.ko" $(cat "$dir/$t.params" 2>/dev/null) || exit 1
 				f=$(lloop attach $w/file) || exit 1
 			fi
 			v=$(bench_fio "$f" "$rw" "$bs" "$qd" "$secs")
