@@ -417,12 +417,18 @@ impl Driver for LloopDev {
     }
 
     fn submit_nowait<'a>(&self, io: &Io, rq: Request<'a>) -> Option<Request<'a>> {
-        // Direct reads only: writes, flushes, discards and buffered I/O go to the worker.
-        let (Some(file), true, Op::Read) = (io.file.as_ref(), io.direct, rq.op()) else {
+        // Direct reads and writes only: flushes, discards and buffered I/O go to the worker,
+        // and so do writes to a read-only device, which fail there.
+        let (Some(file), true) = (io.file.as_ref(), io.direct) else {
             return Some(rq);
         };
+        match rq.op() {
+            Op::Read => {}
+            Op::Write if !io.read_only => {}
+            _ => return Some(rq),
+        }
         match uapi::file_pos(rq.sector(), u64::from(rq.bytes()), io.offset, io.capacity) {
-            Some(pos) => rq.read_nowait(file, pos),
+            Some(pos) => rq.read_write_nowait(file, pos),
             None => Some(rq),
         }
     }
@@ -435,12 +441,19 @@ impl Driver for LloopDev {
     }
 
     fn release(&self, disk: &DiskRef<'_, Self>) {
-        // The last opener is going away: detach if autoclear was asked for.
+        // The last opener is going away: detach if autoclear was asked for, else bring the
+        // backing file's times up to date with the writes made through the device (direct
+        // writes leave them alone; a flush or the detach updates them too).
         let mut c = self.conf.lock();
-        if c.bound && c.flags & uapi::LO_FLAGS_AUTOCLEAR != 0 && disk.openers() == 0 {
+        if !c.bound || disk.openers() != 0 {
+            return;
+        }
+        if c.flags & uapi::LO_FLAGS_AUTOCLEAR != 0 {
             if let Err(e) = self.clear(disk, &mut c) {
                 pr_warn!("{}: autoclear failed: {:?}\n", disk.name(), e);
             }
+        } else if let Err(e) = disk.with_io(|io| io.file.as_ref().map_or(Ok(()), |f| f.update_times())) {
+            pr_warn!("{}: backing file times not updated: {:?}\n", disk.name(), e);
         }
     }
 

@@ -92,6 +92,30 @@ __rust_helper void rust_helper_rustre_kiocb_start_write(struct kiocb *iocb)
 	kiocb_start_write(iocb);
 }
 
+/* kiocb_start_write() without waiting for a frozen filesystem: false if it would wait. */
+__rust_helper bool rust_helper_rustre_kiocb_start_write_nowait(struct kiocb *iocb)
+{
+	struct super_block *sb = file_inode(iocb->ki_filp)->i_sb;
+
+	if (!sb_start_write_trylock(sb))
+		return false;
+	__sb_writers_release(sb, SB_FREEZE_WRITE);
+	return true;
+}
+
+/* file_update_time() under freeze protection; -EBUSY, and nothing done, if frozen. */
+__rust_helper int rust_helper_rustre_file_update_time(struct file *file)
+{
+	struct super_block *sb = file_inode(file)->i_sb;
+	int ret;
+
+	if (!sb_start_write_trylock(sb))
+		return -EBUSY;
+	ret = file_update_time(file);
+	sb_end_write(sb);
+	return ret;
+}
+
 __rust_helper void rust_helper_rustre_kiocb_end_write(struct kiocb *iocb)
 {
 	kiocb_end_write(iocb);

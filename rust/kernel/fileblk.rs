@@ -14,12 +14,14 @@
 //!   no-I/O allocation context. The per-request state (work item, `kiocb`, a small `bio_vec`
 //!   array) lives in the request's preallocated data: nothing on the way allocates.
 //! - A driver may first try [`Driver::submit_nowait`] in the submitter's context: a direct
-//!   read that the file starts without blocking ([`Request::read_nowait`], with
-//!   `IOCB_NOWAIT`) skips the worker; anything else, or an attempt the file refuses, goes on
-//!   to the worker.
+//!   read or write that the file starts without blocking ([`Request::read_write_nowait`],
+//!   with `IOCB_NOWAIT`) skips the worker; anything else, or an attempt the file refuses,
+//!   goes on to the worker.
 //! - [`Request::read_write`] turns a read or write into one `read_iter`/`write_iter` call on a
 //!   [`BackingFile`] over the request's own pages (a bvec `iov_iter`), asynchronous with
-//!   `IOCB_DIRECT` or buffered and synchronous otherwise.
+//!   `IOCB_DIRECT` or buffered and synchronous otherwise. Direct writes leave the file's
+//!   times to [`BackingFile::update_times`], so that a write does not start a filesystem
+//!   transaction of its own.
 //!
 //! C headers: [`include/linux/blk-mq.h`](srctree/include/linux/blk-mq.h),
 //! [`include/linux/blkdev.h`](srctree/include/linux/blkdev.h),
@@ -203,8 +205,8 @@ pub trait Driver: Send + Sync + Sized + 'static {
     ///
     /// Called from `queue_rq` with no-I/O allocation context, only when the submitter is not
     /// reclaiming memory nor inside a filesystem transaction or a no-I/O or no-FS scope.
-    /// Nothing here may wait: start a read with [`Request::read_nowait`], end the request,
-    /// or give it back. Without this method every request goes to the worker.
+    /// Nothing here may wait: start the transfer with [`Request::read_write_nowait`], end
+    /// the request, or give it back. Without this method every request goes to the worker.
     fn submit_nowait<'a>(&self, _io: &Self::Io, rq: Request<'a>) -> Option<Request<'a>> {
         Some(rq)
     }
@@ -248,7 +250,7 @@ pub const MAX_ATTRS: usize = 8;
 /// the file I/O while it runs. The last to drop its reference ends the request with `status`.
 /// `next` links requests waiting for the worker (see [`Inner`]).
 ///
-/// `nowait` is set while a transfer started by [`Request::read_nowait`] is in flight: if
+/// `nowait` is set while a transfer started by [`Request::read_write_nowait`] is in flight: if
 /// it does not complete in full, its completion hands the request to the worker through
 /// `requeue` (set once, by `init_request`) instead of ending it.
 #[repr(C)]
@@ -274,7 +276,7 @@ impl Pdu {
     /// No transfer may use the kiocb any more.
     unsafe fn release_iocb(&self) {
         // SAFETY: By the caller, the kiocb is ours; `write_started` says `kiocb_start_write`
-        // was called on it, and whoever set `ki_filp` took a file
+        // (or its non-blocking form) succeeded on it, and whoever set `ki_filp` took a file
         // reference for it.
         unsafe {
             if self.write_started.load(Relaxed) != 0 {
@@ -400,9 +402,10 @@ impl Request<'_> {
     /// bio by bio, synchronously. FUA writes are `IOCB_DSYNC`. Any other operation, or a
     /// write to a file not open for writing, fails with `EIO`.
     ///
-    /// A direct write that frees memory (`REQ_SWAP`, or submitted by a task in reclaim) goes
-    /// through the file's private second open, which leaves the file's times alone, with
-    /// access to the memory reserves (`PF_MEMALLOC`).
+    /// Direct writes go through the file's private second open, which leaves the file's times
+    /// alone (they are brought up to date by [`BackingFile::update_times`]). One that frees
+    /// memory (`REQ_SWAP`, or submitted by a task in reclaim) has access to the memory
+    /// reserves (`PF_MEMALLOC`).
     pub fn read_write(self, file: &BackingFile, pos: u64, direct: bool) {
         let write = match self.op() {
             Op::Read => false,
@@ -413,15 +416,20 @@ impl Request<'_> {
         // the memory reserves for the few allocations the filesystem makes on its way (its
         // per-call state; bios come from mempools), rather than wait for the memory it is
         // about to free: that wait is how the kernel loop driver stalls under a swap load.
-        // It goes through the file's private second open, which does not update the file's
-        // times (the kernel's own swap files never do), so no journal transaction starts
-        // there: those allocate with `__GFP_NOFAIL`, which the reserves must not serve.
-        // Buffered writes would take page cache from the reserves: not for them.
+        // Every direct write goes through the file's private second open, which does not
+        // update the file's times, so no journal transaction starts there: those allocate
+        // with `__GFP_NOFAIL`, which the reserves must not serve, and cost a write its share
+        // of a journal update. Buffered writes would take page cache from the reserves: not
+        // for them.
         let reclaim = write && direct && self.pdu.reclaim.load(Relaxed) != 0;
-        let (f, _reserves) = match file.reclaim_file.as_deref() {
-            Some(quiet) if reclaim => (quiet, Some(ReserveScope::enter())),
-            _ => (&*file.file, None),
+        let f = match file.quiet_file.as_deref() {
+            Some(quiet) if write && direct => {
+                file.times_stale.store(1, Relaxed);
+                quiet
+            }
+            _ => &*file.file,
         };
+        let _reserves = if reclaim { Some(ReserveScope::enter()) } else { None };
         let rq = self.raw();
         let mut iter = zeroed_c::<bindings::iov_iter>();
         if !self.data_iter(write, &mut iter) {
@@ -444,29 +452,46 @@ impl Request<'_> {
         }
     }
 
-    /// Starts a read as [`Request::read_write`] does with direct I/O, but without blocking
-    /// (`IOCB_NOWAIT`), for [`Driver::submit_nowait`].
+    /// Starts the transfer of [`Request::read_write`] with direct I/O, asynchronously and
+    /// without blocking (`IOCB_NOWAIT`), for [`Driver::submit_nowait`].
     ///
-    /// Returns the request, untouched, if that cannot be done: not a read, a file without
-    /// direct or non-blocking I/O (`FMODE_NOWAIT`), a request needing more than one call, or
-    /// a file that would have to wait. If the file takes the read but does not complete all
-    /// of it, the completion hands the request to the worker, whose [`Driver::handle`] does
-    /// it again, blocking.
-    pub fn read_nowait(self, file: &BackingFile, pos: u64) -> Option<Self> {
-        if self.op() != Op::Read || !file.can_direct() || !file.can_nowait() {
+    /// Returns the request, untouched, if that cannot be done: not a read or a permitted
+    /// write, a write that frees memory (it goes to the worker, see [`Request::read_write`]),
+    /// a file without direct or non-blocking I/O (`FMODE_NOWAIT`), a frozen filesystem, a
+    /// request needing more than one call, or a file that would have to wait. If the file
+    /// takes the transfer but does not complete all of it, the completion hands the request
+    /// to the worker, whose [`Driver::handle`] does it again, blocking.
+    pub fn read_write_nowait(self, file: &BackingFile, pos: u64) -> Option<Self> {
+        let (write, f) = match (self.op(), file.quiet_file.as_deref()) {
+            (Op::Read, _) => (false, &*file.file),
+            (Op::Write, Some(quiet)) if self.pdu.reclaim.load(Relaxed) == 0 => (true, quiet),
+            _ => return Some(self),
+        };
+        if !file.can_direct() || !file.can_nowait() {
             return Some(self);
         }
         let mut iter = zeroed_c::<bindings::iov_iter>();
-        if !self.data_iter(false, &mut iter) {
+        if !self.data_iter(write, &mut iter) {
             return Some(self);
         }
-        let flags = bindings::IOCB_DIRECT | bindings::IOCB_NOWAIT;
-        let iocb = self.prepare_iocb(&file.file, pos, flags, Some(kiocb_done), false);
+        let dsync = if self.fua() { bindings::IOCB_DSYNC } else { 0 };
+        let flags = dsync | bindings::IOCB_DIRECT | bindings::IOCB_NOWAIT;
+        let iocb = self.prepare_iocb(f, pos, flags, Some(kiocb_done), false);
+        if write {
+            // SAFETY: `iocb` was just prepared on an open file, with no transfer yet.
+            if !unsafe { bindings::rustre_kiocb_start_write_nowait(iocb) } {
+                // SAFETY: No transfer uses the kiocb.
+                unsafe { self.pdu.release_iocb() };
+                return Some(self);
+            }
+            self.pdu.write_started.store(1, Relaxed);
+            file.times_stale.store(1, Relaxed);
+        }
         self.pdu.nowait.store(1, Relaxed);
         self.pdu.refs.fetch_add(1, Relaxed);
         // SAFETY: As in `read_write`; `kiocb_done` sees `nowait` and hands a short transfer
         // to the worker with the I/O's reference.
-        let ret = unsafe { file_rw(&file.file, iocb, &mut iter, false) };
+        let ret = unsafe { file_rw(f, iocb, &mut iter, write) };
         if ret == -(bindings::EIOCBQUEUED as isize) {
             return None;
         }
@@ -1348,10 +1373,13 @@ pub enum Falloc {
 /// mapping's allocation mask had `old_gfp` when we took it over.
 pub struct BackingFile {
     file: ARef<File>,
-    /// A second open of the same file, for direct writes that free memory (see
-    /// [`Request::read_write`]): private to us, with `FMODE_NOCMTIME`. `None` if the file is
-    /// not open for writing or has no direct I/O.
-    reclaim_file: Option<ARef<File>>,
+    /// A second open of the same file, for direct writes (see [`Request::read_write`]):
+    /// private to us, with `FMODE_NOCMTIME`. `None` if the file is not open for writing or
+    /// has no direct I/O.
+    quiet_file: Option<ARef<File>>,
+    /// Non-zero once a write went through `quiet_file` since the file's times were last
+    /// brought up to date ([`BackingFile::update_times`]).
+    times_stale: Atomic<i32>,
     old_gfp: bindings::gfp_t,
     dio_align: u32,
     dio_mem_align: u32,
@@ -1361,7 +1389,7 @@ impl BackingFile {
     /// Takes the file behind the caller's descriptor `fd`. `EBADF` for a bad descriptor,
     /// `EINVAL` for anything but a regular file that can be read (and written, if open for
     /// writing). A file open for writing with direct I/O is also opened a second time, for
-    /// writes that free memory ([`Request::read_write`]); that open's error is returned.
+    /// direct writes ([`Request::read_write`]); that open's error is returned.
     pub fn from_fd(fd: u32) -> Result<Self> {
         let file = LocalFile::fget(fd).map_err(|_| EBADF)?;
         // SAFETY: We never use the file position: every transfer names its own offset.
@@ -1383,7 +1411,7 @@ impl BackingFile {
         let (dio_align, dio_mem_align) = Self::dio_alignment(&file);
         // SAFETY: `f_mode` of an open file does not change.
         let mode = unsafe { (*file.as_ptr()).f_mode };
-        let reclaim_file = if mode & bindings::FMODE_WRITE != 0 && mode & bindings::FMODE_CAN_ODIRECT != 0 {
+        let quiet_file = if mode & bindings::FMODE_WRITE != 0 && mode & bindings::FMODE_CAN_ODIRECT != 0 {
             Some(Self::reopen_quiet(&file)?)
         } else {
             None
@@ -1397,7 +1425,7 @@ impl BackingFile {
             old
         };
         // INVARIANT: Checked above; the second open is of the same file.
-        Ok(Self { file, reclaim_file, old_gfp, dio_align, dio_mem_align })
+        Ok(Self { file, quiet_file, times_stale: Atomic::new(0), old_gfp, dio_align, dio_mem_align })
     }
 
     /// Opens `file` again, by its path and with its flags and credentials, for the driver
@@ -1528,10 +1556,29 @@ impl BackingFile {
         Ok(&buf[start..start + len])
     }
 
-    /// Makes the file's data and metadata durable (`vfs_fsync`).
+    /// Brings the file's times up to date ([`BackingFile::update_times`]), then makes its
+    /// data and metadata durable (`vfs_fsync`).
     pub fn fsync(&self) -> Result {
+        self.update_times()?;
         // SAFETY: The file is open.
         to_result(unsafe { bindings::vfs_fsync(self.raw(), 0) })
+    }
+
+    /// Updates the file's modification and change times if direct writes went to it since
+    /// the last update: those leave the times alone, so that a write does not start a
+    /// filesystem transaction of its own. Called by [`BackingFile::fsync`] (a flush of the
+    /// device) and when the file is dropped; a driver calls it where else it wants the times
+    /// current. `EBUSY` if the filesystem is frozen (the update is then still due).
+    pub fn update_times(&self) -> Result {
+        if self.times_stale.xchg(0, Relaxed) == 0 {
+            return Ok(());
+        }
+        // SAFETY: The file is open; the helper takes the filesystem's freeze protection.
+        let res = to_result(unsafe { bindings::rustre_file_update_time(self.raw()) });
+        if res.is_err() {
+            self.times_stale.store(1, Relaxed);
+        }
+        res
     }
 
     /// `fallocate` on `[pos, pos + len)`, keeping the file size.
@@ -1548,6 +1595,11 @@ impl BackingFile {
 
 impl Drop for BackingFile {
     fn drop(&mut self) {
+        // The last chance to record the writes in the file's times. A frozen filesystem
+        // (`EBUSY`) keeps the old ones.
+        if let Err(e) = self.update_times() {
+            pr_warn!("fileblk: backing file times not updated: {:?}\n", e);
+        }
         // SAFETY: The mapping is valid while we hold the file; we restore the mask we changed.
         unsafe { (*(*self.raw()).f_mapping).gfp_mask = self.old_gfp };
     }
