@@ -131,14 +131,23 @@ expect "--buffered turns direct I/O off" "0" "$(cat /sys/block/lloop0/lloop/dio)
 out=$(fio_verify "$dev" 64k --verify_only)
 expect "buffered verify_only of the direct-I/O data" "0" "$(echo "$out" | awk -F';' '/^3;/ {print $5}')"
 lloop detach "$dev"
-# Only writes that free memory (swap-out) skip the time update; ordinary ones make it.
+# Direct writes leave the backing file's times to a flush of the device, its last close and
+# the detach. A flush while another opener keeps the device open:
 dev=$(lloop attach "$work/ext4/b.img")
+exec 3<"$dev"
 m0=$(stat -c %y "$work/ext4/b.img")
 sleep 1
-dd if=/dev/urandom of="$dev" bs=4k count=1 oflag=direct status=none
+dd if=/dev/urandom of="$dev" bs=4k count=1 oflag=direct conv=fsync status=none
 m1=$(stat -c %y "$work/ext4/b.img")
-[ "$m0" != "$m1" ] && ok "a direct write through $dev updates the backing file's mtime" ||
-	bad "mtime of the backing file unchanged by a write ($m1)"
+[ "$m0" != "$m1" ] && ok "a flush of $dev after a direct write updates the backing file's mtime" ||
+	bad "mtime of the backing file unchanged by a direct write and a flush ($m1)"
+exec 3<&-
+# ...and the last close, without a flush:
+sleep 1
+dd if=/dev/urandom of="$dev" bs=4k count=1 oflag=direct status=none
+m2=$(stat -c %y "$work/ext4/b.img")
+[ "$m1" != "$m2" ] && ok "closing $dev after a direct write updates the backing file's mtime" ||
+	bad "mtime of the backing file unchanged by a direct write and the last close ($m2)"
 lloop detach "$dev"
 # A direct read of a range the backing file holds dirty in its page cache: ext4 refuses the
 # non-blocking read from queue_rq (EAGAIN: the range needs writeback first), and the worker
