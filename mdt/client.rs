@@ -3,8 +3,8 @@
 //! The client side of `rustre_mdt`'s in-kernel interface (`mdt/rustre_mdt.h`), compiled into
 //! the modules that use it (`#[path]`): safe handles over the exported functions.
 
-use kernel::ffi::{c_char, c_int, c_void};
 use core::ptr::NonNull;
+use kernel::ffi::{c_char, c_int, c_void};
 
 use kernel::prelude::*;
 
@@ -24,7 +24,13 @@ extern "C" {
     fn rustre_mdt_put(t: *const c_void);
     fn rustre_mdt_open(t: *const c_void) -> c_int;
     fn rustre_mdt_close(t: *const c_void);
-    fn rustre_mdt_read(t: *const c_void, from: u64, buf: *mut u8, len: usize, next: *mut u64) -> isize;
+    fn rustre_mdt_read(
+        t: *const c_void,
+        from: u64,
+        buf: *mut u8,
+        len: usize,
+        next: *mut u64,
+    ) -> isize;
     fn rustre_mdt_wait(t: *const c_void, after: u64, timeout_ms: u32) -> c_int;
     fn rustre_mdt_clear(t: *const c_void, id: *const u8, id_len: usize, endrec: u64) -> c_int;
     fn rustre_mdt_user_mask(
@@ -150,7 +156,8 @@ impl Target {
     pub fn read(&self, from: u64, buf: &mut [u8]) -> Result<(usize, u64)> {
         let mut next = from;
         // SAFETY: `raw` is live; `buf` and `next` are valid for writes.
-        let n = unsafe { rustre_mdt_read(self.as_raw(), from, buf.as_mut_ptr(), buf.len(), &mut next) };
+        let n =
+            unsafe { rustre_mdt_read(self.as_raw(), from, buf.as_mut_ptr(), buf.len(), &mut next) };
         if n < 0 {
             return Err(Error::from_errno(n as i32));
         }
@@ -211,7 +218,9 @@ impl Clone for Target {
     fn clone(&self) -> Self {
         // SAFETY: `raw` is live; the new reference goes to the clone.
         let raw = unsafe { rustre_mdt_ref(self.as_raw()) };
-        Target { raw: NonNull::new(raw.cast_mut()).unwrap_or(self.raw) }
+        Target {
+            raw: NonNull::new(raw.cast_mut()).unwrap_or(self.raw),
+        }
     }
 }
 

@@ -43,7 +43,11 @@ impl Fid {
     /// is what a file handle of type `FILEID_INO32_GEN` carries, so the file can be opened again
     /// from its FID with `open_by_handle_at()`.
     pub const fn from_inode(ino: u64, generation: u32) -> Fid {
-        Fid { seq: ino, oid: generation, ver: 0 }
+        Fid {
+            seq: ino,
+            oid: generation,
+            ver: 0,
+        }
     }
 
     /// Whether all three fields are zero (Lustre's `fid_is_zero`).
@@ -103,11 +107,29 @@ impl fmt::Display for NoBrace<'_> {
 /// Test vectors for [`Fid::parse`] and its text form, shared by host tests and KUnit.
 #[cfg(any(test, CONFIG_KUNIT = "y"))]
 pub const FID_CASES: &[(&[u8], Option<Fid>)] = &[
-    (b"[0x200000401:0x1:0x0]", Some(Fid { seq: 0x200000401, oid: 1, ver: 0 })),
-    (b"0x200000401:0x1:0x0", Some(Fid { seq: 0x200000401, oid: 1, ver: 0 })),
+    (
+        b"[0x200000401:0x1:0x0]",
+        Some(Fid {
+            seq: 0x200000401,
+            oid: 1,
+            ver: 0,
+        }),
+    ),
+    (
+        b"0x200000401:0x1:0x0",
+        Some(Fid {
+            seq: 0x200000401,
+            oid: 1,
+            ver: 0,
+        }),
+    ),
     (
         b"[0xffffffffffffffff:0xffffffff:0xffffffff]",
-        Some(Fid { seq: u64::MAX, oid: u32::MAX, ver: u32::MAX }),
+        Some(Fid {
+            seq: u64::MAX,
+            oid: u32::MAX,
+            ver: u32::MAX,
+        }),
     ),
     (b"[0x1:0x100000000:0x0]", None),
     (b"[0x1:0x1]", None),
@@ -130,10 +152,18 @@ mod tests {
 
     #[test]
     fn fid_text() {
-        let f = Fid { seq: 0x200000401, oid: 1, ver: 0 };
+        let f = Fid {
+            seq: 0x200000401,
+            oid: 1,
+            ver: 0,
+        };
         assert_eq!(f.to_string(), "[0x200000401:0x1:0x0]");
         assert_eq!(f.no_brace().to_string(), "0x200000401:0x1:0x0");
-        let max = Fid { seq: u64::MAX, oid: u32::MAX, ver: u32::MAX };
+        let max = Fid {
+            seq: u64::MAX,
+            oid: u32::MAX,
+            ver: u32::MAX,
+        };
         assert_eq!(max.to_string().len(), FID_LEN);
         assert_eq!(Fid::default().to_string(), "[0:0x0:0x0]");
     }

@@ -26,7 +26,11 @@ impl kernel::fmt::Display for BStr<'_> {
 impl core::fmt::Display for BStr<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         for &c in self.0 {
-            let c = if (0x20..0x7f).contains(&c) { c as char } else { '?' };
+            let c = if (0x20..0x7f).contains(&c) {
+                c as char
+            } else {
+                '?'
+            };
             core::fmt::Write::write_char(f, c)?;
         }
         Ok(())

@@ -57,8 +57,8 @@ pub const CL_LAST: u32 = 25;
 /// Short names (`changelog_type2str`), indexed by type.
 pub const TYPE_NAMES: [&str; CL_LAST as usize] = [
     "MARK", "CREAT", "MKDIR", "HLINK", "SLINK", "MKNOD", "UNLNK", "RMDIR", "RENME", "RNMTO",
-    "OPEN", "CLOSE", "LYOUT", "TRUNC", "SATTR", "XATTR", "HSM", "MTIME", "CTIME", "ATIME",
-    "MIGRT", "FLRW", "RESYNC", "GXATR", "NOPEN",
+    "OPEN", "CLOSE", "LYOUT", "TRUNC", "SATTR", "XATTR", "HSM", "MTIME", "CTIME", "ATIME", "MIGRT",
+    "FLRW", "RESYNC", "GXATR", "NOPEN",
 ];
 
 /// Types that are always recorded (`CHANGELOG_MINMASK`).
@@ -295,7 +295,11 @@ impl<'a> Record<'a> {
     /// Like Lustre's MDT, a record carries `CLF_RENAME` or else `CLF_VERSION`.
     pub fn cr_flags(&self) -> u16 {
         let mut f = self.flags & CLF_FLAGMASK;
-        f |= if self.rename.is_some() { CLF_RENAME } else { CLF_VERSION };
+        f |= if self.rename.is_some() {
+            CLF_RENAME
+        } else {
+            CLF_VERSION
+        };
         if self.jobid.is_some() {
             f |= CLF_JOBID;
         }
@@ -328,7 +332,10 @@ impl<'a> Record<'a> {
         if self.name.len() > NAME_MAX
             || self.sname.len() > NAME_MAX
             || self.jobid.is_some_and(|j| j.len() >= EXT_JOBID_LEN)
-            || self.extra.and_then(|e| e.xattr).is_some_and(|x| x.len() >= EXT_XATTR_LEN)
+            || self
+                .extra
+                .and_then(|e| e.xattr)
+                .is_some_and(|x| x.len() >= EXT_XATTR_LEN)
         {
             return Err(RecordError::TooLong);
         }
@@ -397,42 +404,59 @@ impl<'a> Record<'a> {
         };
         let mut pos = REC_HDR_LEN;
         if cr_flags & CLF_RENAME != 0 {
-            let ext = buf.get(pos..pos + EXT_RENAME_LEN).ok_or(RecordError::Truncated)?;
+            let ext = buf
+                .get(pos..pos + EXT_RENAME_LEN)
+                .ok_or(RecordError::Truncated)?;
             rec.rename = Some((fid_at(ext, 0), fid_at(ext, 16)));
             pos += EXT_RENAME_LEN;
         }
         if cr_flags & CLF_JOBID != 0 {
-            let ext = buf.get(pos..pos + EXT_JOBID_LEN).ok_or(RecordError::Truncated)?;
+            let ext = buf
+                .get(pos..pos + EXT_JOBID_LEN)
+                .ok_or(RecordError::Truncated)?;
             rec.jobid = Some(until_nul(ext));
             pos += EXT_JOBID_LEN;
         }
         if cr_flags & CLF_EXTRA_FLAGS != 0 {
-            let ext = buf.get(pos..pos + EXT_EXTRA_LEN).ok_or(RecordError::Truncated)?;
+            let ext = buf
+                .get(pos..pos + EXT_EXTRA_LEN)
+                .ok_or(RecordError::Truncated)?;
             let xf = le64(ext, 0);
             if xf & !CLFE_SUPPORTED != 0 {
                 return Err(RecordError::UnknownFlags);
             }
             pos += EXT_EXTRA_LEN;
-            let mut extra = Extra { nid_be: xf & CLFE_NID_BE != 0, ..Extra::default() };
+            let mut extra = Extra {
+                nid_be: xf & CLFE_NID_BE != 0,
+                ..Extra::default()
+            };
             if xf & CLFE_UIDGID != 0 {
-                let e = buf.get(pos..pos + EXT_UIDGID_LEN).ok_or(RecordError::Truncated)?;
+                let e = buf
+                    .get(pos..pos + EXT_UIDGID_LEN)
+                    .ok_or(RecordError::Truncated)?;
                 extra.uidgid = Some((le64(e, 0), le64(e, 8)));
                 pos += EXT_UIDGID_LEN;
             }
             if xf & CLFE_NID != 0 {
-                let e = buf.get(pos..pos + EXT_NID_LEN).ok_or(RecordError::Truncated)?;
+                let e = buf
+                    .get(pos..pos + EXT_NID_LEN)
+                    .ok_or(RecordError::Truncated)?;
                 let mut nid = [0u8; EXT_NID_LEN];
                 nid.copy_from_slice(e);
                 extra.nid = Some(nid);
                 pos += EXT_NID_LEN;
             }
             if xf & CLFE_OPEN != 0 {
-                let e = buf.get(pos..pos + EXT_OPEN_LEN).ok_or(RecordError::Truncated)?;
+                let e = buf
+                    .get(pos..pos + EXT_OPEN_LEN)
+                    .ok_or(RecordError::Truncated)?;
                 extra.open_flags = Some(le32(e, 0));
                 pos += EXT_OPEN_LEN;
             }
             if xf & CLFE_XATTR != 0 {
-                let e = buf.get(pos..pos + EXT_XATTR_LEN).ok_or(RecordError::Truncated)?;
+                let e = buf
+                    .get(pos..pos + EXT_XATTR_LEN)
+                    .ok_or(RecordError::Truncated)?;
                 extra.xattr = Some(until_nul(e));
                 pos += EXT_XATTR_LEN;
             }
@@ -478,7 +502,11 @@ pub fn le64(b: &[u8], at: usize) -> u64 {
 }
 
 fn fid_at(b: &[u8], at: usize) -> Fid {
-    Fid { seq: le64(b, at), oid: le32(b, at + 8), ver: le32(b, at + 12) }
+    Fid {
+        seq: le64(b, at),
+        oid: le32(b, at + 8),
+        ver: le32(b, at + 12),
+    }
 }
 
 fn until_nul(b: &[u8]) -> &[u8] {
@@ -494,7 +522,11 @@ struct Name<'a>(&'a [u8]);
 impl fmt::Display for Name<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for &c in self.0 {
-            let c = if (0x20..0x7f).contains(&c) { c as char } else { '?' };
+            let c = if (0x20..0x7f).contains(&c) {
+                c as char
+            } else {
+                '?'
+            };
             fmt::Write::write_char(f, c)?;
         }
         Ok(())
@@ -509,7 +541,11 @@ impl fmt::Display for Nid<'_> {
         let b = self.0;
         let (ntype, num, addr) = if self.1 {
             // struct lnet_nid { u8 size; u8 type; __be16 num; __be32 addr[4]; }
-            (b[1], u16::from_be_bytes([b[2], b[3]]), [b[4], b[5], b[6], b[7]])
+            (
+                b[1],
+                u16::from_be_bytes([b[2], b[3]]),
+                [b[4], b[5], b[6], b[7]],
+            )
         } else {
             // lnet_nid_t: net (type << 16 | num) in the high 32 bits, address in the low.
             let nid = le64(b, 0);
@@ -625,8 +661,12 @@ impl fmt::Display for RecordText<'_, '_> {
 /// readers that did not ask for `CHANGELOG_FLAG_NID_BE` (as Lustre's MDT does for them). A
 /// record without such an extension is left alone. The record size does not change.
 pub fn nid_to_lnet_nid_t(rec: &mut Record<'_>) {
-    let Some(extra) = rec.extra.as_mut() else { return };
-    let (Some(b), true) = (extra.nid, extra.nid_be) else { return };
+    let Some(extra) = rec.extra.as_mut() else {
+        return;
+    };
+    let (Some(b), true) = (extra.nid, extra.nid_be) else {
+        return;
+    };
     let ntype = u64::from(b[1]);
     let num = u64::from(u16::from_be_bytes([b[2], b[3]]));
     let addr = u64::from(u32::from_be_bytes([b[4], b[5], b[6], b[7]]));
@@ -639,7 +679,10 @@ pub fn nid_to_lnet_nid_t(rec: &mut Record<'_>) {
 
 /// How many of the records with the given lengths fit, whole, in `room` bytes, and their total
 /// size. `Err(len)` if not even the first one fits: the reader's buffer is too small for it.
-pub fn fit_records(lens: impl Iterator<Item = usize>, room: usize) -> Result<(usize, usize), usize> {
+pub fn fit_records(
+    lens: impl Iterator<Item = usize>,
+    room: usize,
+) -> Result<(usize, usize), usize> {
     let (mut n, mut used) = (0, 0);
     for len in lens {
         if used + len > room {
@@ -726,7 +769,10 @@ pub fn parse_changelog_mask(old: u32, s: &[u8]) -> Result<u32, MaskError> {
         } else if name.eq_ignore_ascii_case(b"DEFAULT") {
             CHANGELOG_DEFMASK
         } else {
-            return Err(MaskError { at: start, len: i - start });
+            return Err(MaskError {
+                at: start,
+                len: i - start,
+            });
         };
         if op == Some(b'-') {
             mask &= !bits;
@@ -735,7 +781,10 @@ pub fn parse_changelog_mask(old: u32, s: &[u8]) -> Result<u32, MaskError> {
         }
     }
     if first {
-        return Err(MaskError { at: 0, len: s.len() });
+        return Err(MaskError {
+            at: 0,
+            len: s.len(),
+        });
     }
     Ok((mask & CHANGELOG_ALLMASK) | CHANGELOG_MINMASK)
 }
@@ -763,7 +812,10 @@ pub const CHANGELOG_MASK_CASES: &[(&[u8], Result<u32, MaskError>)] = &[
     (b"creat mkdir", Ok((1 << CL_CREATE) | (1 << CL_MKDIR) | 1)),
     (b"CREAT,UNLNK", Ok((1 << CL_CREATE) | (1 << CL_UNLINK) | 1)),
     (b"+OPEN", Ok(CHANGELOG_DEFMASK | (1 << CL_OPEN))),
-    (b"-CLOSE -MTIME", Ok(CHANGELOG_DEFMASK & !((1 << CL_CLOSE) | (1 << CL_MTIME)))),
+    (
+        b"-CLOSE -MTIME",
+        Ok(CHANGELOG_DEFMASK & !((1 << CL_CLOSE) | (1 << CL_MTIME))),
+    ),
     (b"-MARK", Ok(CHANGELOG_DEFMASK)),
     (b"ALL", Ok(CHANGELOG_ALLMASK)),
     (b"-ALL", Ok(CHANGELOG_MINMASK)),
@@ -783,9 +835,28 @@ pub fn sample_rename() -> (Record<'static>, [u8; 64 + 32 + 32 + 8 + 16 + 24 + 4 
         index: 0x0102,
         prev: 0,
         time: cl_time(1_700_000_000, 5),
-        tfid: Fid { seq: 0x11, oid: 0x22, ver: 0 },
-        pfid: Fid { seq: 2, oid: 0, ver: 0 },
-        rename: Some((Fid { seq: 0x33, oid: 1, ver: 0 }, Fid { seq: 0x44, oid: 2, ver: 0 })),
+        tfid: Fid {
+            seq: 0x11,
+            oid: 0x22,
+            ver: 0,
+        },
+        pfid: Fid {
+            seq: 2,
+            oid: 0,
+            ver: 0,
+        },
+        rename: Some((
+            Fid {
+                seq: 0x33,
+                oid: 1,
+                ver: 0,
+            },
+            Fid {
+                seq: 0x44,
+                oid: 2,
+                ver: 0,
+            },
+        )),
         jobid: Some(b"mv.0"),
         extra: Some(Extra {
             uidgid: Some((1000, 100)),
@@ -847,7 +918,10 @@ mod tests {
         let (back, n) = Record::decode(&out).expect("decodes");
         assert_eq!(n, want.len());
         assert_eq!(back, rec);
-        assert_eq!(Record::decode(&out[..want.len() - 1]), Err(RecordError::Truncated));
+        assert_eq!(
+            Record::decode(&out[..want.len() - 1]),
+            Err(RecordError::Truncated)
+        );
     }
 
     #[test]
@@ -858,8 +932,14 @@ mod tests {
             "258 08RENME 22:13:20.000000005 2023.11.14 0x1 t=[0x11:0x22:0x0] j=mv.0 ef=0x17 \
              u=1000:100 nid=0@lo m=r-- p=[0x2:0x0:0x0] new s=[0x33:0x1:0x0] sp=[0x44:0x2:0x0] old"
         );
-        let mark = Record { rtype: CL_MARK, ..Record::default() };
-        assert_eq!(mark.text().to_string(), "0 00MARK  00:00:00.000000000 1970.01.01 0x0 t=[0:0x0:0x0]");
+        let mark = Record {
+            rtype: CL_MARK,
+            ..Record::default()
+        };
+        assert_eq!(
+            mark.text().to_string(),
+            "0 00MARK  00:00:00.000000000 1970.01.01 0x0 t=[0:0x0:0x0]"
+        );
     }
 
     #[test]
@@ -880,7 +960,12 @@ mod tests {
     #[test]
     fn mask_vectors() {
         for (input, want) in CHANGELOG_MASK_CASES {
-            assert_eq!(parse_changelog_mask(CHANGELOG_DEFMASK, input), *want, "{:?}", input);
+            assert_eq!(
+                parse_changelog_mask(CHANGELOG_DEFMASK, input),
+                *want,
+                "{:?}",
+                input
+            );
         }
         assert_eq!(
             MaskNames(CHANGELOG_MINMASK | (1 << CL_CREATE)).to_string(),
@@ -902,7 +987,11 @@ mod tests {
         let e = rec.extra.expect("extra");
         assert!(!e.nid_be);
         // 0@lo: net (LOLND 9 << 16 | 0) in the high 32 bits.
-        assert_eq!(e.nid.map(|n| u64::from_le_bytes([n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7]])), Some(0x0009_0000_0000_0000));
+        assert_eq!(
+            e.nid
+                .map(|n| u64::from_le_bytes([n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7]])),
+            Some(0x0009_0000_0000_0000)
+        );
         assert!(rec.text().to_string().contains(" nid=0@lo "));
         let mut out = [0u8; CR_MAXSIZE];
         assert_eq!(rec.encode(&mut out), Ok(sample_rename().1.len()));

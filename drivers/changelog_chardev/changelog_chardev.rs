@@ -123,9 +123,13 @@ impl client::Observe for Devices {
         let res = (|| -> Result {
             let devname = CString::try_from_fmt(fmt!("changelog-{}", name))?;
             let dev = Arc::new(ChlgDevice { target }, GFP_KERNEL)?;
-            let reg =
-                KBox::pin_init(Registration::<Reader>::register(devname, 0o600, dev), GFP_KERNEL)?;
-            DEVICES.lock().push(DevEntry { raw, _reg: reg }, GFP_KERNEL)?;
+            let reg = KBox::pin_init(
+                Registration::<Reader>::register(devname, 0o600, dev),
+                GFP_KERNEL,
+            )?;
+            DEVICES
+                .lock()
+                .push(DevEntry { raw, _reg: reg }, GFP_KERNEL)?;
             Ok(())
         })();
         if let Err(e) = res {
@@ -203,7 +207,9 @@ struct Reader {
 /// two `read()`s per record. A baseline for measurements, nothing else. `kthread_stop()`
 /// interrupts a write blocked on a full pipe.
 fn kuc_send(target: &client::Target, pipe: &File, mut from: u64) {
-    let Ok(mut buf) = KVVec::from_elem(0u8, BATCH, GFP_KERNEL) else { return };
+    let Ok(mut buf) = KVVec::from_elem(0u8, BATCH, GFP_KERNEL) else {
+        return;
+    };
     let mut msg = [0u8; KUC_HDR_LEN + CR_MAXSIZE];
     let hdr = |msg: &mut [u8], msgtype: u16, len: usize| {
         msg[0..2].copy_from_slice(&KUC_MAGIC.to_le_bytes());
@@ -213,13 +219,17 @@ fn kuc_send(target: &client::Target, pipe: &File, mut from: u64) {
         msg[6..8].copy_from_slice(&(len as u16).to_le_bytes());
     };
     while !kthread::should_stop() {
-        let Ok((n, next)) = target.read(from, &mut buf) else { return };
+        let Ok((n, next)) = target.read(from, &mut buf) else {
+            return;
+        };
         if n == 0 {
             break;
         }
         let mut batch = &buf[..n];
         while !batch.is_empty() {
-            let Ok((_, len)) = Record::decode(batch) else { return };
+            let Ok((_, len)) = Record::decode(batch) else {
+                return;
+            };
             hdr(&mut msg, KUC_CL_RECORD, KUC_HDR_LEN + len);
             msg[KUC_HDR_LEN..KUC_HDR_LEN + len].copy_from_slice(&batch[..len]);
             // One write per message, as libcfs_kkuc_msg_put; a killed or closed pipe ends it.
@@ -245,7 +255,9 @@ impl Inner {
             let (from, room, gen) = {
                 let mut st = self.st.lock();
                 while (st.ring.is_full() || st.eof) && !st.stop && !kthread::should_stop() {
-                    let _ = self.prod.wait_interruptible_timeout(&mut st, msecs_to_jiffies(TICK_MS));
+                    let _ = self
+                        .prod
+                        .wait_interruptible_timeout(&mut st, msecs_to_jiffies(TICK_MS));
                 }
                 if st.stop || kthread::should_stop() {
                     return;
@@ -336,7 +348,9 @@ impl Inner {
             if st.stop {
                 return;
             }
-            let _ = self.prod.wait_interruptible_timeout(&mut st, msecs_to_jiffies(TICK_MS));
+            let _ = self
+                .prod
+                .wait_interruptible_timeout(&mut st, msecs_to_jiffies(TICK_MS));
         }
     }
 }
@@ -413,7 +427,12 @@ impl MiscFile for Reader {
         )
     }
 
-    fn read(this: Pin<&Self>, file: &File, buf: &mut UserSliceWriter, pos: &mut i64) -> Result<usize> {
+    fn read(
+        this: Pin<&Self>,
+        file: &File,
+        buf: &mut UserSliceWriter,
+        pos: &mut i64,
+    ) -> Result<usize> {
         this.start()?;
         let inner = &this.inner;
         let mut st = inner.st.lock();
@@ -429,7 +448,8 @@ impl MiscFile for Reader {
                     let Some(s) = st.ring.read_slot(0) else { break };
                     let len = usize::from(st.lens[s]);
                     // A fault here keeps the records not copied queued.
-                    if let Err(e) = buf.write_slice(&st.slots[s * CR_MAXSIZE..s * CR_MAXSIZE + len]) {
+                    if let Err(e) = buf.write_slice(&st.slots[s * CR_MAXSIZE..s * CR_MAXSIZE + len])
+                    {
                         if done == 0 {
                             return Err(e);
                         }
@@ -458,7 +478,12 @@ impl MiscFile for Reader {
         }
     }
 
-    fn write(this: Pin<&Self>, _file: &File, buf: &mut UserSliceReader, _pos: &mut i64) -> Result<usize> {
+    fn write(
+        this: Pin<&Self>,
+        _file: &File,
+        buf: &mut UserSliceReader,
+        _pos: &mut i64,
+    ) -> Result<usize> {
         let len = buf.len();
         if len > control::CONTROL_CMD_MAX {
             return Err(EINVAL);
@@ -474,7 +499,13 @@ impl MiscFile for Reader {
         Ok(len)
     }
 
-    fn llseek(this: Pin<&Self>, _file: &File, pos: &mut i64, offset: i64, whence: u32) -> Result<i64> {
+    fn llseek(
+        this: Pin<&Self>,
+        _file: &File,
+        pos: &mut i64,
+        offset: i64,
+        whence: u32,
+    ) -> Result<i64> {
         let new = match whence {
             SEEK_SET => offset,
             SEEK_CUR => pos.checked_add(offset).ok_or(EINVAL)?,
@@ -537,19 +568,27 @@ impl MiscFile for Reader {
             }
             OBD_IOC_CHANGELOG_FILTER => {
                 let mut f = [0u8; FILTER_LEN];
-                UserSlice::new(UserPtr::from_addr(arg), FILTER_LEN).reader().read_slice(&mut f)?;
+                UserSlice::new(UserPtr::from_addr(arg), FILTER_LEN)
+                    .reader()
+                    .read_slice(&mut f)?;
                 let cf_mask = u64::from_le_bytes([f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]]);
                 let id = u32::from_le_bytes([f[8], f[9], f[10], f[11]]);
                 let name = &f[16..46];
                 let name = &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())];
                 let um = inner.dev.target.user_mask(id, name)?;
-                let mask = if cf_mask != 0 { (cf_mask as u32) & um } else { um };
+                let mask = if cf_mask != 0 {
+                    (cf_mask as u32) & um
+                } else {
+                    um
+                };
                 inner.st.lock().user_mask = mask;
                 Ok(0)
             }
             RUSTRE_IOC_KUC_SEND => {
                 let mut req = [0u8; 16];
-                UserSlice::new(UserPtr::from_addr(arg), 16).reader().read_slice(&mut req)?;
+                UserSlice::new(UserPtr::from_addr(arg), 16)
+                    .reader()
+                    .read_slice(&mut req)?;
                 let wfd = u32::from_le_bytes([req[0], req[1], req[2], req[3]]);
                 let start = u64::from_le_bytes([
                     req[8], req[9], req[10], req[11], req[12], req[13], req[14], req[15],
@@ -580,7 +619,10 @@ impl core::fmt::Write for IdWriter<'_> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         let b = s.as_bytes();
         let end = self.len + b.len();
-        self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?.copy_from_slice(b);
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(core::fmt::Error)?
+            .copy_from_slice(b);
         self.len = end;
         Ok(())
     }
@@ -593,7 +635,10 @@ impl kernel::Module for ChangelogChardev {
         // SAFETY: Called once, before the observer can use the list.
         unsafe { DEVICES.init() };
         client::observe(&OBSERVER)?;
-        pr_info!("loaded, ring of {} records per reader\n", module_parameters::ring_records.value());
+        pr_info!(
+            "loaded, ring of {} records per reader\n",
+            module_parameters::ring_records.value()
+        );
         Ok(Self)
     }
 }
@@ -665,7 +710,13 @@ mod tests {
     #[test]
     fn ioctl_numbers() {
         // _IOR('f', 233, long) and _IOW('f', 179, struct changelog_filter) on LP64.
-        assert_eq!(OBD_IOC_CHLG_SET_FLAGS, (2 << 30) | (8 << 16) | (0x66 << 8) | 233);
-        assert_eq!(OBD_IOC_CHANGELOG_FILTER, (1 << 30) | (48 << 16) | (0x66 << 8) | 179);
+        assert_eq!(
+            OBD_IOC_CHLG_SET_FLAGS,
+            (2 << 30) | (8 << 16) | (0x66 << 8) | 233
+        );
+        assert_eq!(
+            OBD_IOC_CHANGELOG_FILTER,
+            (1 << 30) | (48 << 16) | (0x66 << 8) | 179
+        );
     }
 }

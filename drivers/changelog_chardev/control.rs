@@ -86,13 +86,25 @@ pub fn parse_control(buf: &[u8]) -> Result<Clear, ControlError> {
 pub const CONTROL_CASES: &[(&[u8], Result<Clear, ControlError>)] = &[
     (b"clear:cl1:0", Ok(Clear { user: 1, endrec: 0 })),
     (b"clear:cl1:0\0", Ok(Clear { user: 1, endrec: 0 })),
-    (b"clear:cl12:345\n", Ok(Clear { user: 12, endrec: 345 })),
+    (
+        b"clear:cl12:345\n",
+        Ok(Clear {
+            user: 12,
+            endrec: 345,
+        }),
+    ),
     (
         b"clear:cl4294967295:18446744073709551615\0",
-        Ok(Clear { user: u32::MAX, endrec: u64::MAX }),
+        Ok(Clear {
+            user: u32::MAX,
+            endrec: u64::MAX,
+        }),
     ),
     (b"clear:cl4294967296:1", Err(ControlError::Overflow)),
-    (b"clear:cl1:18446744073709551616", Err(ControlError::Overflow)),
+    (
+        b"clear:cl1:18446744073709551616",
+        Err(ControlError::Overflow),
+    ),
     (b"clear:cl:5", Err(ControlError::Syntax)),
     (b"clear:cl1:", Err(ControlError::Syntax)),
     (b"clear:cl1:-1", Err(ControlError::Syntax)),

@@ -111,7 +111,10 @@ pub fn ring_self_test() -> Result<(), &'static str> {
     }
     check(RingIndex::new(0).is_none(), "capacity 0 accepted")?;
     let mut r = RingIndex::new(3).ok_or("capacity 3 rejected")?;
-    check(r.is_empty() && r.read_slot(0).is_none(), "new ring not empty")?;
+    check(
+        r.is_empty() && r.read_slot(0).is_none(),
+        "new ring not empty",
+    )?;
     // Three laps around a 3-slot ring, filling and draining at different rates.
     let mut next_write = 0u64;
     let mut next_read = 0u64;

@@ -61,7 +61,14 @@ pub(crate) struct LloopDev {
 
 impl Default for Conf {
     fn default() -> Self {
-        Self { flags: 0, sizelimit: 0, block_size: 0, file_name: [0; uapi::LO_NAME_SIZE], bound: false, deleting: false }
+        Self {
+            flags: 0,
+            sizelimit: 0,
+            block_size: 0,
+            file_name: [0; uapi::LO_NAME_SIZE],
+            bound: false,
+            deleting: false,
+        }
     }
 }
 
@@ -105,7 +112,10 @@ impl LloopDev {
         }
         let file = BackingFile::from_fd(cfg.fd).inspect_err(|e| {
             if *e == EINVAL {
-                pr_warn!("{}: backing file must be a regular file that can be read\n", disk.name());
+                pr_warn!(
+                    "{}: backing file must be a regular file that can be read\n",
+                    disk.name()
+                );
             }
         })?;
         let read_only = cfg.info.flags & uapi::LO_FLAGS_READ_ONLY != 0 || !file.writable();
@@ -116,14 +126,15 @@ impl LloopDev {
         } else {
             512
         };
-        let sectors = Self::capacity(&file, cfg.info.offset, cfg.info.sizelimit, bs).inspect_err(|_| {
-            pr_warn!(
-                "{}: offset {} must be a multiple of 512 within the file ({} bytes)\n",
-                disk.name(),
-                cfg.info.offset,
-                file.size()
-            );
-        })?;
+        let sectors =
+            Self::capacity(&file, cfg.info.offset, cfg.info.sizelimit, bs).inspect_err(|_| {
+                pr_warn!(
+                    "{}: offset {} must be a multiple of 512 within the file ({} bytes)\n",
+                    disk.name(),
+                    cfg.info.offset,
+                    file.size()
+                );
+            })?;
         // Unlike the loop driver, direct I/O is the default wherever the file allows it.
         let direct = Self::direct_ok(&file, bs, cfg.info.offset);
         let mut name = cfg.info.file_name;
@@ -141,7 +152,14 @@ impl LloopDev {
         let mem_align = file.dio_mem_align();
         let res = disk.reconfigure(|io, lim| {
             *lim = Self::limits(bs, direct, mem_align, discard, granularity, cache);
-            *io = Io { file: Some(file), offset: cfg.info.offset, capacity: sectors, direct, read_only, discard };
+            *io = Io {
+                file: Some(file),
+                offset: cfg.info.offset,
+                capacity: sectors,
+                direct,
+                read_only,
+                discard,
+            };
         });
         if let Err(e) = res {
             // The limits were refused: do not keep the file.
@@ -173,19 +191,33 @@ impl LloopDev {
         if offset > size || offset > i64::MAX as u64 {
             return Err(EINVAL);
         }
-        geometry::capacity_sectors(size, offset, sizelimit, bs, PAGE_SIZE as u32).map_err(|_| EINVAL)
+        geometry::capacity_sectors(size, offset, sizelimit, bs, PAGE_SIZE as u32)
+            .map_err(|_| EINVAL)
     }
 
     /// Direct I/O needs the filesystem's support, blocks no smaller than its alignment and an
     /// aligned offset (as the loop driver checks).
     fn direct_ok(file: &BackingFile, bs: u32, offset: u64) -> bool {
-        file.can_direct() && bs >= file.dio_align() && offset.is_multiple_of(u64::from(file.dio_align()))
+        file.can_direct()
+            && bs >= file.dio_align()
+            && offset.is_multiple_of(u64::from(file.dio_align()))
     }
 
-    fn limits(bs: u32, direct: bool, mem_align: u32, discard: bool, granularity: u32, writable: bool) -> Limits {
+    fn limits(
+        bs: u32,
+        direct: bool,
+        mem_align: u32,
+        discard: bool,
+        granularity: u32,
+        writable: bool,
+    ) -> Limits {
         let mut l = Limits::new(bs);
         l.max_hw_sectors = MAX_HW_SECTORS;
-        l.dma_alignment = if direct { mem_align.max(512).min(PAGE_SIZE as u32) - 1 } else { 511 };
+        l.dma_alignment = if direct {
+            mem_align.max(512).min(PAGE_SIZE as u32) - 1
+        } else {
+            511
+        };
         if discard {
             l.max_discard_sectors = u32::MAX >> 9;
             l.discard_granularity = granularity;
@@ -207,7 +239,10 @@ impl LloopDev {
         disk.set_capacity(0);
         disk.set_read_only(false);
         let deleting = c.deleting;
-        *c = Conf { deleting, ..Conf::default() };
+        *c = Conf {
+            deleting,
+            ..Conf::default()
+        };
         Ok(())
     }
 
@@ -311,7 +346,11 @@ impl LloopDev {
                 return Err(EINVAL);
             }
             io.direct = on;
-            lim.dma_alignment = if on { file.dio_mem_align().max(512).min(PAGE_SIZE as u32) - 1 } else { 511 };
+            lim.dma_alignment = if on {
+                file.dio_mem_align().max(512).min(PAGE_SIZE as u32) - 1
+            } else {
+                511
+            };
             Ok(())
         })??;
         if on {
@@ -372,13 +411,17 @@ impl LloopDev {
 
 fn user_read<const N: usize>(arg: usize) -> Result<[u8; N]> {
     let mut b = [0u8; N];
-    UserSlice::new(UserPtr::from_addr(arg), N).reader().read_slice(&mut b)?;
+    UserSlice::new(UserPtr::from_addr(arg), N)
+        .reader()
+        .read_slice(&mut b)?;
     Ok(b)
 }
 
 fn config_error(e: uapi::ConfigError) -> Error {
     match e {
-        uapi::ConfigError::Flags | uapi::ConfigError::Reserved | uapi::ConfigError::Encryption => EINVAL,
+        uapi::ConfigError::Flags | uapi::ConfigError::Reserved | uapi::ConfigError::Encryption => {
+            EINVAL
+        }
     }
 }
 
@@ -388,7 +431,13 @@ impl Driver for LloopDev {
 
     const WQ_NAME: &'static CStr = c"lloop";
     const ATTR_GROUP: &'static CStr = c"lloop";
-    const ATTRS: &'static [&'static CStr] = &[c"backing_file", c"offset", c"sizelimit", c"dio", c"autoclear"];
+    const ATTRS: &'static [&'static CStr] = &[
+        c"backing_file",
+        c"offset",
+        c"sizelimit",
+        c"dio",
+        c"autoclear",
+    ];
 
     fn handle(&self, io: &Io, rq: Request<'_>) {
         let Some(file) = io.file.as_ref() else {
@@ -452,7 +501,9 @@ impl Driver for LloopDev {
             if let Err(e) = self.clear(disk, &mut c) {
                 pr_warn!("{}: autoclear failed: {:?}\n", disk.name(), e);
             }
-        } else if let Err(e) = disk.with_io(|io| io.file.as_ref().map_or(Ok(()), |f| f.update_times())) {
+        } else if let Err(e) =
+            disk.with_io(|io| io.file.as_ref().map_or(Ok(()), |f| f.update_times()))
+        {
             pr_warn!("{}: backing file times not updated: {:?}\n", disk.name(), e);
         }
     }
@@ -466,18 +517,29 @@ impl Driver for LloopDev {
                 }
                 let mut b = [0u8; uapi::LOOP_INFO64_LEN];
                 self.status(disk)?.encode(&mut b);
-                UserSlice::new(UserPtr::from_addr(arg), b.len()).writer().write_slice(&b)?;
+                UserSlice::new(UserPtr::from_addr(arg), b.len())
+                    .writer()
+                    .write_slice(&b)?;
                 Ok(0)
             }
-            uapi::LOOP_SET_FD | uapi::LOOP_CONFIGURE | uapi::LOOP_CLR_FD | uapi::LOOP_SET_STATUS64
-            | uapi::LOOP_SET_CAPACITY | uapi::LOOP_SET_DIRECT_IO | uapi::LOOP_SET_BLOCK_SIZE
+            uapi::LOOP_SET_FD
+            | uapi::LOOP_CONFIGURE
+            | uapi::LOOP_CLR_FD
+            | uapi::LOOP_SET_STATUS64
+            | uapi::LOOP_SET_CAPACITY
+            | uapi::LOOP_SET_DIRECT_IO
+            | uapi::LOOP_SET_BLOCK_SIZE
                 if !admin =>
             {
                 Err(EPERM)
             }
             uapi::LOOP_SET_FD => {
                 let fd = u32::try_from(arg).map_err(|_| EBADF)?;
-                let cfg = uapi::LoopConfig { fd, block_size: 0, info: uapi::LoopInfo64::default() };
+                let cfg = uapi::LoopConfig {
+                    fd,
+                    block_size: 0,
+                    info: uapi::LoopInfo64::default(),
+                };
                 self.configure(disk, &cfg).map(|()| 0)
             }
             uapi::LOOP_CONFIGURE => {

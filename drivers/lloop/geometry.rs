@@ -97,7 +97,11 @@ mod tests {
     #[test]
     fn capacity_vectors() {
         for &(size, off, limit, bs, want) in CAPACITY_CASES {
-            assert_eq!(capacity_sectors(size, off, limit, bs, 4096), want, "{size} {off} {limit} {bs}");
+            assert_eq!(
+                capacity_sectors(size, off, limit, bs, 4096),
+                want,
+                "{size} {off} {limit} {bs}"
+            );
         }
     }
 

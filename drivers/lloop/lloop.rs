@@ -217,7 +217,12 @@ mod tests {
 
     #[test]
     fn loop_structures() {
-        let mut i = uapi::LoopInfo64 { offset: 4096, number: 2, flags: uapi::LO_FLAGS_DIRECT_IO, ..Default::default() };
+        let mut i = uapi::LoopInfo64 {
+            offset: 4096,
+            number: 2,
+            flags: uapi::LO_FLAGS_DIRECT_IO,
+            ..Default::default()
+        };
         i.set_file_name(b"/tmp/backing");
         let mut b = [0u8; uapi::LOOP_INFO64_LEN];
         i.encode(&mut b);

@@ -49,7 +49,8 @@ pub const SET_STATUS_SETTABLE: u32 = LO_FLAGS_AUTOCLEAR | LO_FLAGS_PARTSCAN;
 /// Flags `LOOP_SET_STATUS64` may clear (`LOOP_SET_STATUS_CLEARABLE_FLAGS`).
 pub const SET_STATUS_CLEARABLE: u32 = LO_FLAGS_AUTOCLEAR;
 /// Flags `LOOP_CONFIGURE` may set (`LOOP_CONFIGURE_SETTABLE_FLAGS`).
-pub const CONFIGURE_SETTABLE: u32 = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR | LO_FLAGS_PARTSCAN | LO_FLAGS_DIRECT_IO;
+pub const CONFIGURE_SETTABLE: u32 =
+    LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR | LO_FLAGS_PARTSCAN | LO_FLAGS_DIRECT_IO;
 
 /// `LO_NAME_SIZE`.
 pub const LO_NAME_SIZE: usize = 64;
@@ -90,7 +91,16 @@ pub struct LoopInfo64 {
 
 impl Default for LoopInfo64 {
     fn default() -> Self {
-        Self { device: 0, inode: 0, rdevice: 0, offset: 0, sizelimit: 0, number: 0, flags: 0, file_name: [0; LO_NAME_SIZE] }
+        Self {
+            device: 0,
+            inode: 0,
+            rdevice: 0,
+            offset: 0,
+            sizelimit: 0,
+            number: 0,
+            flags: 0,
+            file_name: [0; LO_NAME_SIZE],
+        }
     }
 }
 
@@ -137,7 +147,11 @@ impl LoopInfo64 {
 
     /// The file name, up to its first NUL.
     pub fn file_name(&self) -> &[u8] {
-        let end = self.file_name.iter().position(|&c| c == 0).unwrap_or(LO_NAME_SIZE);
+        let end = self
+            .file_name
+            .iter()
+            .position(|&c| c == 0)
+            .unwrap_or(LO_NAME_SIZE);
         &self.file_name[..end]
     }
 }
@@ -171,7 +185,10 @@ impl LoopConfig {
             return Err(ConfigError::Reserved);
         }
         let info = LoopInfo64::decode(&b[8..]).ok_or(ConfigError::Reserved)?;
-        if b[8 + LOOP_INFO64_LEN..LOOP_CONFIG_LEN].iter().any(|&c| c != 0) {
+        if b[8 + LOOP_INFO64_LEN..LOOP_CONFIG_LEN]
+            .iter()
+            .any(|&c| c != 0)
+        {
             return Err(ConfigError::Reserved);
         }
         // lo_encrypt_type, lo_encrypt_key_size.
@@ -181,7 +198,11 @@ impl LoopConfig {
         if info.flags & !CONFIGURE_SETTABLE != 0 {
             return Err(ConfigError::Flags);
         }
-        Ok(LoopConfig { fd: le32(b, 0), block_size: le32(b, 4), info })
+        Ok(LoopConfig {
+            fd: le32(b, 0),
+            block_size: le32(b, 4),
+            info,
+        })
     }
 }
 
@@ -264,7 +285,15 @@ mod tests {
 
     #[test]
     fn info_round_trip() {
-        let mut i = LoopInfo64 { device: 0x803, inode: 12, offset: 4096, sizelimit: 1 << 20, number: 3, flags: LO_FLAGS_AUTOCLEAR, ..Default::default() };
+        let mut i = LoopInfo64 {
+            device: 0x803,
+            inode: 12,
+            offset: 4096,
+            sizelimit: 1 << 20,
+            number: 3,
+            flags: LO_FLAGS_AUTOCLEAR,
+            ..Default::default()
+        };
         i.set_file_name(&[b'x'; 100]);
         assert_eq!(i.file_name().len(), 63);
         let mut b = [0u8; LOOP_INFO64_LEN];
@@ -296,7 +325,10 @@ mod tests {
     fn device_numbers_and_text() {
         // 8:3 (sda3) and 259:65536 (an extended minor).
         assert_eq!(huge_encode_dev((8 << 20) | 3), 0x803);
-        assert_eq!(huge_encode_dev((259 << 20) | 65536), (259 << 8) | (256 << 20));
+        assert_eq!(
+            huge_encode_dev((259 << 20) | 65536),
+            (259 << 8) | (256 << 20)
+        );
         let mut page = [0u8; 8];
         let mut w = Writer::new(&mut page);
         w.u64(0);
@@ -313,10 +345,16 @@ mod tests {
     #[test]
     fn status_flags() {
         let ro = LO_FLAGS_READ_ONLY | LO_FLAGS_DIRECT_IO;
-        assert_eq!(set_status_flags(ro, LO_FLAGS_AUTOCLEAR), ro | LO_FLAGS_AUTOCLEAR);
+        assert_eq!(
+            set_status_flags(ro, LO_FLAGS_AUTOCLEAR),
+            ro | LO_FLAGS_AUTOCLEAR
+        );
         assert_eq!(set_status_flags(ro | LO_FLAGS_AUTOCLEAR, 0), ro);
         // READ_ONLY and DIRECT_IO cannot be changed, PARTSCAN cannot be cleared.
-        assert_eq!(set_status_flags(LO_FLAGS_PARTSCAN, LO_FLAGS_READ_ONLY), LO_FLAGS_PARTSCAN);
+        assert_eq!(
+            set_status_flags(LO_FLAGS_PARTSCAN, LO_FLAGS_READ_ONLY),
+            LO_FLAGS_PARTSCAN
+        );
     }
 
     #[test]

@@ -47,12 +47,18 @@ pub fn fid_arg(fid: &Fid) -> ([u8; FID_LEN], usize) {
     impl core::fmt::Write for W {
         fn write_str(&mut self, s: &str) -> core::fmt::Result {
             let end = self.n + s.len();
-            self.b.get_mut(self.n..end).ok_or(core::fmt::Error)?.copy_from_slice(s.as_bytes());
+            self.b
+                .get_mut(self.n..end)
+                .ok_or(core::fmt::Error)?
+                .copy_from_slice(s.as_bytes());
             self.n = end;
             Ok(())
         }
     }
-    let mut w = W { b: [0; FID_LEN], n: 0 };
+    let mut w = W {
+        b: [0; FID_LEN],
+        n: 0,
+    };
     // A FID's text is at most FID_LEN bytes, so this cannot fail.
     let _ = core::fmt::write(&mut w, format_args!("{fid}"));
     (w.b, w.n)
@@ -99,8 +105,13 @@ mod tests {
     fn batch_vectors() {
         extern crate std;
         for (lens, batch, want) in BATCH_CASES {
-            let bufs: std::vec::Vec<std::vec::Vec<u8>> = lens.iter().map(|&n| std::vec![b'x'; n]).collect();
-            assert_eq!(fids_per_call(bufs.iter().map(|v| v.as_slice()), *batch), *want, "{lens:?} {batch}");
+            let bufs: std::vec::Vec<std::vec::Vec<u8>> =
+                lens.iter().map(|&n| std::vec![b'x'; n]).collect();
+            assert_eq!(
+                fids_per_call(bufs.iter().map(|v| v.as_slice()), *batch),
+                *want,
+                "{lens:?} {batch}"
+            );
         }
     }
 
@@ -116,7 +127,11 @@ mod tests {
         assert_eq!(&b[..n], b"0");
         let (b, n) = dec_arg(u64::MAX);
         assert_eq!(&b[..n], b"18446744073709551615");
-        let f = Fid { seq: u64::MAX, oid: u32::MAX, ver: u32::MAX };
+        let f = Fid {
+            seq: u64::MAX,
+            oid: u32::MAX,
+            ver: u32::MAX,
+        };
         let (b, n) = fid_arg(&f);
         assert_eq!(n, FID_LEN);
         assert_eq!(Fid::parse(&b[..n]), Some(f));

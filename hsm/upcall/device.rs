@@ -44,12 +44,16 @@ impl HsmFile {
 
     fn ioctl_request(&self, arg: usize) -> Result<isize> {
         let mut head = [0u8; uapi::REQUEST_LEN];
-        UserSlice::new(UserPtr::from_addr(arg), head.len()).reader().read_slice(&mut head)?;
+        UserSlice::new(UserPtr::from_addr(arg), head.len())
+            .reader()
+            .read_slice(&mut head)?;
         let len = uapi::Request::decode(&head)
             .and_then(|r| r.checked_len())
             .map_err(request_errno)?;
         let mut req = KVVec::with_capacity(len, GFP_KERNEL)?;
-        UserSlice::new(UserPtr::from_addr(arg), len).reader().read_all(&mut req, GFP_KERNEL)?;
+        UserSlice::new(UserPtr::from_addr(arg), len)
+            .reader()
+            .read_all(&mut req, GFP_KERNEL)?;
         self.hsm.request(&req)?;
         Ok(0)
     }
@@ -85,7 +89,11 @@ impl HsmFile {
             return Err(EEXIST);
         }
         let id = self.hsm.register_agent(archives)?;
-        if self.agent.compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        if self
+            .agent
+            .compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
             self.hsm.unregister_agent(id);
             return Err(EEXIST);
         }
@@ -113,7 +121,14 @@ impl MiscFile for HsmFile {
 
     fn open(dev: &Arc<Hsm>, _file: &File) -> Result<Pin<KBox<Self>>> {
         let holder = dev.target.hold()?;
-        Ok(KBox::pin(HsmFile { hsm: dev.clone(), agent: AtomicU64::new(0), _holder: holder }, GFP_KERNEL)?)
+        Ok(KBox::pin(
+            HsmFile {
+                hsm: dev.clone(),
+                agent: AtomicU64::new(0),
+                _holder: holder,
+            },
+            GFP_KERNEL,
+        )?)
     }
 
     fn release(this: Pin<KBox<Self>>, _file: &File) {
@@ -123,7 +138,12 @@ impl MiscFile for HsmFile {
         }
     }
 
-    fn read(this: Pin<&Self>, file: &File, buf: &mut UserSliceWriter, _pos: &mut i64) -> Result<usize> {
+    fn read(
+        this: Pin<&Self>,
+        file: &File,
+        buf: &mut UserSliceWriter,
+        _pos: &mut i64,
+    ) -> Result<usize> {
         let agent = this.agent();
         if agent == 0 {
             return Err(EINVAL);

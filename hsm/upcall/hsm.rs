@@ -123,7 +123,9 @@ impl Cdt {
     pub(crate) fn waiting_iter(&self) -> impl Iterator<Item = &Item> {
         Iterator::chain(
             self.retry.iter().rev().map(|b| &**b),
-            self.waiting[self.head..].iter().filter_map(|o| o.as_deref()),
+            self.waiting[self.head..]
+                .iter()
+                .filter_map(|o| o.as_deref()),
         )
     }
 
@@ -143,7 +145,10 @@ impl Cdt {
         it.started = false;
         if let Err(e) = self.retry.push_within_capacity(it) {
             // Not reached after `reserve_retry`; said loudly if it ever is.
-            pr_err!("hsm: no room to requeue the action for {}\n", crate::D(&e.0.fid));
+            pr_err!(
+                "hsm: no room to requeue the action for {}\n",
+                crate::D(&e.0.fid)
+            );
         }
     }
 
@@ -155,12 +160,17 @@ impl Cdt {
 
     /// Takes the first waiting action that a copytool serving `archives` can do.
     fn take_for(&mut self, archives: u64) -> Option<KBox<Item>> {
-        if let Some(i) = self.retry.iter().rposition(|it| uapi::serves(archives, it.archive_id)) {
+        if let Some(i) = self
+            .retry
+            .iter()
+            .rposition(|it| uapi::serves(archives, it.archive_id))
+        {
             return self.retry.remove(i).ok();
         }
-        let at = self.waiting[self.head..]
-            .iter()
-            .position(|o| o.as_ref().is_some_and(|it| uapi::serves(archives, it.archive_id)))?;
+        let at = self.waiting[self.head..].iter().position(|o| {
+            o.as_ref()
+                .is_some_and(|it| uapi::serves(archives, it.archive_id))
+        })?;
         let it = self.waiting[self.head + at].take();
         self.live -= 1;
         self.skip_and_compact();
@@ -174,10 +184,17 @@ impl Cdt {
             self.head += 1;
         }
         let holes = self.waiting.len() - self.head - self.live;
-        if (self.head > 4096 && self.head * 2 > self.waiting.len()) || (holes > 4096 && holes > self.live) {
+        if (self.head > 4096 && self.head * 2 > self.waiting.len())
+            || (holes > 4096 && holes > self.live)
+        {
             // Without memory for the copy, the holes stay until the next try.
             if let Ok(mut rest) = KVVec::with_capacity(self.waiting.len() - self.head, GFP_KERNEL) {
-                for o in self.waiting.iter_mut().skip(self.head).filter(|o| o.is_some()) {
+                for o in self
+                    .waiting
+                    .iter_mut()
+                    .skip(self.head)
+                    .filter(|o| o.is_some())
+                {
                     // Cannot fail: the capacity is there.
                     let _ = rest.push_within_capacity(o.take());
                 }
@@ -271,7 +288,11 @@ impl Hsm {
         let mount = target.mount()?;
         let root = FsPath::lookup(&mount, true)?;
         if !root.is_mount_root() {
-            pr_err!("{}: {} is no longer the root of a mount\n", name, BStr(mount.to_bytes()));
+            pr_err!(
+                "{}: {} is no longer the root of a mount\n",
+                name,
+                BStr(mount.to_bytes())
+            );
             return Err(EINVAL);
         }
         Arc::pin_init(
@@ -397,7 +418,12 @@ impl Hsm {
         let mut buf = [0u8; 256];
         let Ok(n) = rec.encode(&mut buf) else { return };
         if let Err(e) = self.target.append(&buf[..n]) {
-            pr_warn!("{}: cannot record HSM event for {}: {:?}\n", BStr(self.name.to_bytes()), crate::D(fid), e);
+            pr_warn!(
+                "{}: cannot record HSM event for {}: {:?}\n",
+                BStr(self.name.to_bytes()),
+                crate::D(fid),
+                e
+            );
         }
     }
 
@@ -414,9 +440,17 @@ impl Hsm {
         }
         let (mask, has_path, default_id) = {
             let p = self.params.lock();
-            (p.upcall_mask, !p.upcall_path.is_empty(), p.default_archive_id)
+            (
+                p.upcall_mask,
+                !p.upcall_path.is_empty(),
+                p.default_archive_id,
+            )
         };
-        let archive_id = if hdr.archive_id == 0 { default_id } else { hdr.archive_id };
+        let archive_id = if hdr.archive_id == 0 {
+            default_id
+        } else {
+            hdr.archive_id
+        };
         let mut needed = KVVec::with_capacity(hdr.itemcount as usize, GFP_KERNEL)?;
         for i in 0..hdr.itemcount as usize {
             let fid = uapi::Request::item_fid(req, i);
@@ -437,11 +471,15 @@ impl Hsm {
                 continue;
             }
             let a = Self::read_attrs(&p)?;
-            if a.needs(ua, archive_id, Self::data_version(&st)).map_err(state_errno)? {
+            if a.needs(ua, archive_id, Self::data_version(&st))
+                .map_err(state_errno)?
+            {
                 needed.push(fid, GFP_KERNEL)?;
             }
         }
-        let Some(action) = ua.copytool_action() else { return Ok(()) };
+        let Some(action) = ua.copytool_action() else {
+            return Ok(());
+        };
         if needed.is_empty() {
             return Ok(());
         }
@@ -473,7 +511,10 @@ impl Hsm {
         let f = p.open(kernel::kfile::flags::O_RDWR | kernel::kfile::flags::O_LARGEFILE)?;
         // Past the end of file up to a 64 KiB boundary, so that the last partial page or
         // block is freed too, not only zeroed.
-        let len = f.size().checked_next_multiple_of(RELEASE_ALIGN).ok_or(EFBIG)?;
+        let len = f
+            .size()
+            .checked_next_multiple_of(RELEASE_ALIGN)
+            .ok_or(EFBIG)?;
         f.punch_hole(0, len)?;
         f.sync(false)?;
         Self::write_attrs(p, &new)?;
@@ -505,16 +546,28 @@ impl Hsm {
         let name = BStr(self.name.to_bytes());
         let shown = BStr(path);
         if !path.starts_with(b"/") {
-            pr_err!("{}: hsm.upcall_path '{}' is not an absolute path\n", name, shown);
+            pr_err!(
+                "{}: hsm.upcall_path '{}' is not an absolute path\n",
+                name,
+                shown
+            );
             return Err(EINVAL);
         }
         let mut z = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
         z.extend_from_slice(path, GFP_KERNEL)?;
         z.push(0, GFP_KERNEL)?;
-        let c = CString::try_from(CStr::from_bytes_with_nul(&z).map_err(|_| EINVAL)?).map_err(|_| ENOMEM)?;
+        let c = CString::try_from(CStr::from_bytes_with_nul(&z).map_err(|_| EINVAL)?)
+            .map_err(|_| ENOMEM)?;
         let st = FsPath::lookup(&c, true)
             .and_then(|p| p.stat())
-            .inspect_err(|e| pr_err!("{}: hsm.upcall_path {}: cannot find it (error {})\n", name, shown, e.to_errno()))?;
+            .inspect_err(|e| {
+                pr_err!(
+                    "{}: hsm.upcall_path {}: cannot find it (error {})\n",
+                    name,
+                    shown,
+                    e.to_errno()
+                )
+            })?;
         let why = if !st.is_reg() {
             Some("is not a regular file")
         } else if st.uid != 0 {
@@ -527,7 +580,12 @@ impl Hsm {
             Self::unsafe_dir(&mut z)?
         };
         if let Some(why) = why {
-            pr_err!("{}: hsm.upcall_path {} {}: refusing to run it\n", name, shown, why);
+            pr_err!(
+                "{}: hsm.upcall_path {} {}: refusing to run it\n",
+                name,
+                shown,
+                why
+            );
             return Err(EACCES);
         }
         Ok(c)
@@ -542,7 +600,9 @@ impl Hsm {
             let cut = if slash == 0 { 1 } else { slash };
             let saved = z[cut];
             z[cut] = 0;
-            let st = CStr::from_bytes_until_nul(z).map_err(|_| EINVAL).and_then(|d| FsPath::lookup(d, true)?.stat());
+            let st = CStr::from_bytes_until_nul(z)
+                .map_err(|_| EINVAL)
+                .and_then(|d| FsPath::lookup(d, true)?.stat());
             z[cut] = saved;
             let st = st?;
             if st.uid != 0 {
@@ -562,7 +622,14 @@ impl Hsm {
     /// Runs the upcall for `fids`, [`argv::fids_per_call`] at a time; the FIDs of calls that
     /// exit non-zero go to the coordinator. An upcall that cannot be run fails the request
     /// (FIDs of calls that succeeded stay accepted, those of calls that failed are queued).
-    fn upcall(&self, action: Action, archive_id: u32, flags: u64, data: &[u8], fids: &[Fid]) -> Result {
+    fn upcall(
+        &self,
+        action: Action,
+        archive_id: u32,
+        flags: u64,
+        data: &[u8],
+        fids: &[Fid],
+    ) -> Result {
         let (path, batch) = {
             let p = self.params.lock();
             let mut path = KVec::with_capacity(p.upcall_path.len(), GFP_KERNEL)?;
@@ -572,8 +639,14 @@ impl Hsm {
         let path = self.check_upcall(&path)?;
         let (idb, idn) = argv::dec_arg(u64::from(archive_id));
         let (flb, fln) = argv::dec_arg(flags);
-        let fixed: [&[u8]; 6] =
-            [path.to_bytes(), action.name().as_bytes(), self.fsname(), &idb[..idn], &flb[..fln], data];
+        let fixed: [&[u8]; 6] = [
+            path.to_bytes(),
+            action.name().as_bytes(),
+            self.fsname(),
+            &idb[..idn],
+            &flb[..fln],
+            data,
+        ];
         let per = argv::fids_per_call(fixed.iter().copied(), batch);
         let mut rest = KVVec::new();
         let mut res = Ok(());
@@ -581,7 +654,9 @@ impl Hsm {
             match self.upcall_once(&path, &fixed[1..], chunk) {
                 Ok(true) => {}
                 Ok(false) => {
-                    self.counters.upcall_fallbacks.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    self.counters
+                        .upcall_fallbacks
+                        .fetch_add(chunk.len() as u64, Ordering::Relaxed);
                     rest.extend_from_slice(chunk, GFP_KERNEL)?;
                 }
                 Err(e) => {
@@ -609,14 +684,25 @@ impl Hsm {
         }
         let status = cmd.run_killable().inspect_err(|e| {
             if *e == ERESTARTSYS {
-                pr_warn!("{}: requester of hsm upcall {} killed while it ran; it goes on\n", name, up);
+                pr_warn!(
+                    "{}: requester of hsm upcall {} killed while it ran; it goes on\n",
+                    name,
+                    up
+                );
             } else {
-                pr_err!("{}: cannot run hsm upcall {}: error {}\n", name, up, e.to_errno());
+                pr_err!(
+                    "{}: cannot run hsm upcall {}: error {}\n",
+                    name,
+                    up,
+                    e.to_errno()
+                );
             }
         })?;
         self.counters.upcall_calls.fetch_add(1, Ordering::Relaxed);
         if status.success() {
-            self.counters.upcall_fids.fetch_add(fids.len() as u64, Ordering::Relaxed);
+            self.counters
+                .upcall_fids
+                .fetch_add(fids.len() as u64, Ordering::Relaxed);
             return Ok(true);
         }
         pr_warn!(
@@ -630,7 +716,14 @@ impl Hsm {
     }
 
     /// Queues actions for the coordinator, one per FID, as one compound request.
-    fn enqueue(&self, action: Action, archive_id: u32, flags: u64, data: &[u8], fids: &[Fid]) -> Result {
+    fn enqueue(
+        &self,
+        action: Action,
+        archive_id: u32,
+        flags: u64,
+        data: &[u8],
+        fids: &[Fid],
+    ) -> Result {
         let mut d = KVec::with_capacity(data.len(), GFP_KERNEL)?;
         d.extend_from_slice(data, GFP_KERNEL)?;
         let data = Arc::new(d, GFP_KERNEL)?;
@@ -676,7 +769,15 @@ impl Hsm {
         let mut cdt = self.cdt.lock();
         let id = cdt.next_agent;
         cdt.next_agent += 1;
-        cdt.agents.push(Agent { id, archives, done_ok: 0, done_err: 0 }, GFP_KERNEL)?;
+        cdt.agents.push(
+            Agent {
+                id,
+                archives,
+                done_ok: 0,
+                done_err: 0,
+            },
+            GFP_KERNEL,
+        )?;
         Ok(id)
     }
 
@@ -684,10 +785,17 @@ impl Hsm {
     pub(crate) fn unregister_agent(&self, id: u64) {
         let mut cdt = self.cdt.lock();
         cdt.agents.retain(|a| a.id != id);
-        let held = cdt.active.iter().filter(|it| it.agent == id && !it.canceled).count();
+        let held = cdt
+            .active
+            .iter()
+            .filter(|it| it.agent == id && !it.canceled)
+            .count();
         if cdt.reserve_retry(held).is_err() {
-            pr_err!("{}: no memory to requeue {} HSM actions; they stay listed as running\n",
-                BStr(self.name.to_bytes()), held);
+            pr_err!(
+                "{}: no memory to requeue {} HSM actions; they stay listed as running\n",
+                BStr(self.name.to_bytes()),
+                held
+            );
             return;
         }
         let mut i = 0;
@@ -709,19 +817,30 @@ impl Hsm {
     /// Hands the next action a copytool may do to it, encoded as an `hsm_action_list` in `out`;
     /// returns its length and cookie, or `None` if there is none now. `EINVAL` if `out` is too
     /// small (the action then waits again).
-    pub(crate) fn next_action(&self, agent: u64, out: &mut KVVec<u8>) -> Result<Option<(usize, u64)>> {
+    pub(crate) fn next_action(
+        &self,
+        agent: u64,
+        out: &mut KVVec<u8>,
+    ) -> Result<Option<(usize, u64)>> {
         let max = self.params.lock().max_requests as usize;
         let mut cdt = self.cdt.lock();
         if cdt.control != Control::Enabled || cdt.active.len() >= max {
             return Ok(None);
         }
-        let Some(archives) = cdt.agents.iter().find(|a| a.id == agent).map(|a| a.archives) else {
+        let Some(archives) = cdt
+            .agents
+            .iter()
+            .find(|a| a.id == agent)
+            .map(|a| a.archives)
+        else {
             return Err(ENOENT);
         };
         // Room first, so that nothing taken out can be dropped for lack of memory.
         cdt.active.reserve(1, GFP_KERNEL)?;
         cdt.reserve_retry(1)?;
-        let Some(mut it) = cdt.take_for(archives) else { return Ok(None) };
+        let Some(mut it) = cdt.take_for(archives) else {
+            return Ok(None);
+        };
         let hal = uapi::ActionList {
             count: 1,
             compound_id: it.compound,
@@ -773,12 +892,19 @@ impl Hsm {
 
     /// Whether a copytool could get an action from `cdt` now.
     fn can_take(cdt: &Cdt, agent: u64, max: usize) -> bool {
-        let Some(archives) = cdt.agents.iter().find(|a| a.id == agent).map(|a| a.archives) else {
+        let Some(archives) = cdt
+            .agents
+            .iter()
+            .find(|a| a.id == agent)
+            .map(|a| a.archives)
+        else {
             return false;
         };
         cdt.control == Control::Enabled
             && cdt.active.len() < max
-            && cdt.waiting_iter().any(|it| uapi::serves(archives, it.archive_id))
+            && cdt
+                .waiting_iter()
+                .any(|it| uapi::serves(archives, it.archive_id))
     }
 
     /// Whether a copytool could get an action now (for `poll`).
@@ -796,14 +922,19 @@ impl Hsm {
             return false;
         }
         matches!(
-            self.cdt_wait.wait_interruptible_timeout(&mut cdt, kernel::time::msecs_to_jiffies(1000)),
+            self.cdt_wait
+                .wait_interruptible_timeout(&mut cdt, kernel::time::msecs_to_jiffies(1000)),
             kernel::sync::CondVarTimeoutResult::Signal { .. }
         )
     }
 
     /// The action and file of an upcall copy (`EPROTO` for an action the upcall cannot have).
     fn upcall_target(c: &Copy) -> Result<(Action, Fid)> {
-        match mask::ACTIONS.iter().copied().find(|a| *a as u32 == c.upcall_action()) {
+        match mask::ACTIONS
+            .iter()
+            .copied()
+            .find(|a| *a as u32 == c.upcall_action())
+        {
             Some(a @ (Action::Archive | Action::Remove)) => Ok((a, c.hai.fid)),
             _ => Err(EPROTO),
         }
@@ -812,7 +943,11 @@ impl Hsm {
     /// The coordinator action of cookie `cookie`, held by copytool `agent`: its index in
     /// `active`. `ENOENT` if there is none (done, purged), `EPERM` if another copytool has it.
     fn held(cdt: &Cdt, cookie: u64, agent: u64) -> Result<usize> {
-        let i = cdt.active.iter().position(|it| it.cookie == cookie).ok_or(ENOENT)?;
+        let i = cdt
+            .active
+            .iter()
+            .position(|it| it.cookie == cookie)
+            .ok_or(ENOENT)?;
         if cdt.active[i].agent != agent {
             return Err(EPERM);
         }

@@ -85,8 +85,15 @@ impl Targets {
         let hsm = Hsm::new(target, name)?;
         let params = params::create(mdt, hsm.clone())?;
         let devname = CString::try_from_fmt(fmt!("hsm-{}", name))?;
-        let reg = KBox::pin_init(Registration::<device::HsmFile>::register(devname, 0o600, hsm), GFP_KERNEL)?;
-        Ok(Entry { raw, _params: params, _reg: reg })
+        let reg = KBox::pin_init(
+            Registration::<device::HsmFile>::register(devname, 0o600, hsm),
+            GFP_KERNEL,
+        )?;
+        Ok(Entry {
+            raw,
+            _params: params,
+            _reg: reg,
+        })
     }
 }
 
@@ -156,7 +163,10 @@ mod tests {
 
     impl Buf {
         fn new() -> Self {
-            Self { data: [0; 64], len: 0 }
+            Self {
+                data: [0; 64],
+                len: 0,
+            }
         }
 
         fn as_bytes(&self) -> &[u8] {
@@ -186,7 +196,10 @@ mod tests {
         let mut b = Buf::new();
         assert!(mask::format_mask(mask::UPCALL_ALLOWED, &mut b).is_ok());
         assert_eq!(b.as_bytes(), b"ARCHIVE REMOVE");
-        assert_eq!(mask::parse_upcall_mask(b.as_bytes()), Ok(mask::UPCALL_ALLOWED));
+        assert_eq!(
+            mask::parse_upcall_mask(b.as_bytes()),
+            Ok(mask::UPCALL_ALLOWED)
+        );
     }
 
     #[test]
@@ -198,7 +211,11 @@ mod tests {
 
     #[test]
     fn fid_text_round_trip() {
-        let f = fid::Fid { seq: 0x200000401, oid: 1, ver: 0 };
+        let f = fid::Fid {
+            seq: 0x200000401,
+            oid: 1,
+            ver: 0,
+        };
         let mut b = Buf::new();
         assert!(write!(b, "{}", f).is_ok());
         assert_eq!(b.as_bytes(), b"[0x200000401:0x1:0x0]");
@@ -218,7 +235,11 @@ mod tests {
     fn argv_text() {
         let (b, n) = argv::dec_arg(1234567890123);
         assert_eq!(&b[..n], b"1234567890123");
-        let f = fid::Fid { seq: 0x200000401, oid: 1, ver: 0 };
+        let f = fid::Fid {
+            seq: 0x200000401,
+            oid: 1,
+            ver: 0,
+        };
         let (b, n) = argv::fid_arg(&f);
         assert_eq!(&b[..n], b"[0x200000401:0x1:0x0]");
         assert_eq!(uapi::fsname(b"lustre-MDT0000"), b"lustre");
@@ -234,7 +255,10 @@ mod tests {
         let arc = new.completed(mask::Action::Archive, 0, 1, 10);
         assert_eq!(arc.effective(10), HS_EXISTS | HS_ARCHIVED);
         assert_eq!(arc.effective(11), HS_EXISTS | HS_ARCHIVED | HS_DIRTY);
-        assert_eq!(arc.needs(UserAction::Archive, 2, 10), Err(StateError::ArchiveIdChange));
+        assert_eq!(
+            arc.needs(UserAction::Archive, 2, 10),
+            Err(StateError::ArchiveIdChange)
+        );
         let rel = arc.released(10);
         assert!(rel.is_ok());
         let rel = rel.unwrap_or_default();
@@ -242,8 +266,14 @@ mod tests {
         assert_eq!(rel.needs(UserAction::Restore, 1, 50), Ok(true));
         let back = rel.completed(mask::Action::Restore, 0, 1, 60);
         assert_eq!(back.effective(60), HS_EXISTS | HS_ARCHIVED);
-        assert_eq!(back.completed(mask::Action::Remove, 0, 1, 60).effective(60), 0);
-        assert_eq!(arc.completed(mask::Action::Archive, 16, 1, 10).flags & HS_DIRTY, HS_DIRTY);
+        assert_eq!(
+            back.completed(mask::Action::Remove, 0, 1, 60).effective(60),
+            0
+        );
+        assert_eq!(
+            arc.completed(mask::Action::Archive, 16, 1, 10).flags & HS_DIRTY,
+            HS_DIRTY
+        );
         assert_eq!(HsmAttrs::decode(&arc.encode()), Ok(arc));
         assert_eq!(cl_hsm_flags(HsmEvent::Remove, 0, false), 0x200);
         assert_eq!(cl_hsm_flags(HsmEvent::Archive, 300, true), 0x7f | 0x400);
@@ -251,17 +281,38 @@ mod tests {
 
     #[test]
     fn request_and_action_list_layouts() {
-        let fids = [fid::Fid { seq: 5, oid: 6, ver: 0 }];
-        let req = uapi::Request { action: 10, archive_id: 2, flags: 0, itemcount: 1, data_len: 3 };
+        let fids = [fid::Fid {
+            seq: 5,
+            oid: 6,
+            ver: 0,
+        }];
+        let req = uapi::Request {
+            action: 10,
+            archive_id: 2,
+            flags: 0,
+            itemcount: 1,
+            data_len: 3,
+        };
         let mut b = [0u8; uapi::REQUEST_LEN + uapi::USER_ITEM_LEN + 3];
         uapi::encode_request(&mut b, &req, &fids, b"abc");
         assert_eq!(uapi::Request::decode(&b), Ok(req));
         assert_eq!(req.checked_len(), Ok(b.len()));
         assert_eq!(uapi::Request::item_fid(&b, 0), fids[0]);
-        let hal = uapi::ActionList { count: 1, compound_id: 1, flags: 0, archive_id: 2, fsname: b"lustre" };
+        let hal = uapi::ActionList {
+            count: 1,
+            compound_id: 1,
+            flags: 0,
+            archive_id: 2,
+            fsname: b"lustre",
+        };
         let mut out = [0u8; 128];
         let at = hal.encode_header(&mut out);
-        let item = uapi::ActionItem { action: 20, fid: fids[0], cookie: 9, ..Default::default() };
+        let item = uapi::ActionItem {
+            action: 20,
+            fid: fids[0],
+            cookie: 9,
+            ..Default::default()
+        };
         let end = uapi::ActionList::encode_item(&mut out, at, &item, b"abc");
         assert_eq!(end, hal.size([3usize].into_iter()));
         assert_eq!(uapi::ActionList::decode(&out), Some(hal));

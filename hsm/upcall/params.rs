@@ -97,7 +97,10 @@ fn path_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
     }
     // Checked again, with the file's owner and mode, each time it is run.
     if !v.is_empty() && !v.starts_with(b"/") {
-        pr_err!("{}: hsm.upcall_path must be an absolute path\n", crate::BStr(p.hsm.name.to_bytes()));
+        pr_err!(
+            "{}: hsm.upcall_path must be an absolute path\n",
+            crate::BStr(p.hsm.name.to_bytes())
+        );
         return Err(EINVAL);
     }
     p.hsm.params.lock().upcall_path = v;
@@ -118,7 +121,11 @@ fn stats_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let c = &p.hsm.counters;
     writeln!(f, "calls: {}", c.upcall_calls.load(Ordering::Relaxed))?;
     writeln!(f, "fids: {}", c.upcall_fids.load(Ordering::Relaxed))?;
-    writeln!(f, "fallbacks: {}", c.upcall_fallbacks.load(Ordering::Relaxed))?;
+    writeln!(
+        f,
+        "fallbacks: {}",
+        c.upcall_fallbacks.load(Ordering::Relaxed)
+    )?;
     writeln!(f, "completed: {}", c.completed_ok.load(Ordering::Relaxed))?;
     writeln!(f, "failed: {}", c.completed_err.load(Ordering::Relaxed))
 }
@@ -190,7 +197,11 @@ fn actions_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let cdt = p.hsm.cdt.lock();
     for it in cdt.active.iter() {
         item_fields(it, f)?;
-        writeln!(f, " status={}", if it.started { "STARTED" } else { "WAITING" })?;
+        writeln!(
+            f,
+            " status={}",
+            if it.started { "STARTED" } else { "WAITING" }
+        )?;
     }
     for it in cdt.waiting_iter().take(ACTIONS_SHOWN) {
         item_fields(it, f)?;
@@ -207,7 +218,13 @@ fn active_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let cdt = p.hsm.cdt.lock();
     for it in cdt.active.iter() {
         item_fields(it, f)?;
-        writeln!(f, " canceled={} uuid=agent-{} done={}", u8::from(it.canceled), it.agent, 0)?;
+        writeln!(
+            f,
+            " canceled={} uuid=agent-{} done={}",
+            u8::from(it.canceled),
+            it.agent,
+            0
+        )?;
     }
     Ok(())
 }
@@ -228,7 +245,11 @@ fn agents_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             }
         }
         let current = cdt.active.iter().filter(|it| it.agent == a.id).count();
-        writeln!(f, " requests=[current:{} ok:{} errors:{}]", current, a.done_ok, a.done_err)?;
+        writeln!(
+            f,
+            " requests=[current:{} ok:{} errors:{}]",
+            current, a.done_ok, a.done_err
+        )?;
     }
     Ok(())
 }
@@ -244,7 +265,12 @@ pub(crate) fn create(mdt: &Dir, hsm: Arc<Hsm>) -> Result<Pin<KBox<Scope<ParamDat
             h.read_write_callback_file(c"upcall_path", p, &path_show, &path_store);
             h.read_write_callback_file(c"upcall_batch", p, &batch_show, &batch_store);
             h.read_callback_file(c"upcall_stats", p, &stats_show);
-            h.read_write_callback_file(c"default_archive_id", p, &default_id_show, &default_id_store);
+            h.read_write_callback_file(
+                c"default_archive_id",
+                p,
+                &default_id_show,
+                &default_id_store,
+            );
             h.read_write_callback_file(c"max_requests", p, &max_requests_show, &max_requests_store);
             h.read_callback_file(c"archive_count", p, &archive_count_show);
             h.read_callback_file(c"restore_count", p, &restore_count_show);

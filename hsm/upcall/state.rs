@@ -68,7 +68,11 @@ impl HsmAttrs {
         if w(0) != HSM_COMPAT || d(8) > u64::from(u32::MAX) {
             return Err(StateError::Corrupt);
         }
-        Ok(HsmAttrs { flags: w(4), archive_id: d(8) as u32, arch_ver: d(16) })
+        Ok(HsmAttrs {
+            flags: w(4),
+            archive_id: d(8) as u32,
+            arch_ver: d(16),
+        })
     }
 
     /// Encodes `trusted.hsm`.
@@ -95,7 +99,12 @@ impl HsmAttrs {
     /// Whether `action` has anything to do on a file in this state (Lustre's
     /// `hsm_action_is_needed`); a request for an action that is not needed is dropped
     /// silently, as Lustre does. `Err` if the request must be refused.
-    pub fn needs(&self, action: UserAction, archive_id: u32, data_version: u64) -> Result<bool, StateError> {
+    pub fn needs(
+        &self,
+        action: UserAction,
+        archive_id: u32,
+        data_version: u64,
+    ) -> Result<bool, StateError> {
         let f = self.effective(data_version);
         Ok(match action {
             UserAction::Archive => {
@@ -120,7 +129,10 @@ impl HsmAttrs {
         if f & HS_ARCHIVED == 0 || f & (HS_DIRTY | HS_NORELEASE | HS_LOST) != 0 {
             return Err(StateError::NotReleasable);
         }
-        Ok(HsmAttrs { flags: self.flags | HS_RELEASED, ..*self })
+        Ok(HsmAttrs {
+            flags: self.flags | HS_RELEASED,
+            ..*self
+        })
     }
 
     /// The state after `action` completed with `errval` (0 for success) on a file whose data
@@ -130,7 +142,13 @@ impl HsmAttrs {
     /// RESTORE brings the data back, the file matching its copy again. Failures change
     /// nothing, except that an ARCHIVE failing because the file changed under it (`EBUSY`)
     /// marks the file dirty.
-    pub fn completed(&self, action: Action, errval: u16, archive_id: u32, data_version: u64) -> HsmAttrs {
+    pub fn completed(
+        &self,
+        action: Action,
+        errval: u16,
+        archive_id: u32,
+        data_version: u64,
+    ) -> HsmAttrs {
         let mut s = *self;
         if errval != 0 {
             if action == Action::Archive && errval == 16 && s.flags & HS_EXISTS != 0 {
@@ -231,7 +249,11 @@ pub const CLF_HSM_DIRTY: u16 = 1;
 
 /// The `cr_flags` of a `CL_HSM` record: error in bits 0-6, event in 7-9, flags in 10-11.
 pub fn cl_hsm_flags(event: HsmEvent, errval: u16, dirty: bool) -> u16 {
-    let err = if errval > CLF_HSM_MAXERROR { CLF_HSM_ERROVERFLOW } else { errval };
+    let err = if errval > CLF_HSM_MAXERROR {
+        CLF_HSM_ERROVERFLOW
+    } else {
+        errval
+    };
     err | ((event as u16) << 7) | (if dirty { CLF_HSM_DIRTY << 10 } else { 0 })
 }
 
@@ -241,7 +263,11 @@ mod tests {
 
     #[test]
     fn xattr_round_trip() {
-        let a = HsmAttrs { flags: HS_EXISTS | HS_ARCHIVED, archive_id: 3, arch_ver: 0x1234 };
+        let a = HsmAttrs {
+            flags: HS_EXISTS | HS_ARCHIVED,
+            archive_id: 3,
+            arch_ver: 0x1234,
+        };
         assert_eq!(HsmAttrs::decode(&a.encode()), Ok(a));
         assert_eq!(HsmAttrs::decode(&[0; 23]), Err(StateError::Corrupt));
         let mut b = a.encode();
@@ -259,7 +285,10 @@ mod tests {
         assert_eq!(arc.effective(10), HS_EXISTS | HS_ARCHIVED);
         assert_eq!(arc.archive_id, 1);
         assert_eq!(arc.needs(UserAction::Archive, 1, 10), Ok(false));
-        assert_eq!(arc.needs(UserAction::Archive, 2, 10), Err(StateError::ArchiveIdChange));
+        assert_eq!(
+            arc.needs(UserAction::Archive, 2, 10),
+            Err(StateError::ArchiveIdChange)
+        );
         // A write after the archive makes it dirty, archivable again and not releasable.
         assert_eq!(arc.effective(11), HS_EXISTS | HS_ARCHIVED | HS_DIRTY);
         assert_eq!(arc.needs(UserAction::Archive, 1, 11), Ok(true));
@@ -278,27 +307,54 @@ mod tests {
     fn failures_change_nothing_but_ebusy_dirties() {
         let arc = HsmAttrs::default().completed(Action::Archive, 0, 1, 10);
         assert_eq!(arc.completed(Action::Remove, 5, 1, 10), arc);
-        assert_eq!(arc.completed(Action::Archive, 16, 1, 10).flags & HS_DIRTY, HS_DIRTY);
-        assert_eq!(HsmAttrs::default().completed(Action::Archive, 16, 1, 1), HsmAttrs::default());
+        assert_eq!(
+            arc.completed(Action::Archive, 16, 1, 10).flags & HS_DIRTY,
+            HS_DIRTY
+        );
+        assert_eq!(
+            HsmAttrs::default().completed(Action::Archive, 16, 1, 1),
+            HsmAttrs::default()
+        );
     }
 
     #[test]
     fn state_text() {
         extern crate std;
         use std::format;
-        let t = StateText { path: "f", states: HS_EXISTS | HS_ARCHIVED, archive_id: 1 };
-        assert_eq!(format!("{t}"), "f: (0x00000009) exists archived, archive_id:1");
-        let t = StateText { path: "g", states: 0, archive_id: 0 };
+        let t = StateText {
+            path: "f",
+            states: HS_EXISTS | HS_ARCHIVED,
+            archive_id: 1,
+        };
+        assert_eq!(
+            format!("{t}"),
+            "f: (0x00000009) exists archived, archive_id:1"
+        );
+        let t = StateText {
+            path: "g",
+            states: 0,
+            archive_id: 0,
+        };
         assert_eq!(format!("{t}"), "g: (0x00000000)");
-        let t = StateText { path: "h", states: HS_RELEASED | HS_EXISTS | HS_ARCHIVED, archive_id: 2 };
-        assert_eq!(format!("{t}"), "h: (0x0000000d) released exists archived, archive_id:2");
+        let t = StateText {
+            path: "h",
+            states: HS_RELEASED | HS_EXISTS | HS_ARCHIVED,
+            archive_id: 2,
+        };
+        assert_eq!(
+            format!("{t}"),
+            "h: (0x0000000d) released exists archived, archive_id:2"
+        );
     }
 
     #[test]
     fn cl_flags() {
         assert_eq!(cl_hsm_flags(HsmEvent::Archive, 0, false), 0);
         assert_eq!(cl_hsm_flags(HsmEvent::Remove, 0, false), 4 << 7);
-        assert_eq!(cl_hsm_flags(HsmEvent::Restore, 5, true), 5 | (1 << 7) | (1 << 10));
+        assert_eq!(
+            cl_hsm_flags(HsmEvent::Restore, 5, true),
+            5 | (1 << 7) | (1 << 10)
+        );
         assert_eq!(cl_hsm_flags(HsmEvent::Archive, 200, false), 0x7f);
     }
 }

@@ -97,13 +97,16 @@ fn le16(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }
 
-
 fn put(b: &mut [u8], at: usize, v: &[u8]) {
     b[at..at + v.len()].copy_from_slice(v);
 }
 
 fn get_fid(b: &[u8], at: usize) -> Fid {
-    Fid { seq: le64(b, at), oid: le32(b, at + 8), ver: le32(b, at + 12) }
+    Fid {
+        seq: le64(b, at),
+        oid: le32(b, at + 8),
+        ver: le32(b, at + 12),
+    }
 }
 
 fn put_fid(b: &mut [u8], at: usize, f: &Fid) {
@@ -192,7 +195,9 @@ impl Request {
     /// The data of the whole request `b`, checked to hold no NUL.
     pub fn data<'a>(&self, b: &'a [u8]) -> Result<&'a [u8], RequestError> {
         let at = REQUEST_LEN + self.itemcount as usize * USER_ITEM_LEN;
-        let d = b.get(at..at + self.data_len as usize).ok_or(RequestError::Short)?;
+        let d = b
+            .get(at..at + self.data_len as usize)
+            .ok_or(RequestError::Short)?;
         if d.contains(&0) {
             return Err(RequestError::BadData);
         }
@@ -357,7 +362,10 @@ impl<'a> ActionList<'a> {
 
     /// Size of a list holding items with data of the given lengths.
     pub fn size(&self, data_lens: impl Iterator<Item = usize>) -> usize {
-        self.first_item() + data_lens.map(|d| align8(ACTION_ITEM_LEN + d)).sum::<usize>()
+        self.first_item()
+            + data_lens
+                .map(|d| align8(ACTION_ITEM_LEN + d))
+                .sum::<usize>()
     }
 
     /// Encodes the header and name into `out`; returns the offset of the first item.
@@ -400,7 +408,11 @@ impl<'a> ActionList<'a> {
 
     /// The items of the whole list `b`, with their data; stops at the first malformed one.
     pub fn items(&self, b: &'a [u8]) -> ActionItems<'a> {
-        ActionItems { buf: b, at: self.first_item(), left: self.count }
+        ActionItems {
+            buf: b,
+            at: self.first_item(),
+            left: self.count,
+        }
     }
 }
 
@@ -540,13 +552,33 @@ mod tests {
         assert_eq!(IOC_COPY_START, iow(214, 8));
         assert_eq!(IOC_COPY_END, iow(215, 8));
         assert_eq!(IOC_CT_REGISTER, iow(176, 8));
-        assert_eq!(IOC_STATE_GET, (3 << 30) | ((STATE_LEN as u32) << 16) | (0x66 << 8) | 0xf3);
+        assert_eq!(
+            IOC_STATE_GET,
+            (3 << 30) | ((STATE_LEN as u32) << 16) | (0x66 << 8) | 0xf3
+        );
     }
 
     #[test]
     fn request_round_trip() {
-        let fids = [Fid { seq: 0x200000401, oid: 1, ver: 0 }, Fid { seq: 12, oid: 7, ver: 0 }];
-        let req = Request { action: 10, archive_id: 3, flags: 1, itemcount: 2, data_len: 4 };
+        let fids = [
+            Fid {
+                seq: 0x200000401,
+                oid: 1,
+                ver: 0,
+            },
+            Fid {
+                seq: 12,
+                oid: 7,
+                ver: 0,
+            },
+        ];
+        let req = Request {
+            action: 10,
+            archive_id: 3,
+            flags: 1,
+            itemcount: 2,
+            data_len: 4,
+        };
         let mut b = [0u8; REQUEST_LEN + 2 * USER_ITEM_LEN + 4];
         encode_request(&mut b, &req, &fids, b"abcd");
         let got = Request::decode(&b).unwrap();
@@ -558,11 +590,25 @@ mod tests {
 
     #[test]
     fn bad_requests() {
-        let r = Request { action: 1, archive_id: 0, flags: 0, itemcount: 1, data_len: 0 };
+        let r = Request {
+            action: 1,
+            archive_id: 0,
+            flags: 0,
+            itemcount: 1,
+            data_len: 0,
+        };
         assert_eq!(r.checked_len(), Err(RequestError::BadAction));
-        let r = Request { action: 10, itemcount: MAX_ITEMS + 1, ..r };
+        let r = Request {
+            action: 10,
+            itemcount: MAX_ITEMS + 1,
+            ..r
+        };
         assert_eq!(r.checked_len(), Err(RequestError::TooBig));
-        let r = Request { itemcount: 0, data_len: 2, ..r };
+        let r = Request {
+            itemcount: 0,
+            data_len: 2,
+            ..r
+        };
         assert_eq!(r.data(&[0; REQUEST_LEN + 2]), Err(RequestError::BadData));
         assert_eq!(r.data(&[0; REQUEST_LEN + 1]), Err(RequestError::Short));
         assert_eq!(Request::decode(&[0; 23]), Err(RequestError::Short));
@@ -570,13 +616,28 @@ mod tests {
 
     #[test]
     fn action_list_round_trip() {
-        let hal = ActionList { count: 2, compound_id: 9, flags: 4, archive_id: 1, fsname: b"lustre" };
+        let hal = ActionList {
+            count: 2,
+            compound_id: 9,
+            flags: 4,
+            archive_id: 1,
+            fsname: b"lustre",
+        };
         assert_eq!(hal.first_item(), 40);
         let size = hal.size([0usize, 3].into_iter());
         assert_eq!(size, 40 + 72 + 80);
         let mut b = [0u8; 192];
         let mut at = hal.encode_header(&mut b);
-        let a = ActionItem { action: 20, fid: Fid { seq: 5, oid: 6, ver: 0 }, cookie: 77, ..Default::default() };
+        let a = ActionItem {
+            action: 20,
+            fid: Fid {
+                seq: 5,
+                oid: 6,
+                ver: 0,
+            },
+            cookie: 77,
+            ..Default::default()
+        };
         at = ActionList::encode_item(&mut b, at, &a, &[]);
         at = ActionList::encode_item(&mut b, at, &a, b"xyz");
         assert_eq!(at, size);
@@ -595,7 +656,12 @@ mod tests {
 
     #[test]
     fn copy_round_trip_and_upcall_flags() {
-        let mut c = Copy { data_version: 5, errval: 2, archive_id: 3, ..Default::default() };
+        let mut c = Copy {
+            data_version: 5,
+            errval: 2,
+            archive_id: 3,
+            ..Default::default()
+        };
         c.flags = Copy::upcall_flags(0x1, 20);
         assert_eq!(c.flags, 0xa000 | 0x4 | 0x1);
         assert_eq!(c.upcall_action(), 20);
@@ -620,7 +686,12 @@ mod tests {
 
     #[test]
     fn state_round_trip() {
-        let s = UserState { states: 9, archive_id: 2, in_progress_state: 0, in_progress_action: 0 };
+        let s = UserState {
+            states: 9,
+            archive_id: 2,
+            in_progress_state: 0,
+            in_progress_action: 0,
+        };
         let mut b = [0u8; STATE_LEN];
         s.encode(-1, &mut b);
         assert_eq!(UserState::decode(&b), Some(s));

@@ -171,9 +171,15 @@ impl Limits {
         lim.max_segments = INLINE_VECS as u16;
         lim.max_hw_discard_sectors = self.max_discard_sectors;
         lim.max_write_zeroes_sectors = self.max_discard_sectors;
-        lim.discard_granularity = if self.max_discard_sectors != 0 { self.discard_granularity } else { 0 };
+        lim.discard_granularity = if self.max_discard_sectors != 0 {
+            self.discard_granularity
+        } else {
+            0
+        };
         let mut f = lim.features
-            & !(bindings::BLK_FEAT_WRITE_CACHE | bindings::BLK_FEAT_FUA | bindings::BLK_FEAT_ROTATIONAL);
+            & !(bindings::BLK_FEAT_WRITE_CACHE
+                | bindings::BLK_FEAT_FUA
+                | bindings::BLK_FEAT_ROTATIONAL);
         if self.write_cache {
             f |= bindings::BLK_FEAT_WRITE_CACHE;
             if self.fua {
@@ -221,7 +227,13 @@ pub trait Driver: Send + Sync + Sized + 'static {
 
     /// Driver ioctls (the block layer handles its own first). `write` says whether the
     /// caller's descriptor is open for writing.
-    fn ioctl(&self, _disk: &DiskRef<'_, Self>, _write: bool, _cmd: u32, _arg: usize) -> Result<i32> {
+    fn ioctl(
+        &self,
+        _disk: &DiskRef<'_, Self>,
+        _write: bool,
+        _cmd: u32,
+        _arg: usize,
+    ) -> Result<i32> {
         Err(ENOTTY)
     }
 
@@ -236,7 +248,12 @@ pub trait Driver: Send + Sync + Sized + 'static {
     const ATTRS: &'static [&'static CStr] = &[];
 
     /// Writes attribute `ATTRS[index]` into `out` (a page); returns its length.
-    fn show_attr(&self, _disk: &DiskRef<'_, Self>, _index: usize, _out: &mut [u8]) -> Result<usize> {
+    fn show_attr(
+        &self,
+        _disk: &DiskRef<'_, Self>,
+        _index: usize,
+        _out: &mut [u8],
+    ) -> Result<usize> {
         Err(EIO)
     }
 }
@@ -429,7 +446,11 @@ impl Request<'_> {
             }
             _ => &*file.file,
         };
-        let _reserves = if reclaim { Some(ReserveScope::enter()) } else { None };
+        let _reserves = if reclaim {
+            Some(ReserveScope::enter())
+        } else {
+            None
+        };
         let rq = self.raw();
         let mut iter = zeroed_c::<bindings::iov_iter>();
         if !self.data_iter(write, &mut iter) {
@@ -513,7 +534,11 @@ impl Request<'_> {
     /// it has one bio, else over the inline array; false if the data does not fit that.
     fn data_iter(&self, write: bool, iter: &mut bindings::iov_iter) -> bool {
         let rq = self.raw();
-        let dir = if write { bindings::ITER_SOURCE } else { bindings::ITER_DEST };
+        let dir = if write {
+            bindings::ITER_SOURCE
+        } else {
+            bindings::ITER_DEST
+        };
         // SAFETY: The request is started and valid; its bios and their vectors stay valid
         // and unchanged until it ends, which needs our reference.
         unsafe {
@@ -534,12 +559,20 @@ impl Request<'_> {
     /// # Safety
     ///
     /// `bio` must be a bio of a started request.
-    unsafe fn bio_iter(bio: *mut bindings::bio, dir: u32, iter: &mut bindings::iov_iter) -> Option<u32> {
+    unsafe fn bio_iter(
+        bio: *mut bindings::bio,
+        dir: u32,
+        iter: &mut bindings::iov_iter,
+    ) -> Option<u32> {
         // SAFETY: By the caller, `bio` is valid; the vectors its iterator covers exist.
         unsafe {
             let it = (*bio).bi_iter;
             let vecs = (*bio).bi_io_vec;
-            let pos = BioPos { index: it.bi_idx as usize, done: it.bi_offset, left: it.bi_size };
+            let pos = BioPos {
+                index: it.bi_idx as usize,
+                done: it.bi_offset,
+                left: it.bi_size,
+            };
             let (n, whole) = segs::count(|i| (*vecs.add(i)).bv_len, usize::MAX, pos);
             if !whole {
                 return None;
@@ -566,7 +599,11 @@ impl Request<'_> {
             while !bio.is_null() {
                 let it = (*bio).bi_iter;
                 let vecs = (*bio).bi_io_vec;
-                let pos = BioPos { index: it.bi_idx as usize, done: it.bi_offset, left: it.bi_size };
+                let pos = BioPos {
+                    index: it.bi_idx as usize,
+                    done: it.bi_offset,
+                    left: it.bi_size,
+                };
                 // `bi_vcnt` is 0 for cloned bios: as the block layer, trust `bi_size`.
                 for s in BioWalk::new(|i| (*vecs.add(i)).bv_len, usize::MAX, pos) {
                     if n == INLINE_VECS {
@@ -604,7 +641,11 @@ impl Request<'_> {
             let mut bio = (*rq).bio;
             while !bio.is_null() {
                 let mut iter = zeroed_c::<bindings::iov_iter>();
-                let dir = if write { bindings::ITER_SOURCE } else { bindings::ITER_DEST };
+                let dir = if write {
+                    bindings::ITER_SOURCE
+                } else {
+                    bindings::ITER_DEST
+                };
                 let Some(want) = Self::bio_iter(bio, dir, &mut iter) else {
                     res = i64::from(EIO.to_errno());
                     break;
@@ -612,7 +653,11 @@ impl Request<'_> {
                 (*iocb).ki_pos = pos as bindings::loff_t;
                 let ret = file_rw(file, iocb, &mut iter, write) as i64;
                 if ret != i64::from(want) {
-                    res = if ret < 0 { ret } else { i64::from(EIO.to_errno()) };
+                    res = if ret < 0 {
+                        ret
+                    } else {
+                        i64::from(EIO.to_errno())
+                    };
                     break;
                 }
                 res += ret;
@@ -682,7 +727,12 @@ unsafe impl CZeroed for bindings::kstat {}
 /// # Safety
 ///
 /// `iocb` must be a prepared kiocb on `file`, and `iter` valid for the transfer.
-unsafe fn file_rw(file: &File, iocb: *mut bindings::kiocb, iter: &mut bindings::iov_iter, write: bool) -> isize {
+unsafe fn file_rw(
+    file: &File,
+    iocb: *mut bindings::kiocb,
+    iter: &mut bindings::iov_iter,
+    write: bool,
+) -> isize {
     // SAFETY: The file is open, so its operations are valid; `BackingFile::new` checked the
     // methods a readable (and, if open for writing, writable) file needs.
     let fop = unsafe { &*(*file.as_ptr()).f_op };
@@ -702,7 +752,8 @@ unsafe fn file_rw(file: &File, iocb: *mut bindings::kiocb, iter: &mut bindings::
 unsafe fn transfer_done(rq: *mut bindings::request, pdu: &Pdu, res: i64) {
     // SAFETY: The request is valid while a reference is held.
     let want = u64::from(unsafe { (*rq).__data_len });
-    pdu.status.store(i32::from(Status::of_transfer(res, want).0), Relaxed);
+    pdu.status
+        .store(i32::from(Status::of_transfer(res, want).0), Relaxed);
     // SAFETY: By the caller.
     unsafe { pdu.put(rq) };
 }
@@ -777,7 +828,11 @@ impl<T: Driver> Inner<T> {
         // SAFETY: The workqueue and the work item live as long as `self`. Queueing is a
         // no-op if the work is already pending; if it is running, it runs again.
         unsafe {
-            bindings::queue_work_on(bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32, self.wq.as_raw(), self.work.get())
+            bindings::queue_work_on(
+                bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32,
+                self.wq.as_raw(),
+                self.work.get(),
+            )
         };
     }
 
@@ -829,7 +884,8 @@ unsafe extern "C" fn show_attr<T: Driver>(
     unsafe {
         let d = DiskRef::<T>::from_raw(bindings::rustre_dev_to_disk(dev));
         let first = d.inner.attrs[0].get();
-        let index = (attr as usize - first as usize) / core::mem::size_of::<bindings::device_attribute>();
+        let index =
+            (attr as usize - first as usize) / core::mem::size_of::<bindings::device_attribute>();
         let out = core::slice::from_raw_parts_mut(buf, bindings::PAGE_SIZE);
         match d.inner.dev.show_attr(&d, index, out) {
             Ok(n) => n.min(out.len()) as isize,
@@ -885,7 +941,14 @@ impl<T: Driver> Disk<T> {
 
     /// Creates and adds a disk called `name` for `dev`, with `io` as its initial I/O state,
     /// `queues` hardware queues of `depth` requests and `limits`.
-    pub fn new(name: fmt::Arguments<'_>, dev: Arc<T>, io: T::Io, queues: u32, depth: u32, limits: &Limits) -> Result<Self> {
+    pub fn new(
+        name: fmt::Arguments<'_>,
+        dev: Arc<T>,
+        io: T::Io,
+        queues: u32,
+        depth: u32,
+        limits: &Limits,
+    ) -> Result<Self> {
         // Unbound: the worker runs on whichever CPU is free, in parallel with the submitter (with
         // a per-CPU queue it would wait for the submitting task to sleep first).
         let wq = OwnedQueue::new(T::WQ_NAME, Placement::Unbound, wq_flags::MEM_RECLAIM, 0)?;
@@ -949,7 +1012,12 @@ impl<T: Driver> Disk<T> {
         limits.store(&mut lim);
         // SAFETY: `set` is an allocated tag set, `lim` valid; the lock class is static.
         let gd = match from_err_ptr(unsafe {
-            bindings::__blk_mq_alloc_disk(set, &mut lim, inner.cast(), static_lock_class!().as_ptr())
+            bindings::__blk_mq_alloc_disk(
+                set,
+                &mut lim,
+                inner.cast(),
+                static_lock_class!().as_ptr(),
+            )
         }) {
             Ok(gd) => gd,
             Err(e) => {
@@ -980,7 +1048,10 @@ impl<T: Driver> Disk<T> {
         }
         // INVARIANT: The disk was allocated and added, with `inner` as private and queue data.
         // SAFETY: `gd` came from a successful allocation, so it is not null.
-        Ok(Self { gd: unsafe { NonNull::new_unchecked(gd) }, _p: PhantomData })
+        Ok(Self {
+            gd: unsafe { NonNull::new_unchecked(gd) },
+            _p: PhantomData,
+        })
     }
 
     /// Undoes a failed [`Disk::new`]: puts the disk that was never added (its `free_disk` is
@@ -1045,7 +1116,10 @@ impl<'a, T: Driver> DiskRef<'a, T> {
         let inner = unsafe { &*(*gd).private_data.cast::<Inner<T>>() };
         // INVARIANT: By the caller.
         // SAFETY: By the caller, `gd` is valid, hence not null.
-        Self { gd: unsafe { NonNull::new_unchecked(gd) }, inner }
+        Self {
+            gd: unsafe { NonNull::new_unchecked(gd) },
+            inner,
+        }
     }
 
     fn q(&self) -> *mut bindings::request_queue {
@@ -1187,7 +1261,10 @@ impl ReserveScope {
         // SAFETY: Sets a flag of the running task; `drop` restores it on the same task, as
         // the guard cannot leave it.
         let old = unsafe { bindings::memalloc_noreclaim_save() };
-        Self { old, _not_send: PhantomData }
+        Self {
+            old,
+            _not_send: PhantomData,
+        }
     }
 }
 
@@ -1234,14 +1311,18 @@ unsafe extern "C" fn queue_rq<T: Driver>(
         pdu.write_started.store(0, Relaxed);
         // Swap-out, or I/O a task in reclaim (kswapd, a direct reclaimer) waits for.
         let (flags, in_transaction) = current_state();
-        let reclaim = (*rq).cmd_flags & bindings::REQ_SWAP != 0 || flags & bindings::PF_MEMALLOC != 0;
+        let reclaim =
+            (*rq).cmd_flags & bindings::REQ_SWAP != 0 || flags & bindings::PF_MEMALLOC != 0;
         pdu.reclaim.store(i32::from(reclaim), Relaxed);
         if T::HAS_SUBMIT_NOWAIT && may_submit_here(flags, in_transaction) {
             // The tag set is `BLK_MQ_F_BLOCKING`: we are in task context and may sleep, but
             // allocations must not recurse into I/O.
             let noio = bindings::memalloc_noio_save();
             // INVARIANT: Our reference is the handler's until `put` or the worker takes it.
-            let req = Request { rq: NonNull::new_unchecked(rq), pdu };
+            let req = Request {
+                rq: NonNull::new_unchecked(rq),
+                pdu,
+            };
             // The request is in flight, so no reconfiguration runs: `io` is not written.
             let back = inner.dev.submit_nowait(&*inner.io.get(), req);
             bindings::memalloc_noio_restore(noio);
@@ -1258,9 +1339,15 @@ unsafe extern "C" fn queue_rq<T: Driver>(
 unsafe extern "C" fn disk_work<T: Driver>(work: *mut bindings::work_struct) {
     // SAFETY: The work item is the `work` field of a pinned `Inner<T>`, which outlives every
     // run of it (its workqueue is destroyed first when the `Inner` is dropped).
-    let inner = unsafe { &*crate::container_of!(Opaque::cast_from(work).cast_mut(), Inner<T>, work) };
+    let inner =
+        unsafe { &*crate::container_of!(Opaque::cast_from(work).cast_mut(), Inner<T>, work) };
     // SAFETY: No-I/O and throttle scopes nest and are restored below, on this task.
-    let (noio, throttle) = unsafe { (bindings::memalloc_noio_save(), bindings::rustre_local_throttle_save()) };
+    let (noio, throttle) = unsafe {
+        (
+            bindings::memalloc_noio_save(),
+            bindings::rustre_local_throttle_save(),
+        )
+    };
     loop {
         let mut list = inner.pending.xchg(core::ptr::null_mut(), Acquire);
         if list.is_null() {
@@ -1303,14 +1390,20 @@ unsafe fn handle_one<T: Driver>(inner: &Inner<T>, pdu: &Pdu) {
     unsafe {
         let rq = bindings::blk_mq_rq_from_pdu(core::ptr::from_ref(pdu).cast_mut().cast());
         // INVARIANT: The handler's reference is held until `put` below.
-        let req = Request { rq: NonNull::new_unchecked(rq), pdu };
+        let req = Request {
+            rq: NonNull::new_unchecked(rq),
+            pdu,
+        };
         // The request is in flight, so no reconfiguration runs: `io` is not written.
         inner.dev.handle(&*inner.io.get(), req);
         pdu.put(rq);
     }
 }
 
-unsafe extern "C" fn disk_open<T: Driver>(gd: *mut bindings::gendisk, mode: bindings::blk_mode_t) -> ffi::c_int {
+unsafe extern "C" fn disk_open<T: Driver>(
+    gd: *mut bindings::gendisk,
+    mode: bindings::blk_mode_t,
+) -> ffi::c_int {
     // SAFETY: The block layer calls this with one of our live disks.
     let d = unsafe { DiskRef::<T>::from_raw(gd) };
     match d.inner.dev.open(&d, mode & bindings::BLK_OPEN_WRITE != 0) {
@@ -1333,7 +1426,11 @@ unsafe extern "C" fn disk_ioctl<T: Driver>(
 ) -> ffi::c_int {
     // SAFETY: The block layer calls this on an open device of one of our disks.
     let d = unsafe { DiskRef::<T>::from_raw((*bdev).bd_disk) };
-    match d.inner.dev.ioctl(&d, mode & bindings::BLK_OPEN_WRITE != 0, cmd, arg as usize) {
+    match d
+        .inner
+        .dev
+        .ioctl(&d, mode & bindings::BLK_OPEN_WRITE != 0, cmd, arg as usize)
+    {
         Ok(v) => v,
         Err(e) => e.to_errno(),
     }
@@ -1411,21 +1508,30 @@ impl BackingFile {
         let (dio_align, dio_mem_align) = Self::dio_alignment(&file);
         // SAFETY: `f_mode` of an open file does not change.
         let mode = unsafe { (*file.as_ptr()).f_mode };
-        let quiet_file = if mode & bindings::FMODE_WRITE != 0 && mode & bindings::FMODE_CAN_ODIRECT != 0 {
-            Some(Self::reopen_quiet(&file)?)
-        } else {
-            None
-        };
+        let quiet_file =
+            if mode & bindings::FMODE_WRITE != 0 && mode & bindings::FMODE_CAN_ODIRECT != 0 {
+                Some(Self::reopen_quiet(&file)?)
+            } else {
+                None
+            };
         // SAFETY: An open file's mapping is valid; the mask is a plain word the page cache
         // reads when it allocates.
         let old_gfp = unsafe {
             let m = (*file.as_ptr()).f_mapping;
             let old = (*m).gfp_mask;
-            (*m).gfp_mask = old & !((1 << bindings::___GFP_IO_BIT) | (1 << bindings::___GFP_FS_BIT));
+            (*m).gfp_mask =
+                old & !((1 << bindings::___GFP_IO_BIT) | (1 << bindings::___GFP_FS_BIT));
             old
         };
         // INVARIANT: Checked above; the second open is of the same file.
-        Ok(Self { file, quiet_file, times_stale: Atomic::new(0), old_gfp, dio_align, dio_mem_align })
+        Ok(Self {
+            file,
+            quiet_file,
+            times_stale: Atomic::new(0),
+            old_gfp,
+            dio_align,
+            dio_mem_align,
+        })
     }
 
     /// Opens `file` again, by its path and with its flags and credentials, for the driver
@@ -1435,7 +1541,11 @@ impl BackingFile {
         // SAFETY: An open file's path and credentials are valid while it is open; the call
         // returns a new file, holding one reference, or an error pointer.
         let new = from_err_ptr(unsafe {
-            bindings::dentry_open(&raw const (*f).__bindgen_anon_1.f_path, (*f).f_flags as i32, (*f).f_cred)
+            bindings::dentry_open(
+                &raw const (*f).__bindgen_anon_1.f_path,
+                (*f).f_flags as i32,
+                (*f).f_cred,
+            )
         })?;
         // SAFETY: `new` is a valid file no one else knows about yet, so no I/O reads its mode.
         unsafe { (*new).f_mode |= bindings::FMODE_NOCMTIME };
@@ -1449,7 +1559,12 @@ impl BackingFile {
         let mut st = zeroed_c::<bindings::kstat>();
         // SAFETY: The file is open, so its path is valid; `st` is ours.
         let rc = unsafe {
-            bindings::vfs_getattr(&raw mut (*file.as_ptr()).__bindgen_anon_1.f_path, &mut st, bindings::STATX_DIOALIGN, 0)
+            bindings::vfs_getattr(
+                &raw mut (*file.as_ptr()).__bindgen_anon_1.f_path,
+                &mut st,
+                bindings::STATX_DIOALIGN,
+                0,
+            )
         };
         if rc == 0 && st.result_mask & bindings::STATX_DIOALIGN != 0 && st.dio_mem_align != 0 {
             return (st.dio_offset_align.max(512), st.dio_mem_align);
@@ -1548,7 +1663,11 @@ impl BackingFile {
         // SAFETY: The path of an open file is valid; `d_path` writes at most `buf.len()` bytes
         // at the end of `buf` and returns where the NUL-terminated name starts.
         let p = from_err_ptr(unsafe {
-            bindings::d_path(&raw const (*self.raw()).__bindgen_anon_1.f_path, buf.as_mut_ptr(), buf.len() as i32)
+            bindings::d_path(
+                &raw const (*self.raw()).__bindgen_anon_1.f_path,
+                buf.as_mut_ptr(),
+                buf.len() as i32,
+            )
         })?;
         let start = (p as usize).wrapping_sub(buf.as_ptr() as usize);
         let tail = buf.get(start..).ok_or(EINVAL)?;

@@ -193,7 +193,9 @@ impl<'a> Event<'a> {
     pub fn parent(&self) -> Option<InodeInfo> {
         // SAFETY: `data` and `data_type` are what fsnotify passed to the handler.
         let dentry = unsafe { bindings::fsnotify_data_dentry(self.data, self.data_type) };
-        if dentry.is_null() || self.data_type == bindings::fsnotify_data_type_FSNOTIFY_EVENT_RENAME as c_int {
+        if dentry.is_null()
+            || self.data_type == bindings::fsnotify_data_type_FSNOTIFY_EVENT_RENAME as c_int
+        {
             return None;
         }
         // SAFETY: `dentry` is held by fsnotify's caller; `dget_parent` returns a counted
@@ -272,7 +274,14 @@ unsafe extern "C" fn handle_event<H: SbHandler>(
     // SAFETY: `private` holds an `Arc<H>` from `SbWatch::new`, released only in
     // `free_group_priv`, after the last event.
     let handler = unsafe { <Arc<H> as ForeignOwnable>::borrow((*group).__bindgen_anon_1.private) };
-    let ev = Event { mask, data, data_type, dir, name: file_name, _p: PhantomData };
+    let ev = Event {
+        mask,
+        data,
+        data_type,
+        dir,
+        name: file_name,
+        _p: PhantomData,
+    };
     handler.event(&ev);
     0
 }
@@ -336,10 +345,17 @@ unsafe impl<H: SbHandler> Sync for SbWatch<H> {}
 
 /// Looks up `dir`, which must be the root of a mounted filesystem.
 fn mount_root(dir: &CStr) -> Result<bindings::path> {
-    let mut path = bindings::path { mnt: core::ptr::null_mut(), dentry: core::ptr::null_mut() };
+    let mut path = bindings::path {
+        mnt: core::ptr::null_mut(),
+        dentry: core::ptr::null_mut(),
+    };
     // SAFETY: `dir` is a NUL-terminated string and `path` a valid out-parameter.
     to_result(unsafe {
-        bindings::kern_path(dir.as_char_ptr(), bindings::LOOKUP_FOLLOW | bindings::LOOKUP_DIRECTORY, &mut path)
+        bindings::kern_path(
+            dir.as_char_ptr(),
+            bindings::LOOKUP_FOLLOW | bindings::LOOKUP_DIRECTORY,
+            &mut path,
+        )
     })?;
     // SAFETY: `kern_path` succeeded, so `path.mnt` is a valid, counted vfsmount.
     let is_root = unsafe { (*path.mnt).mnt_root == path.dentry };
@@ -368,14 +384,15 @@ impl<H: SbHandler> SbWatch<H> {
         let path = mount_root(mount_point)?;
         let ops: &'static bindings::fsnotify_ops = &Ops::<H>::OPS;
         // SAFETY: `ops` is static; flags 0 is a kernel-internal group.
-        let group = match crate::error::from_err_ptr(unsafe { bindings::fsnotify_alloc_group(ops, 0) }) {
-            Ok(g) => g,
-            Err(e) => {
-                // SAFETY: We own the path reference.
-                unsafe { bindings::path_put(&path) };
-                return Err(e);
-            }
-        };
+        let group =
+            match crate::error::from_err_ptr(unsafe { bindings::fsnotify_alloc_group(ops, 0) }) {
+                Ok(g) => g,
+                Err(e) => {
+                    // SAFETY: We own the path reference.
+                    unsafe { bindings::path_put(&path) };
+                    return Err(e);
+                }
+            };
         // SAFETY: `group` is a fresh group that no event reaches before a mark is added.
         unsafe { (*group).__bindgen_anon_1.private = handler.into_foreign() };
         // From here on, dropping the group releases the handler.
@@ -397,7 +414,12 @@ impl<H: SbHandler> SbWatch<H> {
             bindings::fsnotify_init_mark(mark, group.as_ptr());
             (*mark).mask = events | mask::ISDIR;
             let sb = (*path.dentry).d_sb;
-            bindings::fsnotify_add_mark(mark, sb.cast(), bindings::fsnotify_obj_type_FSNOTIFY_OBJ_TYPE_SB as u32, 0)
+            bindings::fsnotify_add_mark(
+                mark,
+                sb.cast(),
+                bindings::fsnotify_obj_type_FSNOTIFY_OBJ_TYPE_SB as u32,
+                0,
+            )
         };
         if ret != 0 {
             // SAFETY: `fsnotify_add_mark` failed and dropped its own reference; ours frees the
@@ -451,7 +473,12 @@ pub mod current {
     /// The caller's fsuid and fsgid, in the initial user namespace.
     pub fn fsuid_fsgid() -> (u32, u32) {
         // SAFETY: Reading the current task's credentials is always allowed.
-        unsafe { (bindings::rustre_current_fsuid(), bindings::rustre_current_fsgid()) }
+        unsafe {
+            (
+                bindings::rustre_current_fsuid(),
+                bindings::rustre_current_fsgid(),
+            )
+        }
     }
 
     /// The caller's command name (`comm`), without NUL.
@@ -464,7 +491,10 @@ pub mod current {
 
     /// Wall-clock time: seconds and nanoseconds since the epoch.
     pub fn real_time() -> (u64, u32) {
-        let mut ts = bindings::timespec64 { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = bindings::timespec64 {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: `ts` is a valid out-parameter.
         unsafe { bindings::ktime_get_real_ts64(&mut ts) };
         (ts.tv_sec.max(0) as u64, ts.tv_nsec.max(0) as u32)

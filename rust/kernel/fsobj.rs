@@ -61,7 +61,6 @@ unsafe impl Send for FsPath {}
 // SAFETY: Every method either only reads the path or takes the locks the VFS requires.
 unsafe impl Sync for FsPath {}
 
-
 impl FsPath {
     /// Wraps a counted path.
     ///
@@ -142,7 +141,10 @@ impl FsPath {
         }
         // SAFETY: The decoded dentry is counted and ours; the mount is valid by the invariants
         // and `mntget` takes a reference for the new path.
-        let path = bindings::path { mnt: unsafe { bindings::mntget(self.path.mnt) }, dentry };
+        let path = bindings::path {
+            mnt: unsafe { bindings::mntget(self.path.mnt) },
+            dentry,
+        };
         // SAFETY: Both halves are counted references we own.
         unsafe { Self::from_counted(path) }
     }
@@ -159,12 +161,18 @@ impl FsPath {
         let mut k = bindings::kstat::default();
         let want = bindings::STATX_BASIC_STATS;
         // SAFETY: The path is valid by the invariants; `k` is a valid out-parameter.
-        to_result(unsafe { bindings::vfs_getattr(&self.path, &mut k, want, bindings::AT_STATX_SYNC_AS_STAT) })?;
+        to_result(unsafe {
+            bindings::vfs_getattr(&self.path, &mut k, want, bindings::AT_STATX_SYNC_AS_STAT)
+        })?;
         // SAFETY: The inode is valid while we hold the dentry; its superblock and generation
         // are set when it is created, and the helper reads its owner as `stat()` does.
         let (sb, generation, uid) = unsafe {
             let inode = self.inode();
-            ((*inode).i_sb as usize, (*inode).i_generation, bindings::rustre_inode_uid(inode))
+            (
+                (*inode).i_sb as usize,
+                (*inode).i_generation,
+                bindings::rustre_inode_uid(inode),
+            )
         };
         Ok(Stat {
             sb,
@@ -173,7 +181,11 @@ impl FsPath {
             mode: u32::from(k.mode),
             uid,
             size: k.size.max(0) as u64,
-            mtime_ns: k.mtime.tv_sec.saturating_mul(1_000_000_000).saturating_add(k.mtime.tv_nsec as i64),
+            mtime_ns: k
+                .mtime
+                .tv_sec
+                .saturating_mul(1_000_000_000)
+                .saturating_add(k.mtime.tv_nsec as i64),
         })
     }
 
@@ -250,7 +262,11 @@ impl FsPath {
         // SAFETY: The path is valid; `dentry_open_nonotify` takes its own references and
         // returns a new file or an error pointer.
         let file = from_err_ptr(unsafe {
-            bindings::dentry_open_nonotify(&self.path, flags as i32, bindings::rustre_current_cred())
+            bindings::dentry_open_nonotify(
+                &self.path,
+                flags as i32,
+                bindings::rustre_current_cred(),
+            )
         })?;
         // SAFETY: The file is new and ours.
         Ok(unsafe { KFile::from_new(file) })

@@ -53,7 +53,8 @@ impl KFile {
     /// be the module writing them).
     pub fn open(path: &CStr, flags: u32, mode: u16) -> Result<Self> {
         // SAFETY: `path` is NUL-terminated; `filp_open` returns a file or an error pointer.
-        let file = from_err_ptr(unsafe { bindings::filp_open(path.as_char_ptr(), flags as i32, mode) })?;
+        let file =
+            from_err_ptr(unsafe { bindings::filp_open(path.as_char_ptr(), flags as i32, mode) })?;
         // SAFETY: `filp_open` succeeded, so the file is new and ours.
         Ok(unsafe { Self::from_new(file) })
     }
@@ -67,11 +68,14 @@ impl KFile {
         // SAFETY: By the function's requirements, nobody else reads `f_mode` yet.
         unsafe {
             let m = &mut (*file).f_mode;
-            *m = (*m & !(bindings::FMODE_NONOTIFY | bindings::FMODE_NONOTIFY_PERM)) | bindings::FMODE_NONOTIFY;
+            *m = (*m & !(bindings::FMODE_NONOTIFY | bindings::FMODE_NONOTIFY_PERM))
+                | bindings::FMODE_NONOTIFY;
         }
         // INVARIANT: By the function's requirements, the file is open and ours.
         // SAFETY: A valid file pointer is not null.
-        KFile { file: unsafe { NonNull::new_unchecked(file) } }
+        KFile {
+            file: unsafe { NonNull::new_unchecked(file) },
+        }
     }
 
     fn raw(&self) -> *mut bindings::file {
@@ -82,7 +86,9 @@ impl KFile {
     pub fn read_at(&self, buf: &mut [u8], pos: u64) -> Result<usize> {
         let mut off = pos as bindings::loff_t;
         // SAFETY: `buf` is valid for writes of its length; the file is open by the invariants.
-        let n = unsafe { bindings::kernel_read(self.raw(), buf.as_mut_ptr().cast(), buf.len(), &mut off) };
+        let n = unsafe {
+            bindings::kernel_read(self.raw(), buf.as_mut_ptr().cast(), buf.len(), &mut off)
+        };
         if n < 0 {
             return Err(Error::from_errno(n as i32));
         }
@@ -109,7 +115,9 @@ impl KFile {
             let mut off = (pos + done as u64) as bindings::loff_t;
             let rest = &buf[done..];
             // SAFETY: `rest` is valid for reads of its length; the file is open.
-            let n = unsafe { bindings::kernel_write(self.raw(), rest.as_ptr().cast(), rest.len(), &mut off) };
+            let n = unsafe {
+                bindings::kernel_write(self.raw(), rest.as_ptr().cast(), rest.len(), &mut off)
+            };
             if n < 0 {
                 return Err(Error::from_errno(n as i32));
             }
@@ -144,7 +152,12 @@ impl KFile {
     /// Sets the file size to `len`.
     pub fn truncate(&self, len: u64) -> Result {
         // SAFETY: The file is open, so its `f_path` is a valid, counted path.
-        to_result(unsafe { bindings::vfs_truncate(&raw const (*self.raw()).__bindgen_anon_1.f_path, len as bindings::loff_t) })
+        to_result(unsafe {
+            bindings::vfs_truncate(
+                &raw const (*self.raw()).__bindgen_anon_1.f_path,
+                len as bindings::loff_t,
+            )
+        })
     }
 
     /// The current size of the file.
@@ -194,7 +207,8 @@ pub fn is_writable_fifo(file: &crate::fs::File) -> bool {
     unsafe {
         let f = file.as_ptr();
         let mode = (*(*f).f_inode).i_mode;
-        (*f).f_mode & bindings::FMODE_WRITE != 0 && u32::from(mode) & bindings::S_IFMT == bindings::S_IFIFO
+        (*f).f_mode & bindings::FMODE_WRITE != 0
+            && u32::from(mode) & bindings::S_IFMT == bindings::S_IFIFO
     }
 }
 
@@ -203,7 +217,8 @@ pub fn is_writable_fifo(file: &crate::fs::File) -> bool {
 pub fn write_stream(file: &crate::fs::File, buf: &[u8]) -> Result<usize> {
     let mut pos: bindings::loff_t = 0;
     // SAFETY: `file` is a counted, open file; `buf` is valid for reads of its length.
-    let n = unsafe { bindings::kernel_write(file.as_ptr(), buf.as_ptr().cast(), buf.len(), &mut pos) };
+    let n =
+        unsafe { bindings::kernel_write(file.as_ptr(), buf.as_ptr().cast(), buf.len(), &mut pos) };
     if n < 0 {
         return Err(Error::from_errno(n as i32));
     }

@@ -48,18 +48,34 @@ pub trait MiscFile: Sized + Send + Sync + 'static {
     }
 
     /// `read()` into `buf` at `*pos`; `EINVAL` by default.
-    fn read(_this: Pin<&Self>, _file: &File, _buf: &mut UserSliceWriter, _pos: &mut i64) -> Result<usize> {
+    fn read(
+        _this: Pin<&Self>,
+        _file: &File,
+        _buf: &mut UserSliceWriter,
+        _pos: &mut i64,
+    ) -> Result<usize> {
         Err(EINVAL)
     }
 
     /// `write()` from `buf`; `EINVAL` by default.
-    fn write(_this: Pin<&Self>, _file: &File, _buf: &mut UserSliceReader, _pos: &mut i64) -> Result<usize> {
+    fn write(
+        _this: Pin<&Self>,
+        _file: &File,
+        _buf: &mut UserSliceReader,
+        _pos: &mut i64,
+    ) -> Result<usize> {
         Err(EINVAL)
     }
 
     /// `lseek()` to `offset` from `whence` (`SEEK_*`), with `*pos` the file position: returns
     /// the new one; `ESPIPE` by default.
-    fn llseek(_this: Pin<&Self>, _file: &File, _pos: &mut i64, _offset: i64, _whence: u32) -> Result<i64> {
+    fn llseek(
+        _this: Pin<&Self>,
+        _file: &File,
+        _pos: &mut i64,
+        _offset: i64,
+        _whence: u32,
+    ) -> Result<i64> {
         Err(ESPIPE)
     }
 
@@ -162,7 +178,10 @@ impl<T: MiscFile> Fops<T> {
 /// # Safety
 ///
 /// Called by `misc_open` with `private_data` pointing to our `miscdevice`.
-unsafe extern "C" fn open<T: MiscFile>(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+unsafe extern "C" fn open<T: MiscFile>(
+    _inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
     // SAFETY: `misc_open` sets `private_data` to the registered `miscdevice`, which is the
     // `misc` field of a live `Registration<T>` (deregistration waits for us under `misc_mtx`).
     let reg = unsafe {
@@ -198,7 +217,10 @@ unsafe fn state<'a, T: MiscFile>(file: *mut bindings::file) -> Pin<&'a T> {
     unsafe { Pin::new_unchecked(&*(*file).private_data.cast::<T>()) }
 }
 
-unsafe extern "C" fn release<T: MiscFile>(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+unsafe extern "C" fn release<T: MiscFile>(
+    _inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
     // SAFETY: Called once, on the last close of a file opened by `open`.
     unsafe {
         let b = KBox::from_raw((*file).private_data.cast::<T>());
@@ -215,7 +237,14 @@ unsafe extern "C" fn read<T: MiscFile>(
 ) -> isize {
     let mut w = UserSlice::new(UserPtr::from_ptr(buf.cast()), count).writer();
     // SAFETY: `file` is open (see `state`); `ppos` is valid for the call.
-    let r = unsafe { T::read(state::<T>(file), File::from_raw_file(file), &mut w, &mut *ppos) };
+    let r = unsafe {
+        T::read(
+            state::<T>(file),
+            File::from_raw_file(file),
+            &mut w,
+            &mut *ppos,
+        )
+    };
     match r {
         Ok(n) => n as isize,
         Err(e) => e.to_errno() as isize,
@@ -230,19 +259,36 @@ unsafe extern "C" fn write<T: MiscFile>(
 ) -> isize {
     let mut r = UserSlice::new(UserPtr::from_ptr(buf.cast_mut().cast()), count).reader();
     // SAFETY: As in `read`.
-    let res = unsafe { T::write(state::<T>(file), File::from_raw_file(file), &mut r, &mut *ppos) };
+    let res = unsafe {
+        T::write(
+            state::<T>(file),
+            File::from_raw_file(file),
+            &mut r,
+            &mut *ppos,
+        )
+    };
     match res {
         Ok(n) => n as isize,
         Err(e) => e.to_errno() as isize,
     }
 }
 
-unsafe extern "C" fn llseek<T: MiscFile>(file: *mut bindings::file, offset: bindings::loff_t, whence: c_int) -> bindings::loff_t {
+unsafe extern "C" fn llseek<T: MiscFile>(
+    file: *mut bindings::file,
+    offset: bindings::loff_t,
+    whence: c_int,
+) -> bindings::loff_t {
     // SAFETY: As in `read`; `f_pos` belongs to the file, and `FMODE_ATOMIC_POS` (set in
     // `open`) serializes `lseek` with `read` on it (`f_pos_lock`).
     let res = unsafe {
         let pos = &mut (*file).f_pos;
-        T::llseek(state::<T>(file), File::from_raw_file(file), pos, offset, whence as u32)
+        T::llseek(
+            state::<T>(file),
+            File::from_raw_file(file),
+            pos,
+            offset,
+            whence as u32,
+        )
     };
     match res {
         Ok(p) => p,
@@ -250,14 +296,34 @@ unsafe extern "C" fn llseek<T: MiscFile>(file: *mut bindings::file, offset: bind
     }
 }
 
-unsafe extern "C" fn poll<T: MiscFile>(file: *mut bindings::file, table: *mut bindings::poll_table_struct) -> bindings::__poll_t {
+unsafe extern "C" fn poll<T: MiscFile>(
+    file: *mut bindings::file,
+    table: *mut bindings::poll_table_struct,
+) -> bindings::__poll_t {
     // SAFETY: As in `read`; `table` is null or valid for the call.
-    unsafe { T::poll(state::<T>(file), File::from_raw_file(file), PollTable::from_raw(table)) }
+    unsafe {
+        T::poll(
+            state::<T>(file),
+            File::from_raw_file(file),
+            PollTable::from_raw(table),
+        )
+    }
 }
 
-unsafe extern "C" fn ioctl<T: MiscFile>(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> isize {
+unsafe extern "C" fn ioctl<T: MiscFile>(
+    file: *mut bindings::file,
+    cmd: c_uint,
+    arg: c_ulong,
+) -> isize {
     // SAFETY: As in `read`.
-    let res = unsafe { T::ioctl(state::<T>(file), File::from_raw_file(file), cmd, arg as usize) };
+    let res = unsafe {
+        T::ioctl(
+            state::<T>(file),
+            File::from_raw_file(file),
+            cmd,
+            arg as usize,
+        )
+    };
     match res {
         Ok(n) => n,
         Err(e) => e.to_errno() as isize,

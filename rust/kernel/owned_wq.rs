@@ -58,7 +58,8 @@ impl OwnedQueue {
     /// `placement`, the [`flags`] in `extra` and at most `max_active` work items running at
     /// once (0 for the default). `EINVAL` for flags other than [`flags`].
     pub fn new(name: &CStr, placement: Placement, extra: u32, max_active: i32) -> Result<Self> {
-        if extra & !(flags::MEM_RECLAIM | flags::FREEZABLE | flags::HIGHPRI) != 0 || max_active < 0 {
+        if extra & !(flags::MEM_RECLAIM | flags::FREEZABLE | flags::HIGHPRI) != 0 || max_active < 0
+        {
             return Err(EINVAL);
         }
         let place = match placement {
@@ -68,10 +69,17 @@ impl OwnedQueue {
         // SAFETY: The format is a NUL-terminated "%s" and its one argument a NUL-terminated
         // string, which the workqueue copies into its own name.
         let wq = unsafe {
-            bindings::alloc_workqueue_noprof(c"%s".as_char_ptr(), place | extra, max_active, name.as_char_ptr())
+            bindings::alloc_workqueue_noprof(
+                c"%s".as_char_ptr(),
+                place | extra,
+                max_active,
+                name.as_char_ptr(),
+            )
         };
         // INVARIANT: A non-null result is a new workqueue that we own.
-        Ok(Self { wq: NonNull::new(wq).ok_or(ENOMEM)? })
+        Ok(Self {
+            wq: NonNull::new(wq).ok_or(ENOMEM)?,
+        })
     }
 }
 
@@ -97,7 +105,11 @@ impl OwnedQueue {
     }
 
     /// Runs `func` as a work item, as [`Queue::try_spawn`].
-    pub fn try_spawn<T: 'static + Send + FnOnce()>(&self, flags: Flags, func: T) -> Result<(), AllocError> {
+    pub fn try_spawn<T: 'static + Send + FnOnce()>(
+        &self,
+        flags: Flags,
+        func: T,
+    ) -> Result<(), AllocError> {
         self.queue().try_spawn(flags, func)
     }
 }

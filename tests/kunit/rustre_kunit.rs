@@ -61,7 +61,7 @@ mod kthread_tests {
     use kernel::{
         kthread::{self, KThread},
         new_condvar, new_mutex,
-        sync::{Arc, CondVar, Completion, Mutex},
+        sync::{Arc, Completion, CondVar, Mutex},
         time::{delay::fsleep, Delta},
     };
 
@@ -269,10 +269,13 @@ mod umh_tests {
     #[test]
     fn environment_is_exactly_what_was_given() -> Result {
         let mut c = Command::new(b"/bin/sh")?;
-        c.arg(b"-c")?.arg(b"[ -z \"$HOME\" ] && [ -z \"$RUSTRE_X\" ]")?;
+        c.arg(b"-c")?
+            .arg(b"[ -z \"$HOME\" ] && [ -z \"$RUSTRE_X\" ]")?;
         assert_eq!(c.run()?.code(), Some(0));
         let mut c = Command::new(b"/bin/sh")?;
-        c.arg(b"-c")?.arg(b"[ \"$RUSTRE_X\" = 42 ]")?.env(b"RUSTRE_X=42")?;
+        c.arg(b"-c")?
+            .arg(b"[ \"$RUSTRE_X\" = 42 ]")?
+            .env(b"RUSTRE_X=42")?;
         assert_eq!(c.run()?.code(), Some(0));
         Ok(())
     }
@@ -322,7 +325,13 @@ mod owned_wq_tests {
     fn flags_are_checked() {
         assert!(OwnedQueue::new(c"rustre_bad_wq", Placement::PerCpu, 1 << 20, 0).is_err());
         assert!(OwnedQueue::new(c"rustre_bad_wq", Placement::PerCpu, 0, -1).is_err());
-        assert!(OwnedQueue::new(c"rustre_ok_wq", Placement::PerCpu, flags::FREEZABLE | flags::HIGHPRI, 0).is_ok());
+        assert!(OwnedQueue::new(
+            c"rustre_ok_wq",
+            Placement::PerCpu,
+            flags::FREEZABLE | flags::HIGHPRI,
+            0
+        )
+        .is_ok());
     }
 }
 
@@ -345,14 +354,21 @@ mod fileblk_tests {
             }
             assert_eq!(n, want.len());
             let bytes: u32 = want.iter().map(|s| s.len).sum();
-            assert_eq!(count(|i| lens[i], lens.len(), *pos), (want.len(), bytes == pos.left));
+            assert_eq!(
+                count(|i| lens[i], lens.len(), *pos),
+                (want.len(), bytes == pos.left)
+            );
         }
     }
 
     #[test]
     fn walk_stops_at_zero_length_vectors() {
         let lens = [4096u32, 0, 4096];
-        let pos = BioPos { index: 0, done: 0, left: 8192 };
+        let pos = BioPos {
+            index: 0,
+            done: 0,
+            left: 8192,
+        };
         assert_eq!(count(|i| lens[i], lens.len(), pos), (1, false));
     }
 

@@ -62,7 +62,11 @@ impl<F: Fn(usize) -> u32> Iterator for BioWalk<F> {
             return None;
         }
         let len = (vlen - p.done).min(p.left);
-        let seg = Seg { index: p.index, skip: p.done, len };
+        let seg = Seg {
+            index: p.index,
+            skip: p.done,
+            len,
+        };
         p.left -= len;
         p.done += len;
         if p.done == vlen {
@@ -90,23 +94,88 @@ pub const CASES: &[(&[u32], BioPos, &[Seg])] = &[
     // Whole pages.
     (
         &[4096, 4096],
-        BioPos { index: 0, done: 0, left: 8192 },
-        &[Seg { index: 0, skip: 0, len: 4096 }, Seg { index: 1, skip: 0, len: 4096 }],
+        BioPos {
+            index: 0,
+            done: 0,
+            left: 8192,
+        },
+        &[
+            Seg {
+                index: 0,
+                skip: 0,
+                len: 4096,
+            },
+            Seg {
+                index: 1,
+                skip: 0,
+                len: 4096,
+            },
+        ],
     ),
     // A bio split in the middle of its first vector (bi_bvec_done != 0).
     (
         &[4096, 4096],
-        BioPos { index: 0, done: 1024, left: 3072 + 512 },
-        &[Seg { index: 0, skip: 1024, len: 3072 }, Seg { index: 1, skip: 0, len: 512 }],
+        BioPos {
+            index: 0,
+            done: 1024,
+            left: 3072 + 512,
+        },
+        &[
+            Seg {
+                index: 0,
+                skip: 1024,
+                len: 3072,
+            },
+            Seg {
+                index: 1,
+                skip: 0,
+                len: 512,
+            },
+        ],
     ),
     // Partial pages and a multi-page vector, starting at the second vector.
     (
         &[512, 12288, 1536],
-        BioPos { index: 1, done: 0, left: 12288 + 1024 },
-        &[Seg { index: 1, skip: 0, len: 12288 }, Seg { index: 2, skip: 0, len: 1024 }],
+        BioPos {
+            index: 1,
+            done: 0,
+            left: 12288 + 1024,
+        },
+        &[
+            Seg {
+                index: 1,
+                skip: 0,
+                len: 12288,
+            },
+            Seg {
+                index: 2,
+                skip: 0,
+                len: 1024,
+            },
+        ],
     ),
     // Fewer bytes in the vectors than the iterator claims: the walk stops at the array's end.
-    (&[512], BioPos { index: 0, done: 0, left: 4096 }, &[Seg { index: 0, skip: 0, len: 512 }]),
+    (
+        &[512],
+        BioPos {
+            index: 0,
+            done: 0,
+            left: 4096,
+        },
+        &[Seg {
+            index: 0,
+            skip: 0,
+            len: 512,
+        }],
+    ),
     // Nothing left.
-    (&[4096], BioPos { index: 0, done: 0, left: 0 }, &[]),
+    (
+        &[4096],
+        BioPos {
+            index: 0,
+            done: 0,
+            left: 0,
+        },
+        &[],
+    ),
 ];
