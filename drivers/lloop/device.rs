@@ -50,8 +50,9 @@ struct Conf {
 /// A loop device.
 ///
 /// Lock order: `conf`, then the disk's configuration lock (taken by `reconfigure` and
-/// `with_io`). `release` runs with the disk's `open_mutex` held and takes `conf`: nothing
-/// holding `conf` may open or remove a disk.
+/// `with_io`), then the backing filesystem's freeze protection and journal (updating the
+/// file's times in `release` and at detach). `release` runs with the disk's `open_mutex`
+/// held and takes `conf`: nothing holding `conf` may open or remove a disk.
 #[pin_data]
 pub(crate) struct LloopDev {
     number: u32,
@@ -162,8 +163,9 @@ impl LloopDev {
             };
         });
         if let Err(e) = res {
-            // The limits were refused: do not keep the file.
-            let _ = disk.reconfigure(|io, _| *io = Io::default());
+            // The limits were refused: do not keep the file. It is dropped here, after the
+            // queue is thawed (dropping it may update its times in the filesystem).
+            drop(disk.reconfigure(|io, _| core::mem::take(io)));
             return Err(e);
         }
         disk.set_read_only(read_only);
@@ -232,10 +234,13 @@ impl LloopDev {
         if !c.bound {
             return Err(ENXIO);
         }
-        disk.reconfigure(|io, lim| {
-            *io = Io::default();
+        // The old state, and the file with it, is dropped once the queue is thawed: dropping
+        // the file updates its times, and the filesystem may wait for I/O to do that.
+        let old = disk.reconfigure(|io, lim| {
             *lim = Limits::new(512);
+            core::mem::take(io)
         })?;
+        drop(old);
         disk.set_capacity(0);
         disk.set_read_only(false);
         let deleting = c.deleting;

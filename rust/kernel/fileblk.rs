@@ -213,6 +213,9 @@ pub trait Driver: Send + Sync + Sized + 'static {
     /// reclaiming memory nor inside a filesystem transaction or a no-I/O or no-FS scope.
     /// Nothing here may wait: start the transfer with [`Request::read_write_nowait`], end
     /// the request, or give it back. Without this method every request goes to the worker.
+    /// (The file may still finish a transfer before returning, if its device completed it at
+    /// once: a write into an unwritten extent then converts it, in a journal transaction of
+    /// its own. That may sleep, which the tag set allows: it is `BLK_MQ_F_BLOCKING`.)
     fn submit_nowait<'a>(&self, _io: &Self::Io, rq: Request<'a>) -> Option<Request<'a>> {
         Some(rq)
     }
@@ -441,7 +444,7 @@ impl Request<'_> {
         let reclaim = write && direct && self.pdu.reclaim.load(Relaxed) != 0;
         let f = match file.quiet_file.as_deref() {
             Some(quiet) if write && direct => {
-                file.times_stale.store(1, Relaxed);
+                file.mark_times_stale();
                 quiet
             }
             _ => &*file.file,
@@ -463,8 +466,8 @@ impl Request<'_> {
         let iocb = self.prepare_iocb(f, pos, flags, done, write);
         self.pdu.refs.fetch_add(1, Relaxed);
         // SAFETY: `iocb` is a kiocb on an open file that has the method (checked by
-        // `BackingFile::new`), `iter` covers the request's pages. The request holds the I/O's
-        // reference until `kiocb_done` or the synchronous return gives it up.
+        // `BackingFile::from_fd`), `iter` covers the request's pages. The request holds the
+        // I/O's reference until `kiocb_done` or the synchronous return gives it up.
         let ret = unsafe { file_rw(f, iocb, &mut iter, write) };
         if ret != -(bindings::EIOCBQUEUED as isize) {
             // SAFETY: The call completed synchronously; `rq` is ours and we hold the I/O's
@@ -478,14 +481,17 @@ impl Request<'_> {
     ///
     /// Returns the request, untouched, if that cannot be done: not a read or a permitted
     /// write, a write that frees memory (it goes to the worker, see [`Request::read_write`]),
-    /// a file without direct or non-blocking I/O (`FMODE_NOWAIT`), a frozen filesystem, a
-    /// request needing more than one call, or a file that would have to wait. If the file
-    /// takes the transfer but does not complete all of it, the completion hands the request
-    /// to the worker, whose [`Driver::handle`] does it again, blocking.
+    /// a FUA write (its data sync may wait for a flush or a journal commit), a file without
+    /// direct or non-blocking I/O (`FMODE_NOWAIT`), a frozen filesystem, a request needing
+    /// more than one call, or a file that would have to wait. If the file takes the transfer
+    /// but does not complete all of it, the completion hands the request to the worker, whose
+    /// [`Driver::handle`] does it again, blocking.
     pub fn read_write_nowait(self, file: &BackingFile, pos: u64) -> Option<Self> {
         let (write, f) = match (self.op(), file.quiet_file.as_deref()) {
             (Op::Read, _) => (false, &*file.file),
-            (Op::Write, Some(quiet)) if self.pdu.reclaim.load(Relaxed) == 0 => (true, quiet),
+            (Op::Write, Some(quiet)) if self.pdu.reclaim.load(Relaxed) == 0 && !self.fua() => {
+                (true, quiet)
+            }
             _ => return Some(self),
         };
         if !file.can_direct() || !file.can_nowait() {
@@ -495,8 +501,7 @@ impl Request<'_> {
         if !self.data_iter(write, &mut iter) {
             return Some(self);
         }
-        let dsync = if self.fua() { bindings::IOCB_DSYNC } else { 0 };
-        let flags = dsync | bindings::IOCB_DIRECT | bindings::IOCB_NOWAIT;
+        let flags = bindings::IOCB_DIRECT | bindings::IOCB_NOWAIT;
         let iocb = self.prepare_iocb(f, pos, flags, Some(kiocb_done), false);
         if write {
             // SAFETY: `iocb` was just prepared on an open file, with no transfer yet.
@@ -506,7 +511,7 @@ impl Request<'_> {
                 return Some(self);
             }
             self.pdu.write_started.store(1, Relaxed);
-            file.times_stale.store(1, Relaxed);
+            file.mark_times_stale();
         }
         self.pdu.nowait.store(1, Relaxed);
         self.pdu.refs.fetch_add(1, Relaxed);
@@ -733,8 +738,8 @@ unsafe fn file_rw(
     iter: &mut bindings::iov_iter,
     write: bool,
 ) -> isize {
-    // SAFETY: The file is open, so its operations are valid; `BackingFile::new` checked the
-    // methods a readable (and, if open for writing, writable) file needs.
+    // SAFETY: The file is open, so its operations are valid; `BackingFile::from_fd` checked
+    // the methods a readable (and, if open for writing, writable) file needs.
     let fop = unsafe { &*(*file.as_ptr()).f_op };
     let f = if write { fop.write_iter } else { fop.read_iter };
     match f {
@@ -1676,18 +1681,29 @@ impl BackingFile {
     }
 
     /// Brings the file's times up to date ([`BackingFile::update_times`]), then makes its
-    /// data and metadata durable (`vfs_fsync`).
+    /// data and metadata durable (`vfs_fsync`). On a frozen filesystem the times stay due and
+    /// the sync goes ahead: a flush must not fail for them.
     pub fn fsync(&self) -> Result {
-        self.update_times()?;
+        // An error (a frozen filesystem, say) leaves the update due; the sync goes ahead.
+        let _ = self.update_times();
         // SAFETY: The file is open.
         to_result(unsafe { bindings::vfs_fsync(self.raw(), 0) })
+    }
+
+    /// Records that a direct write went through the second open; cheap when already set.
+    fn mark_times_stale(&self) {
+        if self.times_stale.load(Relaxed) == 0 {
+            self.times_stale.store(1, Relaxed);
+        }
     }
 
     /// Updates the file's modification and change times if direct writes went to it since
     /// the last update: those leave the times alone, so that a write does not start a
     /// filesystem transaction of its own. Called by [`BackingFile::fsync`] (a flush of the
     /// device) and when the file is dropped; a driver calls it where else it wants the times
-    /// current. `EBUSY` if the filesystem is frozen (the update is then still due).
+    /// current. `EBUSY` if the filesystem is frozen (the update is then still due). It may
+    /// sleep (the filesystem may start a transaction): not for [`Driver::submit_nowait`], nor
+    /// with the disk's queue frozen, as the filesystem's transactions may wait for I/O.
     pub fn update_times(&self) -> Result {
         if self.times_stale.xchg(0, Relaxed) == 0 {
             return Ok(());
@@ -1712,6 +1728,9 @@ impl BackingFile {
     }
 }
 
+/// Dropping the file updates its times ([`BackingFile::update_times`]), which may sleep in the
+/// filesystem: a driver replacing its state in [`DiskRef::reconfigure`] returns the old file
+/// from the closure and drops it after the queue is thawed.
 impl Drop for BackingFile {
     fn drop(&mut self) {
         // The last chance to record the writes in the file's times. A frozen filesystem
