@@ -33,6 +33,7 @@ use crate::{
     bindings,
     error::{from_err_ptr, to_result},
     fs::{File, LocalFile},
+    mempool::{NoIoScope, ReserveScope},
     new_mutex,
     owned_wq::{flags as wq_flags, OwnedQueue, Placement},
     prelude::*,
@@ -1197,8 +1198,7 @@ impl<'a, T: Driver> DiskRef<'a, T> {
     pub fn reconfigure<R>(&self, f: impl FnOnce(&mut T::Io, &mut Limits) -> R) -> Result<R> {
         let _g = self.inner.conf.lock();
         let q = self.q();
-        // SAFETY: No-I/O scopes nest and are restored below, on this task.
-        let noio = unsafe { bindings::memalloc_noio_save() };
+        let _noio = NoIoScope::enter();
         let mut lim = pin_init::zeroed::<bindings::queue_limits>();
         // SAFETY: The queue is live; this takes its limits lock, released by the commit.
         unsafe { bindings::rustre_queue_limits_start_update(q, &mut lim) };
@@ -1211,11 +1211,8 @@ impl<'a, T: Driver> DiskRef<'a, T> {
         limits.store(&mut lim);
         // SAFETY: We hold the limits lock from `start_update`; the commit releases it.
         let res = to_result(unsafe { bindings::queue_limits_commit_update(q, &mut lim) });
-        // SAFETY: Undoes the freeze and the no-I/O scope above.
-        unsafe {
-            bindings::blk_mq_unfreeze_queue_nomemrestore(q);
-            bindings::memalloc_noio_restore(noio);
-        }
+        // SAFETY: Undoes the freeze above.
+        unsafe { bindings::blk_mq_unfreeze_queue_nomemrestore(q) };
         res.map(|()| r).map_err(|_| EINVAL)
     }
 }
@@ -1247,37 +1244,6 @@ unsafe extern "C" fn init_request<T: Driver>(
 unsafe fn requeue<T: Driver>(rq: *mut bindings::request) {
     // SAFETY: By the caller; the queue's data is our `Inner<T>`, live while requests exist.
     unsafe { (*(*(*rq).q).queuedata.cast::<Inner<T>>()).push(Pdu::of(rq)) };
-}
-
-/// A scope in which the running task's allocations may use the memory reserves and do not
-/// reclaim (`memalloc_noreclaim_save()`, `PF_MEMALLOC`), ended when dropped.
-///
-/// For I/O that frees memory when it completes. Allocations in the scope fail rather than
-/// wait once the reserves are gone, so it must only cover work whose allocations are small
-/// and bounded.
-struct ReserveScope {
-    old: ffi::c_uint,
-    /// The scope belongs to the task that entered it.
-    _not_send: PhantomData<*mut ()>,
-}
-
-impl ReserveScope {
-    fn enter() -> Self {
-        // SAFETY: Sets a flag of the running task; `drop` restores it on the same task, as
-        // the guard cannot leave it.
-        let old = unsafe { bindings::memalloc_noreclaim_save() };
-        Self {
-            old,
-            _not_send: PhantomData,
-        }
-    }
-}
-
-impl Drop for ReserveScope {
-    fn drop(&mut self) {
-        // SAFETY: Ends the scope `enter` began on this task; scopes nest.
-        unsafe { bindings::memalloc_noreclaim_restore(self.old) };
-    }
 }
 
 /// The running task's `flags` and whether it is inside a filesystem transaction.
@@ -1322,7 +1288,7 @@ unsafe extern "C" fn queue_rq<T: Driver>(
         if T::HAS_SUBMIT_NOWAIT && may_submit_here(flags, in_transaction) {
             // The tag set is `BLK_MQ_F_BLOCKING`: we are in task context and may sleep, but
             // allocations must not recurse into I/O.
-            let noio = bindings::memalloc_noio_save();
+            let noio = NoIoScope::enter();
             // INVARIANT: Our reference is the handler's until `put` or the worker takes it.
             let req = Request {
                 rq: NonNull::new_unchecked(rq),
@@ -1330,7 +1296,7 @@ unsafe extern "C" fn queue_rq<T: Driver>(
             };
             // The request is in flight, so no reconfiguration runs: `io` is not written.
             let back = inner.dev.submit_nowait(&*inner.io.get(), req);
-            bindings::memalloc_noio_restore(noio);
+            drop(noio);
             if back.is_none() {
                 pdu.put(rq);
                 return bindings::BLK_STS_OK as bindings::blk_status_t;
@@ -1346,13 +1312,9 @@ unsafe extern "C" fn disk_work<T: Driver>(work: *mut bindings::work_struct) {
     // run of it (its workqueue is destroyed first when the `Inner` is dropped).
     let inner =
         unsafe { &*crate::container_of!(Opaque::cast_from(work).cast_mut(), Inner<T>, work) };
-    // SAFETY: No-I/O and throttle scopes nest and are restored below, on this task.
-    let (noio, throttle) = unsafe {
-        (
-            bindings::memalloc_noio_save(),
-            bindings::rustre_local_throttle_save(),
-        )
-    };
+    let _noio = NoIoScope::enter();
+    // SAFETY: Throttle scopes nest and this one is restored below, on this task.
+    let throttle = unsafe { bindings::rustre_local_throttle_save() };
     loop {
         let mut list = inner.pending.xchg(core::ptr::null_mut(), Acquire);
         if list.is_null() {
@@ -1377,11 +1339,8 @@ unsafe extern "C" fn disk_work<T: Driver>(work: *mut bindings::work_struct) {
             fifo = next;
         }
     }
-    // SAFETY: Undoes the scopes above.
-    unsafe {
-        bindings::rustre_local_throttle_restore(throttle);
-        bindings::memalloc_noio_restore(noio);
-    }
+    // SAFETY: Undoes the throttle scope above.
+    unsafe { bindings::rustre_local_throttle_restore(throttle) };
 }
 
 /// Runs the driver's handler on one request, then drops the handler's reference.

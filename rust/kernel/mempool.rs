@@ -7,7 +7,8 @@
 //! pool instead of failing, which is what the block I/O and reclaim paths need.
 //!
 //! [`NoIoScope`] marks a section in which every allocation of the current task behaves as
-//! `GFP_NOIO`, as a block driver's worker must.
+//! `GFP_NOIO`, as a block driver's worker must; [`ReserveScope`] one whose allocations may use
+//! the memory reserves, for I/O that frees memory.
 //!
 //! C headers: [`include/linux/mempool.h`](srctree/include/linux/mempool.h),
 //! [`include/linux/sched/mm.h`](srctree/include/linux/sched/mm.h)
@@ -212,6 +213,43 @@ impl Drop for NoIoScope {
     fn drop(&mut self) {
         // SAFETY: By the type invariants, `flags` came from `memalloc_noio_save()` on this task.
         unsafe { bindings::memalloc_noio_restore(self.flags) };
+    }
+}
+
+/// A scope in which the current task's allocations may use the memory reserves and do not
+/// reclaim (`memalloc_noreclaim_save()`, `PF_MEMALLOC`), ended when dropped.
+///
+/// For I/O that frees memory when it completes. Allocations in the scope fail rather than
+/// wait once the reserves are gone, so it must only cover work whose allocations are small
+/// and bounded. Scopes nest. It cannot be sent to another task.
+///
+/// # Invariants
+///
+/// `flags` is the value `memalloc_noreclaim_save()` returned on this task, restored on drop.
+pub struct ReserveScope {
+    flags: c_uint,
+    _not_send: NotThreadSafe,
+}
+
+impl ReserveScope {
+    /// Enters a section with access to the memory reserves on the current task.
+    pub fn enter() -> Self {
+        // SAFETY: Sets a flag of the running task; undone in `drop` on the same task (the
+        // type is not `Send`).
+        let flags = unsafe { bindings::memalloc_noreclaim_save() };
+        // INVARIANT: `flags` came from `memalloc_noreclaim_save()` on this task.
+        Self {
+            flags,
+            _not_send: NotThreadSafe,
+        }
+    }
+}
+
+impl Drop for ReserveScope {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants, `flags` came from `memalloc_noreclaim_save()` on
+        // this task.
+        unsafe { bindings::memalloc_noreclaim_restore(self.flags) };
     }
 }
 
