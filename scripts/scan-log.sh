@@ -9,7 +9,7 @@ pat='(Oops|BUG:|kernel BUG at|WARNING:|general protection fault|Kernel panic|'
 pat+='possible circular locking|possible recursive locking|inconsistent lock state|'
 pat+='suspicious RCU usage|lock held when returning|bad unlock balance|'
 pat+='KASAN:|UBSAN:|unreferenced object|kmemleak: [0-9]+ new suspected|'
-pat+='blocked for more than|rcu_sched self-detected stall|rcu: INFO:|'
+pat+='blocked( in I/O wait)? for more than|rcu_sched self-detected stall|rcu: INFO:|'
 pat+='sleeping function called from invalid context|list_add corruption|list_del corruption)'
 
 rc=0
