@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# lloop over a backing filesystem that has to read its own metadata in the I/O path, in a
+# small guest (started by scripts/lloop-stress.sh):
+#
+#   tests/vm/lloop_stress.sh OUTDIR MODDIR
+#
+# 1. Cold extent maps, on ext4 and on XFS on the guest's virtio disk: write a sparse 1 GiB
+#    file through /dev/lloop0 (random writes of mixed sizes, so that its extent map spills
+#    out of the inode), detach, drop the caches, attach again and read it all back with
+#    direct I/O, verifying every block. The filesystem must read extent-map blocks from its
+#    disk while serving the reads; a driver that starts that I/O from inside the reader's
+#    submit_bio hangs here.
+# 2. The same under pressure for STRESS_SECONDS (default 120): rounds of fio verify
+#    (direct, libaio, iodepth 32, 4 KiB-1 MiB) on lloop over ext4, each round first verifying
+#    the previous one's data cold after a detach and re-attach, while one task drops the
+#    caches every 0.2 s and another keeps most of the free memory busy.
+#
+# Every fio run has a deadline; one that misses it is a hang: the blocked tasks are dumped to
+# the console and the guest is powered off, so that the run fails at once. Results go to
+# OUTDIR/lloop-stress.txt. Kernel reports are checked by scripts/vm.sh.
+set -u
+out=$1 mods=$2
+secs=${STRESS_SECONDS:-120}
+res=$out/lloop-stress.txt
+export PATH=$(cd "$(dirname "$0")/../.." && pwd)/tools/target/release:$PATH
+
+fail() { echo "FAIL: $*" | tee -a "$res"; exit 1; }
+say() { echo "$*" | tee -a "$res"; }
+: >"$res"
+[ -b /dev/vda ] || fail "no /dev/vda (the test needs a virtio disk)"
+for t in fio stress-ng mkfs.ext4 mkfs.xfs lloop; do
+	command -v $t >/dev/null || fail "$t not installed (make deps; make tools)"
+done
+insmod "$(find "$mods" -name lloop.ko | head -n1)" || fail "insmod lloop"
+
+# bounded SECONDS WHAT CMD...: runs CMD; if it has not finished after SECONDS, it is hung:
+# dump the blocked tasks, save the log and power the guest off.
+bounded() {
+	local limit=$1 what=$2 pid n=0
+	shift 2
+	"$@" &
+	pid=$!
+	while kill -0 $pid 2>/dev/null; do
+		if [ $n -ge "$limit" ]; then
+			say "FAIL: $what did not finish within $limit s (hung); blocked tasks follow"
+			echo w >/proc/sysrq-trigger
+			sleep 2
+			dmesg >"$out/dmesg-hang.log"
+			sync
+			echo o >/proc/sysrq-trigger
+			sleep 60
+			exit 1
+		fi
+		sleep 1
+		n=$((n + 1))
+	done
+	wait $pid
+}
+
+# fio_job DEV SEED SIZE EXTRA...: random writes of mixed sizes with crc32c verification data;
+# with --verify_only, reads the region back and checks it.
+fio_job() {
+	local dev=$1 seed=$2 size=$3
+	shift 3
+	fio --name=stress --filename="$dev" --rw=randwrite --size="$size" \
+		--bssplit=4k/40:16k/20:64k/20:256k/10:1m/10 --iodepth=32 --ioengine=libaio --direct=1 \
+		--verify=crc32c --verify_fatal=1 --verify_state_save=0 --randseed="$seed" \
+		--output-format=terse --terse-version=3 "$@" >"$out/fio-last.log" 2>&1 ||
+		{ cat "$out/fio-last.log"; return 1; }
+}
+
+detach() { lloop detach "$1" || fail "lloop detach $1"; }
+extents() { filefrag "$1" 2>/dev/null | awk '{print $2}'; }
+
+# 1. Cold extent maps.
+for fs in ext4 xfs; do
+	case $fs in
+	ext4) mkfs.ext4 -q -F /dev/vda ;;
+	xfs) mkfs.xfs -q -f /dev/vda ;;
+	esac || fail "mkfs.$fs"
+	mkdir -p /tmp/back && mount /dev/vda /tmp/back || fail "mount $fs"
+	truncate -s 1G /tmp/back/file
+	dev=$(lloop attach /tmp/back/file) || fail "$fs: lloop attach"
+	[ "$(cat /sys/block/${dev#/dev/}/lloop/dio)" = 1 ] || fail "$fs: $dev does not use direct I/O"
+	bounded 600 "$fs: write through $dev" fio_job "$dev" 7 256M || fail "$fs: fio write/verify on $dev"
+	detach "$dev"
+	n=$(extents /tmp/back/file)
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	dev=$(lloop attach /tmp/back/file) || fail "$fs: lloop attach again"
+	bounded 300 "$fs: cold read-back of $dev" fio_job "$dev" 7 256M --verify_only ||
+		fail "$fs: cold read-back of $dev: verification failed"
+	detach "$dev"
+	umount /tmp/back || fail "umount $fs"
+	say "PASS: $fs: 256 MiB written, detached, caches dropped, read back cold and verified (file in ${n:-?} extents)"
+done
+
+# 2. Under pressure.
+mkfs.ext4 -q -F /dev/vda && mount /dev/vda /tmp/back || fail "mkfs/mount ext4"
+truncate -s 1G /tmp/back/file
+avail=$(awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo)
+load=$((avail * 60 / 100))
+say "pressure: ${secs} s, memory load ${load} MiB of ${avail} MiB available, caches dropped every 0.2 s"
+(while :; do echo 3 >/proc/sys/vm/drop_caches; sleep 0.2; done) &
+dropper=$!
+stress-ng --vm 1 --vm-bytes ${load}M --vm-keep --verify --timeout $((secs + 600))s \
+	>"$out/stress-ng.log" 2>&1 &
+filler=$!
+stop_load() { kill $dropper $filler 2>/dev/null; wait $dropper $filler 2>/dev/null; }
+trap stop_load EXIT
+start=$(date +%s) round=0
+while [ $(($(date +%s) - start)) -lt "$secs" ]; do
+	round=$((round + 1))
+	dev=$(lloop attach /tmp/back/file) || fail "round $round: lloop attach"
+	if [ $round -gt 1 ]; then
+		bounded 600 "round $round: cold verify on $dev" fio_job "$dev" $((round - 1)) 128M --verify_only ||
+			fail "round $round: cold verify of round $((round - 1))'s data"
+	fi
+	bounded 600 "round $round: write and verify on $dev" fio_job "$dev" $round 128M ||
+		fail "round $round: fio write/verify"
+	detach "$dev"
+done
+stop_load
+trap - EXIT
+grep -qi "verif.*fail\|bit errors\|miscompare" "$out/stress-ng.log" &&
+	fail "the memory load reports verification errors (see $out/stress-ng.log)"
+dmesg | grep -q "Out of memory: Killed process" && fail "OOM kill: $(dmesg | grep 'Out of memory' | head -n1)"
+umount /tmp/back || fail "umount"
+rmmod lloop || fail "rmmod lloop"
+say "PASS: pressure: $round rounds of 128 MiB written and verified, each verified again cold, in $(($(date +%s) - start)) s"
