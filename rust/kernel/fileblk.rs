@@ -13,10 +13,11 @@
 //! - Every request is handed to [`Driver::handle`] as a [`Request`], in a worker running with
 //!   no-I/O allocation context. The per-request state (work item, `kiocb`, a small `bio_vec`
 //!   array) lives in the request's preallocated data: nothing on the way allocates.
-//! - A driver may first try [`Driver::submit_nowait`] in the submitter's context: a direct
-//!   read or write that the file starts without blocking ([`Request::read_write_nowait`],
-//!   with `IOCB_NOWAIT`) skips the worker; anything else, or an attempt the file refuses,
-//!   goes on to the worker.
+//! - A driver may first try [`Driver::submit_nowait`] in the submitter's context, when that
+//!   task can wait for block I/O it issues itself (a plug flush, not `submit_bio`; see
+//!   [`may_submit_here`]): a direct read or write that the file starts
+//!   ([`Request::read_write_nowait`], with `IOCB_NOWAIT`) skips the worker; anything else,
+//!   or an attempt the file refuses, goes on to the worker.
 //! - [`Request::read_write`] turns a read or write into one `read_iter`/`write_iter` call on a
 //!   [`BackingFile`] over the request's own pages (a bvec `iov_iter`), asynchronous with
 //!   `IOCB_DIRECT` or buffered and synchronous otherwise. Direct writes leave the file's
@@ -210,13 +211,18 @@ pub trait Driver: Send + Sync + Sized + 'static {
     /// Tries to start `rq` in the submitter's context, without blocking; returns the request
     /// if the worker must handle it instead ([`Driver::handle`]).
     ///
-    /// Called from `queue_rq` with no-I/O allocation context, only when the submitter is not
-    /// reclaiming memory nor inside a filesystem transaction or a no-I/O or no-FS scope.
-    /// Nothing here may wait: start the transfer with [`Request::read_write_nowait`], end
-    /// the request, or give it back. Without this method every request goes to the worker.
-    /// (The file may still finish a transfer before returning, if its device completed it at
-    /// once: a write into an unwritten extent then converts it, in a journal transaction of
-    /// its own. That may sleep, which the tag set allows: it is `BLK_MQ_F_BLOCKING`.)
+    /// Called from `queue_rq` with no-I/O allocation context, only where the submitter may
+    /// wait for block I/O it issues itself: a task flushing its plug, not inside
+    /// `submit_bio`, not a workqueue worker, not reclaiming memory, not inside a filesystem
+    /// transaction or a no-I/O or no-FS scope (see [`may_submit_here`]). Start the transfer
+    /// with [`Request::read_write_nowait`], end the request, or give it back; do not wait
+    /// for anything else. Without this method every request goes to the worker.
+    ///
+    /// `IOCB_NOWAIT` is a hint the file may not honour in full: ext4 and XFS still read
+    /// uncached extent-map blocks and wait for them, and a transfer that completes before
+    /// the call returns converts unwritten extents in a journal transaction of its own. That
+    /// sleeps, which the tag set allows (`BLK_MQ_F_BLOCKING`) and the conditions above make
+    /// safe: the filesystem's bios go out through the task's plug, which a sleep flushes.
     fn submit_nowait<'a>(&self, _io: &Self::Io, rq: Request<'a>) -> Option<Request<'a>> {
         Some(rq)
     }
@@ -1246,24 +1252,57 @@ unsafe fn requeue<T: Driver>(rq: *mut bindings::request) {
     unsafe { (*(*(*rq).q).queuedata.cast::<Inner<T>>()).push(Pdu::of(rq)) };
 }
 
-/// The running task's `flags` and whether it is inside a filesystem transaction.
-fn current_state() -> (u32, bool) {
-    // SAFETY: `current` is the running task, valid while it runs; these fields are its own.
-    unsafe {
-        let t = bindings::get_current();
-        ((*t).flags, !(*t).journal_info.is_null())
+/// What [`may_submit_here`] looks at in the running task.
+#[derive(Clone, Copy)]
+struct TaskState {
+    /// `current->flags`.
+    flags: u32,
+    /// Inside a filesystem transaction (`current->journal_info`).
+    in_transaction: bool,
+    /// Inside `submit_bio` (`current->bio_list`): bios the task submits now are only queued,
+    /// to be issued once the outermost submission returns.
+    in_submit_bio: bool,
+}
+
+impl TaskState {
+    fn current() -> Self {
+        // SAFETY: `current` is the running task, valid while it runs; these fields are its
+        // own and only it changes them.
+        unsafe {
+            let t = bindings::get_current();
+            Self {
+                flags: (*t).flags,
+                in_transaction: !(*t).journal_info.is_null(),
+                in_submit_bio: !(*t).bio_list.is_null(),
+            }
+        }
     }
 }
 
-/// Whether `queue_rq` may try [`Driver::submit_nowait`] in a task with these
-/// [`current_state`]s.
+/// Whether `queue_rq` may try [`Driver::submit_nowait`] in a task in state `t`.
 ///
-/// Not in memory reclaim (swap-out and writeback under pressure stay on the worker), not in
-/// a no-I/O or no-FS scope, and not inside a filesystem transaction (`journal_info`), which
-/// the backing filesystem would take for one of its own.
-fn may_submit_here(flags: u32, in_transaction: bool) -> bool {
-    let scopes = bindings::PF_MEMALLOC | bindings::PF_MEMALLOC_NOIO | bindings::PF_MEMALLOC_NOFS;
-    flags & scopes == 0 && !in_transaction
+/// `IOCB_NOWAIT` does not keep a filesystem from waiting for its own metadata I/O (ext4
+/// reads an uncached extent-tree block and waits for it), so the submitter must be able to
+/// wait for block I/O it issues itself:
+///
+/// - not inside `submit_bio` (`queue_rq` called by direct issue, or by a plug flush that a
+///   full plug started from `submit_bio`): a bio submitted there is only queued on
+///   `current->bio_list`, and waiting for it deadlocks the task (the kernel's loop driver
+///   never touches its file from `queue_rq` for this reason). That leaves the plug flush of
+///   a task (`blk_finish_plug`), which is where batched submitters (`io_submit` of several
+///   requests, readahead, writeback) reach the driver;
+/// - not in a workqueue worker (a hardware-queue run from `kblockd`): blocking there holds
+///   up the dispatch of other devices, which the file's own I/O may need;
+/// - not in memory reclaim (swap-out and writeback under pressure stay on the worker), nor
+///   in a no-I/O or no-FS scope;
+/// - not inside a filesystem transaction (`journal_info`), which the backing filesystem
+///   would take for one of its own.
+fn may_submit_here(t: TaskState) -> bool {
+    let scopes = bindings::PF_MEMALLOC
+        | bindings::PF_MEMALLOC_NOIO
+        | bindings::PF_MEMALLOC_NOFS
+        | bindings::PF_WQ_WORKER;
+    t.flags & scopes == 0 && !t.in_transaction && !t.in_submit_bio
 }
 
 unsafe extern "C" fn queue_rq<T: Driver>(
@@ -1281,11 +1320,11 @@ unsafe extern "C" fn queue_rq<T: Driver>(
         pdu.status.store(i32::from(Status::IOERR.0), Relaxed);
         pdu.write_started.store(0, Relaxed);
         // Swap-out, or I/O a task in reclaim (kswapd, a direct reclaimer) waits for.
-        let (flags, in_transaction) = current_state();
+        let task = TaskState::current();
         let reclaim =
-            (*rq).cmd_flags & bindings::REQ_SWAP != 0 || flags & bindings::PF_MEMALLOC != 0;
+            (*rq).cmd_flags & bindings::REQ_SWAP != 0 || task.flags & bindings::PF_MEMALLOC != 0;
         pdu.reclaim.store(i32::from(reclaim), Relaxed);
-        if T::HAS_SUBMIT_NOWAIT && may_submit_here(flags, in_transaction) {
+        if T::HAS_SUBMIT_NOWAIT && may_submit_here(task) {
             // The tag set is `BLK_MQ_F_BLOCKING`: we are in task context and may sleep, but
             // allocations must not recurse into I/O.
             let noio = NoIoScope::enter();
