@@ -239,8 +239,9 @@ pub(crate) unsafe extern "C" fn rustre_mdt_user_mask(
 }
 
 /// Appends a record given in Lustre's binary format (its index is ignored and assigned);
-/// returns the index, 0 if the type is masked out or there is no user, or `-errno`. May sleep
-/// until the flusher has room: not for use inside filesystem operations.
+/// returns the index, 0 if the type is masked out or there is no user, or `-errno`
+/// (`-EOVERFLOW` if the record got an index above `i64::MAX`). May sleep until the flusher has
+/// room: not for use inside filesystem operations.
 ///
 /// # Safety
 ///
@@ -256,7 +257,8 @@ pub(crate) unsafe extern "C" fn rustre_mdt_append(t: *const c_void, rec: *const 
         return i64::from(EINVAL.to_errno());
     }
     match cl.append_wait(&mut r) {
-        Ok(Some(i)) => i as i64,
+        // An index past `i64::MAX` (a catalog's, from disk) would read as an errno.
+        Ok(Some(i)) => i64::try_from(i).unwrap_or(i64::from(EOVERFLOW.to_errno())),
         Ok(None) => 0,
         Err(e) => i64::from(e.to_errno()),
     }

@@ -43,6 +43,9 @@ pub const MAX_USERS: usize = 32;
 /// Longest user name without NUL (`CHANGELOG_USER_NAMELEN` is 16 with it).
 pub const USER_NAME_MAX: usize = 15;
 
+/// Largest header generation accepted from disk.
+pub const GENERATION_MAX: u64 = 1 << 63;
+
 const USER_LEN: usize = 64;
 const USERS_AT: usize = 96;
 const CRC_AT: usize = SLOT_LEN - 4;
@@ -274,7 +277,7 @@ pub enum UserError {
     BadMask,
     /// The name is taken (`EEXIST`).
     Exists,
-    /// All user slots are taken (`ENOSPC`).
+    /// All user slots are taken, or every user id has been given out (`ENOSPC`).
     Full,
 }
 
@@ -461,7 +464,10 @@ impl Header {
                 name_len,
             });
         }
-        if h.first_offset < DATA_START
+        // Every header write adds one to the generation: no catalog gets near 2^63 of them,
+        // and below that it can be bumped without wrapping.
+        if h.generation > GENERATION_MAX
+            || h.first_offset < DATA_START
             || h.first_index == 0
             || h.first_index > h.next_index
             || h.target_len == 0
@@ -478,25 +484,29 @@ impl Header {
         let g1 = Header::check_slot(slot1);
         let order = match (g0, g1) {
             (Ok(a), Ok(b)) if b > a => [1, 0],
-            (Ok(_), _) => [0, 1],
             (Err(_), Ok(_)) => [1, 0],
-            (Err(e0), Err(e1)) => {
-                return Err(if e0 == HeaderError::BadMagic && e1 != HeaderError::BadMagic {
-                    e1
-                } else {
-                    e0
-                })
-            }
+            _ => [0, 1],
         };
-        let mut err = HeaderError::BadMagic;
+        // Both slots fail: report as `pick` does, whichever slot was tried last.
+        let mut errs = [HeaderError::BadMagic; 2];
         for s in order {
             let slot = if s == 0 { slot0 } else { slot1 };
             match self.decode_into(slot) {
                 Ok(()) => return Ok(s),
-                Err(e) => err = e,
+                Err(e) => errs[s] = e,
             }
         }
-        Err(err)
+        Err(Header::slots_error(errs[0], errs[1]))
+    }
+
+    /// The error of two failed slots: slot 0's, unless it is not a header at all and slot 1
+    /// is a damaged one.
+    fn slots_error(e0: HeaderError, e1: HeaderError) -> HeaderError {
+        if e0 == HeaderError::BadMagic && e1 != HeaderError::BadMagic {
+            e1
+        } else {
+            e0
+        }
     }
 
     /// Picks the newest valid of the two slots. If neither is valid, the error of slot 0 is
@@ -512,13 +522,7 @@ impl Header {
             }
             (Ok(a), Err(_)) => Ok((a, 0)),
             (Err(_), Ok(b)) => Ok((b, 1)),
-            (Err(e0), Err(e1)) => {
-                if e0 == HeaderError::BadMagic && e1 != HeaderError::BadMagic {
-                    Err(e1)
-                } else {
-                    Err(e0)
-                }
-            }
+            (Err(e0), Err(e1)) => Err(Header::slots_error(e0, e1)),
         }
     }
 
@@ -561,8 +565,10 @@ impl Header {
             parse_changelog_mask(self.mask, mask).map_err(|_| UserError::BadMask)?
         };
         let slot = self.users.iter().position(|u| u.is_none()).ok_or(UserError::Full)?;
+        // Ids are never reused: once the last one (read from disk) is taken, no more.
+        let id = self.last_user.checked_add(1).ok_or(UserError::Full)?;
         let mut user = User {
-            id: self.last_user + 1,
+            id,
             mask,
             endrec: current_index,
             clear_time: now,
@@ -612,13 +618,17 @@ pub fn parse_user_id(id: &[u8]) -> Option<u32> {
     let digits = id.strip_prefix(b"cl").unwrap_or(id);
     let end = digits.iter().position(|&c| c == b'-').unwrap_or(digits.len());
     let (num, rest) = digits.split_at(end);
-    if num.is_empty() || num.len() > 9 || !num.iter().all(u8::is_ascii_digit) {
+    if num.is_empty() || !num.iter().all(u8::is_ascii_digit) {
         return None;
     }
     if !rest.is_empty() && !id.starts_with(b"cl") {
         return None;
     }
-    let n = num.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
+    // Any id a header can hold, up to `u32::MAX`: a user whose id has ten digits must still
+    // be found, or it could never be cleared or deregistered.
+    let n = num.iter().try_fold(0u32, |n, &d| {
+        n.checked_mul(10)?.checked_add(u32::from(d - b'0'))
+    })?;
     if n == 0 {
         None
     } else {
@@ -718,14 +728,15 @@ pub fn scan(buf: &[u8], first_index: Option<u64>) -> Scan {
     while s.good_len < buf.len() {
         match parse_frame(&buf[s.good_len..]) {
             Ok(fr) => {
-                if expect.is_some_and(|e| fr.index < e) {
+                // Nothing can follow index `u64::MAX` in sequence.
+                if expect.is_some_and(|e| fr.index < e) || s.last_index == Some(u64::MAX) {
                     s.stop = Some(FrameError::BadRecord);
                     break;
                 }
                 s.records += 1;
                 s.last_index = Some(fr.index);
                 s.good_len += fr.len;
-                expect = Some(fr.index + 1);
+                expect = Some(fr.index.saturating_add(1));
             }
             Err(e) => {
                 s.stop = Some(e);
@@ -749,7 +760,7 @@ mod tests {
         let rec = Record {
             rtype: CL_CREATE,
             index,
-            tfid: Fid::from_inode(12 + index, 1),
+            tfid: Fid::from_inode(index.wrapping_add(12), 1),
             name,
             ..Record::default()
         };
@@ -812,6 +823,35 @@ mod tests {
     }
 
     #[test]
+    fn last_possible_index_ends_the_sequence() {
+        // Valid checksums, hostile indices: `u64::MAX`, then anything (it overflowed).
+        let mut log = frame(u64::MAX, b"x");
+        let one = log.len();
+        assert_eq!(
+            scan(&log, Some(1)),
+            Scan {
+                records: 1,
+                last_index: Some(u64::MAX),
+                good_len: one,
+                stop: None
+            }
+        );
+        log.extend(frame(u64::MAX, b"y"));
+        assert_eq!(
+            scan(&log, None),
+            Scan {
+                records: 1,
+                last_index: Some(u64::MAX),
+                good_len: one,
+                stop: Some(FrameError::BadRecord)
+            }
+        );
+        let mut back = frame(u64::MAX - 1, b"x");
+        back.extend(frame(u64::MAX, b"y"));
+        assert_eq!(scan(&back, Some(1)).records, 2);
+    }
+
+    #[test]
     fn header_round_trip_and_slots() {
         let mut h = Header::new(b"lustre-MDT0000").expect("valid");
         h.register(b"", b"", 0, 100).expect("registers");
@@ -830,6 +870,19 @@ mod tests {
         a[200] ^= 1;
         assert_eq!(Header::pick(&a, &b), Err(HeaderError::BadChecksum));
         assert_eq!(Header::pick(&[0u8; SLOT_LEN], &[0u8; SLOT_LEN]), Err(HeaderError::BadMagic));
+        // A generation no catalog reaches (valid checksum): that slot is not taken, so the
+        // next header write's `generation + 1` cannot overflow.
+        let mut huge = h.clone();
+        huge.generation = u64::MAX;
+        huge.encode(&mut b);
+        h.encode(&mut a);
+        assert_eq!(Header::decode(&b), Err(HeaderError::Inconsistent));
+        assert_eq!(Header::pick(&a, &b).map(|(_, s)| s), Ok(0));
+        let mut got = Header::EMPTY;
+        assert_eq!(got.pick_into(&a, &b), Ok(0));
+        huge.generation = GENERATION_MAX;
+        huge.encode(&mut b);
+        assert_eq!(Header::pick(&a, &b).map(|(_, s)| s), Ok(1));
     }
 
     #[test]
@@ -858,6 +911,10 @@ mod tests {
         // Ids are never reused.
         let s3 = h.register(b"", b"", 20, 0).expect("registers");
         assert_eq!(h.users[s3].map(|u| u.id), Some(3));
+        // Not even when a header (from disk) says the last id is taken: that overflowed.
+        h.last_user = u32::MAX;
+        assert_eq!(h.register(b"", b"", 20, 0), Err(UserError::Full));
+        assert_eq!(UserError::Full.errno(), 28);
     }
 
     #[test]
@@ -891,5 +948,40 @@ mod tests {
              cl1                               0 (10)\n\
              cl2-hsm                           0 (5) mask=MARK,CREAT,MKDIR\n"
         );
+    }
+
+    #[test]
+    fn pick_into_reports_like_pick() {
+        // Found by fuzzing (tools/fuzz, catalog_header): a slot 0 with a valid checksum but
+        // inconsistent fields and a blank slot 1 was "not a catalog" for the kernel's
+        // `pick_into` and "inconsistent header" for `pick`.
+        let mut h = Header::new(b"lustre-MDT0000").expect("valid");
+        h.first_offset = 0;
+        let mut a = [0u8; SLOT_LEN];
+        h.encode(&mut a);
+        let blank = [0u8; SLOT_LEN];
+        let mut got = Header::EMPTY;
+        for (s0, s1) in [(&a, &blank), (&blank, &a)] {
+            let want = Header::pick(s0, s1).map(|(_, s)| s);
+            assert_eq!(want, Err(HeaderError::Inconsistent));
+            assert_eq!(got.pick_into(s0, s1), want);
+        }
+    }
+
+    #[test]
+    fn users_with_ten_digit_ids_are_found() {
+        // Found by fuzzing (tools/fuzz, catalog_header): ids past 999999999 (a header's
+        // `last_user` can be anything below `u32::MAX`) were not parsed, so such a user could
+        // never be cleared or deregistered by id.
+        assert_eq!(parse_user_id(b"cl4294967295"), Some(u32::MAX));
+        assert_eq!(parse_user_id(b"1000000000"), Some(1_000_000_000));
+        assert_eq!(parse_user_id(b"cl4294967296"), None);
+        assert_eq!(parse_user_id(b"cl99999999999999999999"), None);
+        let mut h = Header::new(b"lustre-MDT0000").expect("valid");
+        h.last_user = 4_000_000_000;
+        let slot = h.register(b"", b"", 5, 0).expect("registers");
+        assert_eq!(h.find_user(b"cl4000000001"), Some(slot));
+        assert_eq!(h.clear(b"cl4000000001", 5, 5, 0), Ok(()));
+        assert_eq!(h.deregister(b"4000000001"), Ok(4_000_000_001));
     }
 }

@@ -38,8 +38,13 @@ pub(crate) const MAX_PENDING: usize = 4 << 20;
 pub(crate) const DEFAULT_SYNC_INTERVAL_MS: u32 = 200;
 /// How far ahead of the next index the header reserves indices. An index is handed out only
 /// below a reservation that is on disk, so no index is ever given twice, even after a crash
-/// (which skips to the reservation).
-const RESERVE_AHEAD: u64 = 1 << 16;
+/// (which skips to the reservation). Between two renewals at most two buffers of the
+/// smallest records are appended (the batch being written and [`MAX_PENDING`] behind it),
+/// and the flusher renews at half: so the buffer fills, and records wait or are dropped for
+/// that, before the reservation runs out.
+const RESERVE_AHEAD: u64 = 1 << 18;
+const _: () =
+    assert!(RESERVE_AHEAD / 2 > 2 * (MAX_PENDING / frame_len(crate::record::REC_HDR_LEN)) as u64);
 /// Read positions remembered, for that many readers going forward at once.
 const HINTS: usize = 8;
 /// Bytes read at a time when scanning the catalog.
@@ -129,9 +134,14 @@ impl Changelog {
             return Err(EINVAL);
         }
         let (mut header, mut slot, write_off, last_on_disk) = recover(&file, name, path)?;
-        let next_index = header.next_index;
-        // Reserve indices before handing any out.
-        header.next_index = next_index + RESERVE_AHEAD;
+        // Index 0 is never handed out (it means "none" to Lustre's tools).
+        let next_index = header.next_index.max(1);
+        // Reserve indices before handing any out. A catalog this close to the end of the
+        // index space is refused rather than wrapped.
+        header.next_index = next_index.checked_add(RESERVE_AHEAD).ok_or_else(|| {
+            pr_err!("{}: catalog {}: changelog index space exhausted\n", name, path);
+            EOVERFLOW
+        })?;
         header.generation += 1;
         let mut buf = KBox::new([0u8; SLOT_LEN], GFP_KERNEL)?;
         header.encode(&mut buf);
@@ -197,8 +207,9 @@ impl Changelog {
     /// fsnotify's) held. If the flusher is [`MAX_PENDING`] bytes behind (a full or failing
     /// catalog filesystem), the record is dropped and counted in `changelog_dropped`, rather
     /// than stalling every operation on the target. When the index reservation runs low, the
-    /// flusher is woken to renew it; an index beyond it is still handed out (only indices of
-    /// records that never became durable can then be given again after a crash).
+    /// flusher is woken to renew it; an index beyond the reservation on disk is never handed
+    /// out: the record is dropped and counted, as for a full buffer (the reservation is sized
+    /// so that the buffer fills first, see [`RESERVE_AHEAD`]).
     ///
     /// The capture hook's entry point; see [`Changelog::append_wait`] for callers that may
     /// sleep.
@@ -231,7 +242,10 @@ impl Changelog {
         if st.reserved.saturating_sub(st.next_index) < RESERVE_AHEAD / 2 {
             self.work.notify_one();
         }
-        while may_wait && st.pending.len() + flen > MAX_PENDING {
+        while may_wait
+            && (st.pending.len().saturating_add(flen) > MAX_PENDING
+                || st.next_index >= st.reserved)
+        {
             self.work.notify_one();
             if let CondVarTimeoutResult::Signal { .. } =
                 self.flushed.wait_interruptible_timeout(&mut st, msecs_to_jiffies(1000))
@@ -242,8 +256,13 @@ impl Changelog {
                 return Err(ENODEV);
             }
         }
+        // INVARIANT: indices handed out stay below the reservation on disk, so none is given
+        // twice across a crash.
         let start = st.pending.len();
-        if start + flen > MAX_PENDING || st.pending.extend_with(flen, 0, GFP_NOFS).is_err() {
+        if st.next_index >= st.reserved
+            || start.saturating_add(flen) > MAX_PENDING
+            || st.pending.extend_with(flen, 0, GFP_NOFS).is_err()
+        {
             drop(st);
             self.record_lost();
             return Ok(None);
@@ -276,7 +295,7 @@ impl Changelog {
 
     /// The last index handed out (Lustre's `mc_index`), 0 if none yet.
     pub(crate) fn current_index(st: &State) -> u64 {
-        st.next_index - 1
+        st.next_index.saturating_sub(1)
     }
 
     /// Waits until every record appended so far is durable; returns the last error of the
@@ -525,7 +544,7 @@ impl Changelog {
             let st = self.state.lock();
             // Everything up to `durable_index` is on disk: that bounds the purge.
             let keep_from = match st.header.min_endrec() {
-                Some(m) => m + 1,
+                Some(m) => m.saturating_add(1),
                 None => st.durable_index + 1,
             }
             .min(st.durable_index + 1);
@@ -542,8 +561,11 @@ impl Changelog {
             let mut st = self.state.lock();
             let reserve = if last {
                 st.next_index
-            } else if st.reserved - st.next_index < RESERVE_AHEAD / 2 {
-                st.next_index + RESERVE_AHEAD
+            } else if st.reserved.saturating_sub(st.next_index) < RESERVE_AHEAD / 2 {
+                // Checked at attach and kept by `append_inner`: `next_index` is at most the
+                // reservation, which was `RESERVE_AHEAD` below `u64::MAX` or more; saturate
+                // rather than trust that.
+                st.next_index.saturating_add(RESERVE_AHEAD).max(st.reserved)
             } else {
                 st.reserved
             };
@@ -639,7 +661,7 @@ impl Changelog {
             return Ok((0, from));
         }
         let start = self.find_offset(scan_off, end, from)?;
-        let mut buf = KVVec::from_elem(0u8, SCAN_CHUNK.min(out.len() + FRAME_MAX), GFP_KERNEL)?;
+        let mut buf = KVVec::from_elem(0u8, SCAN_CHUNK.min(out.len().saturating_add(FRAME_MAX)), GFP_KERNEL)?;
         let n = self.file.read_full_at(&mut buf, start)?;
         let n = n.min(usize::try_from(end - start).unwrap_or(usize::MAX));
         if start < end && !matches!(parse_frame(&buf[..n]), Ok(_) | Err(FrameError::Short)) {
@@ -655,7 +677,7 @@ impl Changelog {
                 .copy_from_slice(&buf[pos + fr.rec_at..pos + fr.rec_at + fr.rec_len]);
             used += fr.rec_len;
             pos += fr.len;
-            next = fr.index + 1;
+            next = fr.index.saturating_add(1);
         }
         if used > 0 {
             let mut st = self.state.lock();
@@ -731,7 +753,7 @@ fn recover(file: &KFile, name: &CStr, path: &CStr) -> Result<(KBox<Header>, usiz
         off += s.good_len as u64;
         if let Some(l) = s.last_index {
             last = Some(l);
-            expect = l + 1;
+            expect = l.saturating_add(1);
         }
         match s.stop {
             None => {}
@@ -753,15 +775,15 @@ fn recover(file: &KFile, name: &CStr, path: &CStr) -> Result<(KBox<Header>, usiz
             size - off,
             off,
             stop.map_or("trailing bytes", |e| e.as_str()),
-            last.unwrap_or(header.first_index - 1)
+            last.unwrap_or(header.first_index.saturating_sub(1))
         );
         file.truncate(off)?;
         file.sync(false)?;
     }
     if let Some(l) = last {
-        header.next_index = header.next_index.max(l + 1);
+        header.next_index = header.next_index.max(l.saturating_add(1));
     }
-    let last = last.unwrap_or(header.first_index - 1);
+    let last = last.unwrap_or(header.first_index.saturating_sub(1));
     pr_info!(
         "{}: catalog {}: records {}..{}, next index {}, {} user(s)\n",
         name,

@@ -161,7 +161,12 @@ impl Target {
         if n < 0 {
             return Err(Error::from_errno(n as i32));
         }
-        Ok((n as usize, next))
+        // Callers slice `buf` with it: never more than it holds.
+        let n = n as usize;
+        if n > buf.len() {
+            return Err(EIO);
+        }
+        Ok((n, next))
     }
 
     /// Waits up to `timeout_ms` for a durable record after `after`: `Ok(true)` if there is

@@ -61,6 +61,15 @@ pub const TYPE_NAMES: [&str; CL_LAST as usize] = [
     "FLRW", "RESYNC", "GXATR", "NOPEN",
 ];
 
+/// The mask bit of record type `rtype`; 0 for a type no mask can name (32 or more, as a
+/// hostile or newer catalog may hold), so that such a record matches no filter.
+pub const fn type_bit(rtype: u32) -> u32 {
+    match 1u32.checked_shl(rtype) {
+        Some(b) => b,
+        None => 0,
+    }
+}
+
 /// Types that are always recorded (`CHANGELOG_MINMASK`).
 pub const CHANGELOG_MINMASK: u32 = 1 << CL_MARK;
 /// Every type (`CHANGELOG_ALLMASK`).
@@ -385,7 +394,8 @@ impl<'a> Record<'a> {
     }
 
     /// Decodes the record at the start of `buf`; returns it and its size. Every extension is
-    /// found from the record's own flags.
+    /// found from the record's own flags. The size is at most `buf.len()` and at most
+    /// [`CR_MAXSIZE`]: a record claiming more (no Lustre record can) is [`RecordError::TooLong`].
     pub fn decode(buf: &'a [u8]) -> Result<(Record<'a>, usize), RecordError> {
         let hdr = buf.get(..REC_HDR_LEN).ok_or(RecordError::Truncated)?;
         let namelen = usize::from(le16(hdr, 0));
@@ -427,7 +437,9 @@ impl<'a> Record<'a> {
             }
             pos += EXT_EXTRA_LEN;
             let mut extra = Extra {
-                nid_be: xf & CLFE_NID_BE != 0,
+                // Without a NID extension the byte order flag describes nothing: dropped, as
+                // `Extra::flags` would drop it, so that a decoded record re-encodes to itself.
+                nid_be: xf & CLFE_NID_BE != 0 && xf & CLFE_NID != 0,
                 ..Extra::default()
             };
             if xf & CLFE_UIDGID != 0 {
@@ -461,6 +473,10 @@ impl<'a> Record<'a> {
                 pos += EXT_XATTR_LEN;
             }
             rec.extra = Some(extra);
+        }
+        // `pos` is at most the largest extension offset, so this cannot wrap.
+        if pos + namelen > CR_MAXSIZE {
+            return Err(RecordError::TooLong);
         }
         let names = buf.get(pos..pos + namelen).ok_or(RecordError::Truncated)?;
         if cr_flags & CLF_RENAME != 0 {
@@ -685,7 +701,8 @@ pub fn fit_records(
 ) -> Result<(usize, usize), usize> {
     let (mut n, mut used) = (0, 0);
     for len in lens {
-        if used + len > room {
+        // `used <= room` throughout, so this cannot wrap, whatever `room` and `len` are.
+        if len > room - used {
             if n == 0 {
                 return Err(len);
             }
@@ -712,6 +729,9 @@ pub const FIT_CASES: &[FitCase] = &[
     (&[952], 951, Err(952)),
     (&[], 10, Ok((0, 0))),
     (&[64, 900, 64], 1000, Ok((2, 964))),
+    // A huge room and length: compared without wrapping (`used + len` overflowed).
+    (&[100, usize::MAX], usize::MAX, Ok((1, 100))),
+    (&[usize::MAX], usize::MAX, Ok((1, usize::MAX))),
 ];
 
 /// Why a changelog mask string was rejected.
@@ -974,6 +994,37 @@ mod tests {
     }
 
     #[test]
+    fn records_larger_than_any_are_rejected() {
+        // A header claiming a 65535-byte name, with all of its bytes there: larger than
+        // CR_MAXSIZE, which readers size their slots by.
+        let mut b = std::vec![0u8; REC_HDR_LEN + 0xffff];
+        b[0..2].copy_from_slice(&0xffffu16.to_le_bytes());
+        assert_eq!(Record::decode(&b), Err(RecordError::TooLong));
+        // The largest valid one still decodes: every extension and two 255-byte names.
+        let (mut rec, _) = sample_rename();
+        let (long, xattr) = ([b'n'; NAME_MAX], [b'x'; EXT_XATTR_LEN - 1]);
+        rec.name = &long;
+        rec.sname = &long;
+        if let Some(e) = rec.extra.as_mut() {
+            e.xattr = Some(&xattr);
+        }
+        let mut out = [0u8; CR_MAXSIZE];
+        let n = rec.encode(&mut out).expect("encodes");
+        assert!(n <= CR_MAXSIZE);
+        assert_eq!(Record::decode(&out[..n]), Ok((rec, n)));
+    }
+
+    #[test]
+    fn type_bits_of_any_type() {
+        assert_eq!(type_bit(CL_MARK), 1);
+        assert_eq!(type_bit(CL_CREATE), 1 << CL_CREATE);
+        assert_eq!(type_bit(31), 1 << 31);
+        for t in [32, 33, 63, 64, 255, u32::MAX] {
+            assert_eq!(type_bit(t), 0, "type {}", t);
+        }
+    }
+
+    #[test]
     fn fit_vectors() {
         for (lens, room, want) in FIT_CASES {
             assert_eq!(fit_records(lens.iter().copied(), *room), *want);
@@ -1002,5 +1053,20 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(19_675), (2023, 11, 14));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn byte_order_flag_without_nid_round_trips() {
+        // Found by fuzzing (tools/fuzz, record_roundtrip): `CLFE_NID_BE` without `CLFE_NID`
+        // decoded as `nid_be`, which encoding dropped, so the record read back differently.
+        let mut b = [0u8; REC_HDR_LEN + EXT_EXTRA_LEN + EXT_OPEN_LEN];
+        b[2..4].copy_from_slice(&(CLF_VERSION | CLF_EXTRA_FLAGS).to_le_bytes());
+        b[64..72].copy_from_slice(&(CLFE_NID_BE | CLFE_OPEN).to_le_bytes());
+        let (rec, n) = Record::decode(&b).expect("decodes");
+        assert_eq!(n, b.len());
+        assert!(!rec.extra.expect("extra").nid_be);
+        let mut out = [0u8; CR_MAXSIZE];
+        let m = rec.encode(&mut out).expect("encodes");
+        assert_eq!(Record::decode(&out[..m]), Ok((rec, m)));
     }
 }

@@ -227,6 +227,7 @@ fn kuc_send(target: &client::Target, pipe: &File, mut from: u64) {
         }
         let mut batch = &buf[..n];
         while !batch.is_empty() {
+            // `len` is at most `CR_MAXSIZE` (and `batch.len()`): `decode` bounds it.
             let Ok((_, len)) = Record::decode(batch) else {
                 return;
             };
@@ -303,6 +304,7 @@ impl Inner {
         }
         let mut fetched_to = next;
         while !batch.is_empty() {
+            // `len` is at most `CR_MAXSIZE`, a slot, and `batch.len()`: `decode` bounds it.
             let Ok((mut rec, len)) = Record::decode(batch) else {
                 st.err = Some(EUCLEAN);
                 break;
@@ -311,7 +313,7 @@ impl Inner {
                 fetched_to = rec.index;
                 break;
             }
-            let wanted = st.user_mask == 0 || st.user_mask & (1 << rec.rtype) != 0;
+            let wanted = st.user_mask == 0 || st.user_mask & record::type_bit(rec.rtype) != 0;
             if wanted && rec.index >= st.pos {
                 if let Some(slot) = st.ring.write_slot() {
                     let at = slot * CR_MAXSIZE;
@@ -456,7 +458,8 @@ impl MiscFile for Reader {
                         break;
                     }
                     done += len;
-                    st.pos = st.idx[s] + 1;
+                    // The index is the catalog's: `u64::MAX` would overflow.
+                    st.pos = st.idx[s].saturating_add(1);
                     st.ring.consume(1);
                 }
                 *pos = st.pos as i64;

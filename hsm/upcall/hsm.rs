@@ -360,7 +360,8 @@ impl Hsm {
     pub(crate) fn read_attrs(p: &FsPath) -> Result<HsmAttrs> {
         let mut b = [0u8; state::XATTR_LEN];
         match p.get_xattr(c"trusted.hsm", &mut b) {
-            Ok(n) => HsmAttrs::decode(&b[..n]).map_err(state_errno),
+            // The filesystem's length: more than asked for is as corrupt as a wrong size.
+            Ok(n) => HsmAttrs::decode(b.get(..n).ok_or(EIO)?).map_err(state_errno),
             Err(e) if e == ENODATA || e == EOPNOTSUPP => Ok(HsmAttrs::default()),
             Err(ERANGE) => Err(EIO),
             Err(e) => Err(e),

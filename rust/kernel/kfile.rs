@@ -99,7 +99,8 @@ impl KFile {
     pub fn read_full_at(&self, buf: &mut [u8], pos: u64) -> Result<usize> {
         let mut done = 0;
         while done < buf.len() {
-            let n = self.read_at(&mut buf[done..], pos + done as u64)?;
+            let at = pos.checked_add(done as u64).ok_or(EINVAL)?;
+            let n = self.read_at(&mut buf[done..], at)?;
             if n == 0 {
                 break;
             }
@@ -112,7 +113,7 @@ impl KFile {
     pub fn write_all_at(&self, buf: &[u8], pos: u64) -> Result {
         let mut done = 0;
         while done < buf.len() {
-            let mut off = (pos + done as u64) as bindings::loff_t;
+            let mut off = pos.checked_add(done as u64).ok_or(EINVAL)? as bindings::loff_t;
             let rest = &buf[done..];
             // SAFETY: `rest` is valid for reads of its length; the file is open.
             let n = unsafe {

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Crash test, first boot (run in the VM by scripts/crash-test.sh): attach a target on an ext4
-# image with its catalog on that same filesystem, create files as fast as possible, and publish
-# the durable index to OUT/durable.log (fsynced to the host) until the host kills the VM.
+# image with its catalog on that same filesystem, append a burst of 400,000 MARK records between
+# two timer flushes, then create files as fast as possible, and publish the current and durable
+# indices to OUT/current.log and OUT/durable.log (fsynced to the host) until the host kills
+# the VM.
 set -u
 out=$1 mods=$2 top=$3
 lctl=$top/tools/target/release/lctl
@@ -13,6 +15,13 @@ mount "$dev" "$mnt" || exit 1
 insmod "$(find "$mods" -name rustre_mdt.ko | head -n1)" || exit 1
 "$lctl" mdt_attach crash-MDT0000 "$mnt" "$mnt/catalog.llog" || exit 1
 "$lctl" --device crash-MDT0000 changelog_register -n >/dev/null || exit 1
+# A burst of small records, far more than the index reservation covers (RESERVE_AHEAD in
+# mdt/changelog.rs, 262,144), with the timer flush an hour away: the reservation on disk must
+# be renewed before indices pass it, never overtaken.
+"$lctl" set_param -n mdd.crash-MDT0000.changelog_sync_interval=60000 || exit 1
+"$lctl" --device crash-MDT0000 changelog_mark 400000 burst || exit 1
+"$lctl" get_param -n mdd.crash-MDT0000.changelog_current_index >"$out/burst.log"
+sync "$out/burst.log"
 "$lctl" set_param -n mdd.crash-MDT0000.changelog_sync_interval=50 || exit 1
 mkdir "$mnt/d"
 (
@@ -23,8 +32,10 @@ mkdir "$mnt/d"
 	done
 ) &
 while :; do
+	c=$("$lctl" get_param -n mdd.crash-MDT0000.changelog_current_index)
 	d=$("$lctl" get_param -n mdd.crash-MDT0000.changelog_durable_index)
+	echo "$c" >>"$out/current.log"
 	echo "$d" >>"$out/durable.log"
-	sync "$out/durable.log"
+	sync "$out/current.log" "$out/durable.log"
 	sleep 0.2
 done
