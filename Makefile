@@ -5,6 +5,7 @@
 #   make deps     install toolchain, kernel source, VM runner (root; idempotent)
 #   make run      build what is missing, boot the VM with the modules loaded (shell, or demo)
 #   make test     host cargo tests, then KUnit and integration tests in the VM
+#   make fuzz     run every fuzz target of tools/fuzz for FUZZ_SECONDS each (default 3600)
 #
 # The kernel is built once per input hash and reused (scripts/kernel.sh).
 
@@ -17,7 +18,7 @@ KMAKE       = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(MODDIR) LLVM=-19 RUST_LIB_SRC=
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 export RUSTRE_CACHE := $(CACHE)
 
-.PHONY: all deps kernel modules tools test run host-test clean
+.PHONY: all deps kernel modules tools test run host-test fuzz clean
 
 all: modules tools
 
@@ -39,6 +40,10 @@ host-test:
 
 test:
 	bash scripts/test.sh
+
+FUZZ_SECONDS ?= 3600
+fuzz:
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 run: modules tools
 	bash scripts/run.sh

@@ -23,6 +23,7 @@ apt_dir=$cache/apt
 # scripts/checksums.txt and verified on every run.
 LINUX_PKG=linux-source-7.3
 BINDGEN_VERSION=0.73.2
+CARGO_FUZZ_VERSION=0.13.2
 VNG_VERSION=1.42
 
 die() { echo "deps: $*" >&2; exit 1; }
@@ -34,7 +35,7 @@ apt_pkgs=(
 	clang-19 lld-19 llvm-19 libclang-19-dev
 	qemu-system-x86 busybox-static
 	flex bison bc libelf-dev libssl-dev cpio kmod xz-utils make
-	e2fsprogs util-linux fio stress-ng udev
+	e2fsprogs xfsprogs util-linux fio stress-ng udev g++
 	python3 python3-pip
 )
 
@@ -149,9 +150,17 @@ ln -sfn "$rs_dir/usr/src/rustc-$rustc_ver/library" "$build/rust-lib-src"
 # bindgen, pinned.
 export PATH=$HOME/.cargo/bin:$PATH
 if ! bindgen --version 2>/dev/null | grep -q " $BINDGEN_VERSION\$"; then
-	log "installing bindgen-cli $BINDGEN_VERSION from crates.io (about 2 minutes)"
+	log "installing bindgen-cli $BINDGEN_VERSION with cargo install (about 2 minutes)"
 	LIBCLANG_PATH=/usr/lib/llvm-19/lib cargo install --quiet --locked bindgen-cli --version "$BINDGEN_VERSION" ||
 		die "cargo install bindgen-cli $BINDGEN_VERSION failed"
+fi
+
+# cargo-fuzz, pinned: builds the libFuzzer targets of tools/fuzz (scripts/fuzz.sh) on the
+# stable toolchain (`-s none` needs no nightly flag); libFuzzer itself is compiled by g++.
+if ! cargo fuzz --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION\$"; then
+	log "installing cargo-fuzz $CARGO_FUZZ_VERSION with cargo install (about 3 minutes)"
+	cargo install --quiet --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" ||
+		die "cargo install cargo-fuzz $CARGO_FUZZ_VERSION failed"
 fi
 
 # virtme-ng, the VM runner.
@@ -164,4 +173,4 @@ fi
 command -v vng >/dev/null || { command -v pyenv >/dev/null && pyenv rehash; } || true
 command -v vng >/dev/null || die "vng not on PATH after install (pip's script directory is not on PATH?)"
 
-log "ok: rustc $rustc_ver, rust-src $(basename "$rs_deb"), $(basename "$linux_deb"), bindgen $(bindgen --version | awk '{print $2}'), vng $(vng --version 2>&1 | head -n1)"
+log "ok: rustc $rustc_ver, rust-src $(basename "$rs_deb"), $(basename "$linux_deb"), bindgen $(bindgen --version | awk '{print $2}'), cargo-fuzz $(cargo fuzz --version | awk '{print $2}'), vng $(vng --version 2>&1 | head -n1)"

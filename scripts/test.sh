@@ -5,7 +5,8 @@
 # abstractions, integration tests), then one line `N passed, N failed`.
 #
 # Counts: each host test, each KUnit case, each integration script, the VM run itself
-# (kernel reports, timeouts), the crash test and the swap test count as one test each.
+# (kernel reports, timeouts), the crash test, the swap test and the lloop stress test count as
+# one test each.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +29,19 @@ pass "$hp"
 [ "$hf" -gt 0 ] && fail "$hf" "host cargo test: $hf failed"
 [ "$host_rc" != 0 ] && [ "$hf" = 0 ] && fail 1 "host cargo test: exit $host_rc (build error?)"
 rm -f "$host_log"
+
+# 1b. Fuzz every parser of outside bytes on the host (tools/fuzz, scripts/fuzz.sh): a short
+# bounded run, FUZZ_SECONDS (default 10) per target; each target counts as one test.
+echo "== host: fuzz, ${FUZZ_SECONDS:-10} s per target"
+fuzz_log=$(mktemp)
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-10}" 2>&1 | tee "$fuzz_log"
+fuzz_rc=${PIPESTATUS[0]}
+fp=$(grep -cE '^fuzz [a-z0-9_]+: ok' "$fuzz_log")
+ff=$(grep -cE '^fuzz [a-z0-9_]+: FAILED' "$fuzz_log")
+pass "$fp"
+[ "$ff" -gt 0 ] && fail "$ff" "fuzz: $ff target(s) crashed (see build/fuzz/)"
+[ "$fuzz_rc" != 0 ] && [ "$ff" = 0 ] && fail 1 "fuzz: exit $fuzz_rc (build error?)"
+rm -f "$fuzz_log"
 
 # 2. Build the kernel (or reuse it), the modules and the tools the VM tests run.
 echo "== build: kernel, modules and tools"
@@ -105,6 +119,15 @@ if SWAP_LOAD_PCT=${SWAP_LOAD_PCT:-300} bash scripts/swap-test.sh "$top/build/vm/
 	pass 1
 else
 	fail 1 "swap on lloop (see build/vm/swap/)"
+fi
+
+# 8. lloop over ext4 and XFS that must read their extent maps while serving I/O: cold after a
+# detach and dropped caches, then under memory pressure (tests/vm/lloop_stress.sh).
+echo "== vm: lloop with cold extent maps and under pressure (512 MiB guest)"
+if STRESS_SECONDS=${STRESS_SECONDS:-120} bash scripts/lloop-stress.sh "$top/build/vm/lloop-stress"; then
+	pass 1
+else
+	fail 1 "lloop stress (see build/vm/lloop-stress/)"
 fi
 
 echo

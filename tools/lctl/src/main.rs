@@ -13,7 +13,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use lctl::blockdev;
-use lctl::getopt::{self, HasArg, OptSpec, Parsed};
+use lctl::cli::{
+    self, OptionAction, GET_ONLY_OPTIONS, LIST_ONLY_OPTIONS, SET_OPTIONS, SHOW_OPTIONS,
+};
+use lctl::getopt::{self, OptSpec, Parsed};
 use lctl::param::{self, Errno, ParamOpts, ParamRoots};
 use lctl::mdt;
 use lctl::sys;
@@ -227,24 +230,7 @@ fn run(args: &[String]) -> ExitCode {
 /// Takes the global options off the front of the arguments; returns the rest (the command and
 /// its arguments).
 fn parse_global_options<'a>(ctx: &mut Context, args: &'a [String]) -> Result<&'a [String], String> {
-    let mut rest = args;
-    while let Some(arg) = rest.first() {
-        let (device, used) = if arg == "--device" {
-            (rest.get(1).map(String::as_str), 2)
-        } else if let Some(device) = arg.strip_prefix("--device=") {
-            (Some(device), 1)
-        } else if arg.starts_with('-') && arg != "--help" && arg != "-h" {
-            return Err(format!("unrecognized option '{arg}'"));
-        } else {
-            break;
-        };
-        match device {
-            Some(device) if !device.is_empty() => ctx.device = Some(device.to_owned()),
-            _ => return Err("option '--device' requires a device name".to_owned()),
-        }
-        rest = &rest[used..];
-    }
-    Ok(rest)
+    cli::global_options(&mut ctx.device, args)
 }
 
 fn exit_status(errno: Errno) -> ExitCode {
@@ -353,32 +339,9 @@ fn cmd_mdt_list(ctx: &mut Context, args: &[String]) -> CmdResult {
 
 fn cmd_changelog_register(ctx: &mut Context, args: &[String]) -> CmdResult {
     let dev = device(ctx, "changelog_register")?;
-    let specs = [
-        OptSpec { short: 'm', long: &["mask"], has_arg: HasArg::Required },
-        OptSpec { short: 'u', long: &["user"], has_arg: HasArg::Required },
-        OptSpec { short: 'n', long: &[], has_arg: HasArg::No },
-    ];
-    let parsed = getopt::parse(args, &specs).map_err(CmdError::Usage)?;
-    let (mut mask, mut user, mut brief) = (None, None, false);
-    for (letter, value) in parsed.options {
-        match letter {
-            'm' => mask = value,
-            'u' => user = value,
-            'n' => brief = true,
-            _ => return Err(CmdError::Usage(String::new())),
-        }
-    }
-    if !parsed.operands.is_empty() {
-        return Err(CmdError::Usage(String::new()));
-    }
-    let mut words = vec!["changelog_register".to_owned(), dev.clone()];
-    if let Some(m) = mask {
-        // Lustre's mask syntax separates with spaces or commas; the kernel splits at spaces.
-        words.push(format!("mask={}", m.split_whitespace().collect::<Vec<_>>().join(",")));
-    }
-    if let Some(u) = user {
-        words.push(format!("user={u}"));
-    }
+    let reg = cli::Register::parse(args).map_err(CmdError::Usage)?;
+    let brief = reg.brief;
+    let words = reg.words(&dev);
     words_only("changelog_register", &words)?;
     let refs: Vec<&str> = words.iter().map(String::as_str).collect();
     let reply = mdt::control(&refs).map_err(|e| control_failed("changelog_register", e))?;
@@ -413,10 +376,7 @@ fn cmd_changelog_clear(ctx: &mut Context, args: &[String]) -> CmdResult {
         return Err(CmdError::Usage(format!("bad endrec '{endrec}'")));
     }
     // liblustreapi drops a "-NAME" suffix of "clN-NAME".
-    let id = match id.split_once('-') {
-        Some((n, _)) if n.starts_with("cl") => n,
-        _ => id.as_str(),
-    };
+    let id = cli::clear_user_id(id);
     match mdt::control(&["changelog_clear", &dev, id, endrec]) {
         Ok(_) => Ok(()),
         Err(mdt::ControlError::Command(e)) if e.0 == 22 => {
@@ -457,14 +417,14 @@ fn cmd_changelog_records(ctx: &mut Context, args: &[String]) -> CmdResult {
         if reply.is_empty() {
             return Ok(());
         }
-        let mut at = 0;
-        while let Ok((rec, n)) = rustre_logic::record::Record::decode(&reply[at..]) {
-            next = rec.index + 1;
-            at += n;
-        }
+        let (at, after) = cli::whole_records(&reply, next);
         out.write_all(&reply[..at]).map_err(|e| CmdError::Failed(Errno::from(&e)))?;
         if at == 0 {
             return Err(CmdError::Failed(Errno(5)));
+        }
+        match after {
+            Some(index) => next = index,
+            None => return Ok(()),
         }
     }
 }
@@ -613,45 +573,6 @@ usage: set_param [--no-name|-n] PARAM_PATH1=VALUE1 [PARAM_PATH2 VALUE2 ...]
   --thread|-t[N]   accepted for compatibility; parameters are set one after the other
   --perm|-P, --client|-C, --delete|-d and --file|-F (permanent settings) are not supported.";
 
-/// Options get_param and list_param share (Lustre's letters and long names).
-const SHOW_OPTIONS: &[OptSpec] = &[
-    OptSpec::new('F', &["classify"], HasArg::No),
-    OptSpec::new('l', &["links"], HasArg::No),
-    OptSpec::new('L', &["no-links"], HasArg::No),
-    OptSpec::new('m', &["merge"], HasArg::No),
-    OptSpec::new('M', &["no-merge"], HasArg::No),
-    OptSpec::new('p', &["path"], HasArg::No),
-    OptSpec::new('r', &["readable"], HasArg::No),
-    OptSpec::new('R', &["recursive"], HasArg::No),
-    OptSpec::new('t', &["tunable"], HasArg::No),
-    OptSpec::new('w', &["writable"], HasArg::No),
-    OptSpec::new('b', &["dshbak"], HasArg::No),
-    OptSpec::new('h', &["help"], HasArg::No),
-];
-
-const GET_ONLY_OPTIONS: &[OptSpec] = &[
-    OptSpec::new('H', &["header"], HasArg::No),
-    OptSpec::new('n', &["no-name"], HasArg::No),
-    OptSpec::new('N', &["only-name", "name-only"], HasArg::No),
-    OptSpec::new('c', &["color"], HasArg::Required),
-    OptSpec::new('y', &["yaml"], HasArg::No),
-];
-
-const LIST_ONLY_OPTIONS: &[OptSpec] = &[
-    OptSpec::new('D', &["dir-only", "directory-only"], HasArg::No),
-    OptSpec::new('c', &["color"], HasArg::Optional),
-];
-
-const SET_OPTIONS: &[OptSpec] = &[
-    OptSpec::new('n', &["noname", "no-name"], HasArg::No),
-    OptSpec::new('t', &["thread"], HasArg::Optional),
-    OptSpec::new('P', &["perm", "permanent"], HasArg::No),
-    OptSpec::new('C', &["client"], HasArg::Optional),
-    OptSpec::new('d', &["delete"], HasArg::No),
-    OptSpec::new('F', &["file"], HasArg::No),
-    OptSpec::new('h', &["help"], HasArg::No),
-];
-
 /// What to do after the options.
 enum Next {
     Run,
@@ -685,39 +606,16 @@ fn apply_show_option(
     letter: char,
     value: Option<&str>,
 ) -> Result<Next, CmdError> {
-    match letter {
-        'F' => opts.show_type = true,
-        'l' => opts.follow_symlinks = true,
-        'L' => opts.follow_symlinks = false,
-        'm' => opts.merge = true,
-        'M' => opts.merge = false,
-        'p' => opts.only_path = true,
-        'r' => opts.permissions |= 0o400,
-        'R' => opts.recursive = true,
-        't' => opts.tunable = true,
-        'w' => opts.permissions |= 0o200,
-        'H' => opts.header = true,
-        'n' => opts.show_name = false,
-        'N' => opts.only_name = true,
-        'D' => opts.only_dir = true,
-        // Output is never coloured; the argument is still checked.
-        'c' => match value {
-            None | Some("always" | "yes" | "never" | "no" | "auto") => {}
-            Some(other) => {
-                return Err(CmdError::Usage(format!(
-                    "invalid --color argument '{other}'"
-                )))
-            }
-        },
-        'h' => {
+    match cli::apply_show_option(opts, letter, value).map_err(CmdError::Usage)? {
+        OptionAction::Applied => Ok(Next::Run),
+        OptionAction::Help => {
             if let Some(command) = find_command(command) {
                 println!("{}", command.help);
             }
-            return Ok(Next::Done);
+            Ok(Next::Done)
         }
-        other => return Err(unsupported(command, specs, other)),
+        OptionAction::Unsupported => Err(unsupported(command, specs, letter)),
     }
-    Ok(Next::Run)
 }
 
 fn cmd_get_param(ctx: &mut Context, args: &[String]) -> CmdResult {
@@ -772,21 +670,15 @@ fn cmd_set_param(ctx: &mut Context, args: &[String]) -> CmdResult {
     let parsed = parse_options(args, specs)?;
     let mut opts = ParamOpts::set_param();
     for (letter, value) in &parsed.options {
-        match letter {
-            'n' => opts.show_name = false,
-            't' => {
-                let threads = value.as_deref().map(str::parse::<u32>);
-                if matches!(threads, Some(Err(_)) | Some(Ok(0 | 1))) {
-                    return Err(CmdError::Usage(
-                        "--thread needs at least 2 threads".to_owned(),
-                    ));
-                }
-            }
-            'h' => {
+        match cli::apply_set_option(&mut opts, *letter, value.as_deref())
+            .map_err(CmdError::Usage)?
+        {
+            OptionAction::Applied => {}
+            OptionAction::Help => {
                 println!("{SET_PARAM_HELP}");
                 return Ok(());
             }
-            other => return Err(unsupported("set_param", specs, *other)),
+            OptionAction::Unsupported => return Err(unsupported("set_param", specs, *letter)),
         }
     }
     if parsed.operands.is_empty() {
