@@ -28,8 +28,14 @@ deps:
 kernel:
 	bash scripts/kernel.sh
 
+# Kbuild does not see a change of the kernel crate from an out-of-tree module: modules built
+# against another kernel build (another key) are thrown away first, or they would load as
+# "Invalid module format".
 modules: kernel
-	@mkdir -p $(MODDIR)
+	@key=$$(cat $(KDIR)/.rustre-key 2>/dev/null); \
+	if [ "$$(cat $(MODDIR)/.rustre-key 2>/dev/null)" != "$$key" ]; then \
+		rm -rf $(MODDIR); mkdir -p $(MODDIR); echo "$$key" >$(MODDIR)/.rustre-key; \
+	fi
 	+$(KMAKE) modules
 
 tools:

@@ -164,3 +164,18 @@ __rust_helper void rust_helper_rustre_local_throttle_restore(unsigned int old)
 {
 	current->flags = (current->flags & ~PF_LOCAL_THROTTLE) | old;
 }
+
+/*
+ * Fields of the current task past the start of task_struct: bindgen's layout of task_struct
+ * does not match the compiler's in this configuration (journal_info and bio_list sit 48
+ * bytes further than the bindings say), so they are read here.
+ */
+__rust_helper bool rust_helper_rustre_current_in_submit_bio(void)
+{
+	return current->bio_list != NULL;
+}
+
+__rust_helper bool rust_helper_rustre_current_in_transaction(void)
+{
+	return current->journal_info != NULL;
+}

@@ -1267,13 +1267,13 @@ struct TaskState {
 impl TaskState {
     fn current() -> Self {
         // SAFETY: `current` is the running task, valid while it runs; these fields are its
-        // own and only it changes them.
+        // own and only it changes them. `journal_info` and `bio_list` are read by C helpers:
+        // bindgen's layout of `task_struct` puts them at the wrong offsets in this build.
         unsafe {
-            let t = bindings::get_current();
             Self {
-                flags: (*t).flags,
-                in_transaction: !(*t).journal_info.is_null(),
-                in_submit_bio: !(*t).bio_list.is_null(),
+                flags: (*bindings::get_current()).flags,
+                in_transaction: bindings::rustre_current_in_transaction(),
+                in_submit_bio: bindings::rustre_current_in_submit_bio(),
             }
         }
     }
