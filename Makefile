@@ -35,7 +35,7 @@ modules: kernel
 	@key=$$(cat $(KDIR)/.rustre-key 2>/dev/null); \
 	if [ "$$(cat $(MODDIR)/.rustre-key 2>/dev/null)" != "$$key" ]; then \
 		rm -rf $(MODDIR); mkdir -p $(MODDIR); echo "$$key" >$(MODDIR)/.rustre-key; \
-	fi
+	fi; mkdir -p $(MODDIR)
 	+$(KMAKE) modules
 
 tools:

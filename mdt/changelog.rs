@@ -136,12 +136,17 @@ impl Changelog {
         let (mut header, mut slot, write_off, last_on_disk) = recover(&file, name, path)?;
         // Index 0 is never handed out (it means "none" to Lustre's tools).
         let next_index = header.next_index.max(1);
-        // Reserve indices before handing any out. A catalog this close to the end of the
-        // index space is refused rather than wrapped.
-        header.next_index = next_index.checked_add(RESERVE_AHEAD).ok_or_else(|| {
-            pr_err!("{}: catalog {}: changelog index space exhausted\n", name, path);
-            EOVERFLOW
-        })?;
+        // Reserve indices before handing any out.
+        // Indices travel as `i64` (file positions of readers, the in-kernel interface's
+        // return value): a catalog this close to the end of that space is refused rather
+        // than wrapped.
+        header.next_index = next_index
+            .checked_add(RESERVE_AHEAD)
+            .filter(|&r| r <= i64::MAX as u64)
+            .ok_or_else(|| {
+                pr_err!("{}: catalog {}: changelog index space exhausted\n", name, path);
+                EOVERFLOW
+            })?;
         header.generation += 1;
         let mut buf = KBox::new([0u8; SLOT_LEN], GFP_KERNEL)?;
         header.encode(&mut buf);
@@ -550,12 +555,23 @@ impl Changelog {
             .min(st.durable_index + 1);
             (keep_from, st.header.first_index, st.header.first_offset, st.write_off)
         };
+        // The purge is best effort: the reservation below must be renewed whatever happens
+        // to it, or appenders would stop at the end of the reservation.
         if keep_from > first {
-            let off = self.find_offset(from_off, end, keep_from)?;
-            let mut st = self.state.lock();
-            st.header.first_index = keep_from;
-            st.header.first_offset = off;
-            st.header_dirty = true;
+            match self.find_offset(from_off, end, keep_from) {
+                Ok(off) => {
+                    let mut st = self.state.lock();
+                    st.header.first_index = keep_from;
+                    st.header.first_offset = off;
+                    st.header_dirty = true;
+                }
+                Err(e) => pr_warn!(
+                    "{}: purge up to index {} skipped: {:?}\n",
+                    crate::BStr(self.name.to_bytes()),
+                    keep_from,
+                    e
+                ),
+            }
         }
         let (target, punch_to) = {
             let mut st = self.state.lock();

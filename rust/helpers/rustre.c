@@ -166,9 +166,10 @@ __rust_helper void rust_helper_rustre_local_throttle_restore(unsigned int old)
 }
 
 /*
- * Fields of the current task past the start of task_struct: bindgen's layout of task_struct
- * does not match the compiler's in this configuration (journal_info and bio_list sit 48
- * bytes further than the bindings say), so they are read here.
+ * Fields of the current task past task_struct.stats, read in C: without CONFIG_SCHEDSTATS,
+ * struct sched_statistics is empty but cache-line aligned, which bindgen renders with an
+ * alignment of 1, so every later field of its task_struct sits 48 bytes before where the
+ * compiler puts it (journal_info at 0x1068 instead of 0x1098 in this build).
  */
 __rust_helper bool rust_helper_rustre_current_in_submit_bio(void)
 {
@@ -178,4 +179,9 @@ __rust_helper bool rust_helper_rustre_current_in_submit_bio(void)
 __rust_helper bool rust_helper_rustre_current_in_transaction(void)
 {
 	return current->journal_info != NULL;
+}
+
+__rust_helper bool rust_helper_rustre_current_has_plug(void)
+{
+	return current->plug != NULL;
 }

@@ -1262,18 +1262,24 @@ struct TaskState {
     /// Inside `submit_bio` (`current->bio_list`): bios the task submits now are only queued,
     /// to be issued once the outermost submission returns.
     in_submit_bio: bool,
+    /// The task has a plug (`current->plug`).
+    plugged: bool,
 }
 
 impl TaskState {
+    /// The state of the running task.
     fn current() -> Self {
         // SAFETY: `current` is the running task, valid while it runs; these fields are its
-        // own and only it changes them. `journal_info` and `bio_list` are read by C helpers:
-        // bindgen's layout of `task_struct` puts them at the wrong offsets in this build.
+        // own and only it changes them. `flags` comes before `task_struct.stats`; the fields
+        // after it are read by C helpers, as bindgen misplaces them without
+        // `CONFIG_SCHEDSTATS` (an empty, cache-line aligned `struct sched_statistics` gets an
+        // alignment of 1 in the bindings).
         unsafe {
             Self {
                 flags: (*bindings::get_current()).flags,
                 in_transaction: bindings::rustre_current_in_transaction(),
                 in_submit_bio: bindings::rustre_current_in_submit_bio(),
+                plugged: bindings::rustre_current_has_plug(),
             }
         }
     }
@@ -1285,12 +1291,14 @@ impl TaskState {
 /// reads an uncached extent-tree block and waits for it), so the submitter must be able to
 /// wait for block I/O it issues itself:
 ///
+/// - flushing its plug (`blk_finish_plug`), which is where batched submitters (`io_submit`
+///   of several requests, readahead, a filesystem's journal) reach the driver: bios the file
+///   submits join the plug, and a sleep flushes them;
 /// - not inside `submit_bio` (`queue_rq` called by direct issue, or by a plug flush that a
 ///   full plug started from `submit_bio`): a bio submitted there is only queued on
 ///   `current->bio_list`, and waiting for it deadlocks the task (the kernel's loop driver
-///   never touches its file from `queue_rq` for this reason). That leaves the plug flush of
-///   a task (`blk_finish_plug`), which is where batched submitters (`io_submit` of several
-///   requests, readahead, writeback) reach the driver;
+///   never touches its file from `queue_rq` for this reason). Synchronous queue runs without
+///   a plug (a queue freeze) stay on the worker too;
 /// - not in a workqueue worker (a hardware-queue run from `kblockd`): blocking there holds
 ///   up the dispatch of other devices, which the file's own I/O may need;
 /// - not in memory reclaim (swap-out and writeback under pressure stay on the worker), nor
@@ -1302,7 +1310,7 @@ fn may_submit_here(t: TaskState) -> bool {
         | bindings::PF_MEMALLOC_NOIO
         | bindings::PF_MEMALLOC_NOFS
         | bindings::PF_WQ_WORKER;
-    t.flags & scopes == 0 && !t.in_transaction && !t.in_submit_bio
+    t.flags & scopes == 0 && t.plugged && !t.in_transaction && !t.in_submit_bio
 }
 
 unsafe extern "C" fn queue_rq<T: Driver>(
@@ -1320,11 +1328,12 @@ unsafe extern "C" fn queue_rq<T: Driver>(
         pdu.status.store(i32::from(Status::IOERR.0), Relaxed);
         pdu.write_started.store(0, Relaxed);
         // Swap-out, or I/O a task in reclaim (kswapd, a direct reclaimer) waits for.
-        let task = TaskState::current();
+        // The running task's own `flags`, which bindgen places right (see `TaskState`).
+        let flags = (*bindings::get_current()).flags;
         let reclaim =
-            (*rq).cmd_flags & bindings::REQ_SWAP != 0 || task.flags & bindings::PF_MEMALLOC != 0;
+            (*rq).cmd_flags & bindings::REQ_SWAP != 0 || flags & bindings::PF_MEMALLOC != 0;
         pdu.reclaim.store(i32::from(reclaim), Relaxed);
-        if T::HAS_SUBMIT_NOWAIT && may_submit_here(task) {
+        if T::HAS_SUBMIT_NOWAIT && may_submit_here(TaskState::current()) {
             // The tag set is `BLK_MQ_F_BLOCKING`: we are in task context and may sleep, but
             // allocations must not recurse into I/O.
             let noio = NoIoScope::enter();

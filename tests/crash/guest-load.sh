@@ -16,7 +16,7 @@ insmod "$(find "$mods" -name rustre_mdt.ko | head -n1)" || exit 1
 "$lctl" mdt_attach crash-MDT0000 "$mnt" "$mnt/catalog.llog" || exit 1
 "$lctl" --device crash-MDT0000 changelog_register -n >/dev/null || exit 1
 # A burst of small records, far more than the index reservation covers (RESERVE_AHEAD in
-# mdt/changelog.rs, 262,144), with the timer flush an hour away: the reservation on disk must
+# mdt/changelog.rs, 262,144), with the timer flush a minute away: the reservation on disk must
 # be renewed before indices pass it, never overtaken.
 "$lctl" set_param -n mdd.crash-MDT0000.changelog_sync_interval=60000 || exit 1
 "$lctl" --device crash-MDT0000 changelog_mark 400000 burst || exit 1

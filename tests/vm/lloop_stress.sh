@@ -94,12 +94,21 @@ for fs in ext4 xfs; do
 	# ones it wrote until a checkpoint, which dropping the caches does not release).
 	remount $fs
 	echo 3 >/proc/sys/vm/drop_caches
-	dev=$(lloop attach /tmp/back/file) || fail "$fs: lloop attach again"
-	bounded 300 "$fs: cold read-back of $dev" fio_job "$dev" 7 256M --verify_only ||
-		fail "$fs: cold read-back of $dev: verification failed"
-	detach "$dev"
+	[ "${n:-0}" -gt 4 ] || fail "$fs: the file has ${n:-?} extents: its map would fit in the inode"
+	# Once with one request per io_submit (a direct issue from inside submit_bio: the
+	# worker), once cold again with batches of 16 (queue_rq from the plug flush, in the
+	# submitter).
+	for batch in 1 16; do
+		dev=$(lloop attach /tmp/back/file) || fail "$fs: lloop attach again"
+		bounded 300 "$fs: cold read-back of $dev, io_submit batches of $batch" \
+			fio_job "$dev" 7 256M --verify_only --iodepth_batch_submit=$batch ||
+			fail "$fs: cold read-back of $dev (batches of $batch): verification failed"
+		detach "$dev"
+		remount $fs
+		echo 3 >/proc/sys/vm/drop_caches
+	done
 	umount /tmp/back || fail "umount $fs"
-	say "PASS: $fs: 256 MiB written, detached, remounted, caches dropped, read back cold and verified (file in ${n:-?} extents)"
+	say "PASS: $fs: 256 MiB written, detached, remounted, caches dropped, read back cold and verified twice (io_submit of 1 and of 16; file in ${n:-?} extents)"
 done
 
 # 2. Under pressure.
