@@ -31,7 +31,7 @@ trap 'rm -f "$img"' EXIT
 echo "bench: disk image $img"
 VM_TIMEOUT=${VM_TIMEOUT:-3000} VM_QEMU_OPTS="-drive file=$img,if=virtio,format=raw,cache=unsafe" \
 	bash "$top/scripts/vm.sh" "$out" \
-	"bash tests/bench/lloop_ab.sh '$top' '$out/builds' $secs $rounds '$jobs'" | grep -E '^(setup|run)'
+	"bash tests/bench/lloop_ab.sh '$top' '$out/builds' $secs $rounds '$jobs'" | grep -E '^(setup|run|stats)'
 rc=${PIPESTATUS[0]}
 python3 - "$out/console.log" <<'PY'
 import re, statistics, sys

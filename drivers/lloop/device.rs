@@ -56,6 +56,9 @@ struct Conf {
 #[pin_data]
 pub(crate) struct LloopDev {
     number: u32,
+    /// Whether direct reads and writes may start in the submitter (module parameter
+    /// `inline_submit`); if not, every request goes to the worker.
+    inline: bool,
     #[pin]
     conf: Mutex<Conf>,
 }
@@ -74,8 +77,8 @@ impl Default for Conf {
 }
 
 impl LloopDev {
-    pub(crate) fn new(number: u32) -> impl PinInit<Self> {
-        pin_init!(Self { number, conf <- new_mutex!(Conf::default()) })
+    pub(crate) fn new(number: u32, inline: bool) -> impl PinInit<Self> {
+        pin_init!(Self { number, inline, conf <- new_mutex!(Conf::default()) })
     }
 
     /// Whether the device is attached or open; `deleting` is set if it is neither, so that
@@ -442,6 +445,7 @@ impl Driver for LloopDev {
         c"sizelimit",
         c"dio",
         c"autoclear",
+        c"submit_stats",
     ];
 
     fn handle(&self, io: &Io, rq: Request<'_>) {
@@ -473,7 +477,7 @@ impl Driver for LloopDev {
     fn submit_nowait<'a>(&self, io: &Io, rq: Request<'a>) -> Option<Request<'a>> {
         // Direct reads and writes only: flushes, discards and buffered I/O go to the worker,
         // and so do writes to a read-only device, which fail there.
-        let (Some(file), true) = (io.file.as_ref(), io.direct) else {
+        let (Some(file), true, true) = (io.file.as_ref(), io.direct, self.inline) else {
             return Some(rq);
         };
         match rq.op() {
@@ -586,6 +590,21 @@ impl Driver for LloopDev {
             2 => w.u64(c.sizelimit),
             3 => w.u64(u64::from(c.flags & uapi::LO_FLAGS_DIRECT_IO != 0)),
             4 => w.u64(u64::from(c.flags & uapi::LO_FLAGS_AUTOCLEAR != 0)),
+            5 => {
+                // Requests started in the submitter, sent to the worker without a try, tried
+                // and handed back, and started in the submitter but finished by the worker,
+                // since the device was created.
+                let n = disk.submit_counts();
+                for (i, v) in [n.inline, n.worker, n.declined, n.requeued]
+                    .into_iter()
+                    .enumerate()
+                {
+                    if i > 0 {
+                        w.bytes(b" ");
+                    }
+                    w.u64(v);
+                }
+            }
             _ => return Err(EIO),
         }
         w.bytes(b"\n");

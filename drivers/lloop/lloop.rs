@@ -10,7 +10,7 @@
 
 use kernel::{
     cpu::nr_cpu_ids,
-    fileblk::{Disk, Limits},
+    fileblk::{Disk, Limits, Workers},
     fs::File,
     miscfile::{MiscFile, Registration},
     new_mutex,
@@ -48,6 +48,14 @@ module! {
             default: 0,
             description: "Hardware queues per device (0: one per CPU, the default)",
         },
+        inline_submit: bool {
+            default: true,
+            description: "Start direct I/O in the submitter when it flushes a plug (default true)",
+        },
+        queue_workers: bool {
+            default: false,
+            description: "One worker per hardware queue instead of one per device (default false)",
+        },
     },
 }
 
@@ -61,6 +69,8 @@ struct Registry {
 struct Control {
     depth: u32,
     queues: u32,
+    inline: bool,
+    workers: Workers,
     #[pin]
     reg: Mutex<Registry>,
 }
@@ -72,7 +82,7 @@ impl Control {
         if slot.is_some() {
             return Err(EEXIST);
         }
-        let dev = Arc::pin_init(LloopDev::new(n), GFP_KERNEL)?;
+        let dev = Arc::pin_init(LloopDev::new(n, self.inline), GFP_KERNEL)?;
         let disk = Disk::new(
             fmt!("lloop{}", n),
             dev,
@@ -80,6 +90,7 @@ impl Control {
             self.queues,
             self.depth,
             &Limits::new(512),
+            self.workers,
         )?;
         disk.get().set_capacity(0);
         *slot = Some(disk);
@@ -129,6 +140,7 @@ struct ControlFile {
     ctl: Arc<Control>,
 }
 
+#[vtable]
 impl MiscFile for ControlFile {
     type OwnerModule = crate::LocalModule;
     type Device = Control;
@@ -177,11 +189,30 @@ impl kernel::InPlaceModule for Lloop {
                 for _ in 0..max_loop {
                     devices.push(None, GFP_KERNEL)?;
                 }
+                let inline = module_parameters::inline_submit.value();
+                let workers = if module_parameters::queue_workers.value() {
+                    Workers::PerQueue
+                } else {
+                    Workers::PerDisk
+                };
                 let ctl = Arc::pin_init(
-                    pin_init!(Control { depth, queues, reg <- new_mutex!(Registry { devices }) }),
+                    pin_init!(Control {
+                        depth,
+                        queues,
+                        inline,
+                        workers,
+                        reg <- new_mutex!(Registry { devices }),
+                    }),
                     GFP_KERNEL,
                 )?;
-                pr_info!("loaded, up to {} devices, {} queues of depth {}\n", max_loop, queues, depth);
+                pr_info!(
+                    "loaded, up to {} devices, {} queues of depth {}, inline submission {}, {:?} workers\n",
+                    max_loop,
+                    queues,
+                    depth,
+                    if inline { "on" } else { "off" },
+                    workers
+                );
                 Registration::register(CString::try_from_fmt(fmt!("lloop-control"))?, 0o600, ctl)
             },
         })

@@ -271,6 +271,41 @@ pub trait Driver: Send + Sync + Sized + 'static {
 /// Most sysfs attributes a [`Driver`] may declare.
 pub const MAX_ATTRS: usize = 8;
 
+/// Most workers of a disk ([`Workers::PerQueue`]).
+pub const MAX_WORKERS: usize = 16;
+
+/// Which worker a request that does not start in `queue_rq` goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workers {
+    /// One work item per disk, on an unbound queue, serves every hardware queue.
+    PerDisk,
+    /// One work item per hardware queue (at most [`MAX_WORKERS`]; beyond that, queues share),
+    /// so that requests from several CPUs are started by several workers at once.
+    PerQueue,
+}
+
+/// How a disk's requests were started, since it was created ([`DiskRef::submit_counts`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SubmitCounts {
+    /// Started by `queue_rq` in the submitting task ([`Driver::submit_nowait`]).
+    pub inline: u64,
+    /// Handed to a worker by `queue_rq` without a try: the task may not wait for block I/O
+    /// of its own there (see [`may_submit_here`]), or the driver has no `submit_nowait`.
+    pub worker: u64,
+    /// Tried by `queue_rq` and handed back at once ([`Driver::submit_nowait`] returned it:
+    /// not a direct read or write, or the file would have had to wait), then to a worker.
+    pub declined: u64,
+    /// Started by `queue_rq`, then handed to a worker by the transfer's completion (the file
+    /// would have had to wait part of the way).
+    pub requeued: u64,
+}
+
+const COUNT_INLINE: usize = 0;
+const COUNT_WORKER: usize = 1;
+const COUNT_DECLINED: usize = 2;
+const COUNT_REQUEUED: usize = 3;
+const NR_COUNTS: usize = 4;
+
 /// Per-request data, in the memory blk-mq preallocates after every `struct request`.
 ///
 /// `refs` counts who may still use the request: the worker running [`Driver::handle`], and
@@ -589,7 +624,8 @@ impl Request<'_> {
             if !whole {
                 return None;
             }
-            bindings::iov_iter_bvec(iter, dir, vecs.add(pos.index), n as _, it.bi_size as usize);
+            let n = ffi::c_ulong::try_from(n).ok()?;
+            bindings::iov_iter_bvec(iter, dir, vecs.add(pos.index), n, it.bi_size as usize);
             iter.iov_offset = it.bi_offset as usize;
             Some(it.bi_size)
         }
@@ -635,7 +671,13 @@ impl Request<'_> {
             if total != u64::from(self.bytes()) {
                 return false;
             }
-            bindings::iov_iter_bvec(iter, dir, self.pdu.vecs[0].get(), n as _, total as usize);
+            bindings::iov_iter_bvec(
+                iter,
+                dir,
+                self.pdu.vecs[0].get(),
+                ffi::c_ulong::from(n),
+                total as usize,
+            );
         }
         true
     }
@@ -771,6 +813,11 @@ unsafe fn transfer_done(rq: *mut bindings::request, pdu: &Pdu, res: i64) {
 }
 
 /// `ki_complete` of asynchronous transfers; may run in interrupt context.
+///
+/// # Safety
+///
+/// `iocb` must be the `iocb` of a [`Pdu`] whose transfer, started by [`Request::read_write`]
+/// or [`Request::read_write_nowait`] with the transfer's reference, has just ended.
 unsafe extern "C" fn kiocb_done(iocb: *mut bindings::kiocb, res: ffi::c_long) {
     // SAFETY: Every asynchronous kiocb we issue is the `iocb` field of a `Pdu`.
     let pdu = unsafe { &*crate::container_of!(Opaque::cast_from(iocb).cast_mut(), Pdu, iocb) };
@@ -809,13 +856,15 @@ struct Inner<T: Driver> {
     io: UnsafeCell<T::Io>,
     #[pin]
     conf: Mutex<()>,
-    /// Started requests waiting for the worker, newest first (a lock-free stack: `queue_rq`
-    /// pushes, the worker takes the whole stack at once).
-    pending: Atomic<*mut Pdu>,
-    /// The worker: one work item per disk runs every pending request, so that one wake-up
-    /// serves a batch.
+    /// The workers: one per disk, or one per hardware queue ([`Workers`]); only the first
+    /// `nworkers` are used.
     #[pin]
-    work: Opaque<bindings::work_struct>,
+    workers: [Worker; MAX_WORKERS],
+    /// How many of `workers` are in use.
+    // INVARIANT: 1..=MAX_WORKERS, set once by `Disk::new`.
+    nworkers: u32,
+    /// How requests were started, indexed by the `COUNT_*` constants ([`SubmitCounts`]).
+    counts: [Atomic<u64>; NR_COUNTS],
     #[pin]
     set: Opaque<bindings::blk_mq_tag_set>,
     attrs: [Opaque<bindings::device_attribute>; MAX_ATTRS],
@@ -824,15 +873,32 @@ struct Inner<T: Driver> {
     groups: Opaque<[*const bindings::attribute_group; 2]>,
 }
 
+/// A work item of a disk and the started requests waiting for it.
+///
+/// # Invariants
+///
+/// `index` is this worker's index in its `Inner`'s `workers`.
+struct Worker {
+    /// Newest first: a lock-free stack, `queue_rq` pushes and the work takes the whole stack
+    /// at once, so that one wake-up serves a batch.
+    pending: Atomic<*mut Pdu>,
+    work: Opaque<bindings::work_struct>,
+    index: usize,
+}
+
 impl<T: Driver> Inner<T> {
-    /// Adds a started request to the worker's list and makes sure the worker runs. Callable
-    /// from any context, interrupts included.
-    fn push(&self, pdu: &Pdu) {
+    /// Adds a started request of hardware queue `queue` to its worker's list and makes sure
+    /// that worker runs. Callable from any context, interrupts included.
+    fn push(&self, queue: u32, pdu: &Pdu) {
+        // `nworkers` is 1..=MAX_WORKERS: the second remainder only keeps the index visibly in
+        // bounds.
+        let i = queue.checked_rem(self.nworkers).unwrap_or(0) as usize % MAX_WORKERS;
+        let w = &self.workers[i];
         let this = core::ptr::from_ref(pdu).cast_mut();
-        let mut head = self.pending.load(Relaxed);
+        let mut head = w.pending.load(Relaxed);
         loop {
             pdu.next.store(head, Relaxed);
-            match self.pending.cmpxchg(head, this, Release) {
+            match w.pending.cmpxchg(head, this, Release) {
                 Ok(_) => break,
                 Err(h) => head = h,
             }
@@ -843,9 +909,36 @@ impl<T: Driver> Inner<T> {
             bindings::queue_work_on(
                 bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32,
                 self.wq.as_raw(),
-                self.work.get(),
+                w.work.get(),
             )
         };
+    }
+
+    /// Initialises the work items.
+    ///
+    /// # Safety
+    ///
+    /// `self` must be pinned, and its work items zeroed and not queued yet.
+    unsafe fn init_works(&self) {
+        for w in &self.workers {
+            // SAFETY: By the caller, `w.work` is pinned memory for a work item, initialised
+            // here once; the name and lock class are static.
+            unsafe {
+                bindings::init_work_with_key(
+                    w.work.get(),
+                    Some(disk_work::<T>),
+                    false,
+                    c"fileblk".as_char_ptr(),
+                    static_lock_class!().as_ptr(),
+                )
+            };
+        }
+    }
+
+    fn count(&self, what: usize) {
+        if let Some(c) = self.counts.get(what) {
+            c.add(1, Relaxed);
+        }
     }
 
     /// Fills the sysfs attribute group of [`Driver::ATTRS`]; returns the `groups` array for
@@ -886,6 +979,12 @@ impl<T: Driver> Inner<T> {
     }
 }
 
+/// `show` of the attributes of [`Driver::ATTRS`].
+///
+/// # Safety
+///
+/// `dev` must be the device of a live disk of a `Disk<T>`, `attr` one of its `attrs` and
+/// `buf` a page.
 unsafe extern "C" fn show_attr<T: Driver>(
     dev: *mut bindings::device,
     attr: *mut bindings::device_attribute,
@@ -952,7 +1051,8 @@ impl<T: Driver> Disk<T> {
     };
 
     /// Creates and adds a disk called `name` for `dev`, with `io` as its initial I/O state,
-    /// `queues` hardware queues of `depth` requests and `limits`.
+    /// `queues` hardware queues of `depth` requests, `limits`, and `workers` for the requests
+    /// that go to a worker.
     pub fn new(
         name: fmt::Arguments<'_>,
         dev: Arc<T>,
@@ -960,29 +1060,29 @@ impl<T: Driver> Disk<T> {
         queues: u32,
         depth: u32,
         limits: &Limits,
+        workers: Workers,
     ) -> Result<Self> {
         // Unbound: the worker runs on whichever CPU is free, in parallel with the submitter (with
         // a per-CPU queue it would wait for the submitting task to sleep first).
         let wq = OwnedQueue::new(T::WQ_NAME, Placement::Unbound, wq_flags::MEM_RECLAIM, 0)?;
+        let nworkers = match workers {
+            Workers::PerDisk => 1,
+            Workers::PerQueue => queues.clamp(1, MAX_WORKERS as u32),
+        };
         let inner = KBox::pin_init(
             try_pin_init!(Inner {
                 wq,
                 dev,
                 io: UnsafeCell::new(io),
                 conf <- new_mutex!(()),
-                pending: Atomic::new(core::ptr::null_mut()),
-                work <- Opaque::ffi_init(|w: *mut bindings::work_struct| {
-                    // SAFETY: `w` is pinned memory for the work item, initialised here once.
-                    unsafe {
-                        bindings::init_work_with_key(
-                            w,
-                            Some(disk_work::<T>),
-                            false,
-                            c"fileblk".as_char_ptr(),
-                            static_lock_class!().as_ptr(),
-                        )
-                    }
+                // INVARIANT: Worker `index` is at `workers[index]`.
+                workers: core::array::from_fn(|index| Worker {
+                    pending: Atomic::new(core::ptr::null_mut()),
+                    work: Opaque::zeroed(),
+                    index,
                 }),
+                nworkers,
+                counts: [const { Atomic::new(0) }; NR_COUNTS],
                 set: Opaque::zeroed(),
                 attrs: [const { Opaque::zeroed() }; MAX_ATTRS],
                 attr_list: Opaque::zeroed(),
@@ -991,8 +1091,11 @@ impl<T: Driver> Disk<T> {
             }),
             GFP_KERNEL,
         )?;
-        // SAFETY: `inner` is pinned and its disk not added yet.
-        let groups = unsafe { inner.init_attrs() };
+        // SAFETY: `inner` is pinned and its disk not added yet, so no work is queued.
+        let groups = unsafe {
+            inner.init_works();
+            inner.init_attrs()
+        };
         // SAFETY: The `Inner` stays where it is until `free_disk`, or `Self::undo` on failure,
         // turn the pointer back into a box; we never move out of it.
         let inner = KBox::into_raw(unsafe { Pin::into_inner_unchecked(inner) });
@@ -1049,8 +1152,9 @@ impl<T: Driver> Disk<T> {
             Some(mut w) => fmt::Write::write_fmt(&mut w, name).map_err(|_| EINVAL),
             None => Err(EINVAL),
         };
-        // SAFETY: `gd` is a valid disk, not added yet.
         let res = res.and_then(|()| {
+            // SAFETY: `gd` is a valid disk, not added yet; `groups` is null or the pinned
+            // attribute groups of its `Inner`.
             to_result(unsafe { bindings::device_add_disk(core::ptr::null_mut(), gd, groups) })
         });
         if let Err(e) = res {
@@ -1059,8 +1163,8 @@ impl<T: Driver> Disk<T> {
             return Err(e);
         }
         // INVARIANT: The disk was allocated and added, with `inner` as private and queue data.
-        // SAFETY: `gd` came from a successful allocation, so it is not null.
         Ok(Self {
+            // SAFETY: `gd` came from a successful allocation, so it is not null.
             gd: unsafe { NonNull::new_unchecked(gd) },
             _p: PhantomData,
         })
@@ -1127,8 +1231,8 @@ impl<'a, T: Driver> DiskRef<'a, T> {
         // SAFETY: By the caller, the private data is an `Inner<T>` valid for `'a`.
         let inner = unsafe { &*(*gd).private_data.cast::<Inner<T>>() };
         // INVARIANT: By the caller.
-        // SAFETY: By the caller, `gd` is valid, hence not null.
         Self {
+            // SAFETY: By the caller, `gd` is valid, hence not null.
             gd: unsafe { NonNull::new_unchecked(gd) },
             inner,
         }
@@ -1166,6 +1270,17 @@ impl<'a, T: Driver> DiskRef<'a, T> {
     pub fn capacity(&self) -> u64 {
         // SAFETY: The disk is live; `part0` is its whole-disk device.
         unsafe { bindings::rustre_bdev_nr_sectors((*self.gd.as_ptr()).part0) }
+    }
+
+    /// How the disk's requests were started since it was created.
+    pub fn submit_counts(&self) -> SubmitCounts {
+        let c = |i: usize| self.inner.counts.get(i).map_or(0, |c| c.load(Relaxed));
+        SubmitCounts {
+            inline: c(COUNT_INLINE),
+            worker: c(COUNT_WORKER),
+            declined: c(COUNT_DECLINED),
+            requeued: c(COUNT_REQUEUED),
+        }
     }
 
     /// Writes the disk's dirty page cache and drops its cached pages: before its backing file
@@ -1223,6 +1338,11 @@ impl<'a, T: Driver> DiskRef<'a, T> {
     }
 }
 
+/// `init_request` of the tag set: makes a request's [`Pdu`].
+///
+/// # Safety
+///
+/// `rq` must be a request of a tag set made by [`Disk::new`] for `T`, not in use yet.
 unsafe extern "C" fn init_request<T: Driver>(
     _set: *mut bindings::blk_mq_tag_set,
     rq: *mut bindings::request,
@@ -1248,8 +1368,13 @@ unsafe extern "C" fn init_request<T: Driver>(
 /// `rq` must be a started request of a `Disk<T>`. The caller gives up a reference to it, which
 /// becomes the worker's handler reference.
 unsafe fn requeue<T: Driver>(rq: *mut bindings::request) {
-    // SAFETY: By the caller; the queue's data is our `Inner<T>`, live while requests exist.
-    unsafe { (*(*(*rq).q).queuedata.cast::<Inner<T>>()).push(Pdu::of(rq)) };
+    // SAFETY: By the caller; the queue's data is our `Inner<T>`, live while requests exist,
+    // and a started request has a hardware queue.
+    unsafe {
+        let inner = &*(*(*rq).q).queuedata.cast::<Inner<T>>();
+        inner.count(COUNT_REQUEUED);
+        inner.push((*(*rq).mq_hctx).queue_num, Pdu::of(rq));
+    }
 }
 
 /// What [`may_submit_here`] looks at in the running task.
@@ -1313,8 +1438,13 @@ fn may_submit_here(t: TaskState) -> bool {
     t.flags & scopes == 0 && t.plugged && !t.in_transaction && !t.in_submit_bio
 }
 
+/// `queue_rq`: starts a request, in the submitter or on a worker.
+///
+/// # Safety
+///
+/// Called by blk-mq with a hardware queue and a request, not started yet, of a `Disk<T>`.
 unsafe extern "C" fn queue_rq<T: Driver>(
-    _hctx: *mut bindings::blk_mq_hw_ctx,
+    hctx: *mut bindings::blk_mq_hw_ctx,
     bd: *const bindings::blk_mq_queue_data,
 ) -> bindings::blk_status_t {
     // SAFETY: blk-mq hands us a request of our tag set, not yet started; its queue's data is
@@ -1333,6 +1463,7 @@ unsafe extern "C" fn queue_rq<T: Driver>(
         let reclaim =
             (*rq).cmd_flags & bindings::REQ_SWAP != 0 || flags & bindings::PF_MEMALLOC != 0;
         pdu.reclaim.store(i32::from(reclaim), Relaxed);
+        let mut count = COUNT_WORKER;
         if T::HAS_SUBMIT_NOWAIT && may_submit_here(TaskState::current()) {
             // The tag set is `BLK_MQ_F_BLOCKING`: we are in task context and may sleep, but
             // allocations must not recurse into I/O.
@@ -1346,25 +1477,37 @@ unsafe extern "C" fn queue_rq<T: Driver>(
             let back = inner.dev.submit_nowait(&*inner.io.get(), req);
             drop(noio);
             if back.is_none() {
+                inner.count(COUNT_INLINE);
                 pdu.put(rq);
                 return bindings::BLK_STS_OK as bindings::blk_status_t;
             }
+            count = COUNT_DECLINED;
         }
-        inner.push(pdu);
+        inner.count(count);
+        inner.push((*hctx).queue_num, pdu);
     }
     bindings::BLK_STS_OK as bindings::blk_status_t
 }
 
+/// A worker: handles the requests pending on its list until there are none.
+///
+/// # Safety
+///
+/// `work` must be the `work` of a [`Worker`] of a live `Inner<T>`.
 unsafe extern "C" fn disk_work<T: Driver>(work: *mut bindings::work_struct) {
-    // SAFETY: The work item is the `work` field of a pinned `Inner<T>`, which outlives every
-    // run of it (its workqueue is destroyed first when the `Inner` is dropped).
-    let inner =
-        unsafe { &*crate::container_of!(Opaque::cast_from(work).cast_mut(), Inner<T>, work) };
+    // SAFETY: The work item is the `work` of a `Worker` in the `workers` of a pinned
+    // `Inner<T>`, which outlives every run of it (its workqueue is destroyed first when the
+    // `Inner` is dropped); by the invariant of `Worker`, `workers[0]` is `index` items before.
+    let (inner, w) = unsafe {
+        let w = crate::container_of!(Opaque::cast_from(work).cast_mut(), Worker, work);
+        let first = w.sub((*w).index).cast::<[Worker; MAX_WORKERS]>();
+        (&*crate::container_of!(first, Inner<T>, workers), &*w)
+    };
     let _noio = NoIoScope::enter();
     // SAFETY: Throttle scopes nest and this one is restored below, on this task.
     let throttle = unsafe { bindings::rustre_local_throttle_save() };
     loop {
-        let mut list = inner.pending.xchg(core::ptr::null_mut(), Acquire);
+        let mut list = w.pending.xchg(core::ptr::null_mut(), Acquire);
         if list.is_null() {
             break;
         }
@@ -1412,6 +1555,9 @@ unsafe fn handle_one<T: Driver>(inner: &Inner<T>, pdu: &Pdu) {
     }
 }
 
+/// # Safety
+///
+/// `gd` must be a live disk of a `Disk<T>`.
 unsafe extern "C" fn disk_open<T: Driver>(
     gd: *mut bindings::gendisk,
     mode: bindings::blk_mode_t,
@@ -1424,12 +1570,18 @@ unsafe extern "C" fn disk_open<T: Driver>(
     }
 }
 
+/// # Safety
+///
+/// `gd` must be a live disk of a `Disk<T>`.
 unsafe extern "C" fn disk_release<T: Driver>(gd: *mut bindings::gendisk) {
     // SAFETY: The block layer calls this with one of our live disks.
     let d = unsafe { DiskRef::<T>::from_raw(gd) };
     d.inner.dev.release(&d);
 }
 
+/// # Safety
+///
+/// `bdev` must be an open block device of a live disk of a `Disk<T>`.
 unsafe extern "C" fn disk_ioctl<T: Driver>(
     bdev: *mut bindings::block_device,
     mode: bindings::blk_mode_t,
@@ -1441,13 +1593,16 @@ unsafe extern "C" fn disk_ioctl<T: Driver>(
     match d
         .inner
         .dev
-        .ioctl(&d, mode & bindings::BLK_OPEN_WRITE != 0, cmd, arg as usize)
+        .ioctl(&d, mode & bindings::BLK_OPEN_WRITE != 0, cmd, arg)
     {
         Ok(v) => v,
         Err(e) => e.to_errno(),
     }
 }
 
+/// # Safety
+///
+/// `gd` must be a disk of a `Disk<T>` whose last reference is gone.
 unsafe extern "C" fn free_disk<T: Driver>(gd: *mut bindings::gendisk) {
     // SAFETY: The last reference to the disk is gone: nobody uses the `Inner` made by
     // `Disk::new` any more, and we take it back.
@@ -1659,7 +1814,7 @@ impl BackingFile {
         // SAFETY: An open file has a valid inode and superblock.
         unsafe {
             let inode = (*self.raw()).f_inode;
-            ((*(*inode).i_sb).s_dev, (*inode).i_ino as u64)
+            ((*(*inode).i_sb).s_dev, (*inode).i_ino)
         }
     }
 

@@ -6,7 +6,7 @@
 #
 #   tests/bench/lloop_ab.sh TOP DIR SECONDS ROUNDS JOBS
 #
-# DIR holds the builds as NAME.ko, with module parameters for each in NAME.params (may be
+# JOBS are RW:BS:IODEPTH[:BATCH[:NUMJOBS]] (see bench_fio). DIR holds the builds as NAME.ko, with module parameters for each in NAME.params (may be
 # empty). One backing file as in lloop_bench.sh; for each job and
 # round, each build in turn is loaded, attached, measured with fio and unloaded, and loop
 # (direct I/O) is measured on the same file. Each round starts one target later than the one
@@ -27,7 +27,7 @@ n=${#targets[@]}
 echo "setup: builds" $builds "and loop; fio $(fio --version), libaio, direct=1, ${secs} s per run, $rounds rounds"
 for r in $(seq 1 "$rounds"); do
 	for job in $jobs; do
-		IFS=: read -r rw bs qd <<<"$job"
+		IFS=: read -r rw bs qd batch njobs <<<"$job"
 		for i in $(seq 0 $((n - 1))); do
 			t=${targets[$(((i + r - 1) % n))]}
 			if [ "$t" = loop ]; then
@@ -37,9 +37,12 @@ for r in $(seq 1 "$rounds"); do
 				insmod "$dir/$t.ko" $(cat "$dir/$t.params" 2>/dev/null) || exit 1
 				f=$(lloop attach $w/file) || exit 1
 			fi
-			v=$(bench_fio "$f" "$rw" "$bs" "$qd" "$secs")
-			echo "run: $r $rw $bs $t ${v%% *}"
+			v=$(bench_fio "$f" "$rw" "$bs" "$qd" "$secs" "${batch:-1}" "${njobs:-1}")
+			echo "run: $r $rw $bs${batch:+b$batch}${njobs:+j$njobs} $t ${v%% *}"
 			if [ "$t" != loop ]; then
+				# Requests started in the submitter, sent to the worker, finished by it.
+				echo "stats: $r $rw $bs${batch:+b$batch}${njobs:+j$njobs} $t" \
+					"$(cat "/sys/block/${f#/dev/}/lloop/submit_stats")"
 				lloop detach "$f" && rmmod lloop || exit 1
 			fi
 		done

@@ -35,7 +35,8 @@ say() { echo "$*" | tee -a "$res"; }
 for t in fio stress-ng mkfs.ext4 mkfs.xfs lloop; do
 	command -v $t >/dev/null || fail "$t not installed (make deps; make tools)"
 done
-insmod "$(find "$mods" -name lloop.ko | head -n1)" || fail "insmod lloop"
+# shellcheck disable=SC2086 # LLOOP_PARAMS are words
+insmod "$(find "$mods" -name lloop.ko | head -n1)" ${LLOOP_PARAMS:-} || fail "insmod lloop ${LLOOP_PARAMS:-}"
 
 # bounded SECONDS WHAT CMD...: runs CMD; if it has not finished after SECONDS, it is hung:
 # dump the blocked tasks, save the log and power the guest off.
@@ -97,12 +98,26 @@ for fs in ext4 xfs; do
 	[ "${n:-0}" -gt 4 ] || fail "$fs: the file has ${n:-?} extents: its map would fit in the inode"
 	# Once with one request per io_submit (a direct issue from inside submit_bio: the
 	# worker), once cold again with batches of 16 (queue_rq from the plug flush, in the
-	# submitter).
+	# submitter). fio submits in batches only if it also reaps in batches: otherwise, once
+	# the queue is full, each completion lets one request go.
+	# submit_stats counts, since the device was created, the requests started in the
+	# submitter, those sent to the worker, those tried and handed back, and those the worker
+	# finished after a start in the submitter: the first must not grow with batches of 1 (a start from inside submit_bio is
+	# the hang) and must grow with batches of 16 (the path that reads cold metadata inline).
 	for batch in 1 16; do
 		dev=$(lloop attach /tmp/back/file) || fail "$fs: lloop attach again"
+		read -r in0 wk0 dc0 rq0 <"/sys/block/${dev#/dev/}/lloop/submit_stats" ||
+			fail "$fs: no submit_stats for $dev"
 		bounded 300 "$fs: cold read-back of $dev, io_submit batches of $batch" \
-			fio_job "$dev" 7 256M --verify_only --iodepth_batch_submit=$batch ||
+			fio_job "$dev" 7 256M --verify_only --iodepth_batch_submit=$batch \
+			--iodepth_batch_complete_min=$batch ||
 			fail "$fs: cold read-back of $dev (batches of $batch): verification failed"
+		read -r in1 wk1 dc1 rq1 <"/sys/block/${dev#/dev/}/lloop/submit_stats"
+		say "$fs: batches of $batch: requests started in the submitter $((in1 - in0)), sent to the worker $((wk1 - wk0)), tried and handed back $((dc1 - dc0)), finished by the worker after a short start $((rq1 - rq0))"
+		case $batch in
+		1) [ "$in1" -eq "$in0" ] || fail "$fs: $((in1 - in0)) requests started inside submit_bio (batches of 1)" ;;
+		16) [ "$in1" -gt "$in0" ] || fail "$fs: no request started in the submitter with batches of 16: the plug-flush path was not tested" ;;
+		esac
 		detach "$dev"
 		remount $fs
 		echo 3 >/proc/sys/vm/drop_caches
@@ -119,7 +134,7 @@ load=$((avail * 60 / 100))
 say "pressure: ${secs} s, memory load ${load} MiB of ${avail} MiB available, caches dropped every 0.2 s"
 (while :; do echo 3 >/proc/sys/vm/drop_caches; sleep 0.2; done) &
 dropper=$!
-stress-ng --vm 1 --vm-bytes ${load}M --vm-keep --verify --timeout $((secs + 600))s \
+stress-ng --vm 1 --vm-bytes ${load}M --vm-keep --verify --timeout $((secs + 600))s --temp-path /tmp \
 	>"$out/stress-ng.log" 2>&1 &
 filler=$!
 stop_load() { kill $dropper $filler 2>/dev/null; wait $dropper $filler 2>/dev/null; }
@@ -137,6 +152,10 @@ while [ $(($(date +%s) - start)) -lt "$secs" ]; do
 	detach "$dev"
 	remount ext4
 done
+# The load must have been there all along: stress-ng that exited early (cannot allocate,
+# killed) leaves a test without pressure.
+kill -0 $filler 2>/dev/null ||
+	fail "the memory load exited before the end: $(tail -n 3 "$out/stress-ng.log" | tr '\n' ' ')"
 stop_load
 trap - EXIT
 grep -qi "verif.*fail\|bit errors\|miscompare" "$out/stress-ng.log" &&
