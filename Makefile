@@ -18,7 +18,7 @@ KMAKE       = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(MODDIR) LLVM=-19 RUST_LIB_SRC=
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 export RUSTRE_CACHE := $(CACHE)
 
-.PHONY: all deps kernel modules tools test run host-test fuzz clean
+.PHONY: all deps kernel modules tools test run host-test fuzz lint clean
 
 all: modules tools
 
@@ -46,6 +46,10 @@ host-test:
 
 test:
 	bash scripts/test.sh
+
+# rustfmt, and clippy with the kernel's lint set over the modules and the kernel crate.
+lint: modules
+	bash scripts/lint.sh
 
 FUZZ_SECONDS ?= 3600
 fuzz:

@@ -184,7 +184,11 @@ pub(crate) unsafe extern "C" fn rustre_mdt_read(
 ///
 /// `t` must be a live handle.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn rustre_mdt_wait(t: *const c_void, after: u64, timeout_ms: u32) -> c_int {
+pub(crate) unsafe extern "C" fn rustre_mdt_wait(
+    t: *const c_void,
+    after: u64,
+    timeout_ms: u32,
+) -> c_int {
     // SAFETY: By the function's requirements.
     match unsafe { cl(t) }.wait_durable(after, timeout_ms) {
         Ok(true) => 1,
@@ -247,7 +251,11 @@ pub(crate) unsafe extern "C" fn rustre_mdt_user_mask(
 ///
 /// `t` must be a live handle and `rec` valid for reads of `len` bytes.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn rustre_mdt_append(t: *const c_void, rec: *const u8, len: usize) -> i64 {
+pub(crate) unsafe extern "C" fn rustre_mdt_append(
+    t: *const c_void,
+    rec: *const u8,
+    len: usize,
+) -> i64 {
     // SAFETY: By the function's requirements.
     let (cl, b) = unsafe { (cl(t), bytes(rec, len)) };
     let Ok((mut r, n)) = Record::decode(b) else {
@@ -271,7 +279,11 @@ pub(crate) unsafe extern "C" fn rustre_mdt_append(t: *const c_void, rec: *const 
 ///
 /// `t` must be a live handle and `buf` valid for writes of `len` bytes.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn rustre_mdt_mount(t: *const c_void, buf: *mut u8, len: usize) -> isize {
+pub(crate) unsafe extern "C" fn rustre_mdt_mount(
+    t: *const c_void,
+    buf: *mut u8,
+    len: usize,
+) -> isize {
     // SAFETY: By the function's requirements.
     let m = unsafe { cl(t) }.mount.to_bytes_with_nul();
     if buf.is_null() || len < m.len() {

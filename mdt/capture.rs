@@ -47,7 +47,10 @@ fn in_xattr_syscall() -> bool {
     {
         // setxattr, lsetxattr, fsetxattr, removexattr, lremovexattr, fremovexattr,
         // setxattrat, removexattrat.
-        matches!(current::syscall_nr(), 188 | 189 | 190 | 197 | 198 | 199 | 463 | 466)
+        matches!(
+            current::syscall_nr(),
+            188 | 189 | 190 | 197 | 198 | 199 | 463 | 466
+        )
     }
     #[cfg(not(CONFIG_X86_64))]
     {
@@ -72,7 +75,11 @@ fn record_type(ev: &Event<'_>, inode: &InodeInfo) -> Option<u32> {
         });
     }
     if m & mask::DELETE != 0 {
-        return Some(if m & mask::ISDIR != 0 { CL_RMDIR } else { CL_UNLINK });
+        return Some(if m & mask::ISDIR != 0 {
+            CL_RMDIR
+        } else {
+            CL_UNLINK
+        });
     }
     if m & mask::RENAME != 0 {
         return Some(CL_RENAME);
@@ -84,11 +91,19 @@ fn record_type(ev: &Event<'_>, inode: &InodeInfo) -> Option<u32> {
         return Some(CL_CLOSE);
     }
     if m & mask::MODIFY != 0 {
-        return Some(if ev.data_is_file() { CL_MTIME } else { CL_TRUNC });
+        return Some(if ev.data_is_file() {
+            CL_MTIME
+        } else {
+            CL_TRUNC
+        });
     }
     if m & mask::ATTRIB != 0 && !ev.data_is_inode() {
         // An `ATTRIB` with only the inode is a link count change of a HLINK/UNLNK/RENME.
-        return Some(if in_xattr_syscall() { CL_SETXATTR } else { CL_SETATTR });
+        return Some(if in_xattr_syscall() {
+            CL_SETXATTR
+        } else {
+            CL_SETATTR
+        });
     }
     None
 }
@@ -96,7 +111,9 @@ fn record_type(ev: &Event<'_>, inode: &InodeInfo) -> Option<u32> {
 impl SbHandler for Changelog {
     fn event(&self, ev: &Event<'_>) {
         let Some(inode) = ev.inode() else { return };
-        let Some(rtype) = record_type(ev, &inode) else { return };
+        let Some(rtype) = record_type(ev, &inode) else {
+            return;
+        };
         if !self.wants(rtype) {
             return;
         }
@@ -106,7 +123,10 @@ impl SbHandler for Changelog {
         let clen = current::comm(&mut comm);
         let mut jobid = [0u8; EXT_JOBID_LEN - 1];
         let jlen = {
-            let mut w = SliceWriter { buf: &mut jobid, len: 0 };
+            let mut w = SliceWriter {
+                buf: &mut jobid,
+                len: 0,
+            };
             let _ = core::fmt::Write::write_fmt(
                 &mut w,
                 format_args!("{}.{}", crate::BStr(&comm[..clen]), uid),

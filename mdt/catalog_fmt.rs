@@ -62,7 +62,11 @@ const fn crc32c_table() -> [u32; 256] {
         let mut c = i as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0x82f6_3b78 } else { c >> 1 };
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0x82f6_3b78
+            } else {
+                c >> 1
+            };
             k += 1;
         }
         t[i] = c;
@@ -127,7 +131,9 @@ pub fn valid_target_name(name: &[u8]) -> bool {
     };
     let (fsname, tail) = name.split_at(dash);
     (1..=8).contains(&fsname.len())
-        && fsname.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+        && fsname
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'_')
         && tail.starts_with(b"-MDT")
         && tail[4..].iter().all(u8::is_ascii_hexdigit)
 }
@@ -216,7 +222,12 @@ pub fn parse_frame(buf: &[u8]) -> Result<Frame, FrameError> {
         Ok((rec, n)) if n == rec_len && rec.index == index => {}
         _ => return Err(FrameError::BadRecord),
     }
-    Ok(Frame { index, rec_at: FRAME_HDR, rec_len, len })
+    Ok(Frame {
+        index,
+        rec_at: FRAME_HDR,
+        rec_len,
+        len,
+    })
 }
 
 /// One changelog user (Lustre's `struct llog_changelog_user_rec`).
@@ -436,7 +447,11 @@ impl Header {
         let h = self;
         h.generation = generation;
         h.target.copy_from_slice(&slot[24..24 + TARGET_NAME_MAX]);
-        h.target_len = h.target.iter().position(|&c| c == 0).unwrap_or(TARGET_NAME_MAX) as u8;
+        h.target_len = h
+            .target
+            .iter()
+            .position(|&c| c == 0)
+            .unwrap_or(TARGET_NAME_MAX) as u8;
         h.first_index = le64(slot, 56);
         h.first_offset = le64(slot, 64);
         h.next_index = le64(slot, 72);
@@ -551,7 +566,9 @@ impl Header {
         now: u64,
     ) -> Result<usize, UserError> {
         if name.len() > USER_NAME_MAX
-            || !name.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+            || !name
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
             || name.first().is_some_and(|c| c.is_ascii_digit())
         {
             return Err(UserError::BadName);
@@ -564,7 +581,11 @@ impl Header {
         } else {
             parse_changelog_mask(self.mask, mask).map_err(|_| UserError::BadMask)?
         };
-        let slot = self.users.iter().position(|u| u.is_none()).ok_or(UserError::Full)?;
+        let slot = self
+            .users
+            .iter()
+            .position(|u| u.is_none())
+            .ok_or(UserError::Full)?;
         // Ids are never reused: once the last one (read from disk) is taken, no more.
         let id = self.last_user.checked_add(1).ok_or(UserError::Full)?;
         let mut user = User {
@@ -616,7 +637,10 @@ impl Header {
 /// Parses `clN`, `clN-NAME` or `N` into N.
 pub fn parse_user_id(id: &[u8]) -> Option<u32> {
     let digits = id.strip_prefix(b"cl").unwrap_or(id);
-    let end = digits.iter().position(|&c| c == b'-').unwrap_or(digits.len());
+    let end = digits
+        .iter()
+        .position(|&c| c == b'-')
+        .unwrap_or(digits.len());
     let (num, rest) = digits.split_at(end);
     if num.is_empty() || !num.iter().all(u8::is_ascii_digit) {
         return None;
@@ -662,7 +686,10 @@ impl fmt::Display for UsersText<'_> {
             // Format the label first: a width applies to one `fmt` call.
             let mut label = [0u8; 32];
             let len = {
-                let mut w = SliceWriter { buf: &mut label, len: 0 };
+                let mut w = SliceWriter {
+                    buf: &mut label,
+                    len: 0,
+                };
                 let _ = fmt::Write::write_fmt(&mut w, format_args!("{}", u.label()));
                 w.len
             };
@@ -723,7 +750,12 @@ pub struct Scan {
 /// reservation skipped then.) A short frame at the very end is reported as
 /// [`FrameError::Short`]; the caller decides whether more bytes follow.
 pub fn scan(buf: &[u8], first_index: Option<u64>) -> Scan {
-    let mut s = Scan { records: 0, last_index: None, good_len: 0, stop: None };
+    let mut s = Scan {
+        records: 0,
+        last_index: None,
+        good_len: 0,
+        stop: None,
+    };
     let mut expect = first_index;
     while s.good_len < buf.len() {
         match parse_frame(&buf[s.good_len..]) {
@@ -784,7 +816,15 @@ mod tests {
             log.extend(frame(i, b"file"));
         }
         let s = scan(&log, Some(1));
-        assert_eq!(s, Scan { records: 5, last_index: Some(5), good_len: log.len(), stop: None });
+        assert_eq!(
+            s,
+            Scan {
+                records: 5,
+                last_index: Some(5),
+                good_len: log.len(),
+                stop: None
+            }
+        );
     }
 
     #[test]
@@ -855,7 +895,8 @@ mod tests {
     fn header_round_trip_and_slots() {
         let mut h = Header::new(b"lustre-MDT0000").expect("valid");
         h.register(b"", b"", 0, 100).expect("registers");
-        h.register(b"backup", b"CREAT MKDIR", 0, 100).expect("registers");
+        h.register(b"backup", b"CREAT MKDIR", 0, 100)
+            .expect("registers");
         let mut a = [0u8; SLOT_LEN];
         h.encode(&mut a);
         assert_eq!(Header::decode(&a), Ok(h.clone()));
@@ -869,7 +910,10 @@ mod tests {
         assert_eq!(Header::pick(&a, &b).map(|(_, s)| s), Ok(0));
         a[200] ^= 1;
         assert_eq!(Header::pick(&a, &b), Err(HeaderError::BadChecksum));
-        assert_eq!(Header::pick(&[0u8; SLOT_LEN], &[0u8; SLOT_LEN]), Err(HeaderError::BadMagic));
+        assert_eq!(
+            Header::pick(&[0u8; SLOT_LEN], &[0u8; SLOT_LEN]),
+            Err(HeaderError::BadMagic)
+        );
         // A generation no catalog reaches (valid checksum): that slot is not taken, so the
         // next header write's `generation + 1` cannot overflow.
         let mut huge = h.clone();
@@ -890,8 +934,14 @@ mod tests {
         let mut h = Header::new(b"lustre-MDT0000").expect("valid");
         let s1 = h.register(b"", b"", 10, 0).expect("registers");
         let s2 = h.register(b"reader", b"", 10, 0).expect("registers");
-        assert_eq!(h.users[s1].map(|u| u.label().to_string()), Some("cl1".to_string()));
-        assert_eq!(h.users[s2].map(|u| u.label().to_string()), Some("cl2-reader".to_string()));
+        assert_eq!(
+            h.users[s1].map(|u| u.label().to_string()),
+            Some("cl1".to_string())
+        );
+        assert_eq!(
+            h.users[s2].map(|u| u.label().to_string()),
+            Some("cl2-reader".to_string())
+        );
         assert_eq!(h.register(b"reader", b"", 10, 0), Err(UserError::Exists));
         assert_eq!(h.register(b"bad name", b"", 10, 0), Err(UserError::BadName));
         assert_eq!(h.register(b"x", b"BOGUS", 10, 0), Err(UserError::BadMask));
@@ -939,8 +989,14 @@ mod tests {
     fn users_text_layout() {
         let mut h = Header::new(b"lustre-MDT0000").expect("valid");
         h.register(b"", b"", 0, 90).expect("registers");
-        h.register(b"hsm", b"CREAT,MKDIR", 0, 95).expect("registers");
-        let t = UsersText { header: &h, current_index: 3, now: 100 }.to_string();
+        h.register(b"hsm", b"CREAT,MKDIR", 0, 95)
+            .expect("registers");
+        let t = UsersText {
+            header: &h,
+            current_index: 3,
+            now: 100,
+        }
+        .to_string();
         assert_eq!(
             t,
             "current_index: 3\n\

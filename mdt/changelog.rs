@@ -18,8 +18,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{
     alloc::flags::{GFP_KERNEL, GFP_NOFS},
     kfile::{flags::*, KFile},
-    kthread,
-    new_condvar, new_mutex,
+    kthread, new_condvar, new_mutex,
     prelude::*,
     str::CString,
     sync::{Arc, CondVar, CondVarTimeoutResult, Mutex},
@@ -27,8 +26,8 @@ use kernel::{
 };
 
 use crate::catalog_fmt::{
-    frame_len, parse_frame, scan, seal_frame, FrameError, Header, UserError, DATA_START,
-    FRAME_HDR, FRAME_MAX, SLOT_LEN,
+    frame_len, parse_frame, scan, seal_frame, FrameError, Header, UserError, DATA_START, FRAME_HDR,
+    FRAME_MAX, SLOT_LEN,
 };
 use crate::record::{Record, CHANGELOG_MINMASK, CL_LAST};
 
@@ -144,7 +143,11 @@ impl Changelog {
             .checked_add(RESERVE_AHEAD)
             .filter(|&r| r <= i64::MAX as u64)
             .ok_or_else(|| {
-                pr_err!("{}: catalog {}: changelog index space exhausted\n", name, path);
+                pr_err!(
+                    "{}: catalog {}: changelog index space exhausted\n",
+                    name,
+                    path
+                );
                 EOVERFLOW
             })?;
         header.generation += 1;
@@ -156,7 +159,11 @@ impl Changelog {
         let reserved = header.next_index;
         let mut pending = KVVec::with_capacity(MAX_PENDING / 4, GFP_KERNEL)?;
         pending.clear();
-        let live = if header.min_endrec().is_some() { header.mask } else { 0 };
+        let live = if header.min_endrec().is_some() {
+            header.mask
+        } else {
+            0
+        };
         let file_id = file.identity();
         Arc::pin_init(
             try_pin_init!(Changelog {
@@ -196,7 +203,11 @@ impl Changelog {
     }
 
     fn update_live_mask(&self, st: &State) {
-        let live = if st.header.min_endrec().is_some() { st.header.mask } else { 0 };
+        let live = if st.header.min_endrec().is_some() {
+            st.header.mask
+        } else {
+            0
+        };
         self.live_mask.store(live, Ordering::Relaxed);
     }
 
@@ -248,12 +259,12 @@ impl Changelog {
             self.work.notify_one();
         }
         while may_wait
-            && (st.pending.len().saturating_add(flen) > MAX_PENDING
-                || st.next_index >= st.reserved)
+            && (st.pending.len().saturating_add(flen) > MAX_PENDING || st.next_index >= st.reserved)
         {
             self.work.notify_one();
-            if let CondVarTimeoutResult::Signal { .. } =
-                self.flushed.wait_interruptible_timeout(&mut st, msecs_to_jiffies(1000))
+            if let CondVarTimeoutResult::Signal { .. } = self
+                .flushed
+                .wait_interruptible_timeout(&mut st, msecs_to_jiffies(1000))
             {
                 return Err(ERESTARTSYS);
             }
@@ -385,9 +396,19 @@ impl Changelog {
             .users
             .iter()
             .flatten()
-            .find(|u| if id != 0 { u.id == id } else { !name.is_empty() && u.name() == name })
+            .find(|u| {
+                if id != 0 {
+                    u.id == id
+                } else {
+                    !name.is_empty() && u.name() == name
+                }
+            })
             .ok_or(ENOENT)?;
-        Ok(if user.mask != 0 { user.mask } else { st.header.mask })
+        Ok(if user.mask != 0 {
+            user.mask
+        } else {
+            st.header.mask
+        })
     }
 
     /// Writes a user-table change to disk now, if the caller lets us wait: the change is made
@@ -408,7 +429,10 @@ impl Changelog {
         let label = {
             let mut st = self.state.lock();
             let cur = Self::current_index(&st);
-            let slot = st.header.register(name, mask, cur, now_secs()).map_err(user_errno)?;
+            let slot = st
+                .header
+                .register(name, mask, cur, now_secs())
+                .map_err(user_errno)?;
             st.header_dirty = true;
             self.update_live_mask(&st);
             let user = st.header.users[slot].ok_or(EINVAL)?;
@@ -436,7 +460,9 @@ impl Changelog {
         {
             let mut st = self.state.lock();
             let cur = Self::current_index(&st);
-            st.header.clear(id, endrec, cur, now_secs()).map_err(user_errno)?;
+            st.header
+                .clear(id, endrec, cur, now_secs())
+                .map_err(user_errno)?;
             st.header_dirty = true;
         }
         self.persist();
@@ -447,7 +473,11 @@ impl Changelog {
     pub(crate) fn set_mask(&self, s: &[u8]) -> Result {
         let mut st = self.state.lock();
         let m = crate::record::parse_changelog_mask(st.header.mask, s).map_err(|e| {
-            pr_info!("{}: changelog_mask: unknown type at byte {}\n", crate::BStr(self.name.to_bytes()), e.at);
+            pr_info!(
+                "{}: changelog_mask: unknown type at byte {}\n",
+                crate::BStr(self.name.to_bytes()),
+                e.at
+            );
             EINVAL
         })?;
         st.header.mask = m;
@@ -475,7 +505,10 @@ impl Changelog {
         let mut slot = match KBox::new([0u8; SLOT_LEN], GFP_KERNEL) {
             Ok(b) => b,
             Err(_) => {
-                pr_err!("{}: no memory for the flusher; records stay in memory\n", crate::BStr(self.name.to_bytes()));
+                pr_err!(
+                    "{}: no memory for the flusher; records stay in memory\n",
+                    crate::BStr(self.name.to_bytes())
+                );
                 return;
             }
         };
@@ -497,8 +530,16 @@ impl Changelog {
 
             let mut err = None;
             if !batch.is_empty() {
-                if let Err(e) = self.file.write_all_at(&batch, off).and_then(|_| self.file.sync(true)) {
-                    pr_err!("{}: catalog write failed: {:?}; retrying\n", crate::BStr(self.name.to_bytes()), e);
+                if let Err(e) = self
+                    .file
+                    .write_all_at(&batch, off)
+                    .and_then(|()| self.file.sync(true))
+                {
+                    pr_err!(
+                        "{}: catalog write failed: {:?}; retrying\n",
+                        crate::BStr(self.name.to_bytes()),
+                        e
+                    );
                     err = Some(e);
                 }
             }
@@ -553,7 +594,12 @@ impl Changelog {
                 None => st.durable_index + 1,
             }
             .min(st.durable_index + 1);
-            (keep_from, st.header.first_index, st.header.first_offset, st.write_off)
+            (
+                keep_from,
+                st.header.first_index,
+                st.header.first_offset,
+                st.write_off,
+            )
         };
         // The purge is best effort: the reservation below must be renewed whatever happens
         // to it, or appenders would stop at the end of the reservation.
@@ -595,17 +641,24 @@ impl Changelog {
             st.header.generation += 1;
             st.header.encode(slot);
             st.header_dirty = false;
-            (1 - st.header_slot, st.header.first_offset & !(PUNCH_ALIGN - 1))
+            (
+                1 - st.header_slot,
+                st.header.first_offset & !(PUNCH_ALIGN - 1),
+            )
         };
         let res = self
             .file
             .write_all_at(&slot[..], (target * SLOT_LEN) as u64)
-            .and_then(|_| self.file.sync(true));
+            .and_then(|()| self.file.sync(true));
         if res.is_ok() && punch_to > DATA_START {
             // Space reclaim is best effort: a filesystem without hole punching keeps it.
             match self.file.punch_hole(DATA_START, punch_to - DATA_START) {
                 Ok(()) | Err(EOPNOTSUPP) => {}
-                Err(e) => pr_warn!("{}: cannot reclaim purged space: {:?}\n", crate::BStr(self.name.to_bytes()), e),
+                Err(e) => pr_warn!(
+                    "{}: cannot reclaim purged space: {:?}\n",
+                    crate::BStr(self.name.to_bytes()),
+                    e
+                ),
             }
         }
         let mut st = self.state.lock();
@@ -677,7 +730,11 @@ impl Changelog {
             return Ok((0, from));
         }
         let start = self.find_offset(scan_off, end, from)?;
-        let mut buf = KVVec::from_elem(0u8, SCAN_CHUNK.min(out.len().saturating_add(FRAME_MAX)), GFP_KERNEL)?;
+        let mut buf = KVVec::from_elem(
+            0u8,
+            SCAN_CHUNK.min(out.len().saturating_add(FRAME_MAX)),
+            GFP_KERNEL,
+        )?;
         let n = self.file.read_full_at(&mut buf, start)?;
         let n = n.min(usize::try_from(end - start).unwrap_or(usize::MAX));
         if start < end && !matches!(parse_frame(&buf[..n]), Ok(_) | Err(FrameError::Short)) {
@@ -741,10 +798,12 @@ fn recover(file: &KFile, name: &CStr, path: &CStr) -> Result<(KBox<Header>, usiz
     let got = file.read_full_at(&mut slots, 0)?;
     let (s0, s1) = slots.split_at(SLOT_LEN);
     let mut header = KBox::new(Header::EMPTY, GFP_KERNEL)?;
-    let slot = header.pick_into(&s0[..got.min(SLOT_LEN)], s1).map_err(|e| {
-        pr_err!("{}: {}: {}\n", name, path, e.as_str());
-        EINVAL
-    })?;
+    let slot = header
+        .pick_into(&s0[..got.min(SLOT_LEN)], s1)
+        .map_err(|e| {
+            pr_err!("{}: {}: {}\n", name, path, e.as_str());
+            EINVAL
+        })?;
     if header.target() != name.to_bytes() {
         pr_err!(
             "{}: {} is the catalog of {}, not of this target\n",

@@ -174,7 +174,7 @@ impl Target {
     pub fn wait(&self, after: u64, timeout_ms: u32) -> Result<bool> {
         // SAFETY: `raw` is live by the invariants.
         let rc = unsafe { rustre_mdt_wait(self.as_raw(), after, timeout_ms) };
-        result(rc).map(|_| rc > 0)
+        result(rc).map(|()| rc > 0)
     }
 
     /// Clears records up to `endrec` for user `id` (`clN`, `N` or a name).

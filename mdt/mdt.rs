@@ -11,7 +11,6 @@
 //!
 //! See `Documentation/mdt.rst`.
 
-
 use kernel::{
     debugfs::{Dir, Scope},
     fs::{File, Kiocb},
@@ -106,11 +105,17 @@ fn to_cstring(b: &[u8]) -> Result<CString> {
 /// `catalog`.
 fn attach(reg: &mut Registry, name: &[u8], mount: &[u8], catalog: &[u8]) -> Result {
     if !catalog_fmt::valid_target_name(name) {
-        pr_err!("attach: bad target name '{}': expected <fsname>-MDT<4 hex digits>\n", BStr(name));
+        pr_err!(
+            "attach: bad target name '{}': expected <fsname>-MDT<4 hex digits>\n",
+            BStr(name)
+        );
         return Err(EINVAL);
     }
     if !mount.starts_with(b"/") || !catalog.starts_with(b"/") {
-        pr_err!("attach {}: mount point and catalog must be absolute paths\n", BStr(name));
+        pr_err!(
+            "attach {}: mount point and catalog must be absolute paths\n",
+            BStr(name)
+        );
         return Err(EINVAL);
     }
     if reg.targets.iter().any(|t| t.name.to_bytes() == name) {
@@ -130,7 +135,12 @@ fn attach(reg: &mut Registry, name: &[u8], mount: &[u8], catalog: &[u8]) -> Resu
         );
     })?;
     let cl = Changelog::open(&name, &mount, &catalog).inspect_err(|e| {
-        pr_err!("attach {}: cannot open catalog {}: {:?}\n", BStr(name.to_bytes()), BStr(catalog.to_bytes()), e);
+        pr_err!(
+            "attach {}: cannot open catalog {}: {:?}\n",
+            BStr(name.to_bytes()),
+            BStr(catalog.to_bytes()),
+            e
+        );
     })?;
     let watch = SbWatch::new(&mount, capture::EVENTS, cl.clone()).inspect_err(|e| {
         pr_err!(
@@ -152,7 +162,9 @@ fn attach(reg: &mut Registry, name: &[u8], mount: &[u8], catalog: &[u8]) -> Resu
     )?;
     // Last, so that no error path has to stop it.
     let fl = cl.clone();
-    let flusher = KThread::run(fmt!("mdt_flush/{}", BStr(name.to_bytes())), move || fl.flusher())?;
+    let flusher = KThread::run(fmt!("mdt_flush/{}", BStr(name.to_bytes())), move || {
+        fl.flusher()
+    })?;
     pr_info!(
         "{}: attached to {}, catalog {}\n",
         BStr(name.to_bytes()),
@@ -160,7 +172,13 @@ fn attach(reg: &mut Registry, name: &[u8], mount: &[u8], catalog: &[u8]) -> Resu
         BStr(catalog.to_bytes())
     );
     let t = KBox::new(
-        Target { name, cl, params: Some(params), watch: Some(watch), flusher: Some(flusher) },
+        Target {
+            name,
+            cl,
+            params: Some(params),
+            watch: Some(watch),
+            flusher: Some(flusher),
+        },
         GFP_KERNEL,
     )?;
     reg.targets.push(t, GFP_KERNEL)?;
@@ -211,14 +229,24 @@ pub(crate) fn mdt_dir() -> Option<Dir> {
 /// The changelog of the target called `name`.
 pub(crate) fn lookup(name: &[u8]) -> Option<Arc<Changelog>> {
     let reg = REGISTRY.lock();
-    reg.targets.iter().find(|t| t.name.to_bytes() == name).map(|t| t.cl.clone())
+    reg.targets
+        .iter()
+        .find(|t| t.name.to_bytes() == name)
+        .map(|t| t.cl.clone())
 }
 
 /// Detaches a target; `EBUSY` while another module uses its changelog.
 fn detach(reg: &mut Registry, name: &[u8]) -> Result {
-    let i = reg.targets.iter().position(|t| t.name.to_bytes() == name).ok_or(ENODEV)?;
+    let i = reg
+        .targets
+        .iter()
+        .position(|t| t.name.to_bytes() == name)
+        .ok_or(ENODEV)?;
     reg.targets[i].cl.begin_detach().inspect_err(|_| {
-        pr_info!("detach {}: target in use (open changelog readers)\n", BStr(name));
+        pr_info!(
+            "detach {}: target in use (open changelog readers)\n",
+            BStr(name)
+        );
     })?;
     let t = reg.targets.remove(i)?;
     for o in reg.observers.iter() {
@@ -243,7 +271,8 @@ const RECORDS_REPLY_MAX: usize = 64 << 10;
 
 /// Splits a command into whitespace-separated words.
 fn words(cmd: &[u8]) -> impl Iterator<Item = &[u8]> {
-    cmd.split(|c| c.is_ascii_whitespace()).filter(|w| !w.is_empty())
+    cmd.split(|c| c.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
 }
 
 fn parse_u64(w: &[u8]) -> Result<u64> {
@@ -256,7 +285,10 @@ const MARK_MAX: u64 = 10_000_000;
 
 fn reply_num(reply: &mut KVec<u8>, n: u64) -> Result {
     let mut buf = [0u8; 24];
-    let mut sw = catalog_fmt::SliceWriter { buf: &mut buf, len: 0 };
+    let mut sw = catalog_fmt::SliceWriter {
+        buf: &mut buf,
+        len: 0,
+    };
     let _ = core::fmt::Write::write_fmt(&mut sw, format_args!("{n}\n"));
     let len = sw.len;
     reply.extend_from_slice(&buf[..len], GFP_KERNEL)?;
@@ -385,7 +417,10 @@ impl MiscDevice for ControlFile {
     type Ptr = Pin<KBox<Self>>;
 
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
-        KBox::try_pin_init(try_pin_init!(ControlFile { reply <- new_mutex!(KVec::new()) }), GFP_KERNEL)
+        KBox::try_pin_init(
+            try_pin_init!(ControlFile { reply <- new_mutex!(KVec::new()) }),
+            GFP_KERNEL,
+        )
     }
 
     fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
@@ -424,7 +459,11 @@ fn attach_param_targets(reg: &mut Registry) -> Result {
     // SAFETY: The parameter is a NUL-terminated buffer that lives as long as the module and
     // is only written while the module loads, before this runs.
     let spec = unsafe { CStr::from_char_ptr(rustre_mdt_targets_param()) };
-    for t in spec.to_bytes().split(|&c| c == b',').filter(|t| !t.is_empty()) {
+    for t in spec
+        .to_bytes()
+        .split(|&c| c == b',')
+        .filter(|t| !t.is_empty())
+    {
         let mut f = t.splitn(3, |&c| c == b':');
         match (f.next(), f.next(), f.next()) {
             (Some(n), Some(m), Some(c)) => attach(reg, n, m, c)?,
@@ -447,7 +486,9 @@ impl kernel::InPlaceModule for RustreMdt {
             reg.mdd = Some(lustre.subdir(c"mdd"));
             reg.mdt = Some(lustre.subdir(c"mdt"));
         }
-        let opts = MiscDeviceOptions { name: c"rustre-mdt" };
+        let opts = MiscDeviceOptions {
+            name: c"rustre-mdt",
+        };
         // The control node first; the targets of `targets=` last, so that a failure of either
         // leaves nothing running (a failed attach cleans up after itself, and the registered
         // node is dropped by the initializer).
@@ -527,13 +568,21 @@ mod tests {
         let mut log = KVec::from_elem(0u8, 3 * FRAME_MAX, GFP_KERNEL)?;
         let mut at = 0;
         for i in 1..=3u64 {
-            let rec = Record { rtype: CL_CREATE, index: i, name: b"f", ..Record::default() };
+            let rec = Record {
+                rtype: CL_CREATE,
+                index: i,
+                name: b"f",
+                ..Record::default()
+            };
             let mut r = [0u8; 128];
             let n = rec.encode(&mut r).map_err(|_| EINVAL)?;
             at += encode_frame(i, &r[..n], &mut log[at..]).ok_or(EINVAL)?;
         }
         let full = scan(&log[..at], Some(1));
-        assert_eq!((full.records, full.last_index, full.stop), (3, Some(3), None));
+        assert_eq!(
+            (full.records, full.last_index, full.stop),
+            (3, Some(3), None)
+        );
         let torn = scan(&log[..at - 3], Some(1));
         assert_eq!((torn.records, torn.stop), (2, Some(FrameError::Short)));
         log[at - 8] ^= 1;

@@ -71,7 +71,15 @@ fn users_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let now = kernel::fsnotify::current::real_time().0;
     let st = p.cl.state.lock();
     let cur = Changelog::current_index(&st);
-    write!(f, "{}", UsersText { header: &st.header, current_index: cur, now })
+    write!(
+        f,
+        "{}",
+        UsersText {
+            header: &st.header,
+            current_index: cur,
+            now
+        }
+    )
 }
 
 fn current_index_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -51,6 +51,18 @@ if ! make -s modules tools; then
 	exit 1
 fi
 
+# 2b. Lint (scripts/lint.sh): rustfmt, and clippy over the modules and the kernel crate;
+# each of the three checks counts as one test.
+echo "== lint: rustfmt and clippy"
+lint_log=$(mktemp)
+bash scripts/lint.sh 2>&1 | tee "$lint_log"
+lp=$(grep -cE '^lint: .*: ok$' "$lint_log")
+lf=$(grep -cE '^lint: .*: FAILED' "$lint_log")
+pass "$lp"
+[ "$lf" -gt 0 ] && fail "$lf" "lint: $lf check(s) failed"
+[ "$((lp + lf))" -lt 3 ] && fail 1 "lint: only $((lp + lf)) of 3 checks ran"
+rm -f "$lint_log"
+
 # 3. The VM.
 echo "== vm: KUnit and integration tests"
 rm -rf "$out"

@@ -385,6 +385,7 @@ impl PinnedDrop for Reader {
     }
 }
 
+#[vtable]
 impl MiscFile for Reader {
     type OwnerModule = crate::LocalModule;
     type Device = ChlgDevice;

@@ -80,14 +80,14 @@ impl RingIndex {
         if n >= self.len() {
             None
         } else {
-            Some((self.head.wrapping_add(n as u64) % self.capacity) as usize)
+            Some((self.head.wrapping_add(u64::from(n)) % self.capacity) as usize)
         }
     }
 
     /// Releases the `n` oldest slots; at most `len()` are released. Returns how many were.
     pub fn consume(&mut self, n: u32) -> u32 {
         let n = if n > self.len() { self.len() } else { n };
-        self.head = self.head.wrapping_add(n as u64);
+        self.head = self.head.wrapping_add(u64::from(n));
         n
     }
 
@@ -128,13 +128,13 @@ pub fn ring_self_test() -> Result<(), &'static str> {
         let take = step % 3 + 1;
         for n in 0..take {
             check(
-                r.read_slot(n) == Some(((next_read + n as u64) % 3) as usize),
+                r.read_slot(n) == Some(((next_read + u64::from(n)) % 3) as usize),
                 "read slot out of order",
             )?;
         }
         check(r.consume(take) == take, "consume short")?;
-        next_read += take as u64;
-        check(r.len() as u64 == next_write - next_read, "length wrong")?;
+        next_read += u64::from(take);
+        check(u64::from(r.len()) == next_write - next_read, "length wrong")?;
     }
     check(r.is_empty(), "ring not drained by the last lap")?;
     check(r.push() && r.push(), "push into a drained ring")?;

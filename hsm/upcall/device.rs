@@ -115,6 +115,7 @@ impl HsmFile {
     }
 }
 
+#[vtable]
 impl MiscFile for HsmFile {
     type OwnerModule = crate::HsmUpcall;
     type Device = Hsm;

@@ -79,7 +79,7 @@ impl InodeInfo {
         // this is a snapshot, as `READ_ONCE()` would give.
         unsafe {
             InodeInfo {
-                ino: (*inode).i_ino as u64,
+                ino: (*inode).i_ino,
                 generation: (*inode).i_generation,
                 mode: (*inode).i_mode,
                 nlink: core::ptr::read_volatile(&(*inode).__bindgen_anon_1.__i_nlink),
@@ -202,13 +202,12 @@ impl<'a> Event<'a> {
         // reference that we drop below.
         let parent = unsafe { bindings::dget_parent(dentry) };
         // SAFETY: `parent` is a counted, positive dentry (a parent is always positive).
-        let info = unsafe {
+        unsafe {
             let inode = bindings::d_inode(parent);
             let info = (!inode.is_null()).then(|| InodeInfo::read(inode));
             bindings::dput(parent);
             info
-        };
-        info
+        }
     }
 
     /// The new side of a `RENAME` event.

@@ -139,9 +139,10 @@ impl FsPath {
         if dentry.is_null() {
             return Err(ESTALE);
         }
-        // SAFETY: The decoded dentry is counted and ours; the mount is valid by the invariants
-        // and `mntget` takes a reference for the new path.
+        // The decoded dentry is counted and ours.
         let path = bindings::path {
+            // SAFETY: The mount is valid by the invariants; `mntget` takes a reference for
+            // the new path.
             mnt: unsafe { bindings::mntget(self.path.mnt) },
             dentry,
         };

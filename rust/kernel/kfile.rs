@@ -72,8 +72,8 @@ impl KFile {
                 | bindings::FMODE_NONOTIFY;
         }
         // INVARIANT: By the function's requirements, the file is open and ours.
-        // SAFETY: A valid file pointer is not null.
         KFile {
+            // SAFETY: A valid file pointer is not null.
             file: unsafe { NonNull::new_unchecked(file) },
         }
     }
@@ -84,7 +84,8 @@ impl KFile {
 
     /// Reads up to `buf.len()` bytes at `pos`; returns how many were read (0 at end of file).
     pub fn read_at(&self, buf: &mut [u8], pos: u64) -> Result<usize> {
-        let mut off = pos as bindings::loff_t;
+        // A position beyond `loff_t` would turn negative: `EINVAL`, as `pread` gives.
+        let mut off = bindings::loff_t::try_from(pos).map_err(|_| EINVAL)?;
         // SAFETY: `buf` is valid for writes of its length; the file is open by the invariants.
         let n = unsafe {
             bindings::kernel_read(self.raw(), buf.as_mut_ptr().cast(), buf.len(), &mut off)
@@ -113,7 +114,8 @@ impl KFile {
     pub fn write_all_at(&self, buf: &[u8], pos: u64) -> Result {
         let mut done = 0;
         while done < buf.len() {
-            let mut off = pos.checked_add(done as u64).ok_or(EINVAL)? as bindings::loff_t;
+            let at = pos.checked_add(done as u64).ok_or(EINVAL)?;
+            let mut off = bindings::loff_t::try_from(at).map_err(|_| EINVAL)?;
             let rest = &buf[done..];
             // SAFETY: `rest` is valid for reads of its length; the file is open.
             let n = unsafe {
@@ -182,7 +184,7 @@ impl KFile {
         // SAFETY: An open file has a valid inode, and the inode its superblock.
         unsafe {
             let inode = (*self.raw()).f_inode;
-            ((*inode).i_sb as usize, (*inode).i_ino as u64)
+            ((*inode).i_sb as usize, (*inode).i_ino)
         }
     }
 }

@@ -33,6 +33,12 @@ pub const SEEK_SET: u32 = 0;
 pub const SEEK_CUR: u32 = 1;
 
 /// The operations of an open file of a [`Registration<T>`].
+///
+/// Only the operations an implementation defines are installed in its `file_operations`
+/// (`#[vtable]`): for the others the VFS gives its own answers, as for any device without them
+/// (`EINVAL` for `read` and `write`, `ESPIPE` for `lseek`, `ENOTTY` for `ioctl`, and a `poll`
+/// that reports the file always ready, as for regular files).
+#[vtable]
 pub trait MiscFile: Sized + Send + Sync + 'static {
     /// The module whose code these are: pinned while a file is open.
     type OwnerModule: ModuleMetadata;
@@ -47,7 +53,7 @@ pub trait MiscFile: Sized + Send + Sync + 'static {
         drop(this);
     }
 
-    /// `read()` into `buf` at `*pos`; `EINVAL` by default.
+    /// `read()` into `buf` at `*pos`.
     fn read(
         _this: Pin<&Self>,
         _file: &File,
@@ -57,7 +63,7 @@ pub trait MiscFile: Sized + Send + Sync + 'static {
         Err(EINVAL)
     }
 
-    /// `write()` from `buf`; `EINVAL` by default.
+    /// `write()` from `buf`.
     fn write(
         _this: Pin<&Self>,
         _file: &File,
@@ -68,7 +74,7 @@ pub trait MiscFile: Sized + Send + Sync + 'static {
     }
 
     /// `lseek()` to `offset` from `whence` (`SEEK_*`), with `*pos` the file position: returns
-    /// the new one; `ESPIPE` by default.
+    /// the new one.
     fn llseek(
         _this: Pin<&Self>,
         _file: &File,
@@ -79,12 +85,12 @@ pub trait MiscFile: Sized + Send + Sync + 'static {
         Err(ESPIPE)
     }
 
-    /// `poll()`: registers waits on `table` and returns the `POLL*` mask; 0 by default.
+    /// `poll()`: registers waits on `table` and returns the `POLL*` mask.
     fn poll(_this: Pin<&Self>, _file: &File, _table: PollTable<'_>) -> u32 {
         0
     }
 
-    /// `ioctl()`; `ENOTTY` by default.
+    /// `ioctl()`.
     fn ioctl(_this: Pin<&Self>, _file: &File, _cmd: u32, _arg: usize) -> Result<isize> {
         Err(ENOTTY)
     }
@@ -164,12 +170,20 @@ impl<T: MiscFile> Fops<T> {
         owner: this_module::<T::OwnerModule>().as_ptr(),
         open: Some(open::<T>),
         release: Some(release::<T>),
-        read: Some(read::<T>),
-        write: Some(write::<T>),
-        llseek: Some(llseek::<T>),
-        poll: Some(poll::<T>),
-        unlocked_ioctl: Some(ioctl::<T>),
-        compat_ioctl: bindings::compat_ptr_ioctl,
+        read: if T::HAS_READ { Some(read::<T>) } else { None },
+        write: if T::HAS_WRITE { Some(write::<T>) } else { None },
+        llseek: if T::HAS_LLSEEK {
+            Some(llseek::<T>)
+        } else {
+            None
+        },
+        poll: if T::HAS_POLL { Some(poll::<T>) } else { None },
+        unlocked_ioctl: if T::HAS_IOCTL { Some(ioctl::<T>) } else { None },
+        compat_ioctl: if T::HAS_IOCTL {
+            bindings::compat_ptr_ioctl
+        } else {
+            None
+        },
         // SAFETY: All zeroes is a valid `file_operations` (no other hook).
         ..unsafe { core::mem::zeroed() }
     };
@@ -217,6 +231,9 @@ unsafe fn state<'a, T: MiscFile>(file: *mut bindings::file) -> Pin<&'a T> {
     unsafe { Pin::new_unchecked(&*(*file).private_data.cast::<T>()) }
 }
 
+/// # Safety
+///
+/// Called by the VFS once, on the last close of a file opened by [`open`].
 unsafe extern "C" fn release<T: MiscFile>(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
@@ -229,6 +246,10 @@ unsafe extern "C" fn release<T: MiscFile>(
     0
 }
 
+/// # Safety
+///
+/// Called by the VFS on a file opened by [`open`], with `buf` a user pointer for `count`
+/// bytes and `ppos` the file position.
 unsafe extern "C" fn read<T: MiscFile>(
     file: *mut bindings::file,
     buf: *mut crate::ffi::c_char,
@@ -251,6 +272,10 @@ unsafe extern "C" fn read<T: MiscFile>(
     }
 }
 
+/// # Safety
+///
+/// Called by the VFS on a file opened by [`open`], with `buf` a user pointer for `count`
+/// bytes and `ppos` the file position.
 unsafe extern "C" fn write<T: MiscFile>(
     file: *mut bindings::file,
     buf: *const crate::ffi::c_char,
@@ -273,6 +298,9 @@ unsafe extern "C" fn write<T: MiscFile>(
     }
 }
 
+/// # Safety
+///
+/// Called by the VFS on a file opened by [`open`].
 unsafe extern "C" fn llseek<T: MiscFile>(
     file: *mut bindings::file,
     offset: bindings::loff_t,
@@ -292,10 +320,13 @@ unsafe extern "C" fn llseek<T: MiscFile>(
     };
     match res {
         Ok(p) => p,
-        Err(e) => e.to_errno() as bindings::loff_t,
+        Err(e) => bindings::loff_t::from(e.to_errno()),
     }
 }
 
+/// # Safety
+///
+/// Called by the VFS on a file opened by [`open`], with `table` null or valid for the call.
 unsafe extern "C" fn poll<T: MiscFile>(
     file: *mut bindings::file,
     table: *mut bindings::poll_table_struct,
@@ -310,20 +341,16 @@ unsafe extern "C" fn poll<T: MiscFile>(
     }
 }
 
+/// # Safety
+///
+/// Called by the VFS on a file opened by [`open`].
 unsafe extern "C" fn ioctl<T: MiscFile>(
     file: *mut bindings::file,
     cmd: c_uint,
     arg: c_ulong,
 ) -> isize {
     // SAFETY: As in `read`.
-    let res = unsafe {
-        T::ioctl(
-            state::<T>(file),
-            File::from_raw_file(file),
-            cmd,
-            arg as usize,
-        )
-    };
+    let res = unsafe { T::ioctl(state::<T>(file), File::from_raw_file(file), cmd, arg) };
     match res {
         Ok(n) => n,
         Err(e) => e.to_errno() as isize,

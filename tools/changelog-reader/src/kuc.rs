@@ -45,7 +45,11 @@ impl KucReader {
         }
         // The kernel holds its own reference to the write end.
         drop(wr);
-        Ok(KucReader { _dev: dev, pipe: rd, hdr: [0; 8] })
+        Ok(KucReader {
+            _dev: dev,
+            pipe: rd,
+            hdr: [0; 8],
+        })
     }
 
     /// The next record's bytes (a new allocation each, as liblustreapi's), `None` at `CL_EOF`.
@@ -64,7 +68,10 @@ impl KucReader {
                 self.pipe.read_exact(&mut rec)?;
                 Ok(Some(rec))
             }
-            _ => Err(io::Error::new(io::ErrorKind::InvalidData, "unknown KUC message")),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "unknown KUC message",
+            )),
         }
     }
 }

@@ -56,7 +56,9 @@ impl OwnedRecord {
     /// The record, parsed.
     pub fn record(&self) -> Record<'_> {
         // Checked when the record was received.
-        Record::decode(&self.bytes).map(|(r, _)| r).unwrap_or_default()
+        Record::decode(&self.bytes)
+            .map(|(r, _)| r)
+            .unwrap_or_default()
     }
 
     /// Its bytes, in Lustre's binary format.
@@ -83,16 +85,34 @@ impl Reader {
         }
         if flags & (FLAG_FOLLOW | FLAG_NID_BE) != 0 {
             // SAFETY: The ioctl takes the flags by value.
-            if unsafe { libc::ioctl(f.as_raw_fd(), OBD_IOC_CHLG_SET_FLAGS, libc::c_ulong::from(flags)) } != 0 {
+            if unsafe {
+                libc::ioctl(
+                    f.as_raw_fd(),
+                    OBD_IOC_CHLG_SET_FLAGS,
+                    libc::c_ulong::from(flags),
+                )
+            } != 0
+            {
                 return Err(io::Error::last_os_error());
             }
         }
-        Ok(Reader { f, buf: vec![0; BUFFER_SZ], pos: 0, len: 0 })
+        Ok(Reader {
+            f,
+            buf: vec![0; BUFFER_SZ],
+            pos: 0,
+            len: 0,
+        })
     }
 
     /// Like [`Reader::start`], then keeps only the record types user `user` (`clN`, `N` or a
     /// name) registered for, intersected with `mask` if it is not 0.
-    pub fn start_user(mdtname: &str, flags: u32, startrec: u64, user: &str, mask: u64) -> io::Result<Reader> {
+    pub fn start_user(
+        mdtname: &str,
+        flags: u32,
+        startrec: u64,
+        user: &str,
+        mask: u64,
+    ) -> io::Result<Reader> {
         let r = Reader::start(mdtname, flags, startrec)?;
         let mut filter = [0u8; 48];
         filter[..8].copy_from_slice(&mask.to_le_bytes());
@@ -136,7 +156,10 @@ impl Reader {
                 self.pos += size;
                 Ok(Some(OwnedRecord { bytes }))
             }
-            Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, format!("bad changelog record: {e:?}"))),
+            Err(e) => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("bad changelog record: {e:?}"),
+            )),
         }
     }
 

@@ -17,8 +17,8 @@ use lctl::cli::{
     self, OptionAction, GET_ONLY_OPTIONS, LIST_ONLY_OPTIONS, SET_OPTIONS, SHOW_OPTIONS,
 };
 use lctl::getopt::{self, OptSpec, Parsed};
-use lctl::param::{self, Errno, ParamOpts, ParamRoots};
 use lctl::mdt;
+use lctl::param::{self, Errno, ParamOpts, ParamRoots};
 use lctl::sys;
 
 /// What every command is given: the global options and the parameter roots.
@@ -279,13 +279,17 @@ fn device(ctx: &Context, cmd: &str) -> Result<String, CmdError> {
     match &ctx.device {
         Some(d) if mdt::is_word(d) => Ok(d.clone()),
         Some(d) => Err(CmdError::Usage(format!("bad device name '{d}'"))),
-        None => Err(CmdError::Usage(format!("{cmd}: no device given: use --device <mdtname>"))),
+        None => Err(CmdError::Usage(format!(
+            "{cmd}: no device given: use --device <mdtname>"
+        ))),
     }
 }
 
 fn words_only(cmd: &str, args: &[String]) -> Result<(), CmdError> {
     match args.iter().find(|a| !mdt::is_word(a)) {
-        Some(a) => Err(CmdError::Usage(format!("'{a}' contains white space ({cmd})"))),
+        Some(a) => Err(CmdError::Usage(format!(
+            "'{a}' contains white space ({cmd})"
+        ))),
         None => Ok(()),
     }
 }
@@ -300,7 +304,10 @@ fn cmd_mdt_attach(args: &[String]) -> CmdResult {
             .map_err(|e| CmdError::Failed(Errno::from(&e)))
     };
     let (mount, catalog) = (abs(mount)?, abs(catalog)?);
-    words_only("mdt_attach", &[name.clone(), mount.clone(), catalog.clone()])?;
+    words_only(
+        "mdt_attach",
+        &[name.clone(), mount.clone(), catalog.clone()],
+    )?;
     mdt::control(&["attach", name, &mount, &catalog])
         .map(|_| ())
         .map_err(|e| control_failed("mdt_attach", e))
@@ -362,7 +369,10 @@ fn cmd_changelog_deregister(ctx: &mut Context, args: &[String]) -> CmdResult {
     words_only("changelog_deregister", args)?;
     let reply = mdt::control(&["changelog_deregister", &dev, id])
         .map_err(|e| control_failed("changelog_deregister", e))?;
-    println!("{dev}: Deregistered changelog user #{}", String::from_utf8_lossy(&reply).trim());
+    println!(
+        "{dev}: Deregistered changelog user #{}",
+        String::from_utf8_lossy(&reply).trim()
+    );
     Ok(())
 }
 
@@ -418,7 +428,8 @@ fn cmd_changelog_records(ctx: &mut Context, args: &[String]) -> CmdResult {
             return Ok(());
         }
         let (at, after) = cli::whole_records(&reply, next);
-        out.write_all(&reply[..at]).map_err(|e| CmdError::Failed(Errno::from(&e)))?;
+        out.write_all(&reply[..at])
+            .map_err(|e| CmdError::Failed(Errno::from(&e)))?;
         if at == 0 {
             return Err(CmdError::Failed(Errno(5)));
         }

@@ -46,9 +46,10 @@ pub fn layout_for(f_type: i64) -> Option<Layout> {
 pub fn fid_from_handle(layout: Layout, htype: i32, words: &[u32]) -> Option<Fid> {
     match (layout, htype, words) {
         (Layout::Ino32Gen, 1, [ino, gen, ..]) => Some(Fid::from_inode(u64::from(*ino), *gen)),
-        (Layout::ShmemGen64, 1, [gen, lo, hi, ..]) => {
-            Some(Fid::from_inode(u64::from(*lo) | (u64::from(*hi) << 32), *gen))
-        }
+        (Layout::ShmemGen64, 1, [gen, lo, hi, ..]) => Some(Fid::from_inode(
+            u64::from(*lo) | (u64::from(*hi) << 32),
+            *gen,
+        )),
         _ => None,
     }
 }
@@ -93,11 +94,21 @@ pub fn path2fid(path: &Path) -> io::Result<Fid> {
     let meta = std::fs::symlink_metadata(path)?;
     if let Some(layout) = layout_for(fs_type(path)?) {
         let c = cpath(path)?;
-        let mut h = Handle { bytes: MAX_HANDLE_SZ as u32, htype: 0, data: [0; MAX_HANDLE_SZ / 4] };
+        let mut h = Handle {
+            bytes: MAX_HANDLE_SZ as u32,
+            htype: 0,
+            data: [0; MAX_HANDLE_SZ / 4],
+        };
         let mut mount_id = 0;
         // SAFETY: `h` has room for MAX_HANDLE_SZ bytes, as its header says.
         let r = unsafe {
-            libc::name_to_handle_at(libc::AT_FDCWD, c.as_ptr(), (&raw mut h).cast(), &mut mount_id, 0)
+            libc::name_to_handle_at(
+                libc::AT_FDCWD,
+                c.as_ptr(),
+                (&raw mut h).cast(),
+                &mut mount_id,
+                0,
+            )
         };
         if r == 0 {
             let words = &h.data[..(h.bytes as usize / 4).min(h.data.len())];
@@ -108,7 +119,10 @@ pub fn path2fid(path: &Path) -> io::Result<Fid> {
             }
         }
     }
-    Ok(Fid::from_inode(meta.ino(), generation_ioctl(path).unwrap_or(0)))
+    Ok(Fid::from_inode(
+        meta.ino(),
+        generation_ioctl(path).unwrap_or(0),
+    ))
 }
 
 fn generation_ioctl(path: &Path) -> io::Result<u32> {
@@ -127,13 +141,24 @@ fn generation_ioctl(path: &Path) -> io::Result<u32> {
 /// `Ok(None)` if the filesystem or the kernel has no file handles (or a layout we do not know),
 /// so that the caller falls back to a tree walk. A stale handle is `ENOENT`.
 fn open_handle(root: &File, mount: &Path, fid: &Fid, flags: i32) -> io::Result<Option<File>> {
-    let Some((htype, words)) = layout_for(fs_type(mount)?).and_then(|l| handle_from_fid(l, fid)) else {
+    let Some((htype, words)) = layout_for(fs_type(mount)?).and_then(|l| handle_from_fid(l, fid))
+    else {
         return Ok(None);
     };
-    let mut h = Handle { bytes: (words.len() * 4) as u32, htype, data: [0; MAX_HANDLE_SZ / 4] };
+    let mut h = Handle {
+        bytes: (words.len() * 4) as u32,
+        htype,
+        data: [0; MAX_HANDLE_SZ / 4],
+    };
     h.data[..words.len()].copy_from_slice(&words);
     // SAFETY: `h` is a valid handle buffer; the result is a new fd or -1.
-    let fd = unsafe { libc::open_by_handle_at(root.as_raw_fd(), (&raw mut h).cast(), flags | libc::O_CLOEXEC) };
+    let fd = unsafe {
+        libc::open_by_handle_at(
+            root.as_raw_fd(),
+            (&raw mut h).cast(),
+            flags | libc::O_CLOEXEC,
+        )
+    };
     if fd < 0 {
         let e = io::Error::last_os_error();
         return match e.raw_os_error() {
@@ -197,10 +222,14 @@ fn walk(dir: &Path, fid: &Fid) -> Option<PathBuf> {
     let dev = std::fs::symlink_metadata(dir).ok()?.dev();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
-            let Ok(m) = std::fs::symlink_metadata(&p) else { continue };
+            let Ok(m) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
             if m.dev() != dev {
                 continue;
             }
@@ -231,7 +260,17 @@ mod tests {
         let (t, w) = handle_from_fid(Layout::ShmemGen64, &big).expect("encodes");
         assert_eq!(w, vec![7, 1, 1]);
         assert_eq!(fid_from_handle(Layout::ShmemGen64, t, &w), Some(big));
-        assert_eq!(handle_from_fid(Layout::Ino32Gen, &Fid { seq: 1, oid: 1, ver: 1 }), None);
+        assert_eq!(
+            handle_from_fid(
+                Layout::Ino32Gen,
+                &Fid {
+                    seq: 1,
+                    oid: 1,
+                    ver: 1
+                }
+            ),
+            None
+        );
     }
 
     #[test]

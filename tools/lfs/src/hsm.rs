@@ -24,7 +24,8 @@ pub const MDD_DEBUGFS: &str = "/sys/kernel/debug/lustre/mdd";
 
 /// How an archiving copy opens the file: read-only, leaving atime alone, not a symbolic link,
 /// and without waiting on leases.
-pub const ARCHIVE_OPEN: i32 = libc::O_RDONLY | libc::O_NOATIME | libc::O_NOFOLLOW | libc::O_NONBLOCK;
+pub const ARCHIVE_OPEN: i32 =
+    libc::O_RDONLY | libc::O_NOATIME | libc::O_NOFOLLOW | libc::O_NONBLOCK;
 /// How a restoring copy opens the file: write-only, without truncating (the released file kept
 /// its size, its data is a hole).
 pub const RESTORE_OPEN: i32 = libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
@@ -69,18 +70,28 @@ impl Target {
 /// be read or reached is left out.
 pub fn targets() -> io::Result<Vec<Target>> {
     let base = Path::new(MDD_DEBUGFS);
-    let entries = std::fs::read_dir(base)
-        .map_err(|e| {
-            let why = crate::worker::strerror(&e);
-            io::Error::new(e.kind(), format!("cannot list targets in {MDD_DEBUGFS}: {why} (no target attached?)"))
-        })?;
+    let entries = std::fs::read_dir(base).map_err(|e| {
+        let why = crate::worker::strerror(&e);
+        io::Error::new(
+            e.kind(),
+            format!("cannot list targets in {MDD_DEBUGFS}: {why} (no target attached?)"),
+        )
+    })?;
     let mut out = Vec::new();
     for e in entries.flatten() {
-        let Ok(name) = e.file_name().into_string() else { continue };
-        let Ok(m) = std::fs::read_to_string(e.path().join("mount_point")) else { continue };
+        let Ok(name) = e.file_name().into_string() else {
+            continue;
+        };
+        let Ok(m) = std::fs::read_to_string(e.path().join("mount_point")) else {
+            continue;
+        };
         let mount = PathBuf::from(m.trim_end_matches('\n'));
         if let Ok(meta) = std::fs::metadata(&mount) {
-            out.push(Target { name, mount, dev: meta.dev() });
+            out.push(Target {
+                name,
+                mount,
+                dev: meta.dev(),
+            });
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -94,12 +105,18 @@ pub fn devs(targets: &[Target]) -> Vec<(String, u64)> {
 
 /// The target a file on filesystem `dev` belongs to: the first of `targets` on it.
 pub fn target_of(targets: &[(String, u64)], dev: u64) -> Option<&str> {
-    targets.iter().find(|(_, d)| *d == dev).map(|(n, _)| n.as_str())
+    targets
+        .iter()
+        .find(|(_, d)| *d == dev)
+        .map(|(n, _)| n.as_str())
 }
 
 /// Groups `items` (each with the `st_dev` of its file) by target, targets in the order their
 /// first item came; the items on no target are returned apart, in order.
-pub fn group_by_target<T>(targets: &[(String, u64)], items: Vec<(T, u64)>) -> (Vec<(String, Vec<T>)>, Vec<T>) {
+pub fn group_by_target<T>(
+    targets: &[(String, u64)],
+    items: Vec<(T, u64)>,
+) -> (Vec<(String, Vec<T>)>, Vec<T>) {
     let mut groups: Vec<(String, Vec<T>)> = Vec::new();
     let mut orphans = Vec::new();
     for (item, dev) in items {
@@ -160,7 +177,8 @@ impl Device {
 
     /// Opens the device of `target` read-write (non-blocking reads if `nonblock`).
     pub fn open(target: &str, nonblock: bool) -> io::Result<Device> {
-        let c = CString::new(Self::path(target).into_os_string().into_vec()).map_err(|_| errno(libc::EINVAL))?;
+        let c = CString::new(Self::path(target).into_os_string().into_vec())
+            .map_err(|_| errno(libc::EINVAL))?;
         let flags = libc::O_RDWR | libc::O_CLOEXEC | if nonblock { libc::O_NONBLOCK } else { 0 };
         // SAFETY: `c` is a NUL-terminated path; the result is a new fd or -1.
         let fd = unsafe { libc::open(c.as_ptr(), flags) };
@@ -168,7 +186,9 @@ impl Device {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `fd` is a new descriptor that we own.
-        Ok(Device { file: unsafe { File::from_raw_fd(fd) } })
+        Ok(Device {
+            file: unsafe { File::from_raw_fd(fd) },
+        })
     }
 
     fn ioctl(&self, nr: u32, arg: *mut u8) -> io::Result<()> {
@@ -239,7 +259,9 @@ impl AsRawFd for Device {
 /// Whether an ARCHIVE to `archive_id` must be refused: the file has a copy in another
 /// archive (Lustre's "cannot change archive ID").
 pub fn archive_id_conflict(state: &UserState, archive_id: u32) -> bool {
-    state.states & rustre_logic::state::HS_EXISTS != 0 && state.archive_id != 0 && state.archive_id != archive_id
+    state.states & rustre_logic::state::HS_EXISTS != 0
+        && state.archive_id != 0
+        && state.archive_id != archive_id
 }
 
 /// `strtoul(s, NULL, 0)` on the whole string: `0x` hexadecimal, a leading `0` octal, else
@@ -269,7 +291,11 @@ mod tests {
 
     #[test]
     fn files_go_to_the_target_on_their_filesystem() {
-        let targets = t(&[("lustre-MDT0000", 10), ("lustre-MDT0001", 11), ("other-MDT0000", 10)]);
+        let targets = t(&[
+            ("lustre-MDT0000", 10),
+            ("lustre-MDT0001", 11),
+            ("other-MDT0000", 10),
+        ]);
         assert_eq!(target_of(&targets, 10), Some("lustre-MDT0000"));
         assert_eq!(target_of(&targets, 11), Some("lustre-MDT0001"));
         assert_eq!(target_of(&targets, 12), None);
@@ -277,7 +303,10 @@ mod tests {
         let (groups, orphans) = group_by_target(&targets, files);
         assert_eq!(
             groups,
-            vec![("lustre-MDT0001".to_string(), vec!["a", "d"]), ("lustre-MDT0000".to_string(), vec!["b", "e"])]
+            vec![
+                ("lustre-MDT0001".to_string(), vec!["a", "d"]),
+                ("lustre-MDT0000".to_string(), vec!["b", "e"])
+            ]
         );
         assert_eq!(orphans, vec!["c"]);
         let (groups, orphans) = group_by_target::<&str>(&targets, vec![]);
@@ -286,9 +315,21 @@ mod tests {
 
     #[test]
     fn targets_by_fsname() {
-        let mk = |n: &str| Target { name: n.into(), mount: PathBuf::from("/m"), dev: 1 };
-        let all = vec![mk("a-b-MDT0000"), mk("lustre-MDT0000"), mk("lustre-MDT0001"), mk("lustre2-MDT0000")];
-        let names: Vec<&str> = of_fsname(&all, "lustre").iter().map(|t| t.name.as_str()).collect();
+        let mk = |n: &str| Target {
+            name: n.into(),
+            mount: PathBuf::from("/m"),
+            dev: 1,
+        };
+        let all = vec![
+            mk("a-b-MDT0000"),
+            mk("lustre-MDT0000"),
+            mk("lustre-MDT0001"),
+            mk("lustre2-MDT0000"),
+        ];
+        let names: Vec<&str> = of_fsname(&all, "lustre")
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
         assert_eq!(names, ["lustre-MDT0000", "lustre-MDT0001"]);
         assert_eq!(of_fsname(&all, "a-b").len(), 1);
         assert!(of_fsname(&all, "lus").is_empty());
@@ -296,10 +337,24 @@ mod tests {
 
     #[test]
     fn requests_are_lustre_layout() {
-        let fids = [Fid { seq: 0x200000401, oid: 1, ver: 0 }, Fid { seq: 5, oid: 6, ver: 0 }];
+        let fids = [
+            Fid {
+                seq: 0x200000401,
+                oid: 1,
+                ver: 0,
+            },
+            Fid {
+                seq: 5,
+                oid: 6,
+                ver: 0,
+            },
+        ];
         let b = build_request(UserAction::Archive, 2, 1, &fids, b"x=1").expect("builds");
         let r = Request::decode(&b).expect("decodes");
-        assert_eq!((r.action, r.archive_id, r.flags, r.itemcount, r.data_len), (10, 2, 1, 2, 3));
+        assert_eq!(
+            (r.action, r.archive_id, r.flags, r.itemcount, r.data_len),
+            (10, 2, 1, 2, 3)
+        );
         assert_eq!(r.checked_len(), Ok(b.len()));
         assert_eq!(Request::item_fid(&b, 1), fids[1]);
         assert_eq!(r.data(&b), Ok(&b"x=1"[..]));
@@ -312,7 +367,11 @@ mod tests {
 
     #[test]
     fn archive_id_changes() {
-        let s = |states, archive_id| UserState { states, archive_id, ..Default::default() };
+        let s = |states, archive_id| UserState {
+            states,
+            archive_id,
+            ..Default::default()
+        };
         assert!(!archive_id_conflict(&s(0, 0), 3));
         assert!(!archive_id_conflict(&s(HS_EXISTS | HS_ARCHIVED, 3), 3));
         assert!(archive_id_conflict(&s(HS_EXISTS, 2), 3));

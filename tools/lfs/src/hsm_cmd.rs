@@ -32,7 +32,11 @@ pub const USAGE: &str = "lfs hsm_archive [--archive|-a NUM] [--data|-d DATA] [--
 
 /// The usage lines of command `cmd` (`hsm_state`).
 pub fn usage(cmd: &str) -> String {
-    let lines: Vec<&str> = USAGE.lines().map(str::trim_start).filter(|l| l.contains(cmd)).collect();
+    let lines: Vec<&str> = USAGE
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.contains(cmd))
+        .collect();
     format!("usage: {}", lines.join("\n       "))
 }
 
@@ -55,7 +59,11 @@ enum Arg<'a> {
 /// getopt_long-like parsing: `--name VALUE`, `--name=VALUE`, `-x VALUE`, `-xVALUE`, `--`
 /// ending the options. Operands may come between options unless `in_order`, which ends the
 /// options at the first operand (as `+` does in getopt).
-fn parse_opts<'a>(args: &'a [OsString], specs: &[Spec], in_order: bool) -> Result<Vec<Arg<'a>>, String> {
+fn parse_opts<'a>(
+    args: &'a [OsString],
+    specs: &[Spec],
+    in_order: bool,
+) -> Result<Vec<Arg<'a>>, String> {
     let mut out = Vec::new();
     let mut it = args.iter();
     let mut only_operands = false;
@@ -76,19 +84,27 @@ fn parse_opts<'a>(args: &'a [OsString], specs: &[Spec], in_order: bool) -> Resul
                 None => (long, None),
             };
             let spec = specs.iter().find(|s| s.long.as_bytes() == name);
-            (spec.ok_or_else(|| format!("unrecognized option '{}'", a.to_string_lossy()))?, val)
+            (
+                spec.ok_or_else(|| format!("unrecognized option '{}'", a.to_string_lossy()))?,
+                val,
+            )
         } else {
             let spec = specs.iter().find(|s| s.short.contains(&b[1]));
             let rest = (b.len() > 2).then(|| OsStr::from_bytes(&b[2..]));
-            (spec.ok_or_else(|| format!("invalid option '{}'", a.to_string_lossy()))?, rest)
+            (
+                spec.ok_or_else(|| format!("invalid option '{}'", a.to_string_lossy()))?,
+                rest,
+            )
         };
         let value = match (spec.value, inline) {
             (false, None) => None,
             (false, Some(_)) => return Err(format!("option '--{}' takes no value", spec.long)),
             (true, Some(v)) => Some(v),
-            (true, None) => {
-                Some(it.next().ok_or_else(|| format!("option '--{}' needs a value", spec.long))?.as_os_str())
-            }
+            (true, None) => Some(
+                it.next()
+                    .ok_or_else(|| format!("option '--{}' needs a value", spec.long))?
+                    .as_os_str(),
+            ),
         };
         out.push(Arg::Opt(spec.long, value));
     }
@@ -109,9 +125,21 @@ pub struct RequestArgs {
 }
 
 const REQUEST_OPTS: &[Spec] = &[
-    Spec { long: "archive", short: b"a", value: true },
-    Spec { long: "data", short: b"dD", value: true },
-    Spec { long: "filelist", short: b"l", value: true },
+    Spec {
+        long: "archive",
+        short: b"a",
+        value: true,
+    },
+    Spec {
+        long: "data",
+        short: b"dD",
+        value: true,
+    },
+    Spec {
+        long: "filelist",
+        short: b"l",
+        value: true,
+    },
 ];
 
 fn number<T: TryFrom<u64>>(what: &str, v: &OsStr) -> Result<T, String> {
@@ -178,7 +206,11 @@ pub fn hsm_request(action: UserAction, args: &[OsString]) -> i32 {
         match std::fs::read(list) {
             Ok(c) => r.files.extend(filelist_names(&c)),
             Err(e) => {
-                eprintln!("lfs {cmd}: cannot read file list '{}': {}", list.display(), strerror(&e));
+                eprintln!(
+                    "lfs {cmd}: cannot read file list '{}': {}",
+                    list.display(),
+                    strerror(&e)
+                );
                 return errno_of(&e);
             }
         }
@@ -200,14 +232,21 @@ pub fn hsm_request(action: UserAction, args: &[OsString]) -> i32 {
         match path2fid(f).and_then(|fid| Ok((fid, std::fs::symlink_metadata(f)?.dev()))) {
             Ok((fid, dev)) => items.push(((f.as_path(), fid), dev)),
             Err(e) => {
-                eprintln!("lfs {cmd}: cannot read FID of {}: {}", f.display(), strerror(&e));
+                eprintln!(
+                    "lfs {cmd}: cannot read FID of {}: {}",
+                    f.display(),
+                    strerror(&e)
+                );
                 return errno_of(&e);
             }
         }
     }
     let (groups, orphans) = hsm::group_by_target(&targets, items);
     if let Some((f, _)) = orphans.first() {
-        eprintln!("lfs {cmd}: {} is not on an attached metadata target", f.display());
+        eprintln!(
+            "lfs {cmd}: {} is not on an attached metadata target",
+            f.display()
+        );
         return libc::ENODEV;
     }
     let mut rc = 0;
@@ -220,18 +259,32 @@ pub fn hsm_request(action: UserAction, args: &[OsString]) -> i32 {
 }
 
 /// Sends the request for the files of one target, in chunks of at most `MAX_ITEMS` FIDs.
-fn send(action: UserAction, r: &RequestArgs, target: &str, files: &[(&Path, Fid)]) -> Result<(), i32> {
+fn send(
+    action: UserAction,
+    r: &RequestArgs,
+    target: &str,
+    files: &[(&Path, Fid)],
+) -> Result<(), i32> {
     let cmd = cmd_name(action);
     let dev = Device::open(target, false).map_err(|e| {
-        eprintln!("lfs {cmd}: cannot open {}: {}", Device::path(target).display(), strerror(&e));
+        eprintln!(
+            "lfs {cmd}: cannot open {}: {}",
+            Device::path(target).display(),
+            strerror(&e)
+        );
         errno_of(&e)
     })?;
     let mut rc = Ok(());
     for chunk in files.chunks(uapi::MAX_ITEMS as usize) {
         let fids: Vec<Fid> = chunk.iter().map(|(_, f)| *f).collect();
-        let sent = build_request(action, r.archive_id, 0, &fids, &r.data).and_then(|mut b| dev.request(&mut b));
+        let sent = build_request(action, r.archive_id, 0, &fids, &r.data)
+            .and_then(|mut b| dev.request(&mut b));
         if let Err(e) = sent {
-            eprintln!("lfs {cmd}: cannot send HSM request (use of {}): {}", chunk[0].0.display(), strerror(&e));
+            eprintln!(
+                "lfs {cmd}: cannot send HSM request (use of {}): {}",
+                chunk[0].0.display(),
+                strerror(&e)
+            );
             rc = Err(errno_of(&e));
         }
     }
@@ -241,7 +294,10 @@ fn send(action: UserAction, r: &RequestArgs, target: &str, files: &[(&Path, Fid)
 /// `lfs hsm_state FILE...`.
 pub fn hsm_state(args: &[OsString]) -> i32 {
     let files: Vec<&OsStr> = match parse_opts(args, &[], false) {
-        Ok(a) => a.into_iter().filter_map(|a| if let Arg::Pos(p) = a { Some(p) } else { None }).collect(),
+        Ok(a) => a
+            .into_iter()
+            .filter_map(|a| if let Arg::Pos(p) = a { Some(p) } else { None })
+            .collect(),
         Err(e) => {
             eprintln!("lfs hsm_state: {e}\n{}", usage("hsm_state"));
             return libc::EINVAL;
@@ -264,11 +320,26 @@ pub fn hsm_state(args: &[OsString]) -> i32 {
         match state_of(Path::new(f), &targets, &mut devices) {
             Ok(s) => {
                 let path = f.to_string_lossy();
-                println!("{}", StateText { path: &path, states: s.states, archive_id: s.archive_id });
+                println!(
+                    "{}",
+                    StateText {
+                        path: &path,
+                        states: s.states,
+                        archive_id: s.archive_id
+                    }
+                );
             }
             Err(e) => {
-                let hint = if errno_of(&e) == libc::ENODEV { " (not on an attached metadata target?)" } else { "" };
-                eprintln!("lfs hsm_state: can't get hsm state for {}: {}{hint}", f.to_string_lossy(), strerror(&e));
+                let hint = if errno_of(&e) == libc::ENODEV {
+                    " (not on an attached metadata target?)"
+                } else {
+                    ""
+                };
+                eprintln!(
+                    "lfs hsm_state: can't get hsm state for {}: {}{hint}",
+                    f.to_string_lossy(),
+                    strerror(&e)
+                );
                 rc = errno_of(&e);
             }
         }
@@ -283,11 +354,15 @@ fn state_of(
 ) -> io::Result<uapi::UserState> {
     let file = crate::fid::open_path(path, libc::O_RDONLY | libc::O_NONBLOCK)?;
     let dev = file.metadata()?.dev();
-    let target = hsm::target_of(targets, dev).ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))?;
+    let target =
+        hsm::target_of(targets, dev).ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))?;
     if !devices.iter().any(|(n, _)| n == target) {
         devices.push((target.to_owned(), Device::open(target, false)?));
     }
-    let (_, d) = devices.iter().find(|(n, _)| n == target).ok_or_else(|| io::Error::from_raw_os_error(libc::EIO))?;
+    let (_, d) = devices
+        .iter()
+        .find(|(n, _)| n == target)
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EIO))?;
     d.state(&file)
 }
 
@@ -312,7 +387,11 @@ pub struct UpcallArgs {
     pub fids: Vec<OsString>,
 }
 
-const UPCALL_OPTS: &[Spec] = &[Spec { long: "mount", short: b"M", value: true }];
+const UPCALL_OPTS: &[Spec] = &[Spec {
+    long: "mount",
+    short: b"M",
+    value: true,
+}];
 
 /// Parses `[--mount|-M DIR] WORKER ACTION FSNAME ARCHIVE_ID FLAGS DATA FID...`; options end
 /// at WORKER.
@@ -334,9 +413,17 @@ pub fn parse_upcall_args(args: &[OsString]) -> Result<UpcallArgs, String> {
     let action = match action.as_bytes() {
         b"ARCHIVE" => Action::Archive,
         b"REMOVE" => Action::Remove,
-        _ => return Err(format!("action '{}' is not ARCHIVE or REMOVE", action.to_string_lossy())),
+        _ => {
+            return Err(format!(
+                "action '{}' is not ARCHIVE or REMOVE",
+                action.to_string_lossy()
+            ))
+        }
     };
-    let fsname = fsname.to_str().filter(|f| !f.is_empty()).ok_or("invalid file system name")?;
+    let fsname = fsname
+        .to_str()
+        .filter(|f| !f.is_empty())
+        .ok_or("invalid file system name")?;
     Ok(UpcallArgs {
         mount,
         worker: worker.to_os_string(),
@@ -372,7 +459,11 @@ pub fn upcall_copy(action: Action, flags: u64, archive_id: u32, fid: Fid) -> Cop
 
 /// The end of a started copy (with the data version COPY_START returned) with result `errval`.
 pub fn completed(started: &Copy, errval: u16) -> Copy {
-    Copy { flags: started.flags | uapi::HP_FLAG_COMPLETED, errval, ..*started }
+    Copy {
+        flags: started.flags | uapi::HP_FLAG_COMPLETED,
+        errval,
+        ..*started
+    }
 }
 
 /// The worker's arguments after its name: `ACTION FSNAME ARCHIVE_ID FLAGS DATA FID`.
@@ -431,7 +522,10 @@ pub fn hsm_upcall(args: &[OsString]) -> i32 {
     let mut rc = 0;
     for (n, text) in a.fids.iter().enumerate() {
         if let Some(sig) = worker::stop_signal() {
-            eprintln!("lfs hsm_upcall: stopped by signal {sig}, {} FID(s) not done", a.fids.len() - n);
+            eprintln!(
+                "lfs hsm_upcall: stopped by signal {sig}, {} FID(s) not done",
+                a.fids.len() - n
+            );
             return libc::EINTR;
         }
         let Some(fid) = Fid::parse(text.as_bytes()) else {
@@ -459,7 +553,11 @@ fn open_sites(a: &UpcallArgs) -> Result<Vec<Site>, i32> {
         Some(m) => match std::fs::metadata(m) {
             Ok(meta) => Some((m.as_path(), meta.dev())),
             Err(e) => {
-                eprintln!("lfs hsm_upcall: cannot use mount point {}: {}", m.display(), strerror(&e));
+                eprintln!(
+                    "lfs hsm_upcall: cannot use mount point {}: {}",
+                    m.display(),
+                    strerror(&e)
+                );
                 return Err(errno_of(&e));
             }
         },
@@ -468,8 +566,14 @@ fn open_sites(a: &UpcallArgs) -> Result<Vec<Site>, i32> {
     let targets = upcall_targets(&all, mount, &a.fsname);
     if targets.is_empty() {
         match &a.mount {
-            Some(m) => eprintln!("lfs hsm_upcall: no attached target is mounted on {}", m.display()),
-            None => eprintln!("lfs hsm_upcall: no attached target of file system '{}'", a.fsname),
+            Some(m) => eprintln!(
+                "lfs hsm_upcall: no attached target is mounted on {}",
+                m.display()
+            ),
+            None => eprintln!(
+                "lfs hsm_upcall: no attached target of file system '{}'",
+                a.fsname
+            ),
         }
         return Err(libc::ENODEV);
     }
@@ -479,7 +583,11 @@ fn open_sites(a: &UpcallArgs) -> Result<Vec<Site>, i32> {
         match Device::open(&target.name, false) {
             Ok(dev) => sites.push(Site { target, dev }),
             Err(e) => {
-                eprintln!("lfs hsm_upcall: cannot open {}: {}", Device::path(&target.name).display(), strerror(&e));
+                eprintln!(
+                    "lfs hsm_upcall: cannot open {}: {}",
+                    Device::path(&target.name).display(),
+                    strerror(&e)
+                );
                 last = errno_of(&e);
             }
         }
@@ -514,12 +622,19 @@ fn upcall_archive(a: &UpcallArgs, sites: &[Site], fid: &Fid) -> Result<(), i32> 
     let site = &sites[i];
     let mut copy = upcall_copy(a.action, a.flags, a.archive_id, *fid);
     site.dev.copy_start(&mut copy).map_err(|e| {
-        eprintln!("lfs hsm_upcall: cannot start ARCHIVE of {fid} on {}: {}", site.target.name, strerror(&e));
+        eprintln!(
+            "lfs hsm_upcall: cannot start ARCHIVE of {fid} on {}: {}",
+            site.target.name,
+            strerror(&e)
+        );
         errno_of(&e)
     })?;
     let refused = match site.dev.state(&file) {
         Err(e) => {
-            eprintln!("lfs hsm_upcall: cannot get HSM state of {fid}: {}", strerror(&e));
+            eprintln!(
+                "lfs hsm_upcall: cannot get HSM state of {fid}: {}",
+                strerror(&e)
+            );
             Some(errno_of(&e))
         }
         Ok(s) if archive_id_conflict(&s, a.archive_id) => {
@@ -552,7 +667,11 @@ fn upcall_remove(a: &UpcallArgs, sites: &[Site], fid: &Fid) -> Result<(), i32> {
                 return end(site, &copy, errval, fid, a.action);
             }
             Err(e) => {
-                eprintln!("lfs hsm_upcall: cannot start REMOVE of {fid} on {}: {}", site.target.name, strerror(&e));
+                eprintln!(
+                    "lfs hsm_upcall: cannot start REMOVE of {fid} on {}: {}",
+                    site.target.name,
+                    strerror(&e)
+                );
                 last = errno_of(&e);
                 if last != libc::ENOENT {
                     break;
@@ -569,7 +688,15 @@ fn run_worker(a: &UpcallArgs, fid: &Fid, stdin: Stdio) -> u16 {
         return libc::EINTR as u16;
     }
     let mut cmd = Command::new(&a.worker);
-    cmd.args(worker_args(a.action, OsStr::new(&a.fsname), a.archive_id, a.flags, &a.data, fid)).stdin(stdin);
+    cmd.args(worker_args(
+        a.action,
+        OsStr::new(&a.fsname),
+        a.archive_id,
+        a.flags,
+        &a.data,
+        fid,
+    ))
+    .stdin(stdin);
     let outcome = worker::spawn(&mut cmd).and_then(|child| {
         drop(cmd);
         worker::wait(child)
@@ -587,7 +714,11 @@ fn run_worker(a: &UpcallArgs, fid: &Fid, stdin: Stdio) -> u16 {
             worker::errval(&o.status)
         }
         Err(e) => {
-            eprintln!("lfs hsm_upcall: cannot run {}: {}", a.worker.to_string_lossy(), strerror(&e));
+            eprintln!(
+                "lfs hsm_upcall: cannot run {}: {}",
+                a.worker.to_string_lossy(),
+                strerror(&e)
+            );
             errno_of(&e) as u16
         }
     }
@@ -598,10 +729,16 @@ fn end(site: &Site, started: &Copy, errval: u16, fid: &Fid, action: Action) -> R
     if let Err(e) = site.dev.copy_end(&completed(started, errval)) {
         if errno_of(&e) == libc::EBUSY && errval == 0 {
             // The target compared data versions: the archived copy is not the file's data.
-            eprintln!("lfs hsm_upcall: {} of {fid}: the file changed while it was copied", action.name());
+            eprintln!(
+                "lfs hsm_upcall: {} of {fid}: the file changed while it was copied",
+                action.name()
+            );
         } else {
             let (a, t) = (action.name(), &site.target.name);
-            eprintln!("lfs hsm_upcall: cannot end {a} of {fid} on {t}: {}", strerror(&e));
+            eprintln!(
+                "lfs hsm_upcall: cannot end {a} of {fid} on {t}: {}",
+                strerror(&e)
+            );
         }
         return Err(errno_of(&e));
     }
@@ -621,15 +758,23 @@ mod tests {
 
     #[test]
     fn request_options() {
-        let r = parse_request_args(UserAction::Archive, &os(&["-a", "2", "f1", "--data=x y", "f2", "--", "-f3"]))
-            .expect("parses");
+        let r = parse_request_args(
+            UserAction::Archive,
+            &os(&["-a", "2", "f1", "--data=x y", "f2", "--", "-f3"]),
+        )
+        .expect("parses");
         assert_eq!(r.archive_id, 2);
         assert_eq!(r.data, b"x y");
         assert_eq!(r.files, [PathBuf::from("f1"), "f2".into(), "-f3".into()]);
-        let r = parse_request_args(UserAction::Remove, &os(&["--archive=0x3", "-Dd", "-l", "list"])).expect("parses");
+        let r = parse_request_args(
+            UserAction::Remove,
+            &os(&["--archive=0x3", "-Dd", "-l", "list"]),
+        )
+        .expect("parses");
         assert_eq!((r.archive_id, r.data.as_slice()), (3, &b"d"[..]));
         assert_eq!(r.filelists, [PathBuf::from("list")]);
-        let r = parse_request_args(UserAction::Restore, &os(&["--filelist", "l", "-dX", "g"])).expect("parses");
+        let r = parse_request_args(UserAction::Restore, &os(&["--filelist", "l", "-dX", "g"]))
+            .expect("parses");
         assert_eq!((r.data.as_slice(), r.files.len()), (&b"X"[..], 1));
         let r = parse_request_args(UserAction::Archive, &os(&["-a3", "-", "f"])).expect("parses");
         assert_eq!((r.archive_id, r.files.len()), (3, 2));
@@ -651,7 +796,8 @@ mod tests {
     #[test]
     fn usages() {
         assert_eq!(usage("hsm_state"), "usage: lfs hsm_state FILE...");
-        assert!(usage("hsm_release").starts_with("usage: lfs hsm_restore|hsm_release|hsm_cancel [--data"));
+        assert!(usage("hsm_release")
+            .starts_with("usage: lfs hsm_restore|hsm_release|hsm_cancel [--data"));
         assert_eq!(usage("hsm_upcall").lines().count(), 1);
     }
 
@@ -663,17 +809,33 @@ mod tests {
 
     #[test]
     fn upcall_arguments() {
-        let args = os(&["-M", "/mnt", "w", "ARCHIVE", "lustre", "0x2", "5", "", "[0x1:0x2:0x0]", "bad"]);
+        let args = os(&[
+            "-M",
+            "/mnt",
+            "w",
+            "ARCHIVE",
+            "lustre",
+            "0x2",
+            "5",
+            "",
+            "[0x1:0x2:0x0]",
+            "bad",
+        ]);
         let a = parse_upcall_args(&args).expect("parses");
         assert_eq!(a.mount, Some(PathBuf::from("/mnt")));
         assert_eq!(a.worker, "w");
-        assert_eq!((a.action, a.fsname.as_str(), a.archive_id, a.flags), (Action::Archive, "lustre", 2, 5));
+        assert_eq!(
+            (a.action, a.fsname.as_str(), a.archive_id, a.flags),
+            (Action::Archive, "lustre", 2, 5)
+        );
         assert_eq!(a.data, "");
         assert_eq!(a.fids, os(&["[0x1:0x2:0x0]", "bad"]));
         // Options end at the worker: the DATA may look like one.
-        let a = parse_upcall_args(&os(&["w", "REMOVE", "fs", "1", "0", "-M", "[0x1:0x2:0x0]"])).expect("parses");
+        let a = parse_upcall_args(&os(&["w", "REMOVE", "fs", "1", "0", "-M", "[0x1:0x2:0x0]"]))
+            .expect("parses");
         assert_eq!((a.mount, a.data), (None, "-M".into()));
-        let a = parse_upcall_args(&os(&["--mount=/m", "w", "REMOVE", "fs", "1", "0", "", "f"])).expect("parses");
+        let a = parse_upcall_args(&os(&["--mount=/m", "w", "REMOVE", "fs", "1", "0", "", "f"]))
+            .expect("parses");
         assert_eq!(a.mount, Some(PathBuf::from("/m")));
         for bad in [
             &["w", "RESTORE", "fs", "1", "0", "", "f"][..],
@@ -690,28 +852,59 @@ mod tests {
 
     #[test]
     fn upcall_copies() {
-        let fid = Fid { seq: 0x200000401, oid: 1, ver: 0 };
+        let fid = Fid {
+            seq: 0x200000401,
+            oid: 1,
+            ver: 0,
+        };
         let c = upcall_copy(Action::Archive, 0x1, 3, fid);
         assert_eq!(c.flags, 0xa000 | uapi::HP_FLAG_UPCALL | 0x1);
-        assert_eq!((c.archive_id, c.hai.action, c.hai.fid, c.hai.dfid), (3, 20, fid, fid));
+        assert_eq!(
+            (c.archive_id, c.hai.action, c.hai.fid, c.hai.dfid),
+            (3, 20, fid, fid)
+        );
         assert_eq!((c.hai.offset, c.hai.length, c.hai.cookie), (0, u64::MAX, 0));
-        let started = Copy { data_version: 77, ..c };
+        let started = Copy {
+            data_version: 77,
+            ..c
+        };
         let e = completed(&started, 5);
-        assert_eq!(e.flags, 0xa000 | uapi::HP_FLAG_UPCALL | uapi::HP_FLAG_COMPLETED | 0x1);
+        assert_eq!(
+            e.flags,
+            0xa000 | uapi::HP_FLAG_UPCALL | uapi::HP_FLAG_COMPLETED | 0x1
+        );
         assert_eq!((e.errval, e.data_version, e.upcall_action()), (5, 77, 20));
         assert_eq!(upcall_copy(Action::Remove, 0, 1, fid).flags, 0xb004);
     }
 
     #[test]
     fn worker_command_line() {
-        let fid = Fid { seq: 0x200000401, oid: 1, ver: 0 };
-        let args = worker_args(Action::Remove, OsStr::new("lustre"), 2, 4, OsStr::new("a b"), &fid);
-        assert_eq!(args, os(&["REMOVE", "lustre", "2", "4", "a b", "[0x200000401:0x1:0x0]"]));
+        let fid = Fid {
+            seq: 0x200000401,
+            oid: 1,
+            ver: 0,
+        };
+        let args = worker_args(
+            Action::Remove,
+            OsStr::new("lustre"),
+            2,
+            4,
+            OsStr::new("a b"),
+            &fid,
+        );
+        assert_eq!(
+            args,
+            os(&["REMOVE", "lustre", "2", "4", "a b", "[0x200000401:0x1:0x0]"])
+        );
     }
 
     #[test]
     fn upcall_target_choice() {
-        let mk = |n: &str, m: &str, dev| Target { name: n.into(), mount: m.into(), dev };
+        let mk = |n: &str, m: &str, dev| Target {
+            name: n.into(),
+            mount: m.into(),
+            dev,
+        };
         let all = [
             mk("lustre-MDT0000", "/a", 1),
             mk("lustre-MDT0001", "/b", 2),
@@ -719,11 +912,20 @@ mod tests {
             mk("scratch-MDT0000", "/c", 3),
         ];
         let names = |v: Vec<Target>| v.into_iter().map(|t| t.name).collect::<Vec<_>>();
-        assert_eq!(names(upcall_targets(&all, None, "lustre")), ["lustre-MDT0000", "lustre-MDT0001"]);
+        assert_eq!(
+            names(upcall_targets(&all, None, "lustre")),
+            ["lustre-MDT0000", "lustre-MDT0001"]
+        );
         assert!(upcall_targets(&all, None, "nope").is_empty());
         let on_b2 = Some((Path::new("/b2"), 2));
-        assert_eq!(names(upcall_targets(&all, on_b2, "lustre")), ["lustre-MDT0001", "other-MDT0000"]);
-        assert_eq!(names(upcall_targets(&all, on_b2, "x")), ["other-MDT0000", "lustre-MDT0001"]);
+        assert_eq!(
+            names(upcall_targets(&all, on_b2, "lustre")),
+            ["lustre-MDT0001", "other-MDT0000"]
+        );
+        assert_eq!(
+            names(upcall_targets(&all, on_b2, "x")),
+            ["other-MDT0000", "lustre-MDT0001"]
+        );
         assert!(upcall_targets(&all, Some((Path::new("/z"), 9)), "lustre").is_empty());
     }
 }

@@ -17,7 +17,8 @@ use lfs::hsm_cmd;
 use rustre_logic::fid::Fid;
 use rustre_logic::uapi::UserAction;
 
-const USAGE: &str = "usage: lfs changelog [--follow] [--user USERNAME] <mdtname> [startrec [endrec]]\n       \
+const USAGE: &str =
+    "usage: lfs changelog [--follow] [--user USERNAME] <mdtname> [startrec [endrec]]\n       \
                      lfs changelog_clear <mdtname> <id> <endrec>\n       \
                      lfs path2fid FILE...\n       \
                      lfs fid2path <target|fsname|mountpoint> FID...";
@@ -50,7 +51,8 @@ fn changelog(args: &[String]) -> i32 {
             _ => rest.push(a.clone()),
         }
     }
-    let num = |s: Option<&String>| -> Result<u64, ()> { s.map_or(Ok(0), |s| s.parse().map_err(|_| ())) };
+    let num =
+        |s: Option<&String>| -> Result<u64, ()> { s.map_or(Ok(0), |s| s.parse().map_err(|_| ())) };
     let (Some(mdt), Ok(start), Ok(end)) = (rest.first(), num(rest.get(1)), num(rest.get(2))) else {
         eprintln!("{USAGE}");
         return 22;
@@ -137,7 +139,11 @@ fn resolve_mount(arg: &str) -> Result<PathBuf, String> {
     let mut found = Vec::new();
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name == arg || name.strip_prefix(arg).is_some_and(|r| r.starts_with("-MDT")) {
+        if name == arg
+            || name
+                .strip_prefix(arg)
+                .is_some_and(|r| r.starts_with("-MDT"))
+        {
             if let Ok(m) = std::fs::read_to_string(e.path().join("mount_point")) {
                 found.push(PathBuf::from(m.trim_end()));
             }
@@ -165,7 +171,10 @@ fn main() -> ExitCode {
         "hsm_upcall" => return ExitCode::from(exit(hsm_cmd::hsm_upcall(os_rest))),
         _ => {}
     }
-    let rest: Vec<String> = os_rest.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let rest: Vec<String> = os_rest
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let rest = rest.as_slice();
     let mut rc = 0;
     match cmd.as_str() {
@@ -220,7 +229,10 @@ fn main() -> ExitCode {
         }
         "help" | "--help" | "-h" => println!("{USAGE}\n       {}", hsm_cmd::USAGE),
         _ => {
-            eprintln!("lfs: unknown command '{cmd}'\n{USAGE}\n       {}", hsm_cmd::USAGE);
+            eprintln!(
+                "lfs: unknown command '{cmd}'\n{USAGE}\n       {}",
+                hsm_cmd::USAGE
+            );
             return ExitCode::from(22);
         }
     }

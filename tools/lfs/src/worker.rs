@@ -43,7 +43,9 @@ fn setup() -> Result<(), i32> {
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
-        return Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+        return Err(io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
     }
     WAKE_READ.store(fds[0], Ordering::SeqCst);
     WAKE_WRITE.store(fds[1], Ordering::SeqCst);
@@ -52,12 +54,19 @@ fn setup() -> Result<(), i32> {
         let rc = unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            sa.sa_flags = libc::SA_RESTART | if sig == libc::SIGCHLD { libc::SA_NOCLDSTOP } else { 0 };
+            sa.sa_flags = libc::SA_RESTART
+                | if sig == libc::SIGCHLD {
+                    libc::SA_NOCLDSTOP
+                } else {
+                    0
+                };
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(sig, &sa, std::ptr::null_mut())
         };
         if rc != 0 {
-            return Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+            return Err(io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO));
         }
     }
     Ok(())
@@ -89,14 +98,26 @@ fn drain_wake() {
 pub fn poll_with_wake(fd: RawFd) -> io::Result<bool> {
     install()?;
     let mut p = [
-        libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
-        libc::pollfd { fd: WAKE_READ.load(Ordering::SeqCst), events: libc::POLLIN, revents: 0 },
+        libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: WAKE_READ.load(Ordering::SeqCst),
+            events: libc::POLLIN,
+            revents: 0,
+        },
     ];
     // SAFETY: `p` holds two valid pollfd entries (a negative fd is ignored by poll).
     let n = unsafe { libc::poll(p.as_mut_ptr(), 2, -1) };
     if n < 0 {
         let e = io::Error::last_os_error();
-        return if e.raw_os_error() == Some(libc::EINTR) { Ok(false) } else { Err(e) };
+        return if e.raw_os_error() == Some(libc::EINTR) {
+            Ok(false)
+        } else {
+            Err(e)
+        };
     }
     drain_wake();
     Ok(fd >= 0 && p[0].revents != 0)
@@ -142,7 +163,10 @@ pub fn wait(child: Child) -> io::Result<Outcome> {
         let r = unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
         if r == pid {
             let stopped_by = if forwarded > 0 { stop_signal() } else { None };
-            return Ok(Outcome { status: ExitStatus::from_raw(st), stopped_by });
+            return Ok(Outcome {
+                status: ExitStatus::from_raw(st),
+                stopped_by,
+            });
         }
         if r < 0 {
             let e = io::Error::last_os_error();
@@ -153,7 +177,11 @@ pub fn wait(child: Child) -> io::Result<Outcome> {
         }
         let count = STOP_COUNT.load(Ordering::SeqCst);
         if count > forwarded {
-            let sig = if forwarded == 0 { libc::SIGTERM } else { libc::SIGKILL };
+            let sig = if forwarded == 0 {
+                libc::SIGTERM
+            } else {
+                libc::SIGKILL
+            };
             // SAFETY: `pid` is our child, not yet reaped.
             unsafe { libc::kill(pid, sig) };
             forwarded = count;
@@ -192,14 +220,18 @@ pub fn exit_code(err: i32) -> u8 {
 
 /// The `strerror(3)` text of an error (no " (os error N)" suffix).
 pub fn strerror(e: &io::Error) -> String {
-    let Some(n) = e.raw_os_error() else { return e.to_string() };
+    let Some(n) = e.raw_os_error() else {
+        return e.to_string();
+    };
     let mut buf = [0 as libc::c_char; 128];
     // SAFETY: `buf` is valid for its length; the XSI strerror_r NUL-terminates on success.
     if unsafe { libc::strerror_r(n, buf.as_mut_ptr(), buf.len()) } != 0 {
         return format!("Unknown error {n}");
     }
     // SAFETY: on success `buf` holds a NUL-terminated string.
-    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The errno of an error, `EIO` if it has none.
@@ -216,10 +248,22 @@ mod tests {
         assert_eq!(errval(&ExitStatus::from_raw(0)), 0);
         assert_eq!(errval(&ExitStatus::from_raw(2 << 8)), 2);
         assert_eq!(errval(&ExitStatus::from_raw(255 << 8)), 255);
-        assert_eq!(errval(&ExitStatus::from_raw(libc::SIGTERM)), libc::EINTR as u16);
-        assert_eq!(errval(&ExitStatus::from_raw(libc::SIGKILL)), libc::EINTR as u16);
-        assert_eq!(errval(&ExitStatus::from_raw(libc::SIGSEGV | 0x80)), libc::EIO as u16);
-        assert_eq!(describe(&ExitStatus::from_raw(3 << 8)), "exited with status 3");
+        assert_eq!(
+            errval(&ExitStatus::from_raw(libc::SIGTERM)),
+            libc::EINTR as u16
+        );
+        assert_eq!(
+            errval(&ExitStatus::from_raw(libc::SIGKILL)),
+            libc::EINTR as u16
+        );
+        assert_eq!(
+            errval(&ExitStatus::from_raw(libc::SIGSEGV | 0x80)),
+            libc::EIO as u16
+        );
+        assert_eq!(
+            describe(&ExitStatus::from_raw(3 << 8)),
+            "exited with status 3"
+        );
         assert_eq!(describe(&ExitStatus::from_raw(9)), "was killed by signal 9");
     }
 
@@ -233,7 +277,10 @@ mod tests {
 
     #[test]
     fn strerror_text() {
-        assert_eq!(strerror(&io::Error::from_raw_os_error(libc::ENOENT)), "No such file or directory");
+        assert_eq!(
+            strerror(&io::Error::from_raw_os_error(libc::ENOENT)),
+            "No such file or directory"
+        );
         assert_eq!(strerror(&io::Error::other("x")), "x");
     }
 

@@ -25,7 +25,14 @@ mod tests {
 
     #[test]
     fn lustre_example() {
-        let fid = Fid { seq: 0x2_0000_0401, oid: 1, ver: 0 };
-        assert_eq!(v1_path(&fid), "0001/0000/0401/0000/0002/0000/0x200000401:0x1:0x0");
+        let fid = Fid {
+            seq: 0x2_0000_0401,
+            oid: 1,
+            ver: 0,
+        };
+        assert_eq!(
+            v1_path(&fid),
+            "0001/0000/0401/0000/0002/0000/0x200000401:0x1:0x0"
+        );
     }
 }

@@ -86,7 +86,10 @@ fn failed_text(errval: u16, why: Option<&str>, secs: f64) -> String {
 
 /// The copytool action of an `hai_action` value.
 pub fn action_of(v: u32) -> Option<Action> {
-    rustre_logic::mask::ACTIONS.iter().copied().find(|a| *a as u32 == v)
+    rustre_logic::mask::ACTIONS
+        .iter()
+        .copied()
+        .find(|a| *a as u32 == v)
 }
 
 /// The DATA argument of an item: its data up to the first NUL.
@@ -99,18 +102,27 @@ impl<B: Backend> Copytool<B> {
     /// Carries out every action of the list in `buf`, logging a line per action to `log`.
     /// `Err` if the list is malformed (nothing is done then).
     pub fn handle_list(&mut self, buf: &[u8], log: &mut dyn Write) -> Result<Tally, String> {
-        let hal = ActionList::decode(buf).ok_or_else(|| format!("malformed action list ({} bytes)", buf.len()))?;
+        let hal = ActionList::decode(buf)
+            .ok_or_else(|| format!("malformed action list ({} bytes)", buf.len()))?;
         let items: Vec<(ActionItem, &[u8])> = hal.items(buf).collect();
         if items.len() != hal.count as usize {
-            return Err(format!("action list holds {} of its {} items", items.len(), hal.count));
+            return Err(format!(
+                "action list holds {} of its {} items",
+                items.len(),
+                hal.count
+            ));
         }
         let mut t = Tally::default();
         for (item, data) in items {
             let start = Instant::now();
             let outcome = self.handle_item(&hal, &item, data);
             let secs = start.elapsed().as_secs_f64();
-            let name = action_of(item.action).map_or_else(|| format!("action {}", item.action), |a| a.name().into());
-            let what = format!("{}: {name} {} cookie {:#x}", self.name, item.fid, item.cookie);
+            let name = action_of(item.action)
+                .map_or_else(|| format!("action {}", item.action), |a| a.name().into());
+            let what = format!(
+                "{}: {name} {} cookie {:#x}",
+                self.name, item.fid, item.cookie
+            );
             let line = match &outcome {
                 Outcome::Ended(0, _) => format!("done in {secs:.3}s"),
                 Outcome::Ended(e, why) => failed_text(*e, why.as_deref(), secs),
@@ -138,32 +150,61 @@ impl<B: Backend> Copytool<B> {
         if worker::stop_signal().is_some() {
             return Outcome::GivenBack;
         }
-        let mut copy = Copy { data_version: 0, flags: 0, errval: 0, archive_id: hal.archive_id, hai: *item };
+        let mut copy = Copy {
+            data_version: 0,
+            flags: 0,
+            errval: 0,
+            archive_id: hal.archive_id,
+            hai: *item,
+        };
         if let Err(e) = self.backend.copy_start(&mut copy) {
             // End it all the same, so that the target stops counting it as running (an unknown
             // cookie makes that fail too, harmlessly).
             let errval = errno_of(&e) as u16;
-            let _ = self.backend.copy_end(&Copy { flags: HP_FLAG_COMPLETED, errval, ..copy });
+            let _ = self.backend.copy_end(&Copy {
+                flags: HP_FLAG_COMPLETED,
+                errval,
+                ..copy
+            });
             return Outcome::Failed(errval, format!("cannot start: {}", strerror(&e)));
         }
         let fsname = OsStr::from_bytes(hal.fsname);
-        let args = |a: Action| worker_args(a, fsname, hal.archive_id, hal.flags, data_arg(data), &item.fid);
+        let args = |a: Action| {
+            worker_args(
+                a,
+                fsname,
+                hal.archive_id,
+                hal.flags,
+                data_arg(data),
+                &item.fid,
+            )
+        };
         let result = match action {
             Some(a @ Action::Archive) => self.archive(args(a), &item.fid),
             Some(a @ Action::Restore) => self.restore(args(a), &item.fid),
             Some(a @ Action::Remove) => self.run(args(a), Stdio::null(), Stdio::inherit()),
             Some(Action::Noop) => Some((0, None)),
-            Some(Action::Cancel) => Some((libc::EOPNOTSUPP as u16, Some("CANCEL is not supported".into()))),
+            Some(Action::Cancel) => Some((
+                libc::EOPNOTSUPP as u16,
+                Some("CANCEL is not supported".into()),
+            )),
             _ => Some((libc::EINVAL as u16, Some("unknown action".into()))),
         };
-        let Some((errval, why)) = result else { return Outcome::GivenBack };
-        let end = Copy { flags: HP_FLAG_COMPLETED, errval, ..copy };
+        let Some((errval, why)) = result else {
+            return Outcome::GivenBack;
+        };
+        let end = Copy {
+            flags: HP_FLAG_COMPLETED,
+            errval,
+            ..copy
+        };
         match self.backend.copy_end(&end) {
             Ok(()) => Outcome::Ended(errval, why),
             // The target compared data versions: the copy is not the file's data.
-            Err(e) if errno_of(&e) == libc::EBUSY && errval == 0 => {
-                Outcome::Failed(libc::EBUSY as u16, "the file changed during the copy".into())
-            }
+            Err(e) if errno_of(&e) == libc::EBUSY && errval == 0 => Outcome::Failed(
+                libc::EBUSY as u16,
+                "the file changed during the copy".into(),
+            ),
             Err(e) => Outcome::Failed(errno_of(&e) as u16, format!("cannot end: {}", strerror(&e))),
         }
     }
@@ -171,14 +212,22 @@ impl<B: Backend> Copytool<B> {
     fn archive(&mut self, args: Vec<OsString>, fid: &Fid) -> Option<Ran> {
         match self.backend.open(fid, ARCHIVE_OPEN) {
             Ok(f) => self.run(args, Stdio::from(f), Stdio::inherit()),
-            Err(e) => Some((errno_of(&e) as u16, Some(format!("cannot open: {}", strerror(&e))))),
+            Err(e) => Some((
+                errno_of(&e) as u16,
+                Some(format!("cannot open: {}", strerror(&e))),
+            )),
         }
     }
 
     fn restore(&mut self, args: Vec<OsString>, fid: &Fid) -> Option<Ran> {
         let f = match self.backend.open(fid, RESTORE_OPEN) {
             Ok(f) => f,
-            Err(e) => return Some((errno_of(&e) as u16, Some(format!("cannot open: {}", strerror(&e))))),
+            Err(e) => {
+                return Some((
+                    errno_of(&e) as u16,
+                    Some(format!("cannot open: {}", strerror(&e))),
+                ))
+            }
         };
         let out = match f.try_clone() {
             Ok(o) => o,
@@ -190,7 +239,10 @@ impl<B: Backend> Copytool<B> {
         }
         match f.sync_all() {
             Ok(()) => Some(r),
-            Err(e) => Some((errno_of(&e) as u16, Some(format!("cannot sync: {}", strerror(&e))))),
+            Err(e) => Some((
+                errno_of(&e) as u16,
+                Some(format!("cannot sync: {}", strerror(&e))),
+            )),
         }
     }
 
@@ -201,7 +253,11 @@ impl<B: Backend> Copytool<B> {
         let child = match worker::spawn(&mut cmd) {
             Ok(c) => c,
             Err(e) => {
-                let why = format!("cannot run {}: {}", self.worker.to_string_lossy(), strerror(&e));
+                let why = format!(
+                    "cannot run {}: {}",
+                    self.worker.to_string_lossy(),
+                    strerror(&e)
+                );
                 return Some((errno_of(&e) as u16, Some(why)));
             }
         };
@@ -209,8 +265,14 @@ impl<B: Backend> Copytool<B> {
         match worker::wait(child) {
             Ok(o) if o.stopped_by.is_some() && !o.status.success() => None,
             Ok(o) if o.status.success() => Some((0, None)),
-            Ok(o) => Some((worker::errval(&o.status), Some(format!("worker {}", worker::describe(&o.status))))),
-            Err(e) => Some((errno_of(&e) as u16, Some(format!("cannot wait for the worker: {}", strerror(&e))))),
+            Ok(o) => Some((
+                worker::errval(&o.status),
+                Some(format!("worker {}", worker::describe(&o.status))),
+            )),
+            Err(e) => Some((
+                errno_of(&e) as u16,
+                Some(format!("cannot wait for the worker: {}", strerror(&e))),
+            )),
         }
     }
 }
@@ -233,7 +295,12 @@ pub const USAGE: &str = "usage: lhsm_copytool [--archive|-A N]... [--once] TARGE
 
 /// Parses `[--archive|-A N]... [--once] TARGET [WORKER]`.
 pub fn parse_args(args: &[OsString]) -> Result<Opts, String> {
-    let mut o = Opts { archives: Vec::new(), once: false, target: String::new(), worker: "lhsm_worker_posix".into() };
+    let mut o = Opts {
+        archives: Vec::new(),
+        once: false,
+        target: String::new(),
+        worker: "lhsm_worker_posix".into(),
+    };
     let mut pos = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -243,9 +310,10 @@ pub fn parse_args(args: &[OsString]) -> Result<Opts, String> {
                 o.once = true;
                 continue;
             }
-            "--archive" | "-A" => {
-                it.next().map(|v| v.to_string_lossy().into_owned()).ok_or("--archive needs a value")?
-            }
+            "--archive" | "-A" => it
+                .next()
+                .map(|v| v.to_string_lossy().into_owned())
+                .ok_or("--archive needs a value")?,
             _ if s.starts_with("--archive=") => s["--archive=".len()..].to_owned(),
             _ if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option '{s}'")),
             _ => {
@@ -260,7 +328,11 @@ pub fn parse_args(args: &[OsString]) -> Result<Opts, String> {
         }
     }
     let mut pos = pos.into_iter();
-    o.target = pos.next().ok_or("no target given")?.into_string().map_err(|_| "invalid target name")?;
+    o.target = pos
+        .next()
+        .ok_or("no target given")?
+        .into_string()
+        .map_err(|_| "invalid target name")?;
     if let Some(w) = pos.next() {
         o.worker = w;
     }
@@ -284,13 +356,34 @@ mod tests {
     #[test]
     fn command_lines() {
         let o = parse_args(&os(&["lustre-MDT0000"])).expect("parses");
-        assert_eq!((o.archives.len(), o.once, o.target.as_str()), (0, false, "lustre-MDT0000"));
+        assert_eq!(
+            (o.archives.len(), o.once, o.target.as_str()),
+            (0, false, "lustre-MDT0000")
+        );
         assert_eq!(o.worker, "lhsm_worker_posix");
-        let args = os(&["--archive", "2", "-A", "3", "--archive=0x4", "--once", "t", "/bin/w"]);
+        let args = os(&[
+            "--archive",
+            "2",
+            "-A",
+            "3",
+            "--archive=0x4",
+            "--once",
+            "t",
+            "/bin/w",
+        ]);
         let o = parse_args(&args).expect("parses");
-        assert_eq!((o.archives, o.once, o.target.as_str(), o.worker), (vec![2, 3, 4], true, "t", "/bin/w".into()));
-        let bad: [&[&str]; 6] =
-            [&[], &["--archive"], &["--archive", "0", "t"], &["-A", "33", "t"], &["-x", "t"], &["t", "w", "x"]];
+        assert_eq!(
+            (o.archives, o.once, o.target.as_str(), o.worker),
+            (vec![2, 3, 4], true, "t", "/bin/w".into())
+        );
+        let bad: [&[&str]; 6] = [
+            &[],
+            &["--archive"],
+            &["--archive", "0", "t"],
+            &["-A", "33", "t"],
+            &["-x", "t"],
+            &["t", "w", "x"],
+        ];
         for bad in bad {
             assert!(parse_args(&os(bad)).is_err(), "{bad:?}");
         }

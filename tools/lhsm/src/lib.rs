@@ -47,10 +47,14 @@ impl Request {
     /// Parses `ACTION FSNAME ARCHIVE_ID FLAGS DATA FID...` (argv after the program name).
     pub fn from_args(args: &[String]) -> Result<Request, ArgError> {
         let [action, fsname, archive_id, flags, data, fids @ ..] = args else {
-            return Err(ArgError("usage: ACTION FSNAME ARCHIVE_ID FLAGS DATA FID...".into()));
+            return Err(ArgError(
+                "usage: ACTION FSNAME ARCHIVE_ID FLAGS DATA FID...".into(),
+            ));
         };
         if action != "ARCHIVE" && action != "REMOVE" {
-            return Err(ArgError(format!("action '{action}' is not ARCHIVE or REMOVE")));
+            return Err(ArgError(format!(
+                "action '{action}' is not ARCHIVE or REMOVE"
+            )));
         }
         if fsname.is_empty() || fids.is_empty() {
             return Err(ArgError("no file system name or no FID".into()));
@@ -80,13 +84,27 @@ mod tests {
 
     #[test]
     fn upcall_arguments() {
-        let r = Request::from_args(&args(&["ARCHIVE", "lustre", "1", "0x0", "", "[0x200000401:0x1:0x0]", "0x2:0x3:0x0"]))
-            .expect("parses");
+        let r = Request::from_args(&args(&[
+            "ARCHIVE",
+            "lustre",
+            "1",
+            "0x0",
+            "",
+            "[0x200000401:0x1:0x0]",
+            "0x2:0x3:0x0",
+        ]))
+        .expect("parses");
         assert_eq!(r.archive_id, 1);
         assert_eq!(r.fids.len(), 2);
-        assert!(Request::from_args(&args(&["RESTORE", "lustre", "1", "0", "", "[0x1:0x1:0x0]"])).is_err());
+        assert!(
+            Request::from_args(&args(&["RESTORE", "lustre", "1", "0", "", "[0x1:0x1:0x0]"]))
+                .is_err()
+        );
         assert!(Request::from_args(&args(&["ARCHIVE", "lustre", "1", "0", ""])).is_err());
-        assert!(Request::from_args(&args(&["ARCHIVE", "lustre", "x", "0", "", "[0x1:0x1:0x0]"])).is_err());
+        assert!(
+            Request::from_args(&args(&["ARCHIVE", "lustre", "x", "0", "", "[0x1:0x1:0x0]"]))
+                .is_err()
+        );
         assert!(Request::from_args(&args(&["REMOVE", "lustre", "1", "0", "", "[bad]"])).is_err());
     }
 }

@@ -46,7 +46,9 @@ pub struct Counts {
 
 /// Seconds since the epoch.
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The queue database.
@@ -86,7 +88,9 @@ impl Queue {
 
     /// Records a request, one item per FID, in one durable transaction.
     pub fn enqueue(&mut self, r: &Request) -> rusqlite::Result<()> {
-        let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .db
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut st = tx.prepare(
                 "INSERT INTO items (action, fsname, archive_id, flags, data, fid, queued)
@@ -109,7 +113,9 @@ impl Queue {
 
     /// Takes the oldest item that is pending, or whose lease ran out, for `lease` seconds.
     pub fn claim(&mut self, owner: &str, lease: i64, at: i64) -> rusqlite::Result<Option<Item>> {
-        let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .db
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let item = tx
             .query_row(
                 "SELECT id, action, fsname, archive_id, flags, data, fid, attempts FROM items
@@ -160,7 +166,13 @@ impl Queue {
     }
 
     /// Gives an item back after a failure, to be retried from `retry_at` on.
-    pub fn fail(&mut self, id: i64, owner: &str, error: &str, retry_at: i64) -> rusqlite::Result<()> {
+    pub fn fail(
+        &mut self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        retry_at: i64,
+    ) -> rusqlite::Result<()> {
         self.db.execute(
             "UPDATE items SET state = 'pending', owner = '', not_before = ?4, last_error = ?3
              WHERE id = ?1 AND owner = ?2 AND state = 'leased'",
@@ -172,8 +184,12 @@ impl Queue {
     /// Items by state.
     pub fn counts(&self) -> rusqlite::Result<Counts> {
         let mut c = Counts::default();
-        let mut st = self.db.prepare("SELECT state, count(*) FROM items GROUP BY state")?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+        let mut st = self
+            .db
+            .prepare("SELECT state, count(*) FROM items GROUP BY state")?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
         for row in rows {
             let (s, n) = row?;
             match s.as_str() {
@@ -219,7 +235,14 @@ mod tests {
         assert_ne!(a.id, b.id);
         assert!(q.complete(a.id, "w1").expect("complete"));
         assert!(!q.complete(b.id, "w1").expect("not w1's"));
-        assert_eq!(q.counts().expect("counts"), Counts { pending: 1, leased: 1, done: 1 });
+        assert_eq!(
+            q.counts().expect("counts"),
+            Counts {
+                pending: 1,
+                leased: 1,
+                done: 1
+            }
+        );
         // Survives reopening.
         drop(q);
         let q = Queue::open(&p).expect("reopen");
@@ -252,7 +275,10 @@ mod tests {
     #[test]
     fn concurrent_workers_take_each_item_once() {
         let p = temp_db("conc");
-        Queue::open(&p).expect("open").enqueue(&req(200)).expect("enqueue");
+        Queue::open(&p)
+            .expect("open")
+            .enqueue(&req(200))
+            .expect("enqueue");
         let handles: Vec<_> = (0..4)
             .map(|w| {
                 let p = p.clone();
@@ -267,7 +293,10 @@ mod tests {
                 })
             })
             .collect();
-        let mut all: Vec<i64> = handles.into_iter().flat_map(|h| h.join().expect("worker")).collect();
+        let mut all: Vec<i64> = handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker"))
+            .collect();
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), 200);

@@ -27,7 +27,10 @@ fn posix_worker() -> PathBuf {
 fn fake_upcall(dir: &Path, files: &Path, slow_marker: Option<&Path>) -> PathBuf {
     let p = dir.join("upcall.sh");
     let slow = slow_marker.map_or(String::new(), |m| {
-        format!("if [ ! -e {0} ]; then touch {0}; sleep 100; fi\n", m.display())
+        format!(
+            "if [ ! -e {0} ]; then touch {0}; sleep 100; fi\n",
+            m.display()
+        )
     });
     std::fs::write(
         &p,
@@ -37,7 +40,11 @@ fn fake_upcall(dir: &Path, files: &Path, slow_marker: Option<&Path>) -> PathBuf 
         ),
     )
     .expect("write script");
-    Command::new("chmod").arg("+x").arg(&p).status().expect("chmod");
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&p)
+        .status()
+        .expect("chmod");
     p
 }
 
@@ -57,23 +64,42 @@ fn archive_then_remove_through_the_queue() {
     std::fs::create_dir_all(&files).expect("mkdir");
     std::fs::create_dir_all(arc.join("1")).expect("mkdir");
     let queue = d.join("q.db");
-    let fids: Vec<Fid> = (0..20).map(|i| Fid::from_inode(0x2_0000_0400 + i, 7)).collect();
+    let fids: Vec<Fid> = (0..20)
+        .map(|i| Fid::from_inode(0x2_0000_0400 + i, 7))
+        .collect();
     for (i, f) in fids.iter().enumerate() {
-        std::fs::write(files.join(f.to_string()), format!("content {i}\n").repeat(i * 100 + 1)).expect("write");
+        std::fs::write(
+            files.join(f.to_string()),
+            format!("content {i}\n").repeat(i * 100 + 1),
+        )
+        .expect("write");
     }
-    let mut args: Vec<String> = ["ARCHIVE", "lustre", "1", "0", ""].iter().map(|s| s.to_string()).collect();
+    let mut args: Vec<String> = ["ARCHIVE", "lustre", "1", "0", ""]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     args.extend(fids.iter().map(|f| f.to_string()));
     assert!(upcall(&queue, &args).success());
     let script = fake_upcall(&d, &files, None);
     let run_worker = || {
         let out = Command::new(env!("CARGO_BIN_EXE_lhsm_worker"))
             .env("LHSM_ARCHIVE_BASE", arc.join(""))
-            .args(["--queue", queue.to_str().unwrap_or(""), "--once", "--name", "t"])
+            .args([
+                "--queue",
+                queue.to_str().unwrap_or(""),
+                "--once",
+                "--name",
+                "t",
+            ])
             .args(["--upcall", script.to_str().unwrap_or(""), "--worker"])
             .arg(posix_worker())
             .output()
             .expect("run worker");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     run_worker();
     for f in &fids {
@@ -81,7 +107,10 @@ fn archive_then_remove_through_the_queue() {
         let orig = std::fs::read(files.join(f.to_string())).expect("orig");
         assert_eq!(std::fs::read(&copy).expect("archived copy"), orig, "{f}");
     }
-    let mut rm: Vec<String> = ["REMOVE", "lustre", "1", "0", ""].iter().map(|s| s.to_string()).collect();
+    let mut rm: Vec<String> = ["REMOVE", "lustre", "1", "0", ""]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     rm.push(fids[0].to_string());
     assert!(upcall(&queue, &rm).success());
     run_worker();
@@ -94,11 +123,25 @@ fn refused_requests_and_unwritable_queue() {
     let d = tmp("refuse");
     let q = d.join("q.db");
     let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    assert_eq!(upcall(&q, &a(&["RESTORE", "lustre", "1", "0", "", "[0x1:0x1:0x0]"])).code(), Some(22));
-    assert_eq!(upcall(&q, &a(&["ARCHIVE", "lustre", "1", "0", ""])).code(), Some(22));
+    assert_eq!(
+        upcall(
+            &q,
+            &a(&["RESTORE", "lustre", "1", "0", "", "[0x1:0x1:0x0]"])
+        )
+        .code(),
+        Some(22)
+    );
+    assert_eq!(
+        upcall(&q, &a(&["ARCHIVE", "lustre", "1", "0", ""])).code(),
+        Some(22)
+    );
     // A queue that cannot be written: non-zero, so the MDT falls back to the coordinator.
     let bad = Path::new("/proc/self/lhsm/q.db");
-    assert!(!upcall(bad, &a(&["ARCHIVE", "lustre", "1", "0", "", "[0x1:0x1:0x0]"])).success());
+    assert!(!upcall(
+        bad,
+        &a(&["ARCHIVE", "lustre", "1", "0", "", "[0x1:0x1:0x0]"])
+    )
+    .success());
 }
 
 #[test]
@@ -111,7 +154,10 @@ fn a_killed_worker_item_is_retried_and_completes() {
     let fid = Fid::from_inode(0x2_0000_0500, 1);
     let data = vec![b'x'; 3 << 20];
     std::fs::write(files.join(fid.to_string()), &data).expect("write");
-    let args: Vec<String> = ["ARCHIVE", "lustre", "1", "0", "", &fid.to_string()].iter().map(|s| s.to_string()).collect();
+    let args: Vec<String> = ["ARCHIVE", "lustre", "1", "0", "", &fid.to_string()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     assert!(upcall(&queue, &args).success());
     // The first run hangs in the upcall (as a worker stuck mid-archive) and is killed.
     let script = fake_upcall(&d, &files, Some(&d.join("slow-once")));
@@ -142,6 +188,10 @@ fn a_killed_worker_item_is_retried_and_completes() {
     assert_eq!(std::fs::read(&copy).expect("archived"), data);
     // No temporary copy left behind.
     let dir = copy.parent().expect("dir");
-    let names: Vec<_> = std::fs::read_dir(dir).expect("ls").flatten().map(|e| e.file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(dir)
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(names.len(), 1, "{names:?}");
 }

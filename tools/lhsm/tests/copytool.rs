@@ -51,19 +51,40 @@ fn tmp(name: &str) -> PathBuf {
 fn worker(dir: &Path, arc: &Path) -> PathBuf {
     let posix = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/lhsm_worker_posix");
     let p = dir.join("worker.sh");
-    let script = format!("#!/bin/sh\nLHSM_ARCHIVE_BASE={}/ exec {} \"$@\"\n", arc.display(), posix.display());
+    let script = format!(
+        "#!/bin/sh\nLHSM_ARCHIVE_BASE={}/ exec {} \"$@\"\n",
+        arc.display(),
+        posix.display()
+    );
     std::fs::write(&p, script).expect("write worker");
-    std::process::Command::new("chmod").arg("+x").arg(&p).status().expect("chmod");
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&p)
+        .status()
+        .expect("chmod");
     p
 }
 
 /// An action list of archive 1 for `lustre` with items (action, FID, cookie, data).
 fn list(items: &[(u32, Fid, u64, &[u8])]) -> Vec<u8> {
-    let hal = ActionList { count: items.len() as u32, compound_id: 1, flags: 0, archive_id: 1, fsname: b"lustre" };
+    let hal = ActionList {
+        count: items.len() as u32,
+        compound_id: 1,
+        flags: 0,
+        archive_id: 1,
+        fsname: b"lustre",
+    };
     let mut b = vec![0u8; hal.size(items.iter().map(|i| i.3.len()))];
     let mut at = hal.encode_header(&mut b);
     for &(action, fid, cookie, data) in items {
-        let item = ActionItem { action, fid, dfid: fid, length: u64::MAX, cookie, ..Default::default() };
+        let item = ActionItem {
+            action,
+            fid,
+            dfid: fid,
+            length: u64::MAX,
+            cookie,
+            ..Default::default()
+        };
         at = ActionList::encode_item(&mut b, at, &item, data);
     }
     b
@@ -81,45 +102,99 @@ fn archive_release_restore_remove() {
     let (files, arc) = (d.join("files"), d.join("arc"));
     std::fs::create_dir_all(&files).expect("mkdir");
     std::fs::create_dir_all(arc.join("1")).expect("mkdir");
-    let (a, b, gone) = (Fid::from_inode(0x2_0000_0401, 1), Fid::from_inode(12, 7), Fid::from_inode(13, 1));
+    let (a, b, gone) = (
+        Fid::from_inode(0x2_0000_0401, 1),
+        Fid::from_inode(12, 7),
+        Fid::from_inode(13, 1),
+    );
     let content: Vec<u8> = (0..3u32 << 20).map(|i| (i * 7 + i / 4096) as u8).collect();
     std::fs::write(files.join(a.to_string()), &content).expect("write a");
     std::fs::write(files.join(b.to_string()), b"small\n").expect("write b");
-    let fake = Fake { files: files.clone(), starts: vec![], ends: vec![], fail_start: None };
-    let mut ct = Copytool { backend: fake, worker: worker(&d, &arc).into(), name: "ct".into() };
+    let fake = Fake {
+        files: files.clone(),
+        starts: vec![],
+        ends: vec![],
+        fail_start: None,
+    };
+    let mut ct = Copytool {
+        backend: fake,
+        worker: worker(&d, &arc).into(),
+        name: "ct".into(),
+    };
 
     let (t, log) = run(
         &mut ct,
-        &list(&[(20, a, 1, b"x=1"), (20, b, 2, b""), (23, a, 3, b""), (99, b, 4, b""), (20, gone, 5, b"")]),
+        &list(&[
+            (20, a, 1, b"x=1"),
+            (20, b, 2, b""),
+            (23, a, 3, b""),
+            (99, b, 4, b""),
+            (20, gone, 5, b""),
+        ]),
     );
     assert_eq!((t.done, t.failed, t.stopped), (2, 3, false), "{log}");
     assert_eq!(t.last_error, libc::ENOENT as u16);
     assert_eq!(log.lines().count(), 5, "{log}");
-    assert!(log.lines().next().is_some_and(|l| l.starts_with("ct: ARCHIVE [0x200000401:0x1:0x0] cookie 0x1 done in ")));
-    assert!(log.contains("CANCEL") && log.contains("not supported"), "{log}");
+    assert!(log
+        .lines()
+        .next()
+        .is_some_and(|l| l.starts_with("ct: ARCHIVE [0x200000401:0x1:0x0] cookie 0x1 done in ")));
+    assert!(
+        log.contains("CANCEL") && log.contains("not supported"),
+        "{log}"
+    );
     let starts: Vec<u64> = ct.backend.starts.iter().map(|c| c.hai.cookie).collect();
     assert_eq!(starts, [1, 2, 3, 4, 5]);
-    let ends: Vec<(u64, u16)> = ct.backend.ends.iter().map(|c| (c.hai.cookie, c.errval)).collect();
-    let (enotsup, einval, enoent) = (libc::EOPNOTSUPP as u16, libc::EINVAL as u16, libc::ENOENT as u16);
-    assert_eq!(ends, [(1, 0), (2, 0), (3, enotsup), (4, einval), (5, enoent)]);
+    let ends: Vec<(u64, u16)> = ct
+        .backend
+        .ends
+        .iter()
+        .map(|c| (c.hai.cookie, c.errval))
+        .collect();
+    let (enotsup, einval, enoent) = (
+        libc::EOPNOTSUPP as u16,
+        libc::EINVAL as u16,
+        libc::ENOENT as u16,
+    );
+    assert_eq!(
+        ends,
+        [(1, 0), (2, 0), (3, enotsup), (4, einval), (5, enoent)]
+    );
     let e = ct.backend.ends[0];
-    assert_eq!((e.flags, e.data_version, e.archive_id, e.hai.fid, e.hai.len), (HP_FLAG_COMPLETED, 1001, 1, a, 75));
+    assert_eq!(
+        (e.flags, e.data_version, e.archive_id, e.hai.fid, e.hai.len),
+        (HP_FLAG_COMPLETED, 1001, 1, a, 75)
+    );
     let copy = arc.join("1").join(v1_path(&a));
     assert_eq!(std::fs::read(&copy).expect("archived a"), content);
-    assert_eq!(std::fs::read(arc.join("1").join(v1_path(&b))).expect("archived b"), b"small\n");
+    assert_eq!(
+        std::fs::read(arc.join("1").join(v1_path(&b))).expect("archived b"),
+        b"small\n"
+    );
 
     // Release: the data becomes a hole, the size stays.
-    let f = std::fs::OpenOptions::new().write(true).open(files.join(a.to_string())).expect("open");
-    f.set_len(0).and_then(|()| f.set_len(content.len() as u64)).expect("punch");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(files.join(a.to_string()))
+        .expect("open");
+    f.set_len(0)
+        .and_then(|()| f.set_len(content.len() as u64))
+        .expect("punch");
     drop(f);
     let (t, log) = run(&mut ct, &list(&[(21, a, 6, b"")]));
     assert_eq!((t.done, t.failed), (1, 0), "{log}");
-    assert_eq!(std::fs::read(files.join(a.to_string())).expect("restored"), content);
+    assert_eq!(
+        std::fs::read(files.join(a.to_string())).expect("restored"),
+        content
+    );
 
     let (t, log) = run(&mut ct, &list(&[(22, a, 7, b""), (21, a, 8, b"")]));
     assert_eq!((t.done, t.failed, t.last_error), (1, 1, 2), "{log}");
     assert!(!copy.exists());
-    assert!(log.contains("RESTORE") && log.contains("exited with status 2"), "{log}");
+    assert!(
+        log.contains("RESTORE") && log.contains("exited with status 2"),
+        "{log}"
+    );
 
     // A copy the kernel refuses to start is not run, and ended with the refusal.
     ct.backend.fail_start = Some(libc::ENOENT);
@@ -127,7 +202,10 @@ fn archive_release_restore_remove() {
     let (t, log) = run(&mut ct, &list(&[(20, b, 9, b"")]));
     assert_eq!((t.failed, t.last_error), (1, libc::ENOENT as u16), "{log}");
     let e = ct.backend.ends.last().expect("ended");
-    assert_eq!((e.hai.cookie, e.errval, e.flags), (9, libc::ENOENT as u16, HP_FLAG_COMPLETED));
+    assert_eq!(
+        (e.hai.cookie, e.errval, e.flags),
+        (9, libc::ENOENT as u16, HP_FLAG_COMPLETED)
+    );
     assert!(!arc.join("1").join(v1_path(&b)).exists());
     assert!(log.contains("cannot start"), "{log}");
 

@@ -42,16 +42,35 @@ fn sigterm_gives_the_list_back() {
     std::fs::create_dir_all(&dir).expect("mkdir");
     let w: PathBuf = dir.join("slow.sh");
     std::fs::write(&w, "#!/bin/sh\nexec sleep 30\n").expect("write");
-    std::process::Command::new("chmod").arg("+x").arg(&w).status().expect("chmod");
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&w)
+        .status()
+        .expect("chmod");
 
-    let hal = ActionList { count: 2, compound_id: 1, flags: 0, archive_id: 1, fsname: b"lustre" };
+    let hal = ActionList {
+        count: 2,
+        compound_id: 1,
+        flags: 0,
+        archive_id: 1,
+        fsname: b"lustre",
+    };
     let mut b = vec![0u8; hal.size([0usize, 0].into_iter())];
     let mut at = hal.encode_header(&mut b);
     for cookie in [1, 2] {
-        let item = ActionItem { action: 22, fid: Fid::from_inode(5, 1), cookie, ..Default::default() };
+        let item = ActionItem {
+            action: 22,
+            fid: Fid::from_inode(5, 1),
+            cookie,
+            ..Default::default()
+        };
         at = ActionList::encode_item(&mut b, at, &item, &[]);
     }
-    let mut ct = Copytool { backend: Fake::default(), worker: w.into(), name: "ct".into() };
+    let mut ct = Copytool {
+        backend: Fake::default(),
+        worker: w.into(),
+        name: "ct".into(),
+    };
     std::thread::spawn(|| {
         std::thread::sleep(Duration::from_millis(300));
         // SAFETY: sends a signal to this process, whose handler only records it.

@@ -68,7 +68,9 @@ fn run(path: &str, data: &[u8], raw: bool, show_header: bool) -> io::Result<Exit
         // The header's next_index is the index reservation; the current index is the last
         // record's, found by the scan below (or the purge point when nothing is left).
         let mut last = h.first_index - 1;
-        let mut off = usize::try_from(h.first_offset).unwrap_or(usize::MAX).max(DATA_START as usize);
+        let mut off = usize::try_from(h.first_offset)
+            .unwrap_or(usize::MAX)
+            .max(DATA_START as usize);
         while let Some(f) = data.get(off..).and_then(|b| parse_frame(b).ok()) {
             last = f.index;
             off += f.len;
@@ -85,11 +87,20 @@ fn run(path: &str, data: &[u8], raw: bool, show_header: bool) -> io::Result<Exit
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        eprint!("{}", UsersText { header: &h, current_index: last, now: secs });
+        eprint!(
+            "{}",
+            UsersText {
+                header: &h,
+                current_index: last,
+                now: secs
+            }
+        );
     }
     let out = io::stdout();
     let mut out = io::BufWriter::new(out.lock());
-    let mut off = usize::try_from(h.first_offset).unwrap_or(usize::MAX).max(DATA_START as usize);
+    let mut off = usize::try_from(h.first_offset)
+        .unwrap_or(usize::MAX)
+        .max(DATA_START as usize);
     let mut expect = h.first_index;
     while off < data.len() {
         let frame = match parse_frame(&data[off..]) {
@@ -106,7 +117,11 @@ fn run(path: &str, data: &[u8], raw: bool, show_header: bool) -> io::Result<Exit
             }
             Err(e) => {
                 out.flush()?;
-                let what = if e == FrameError::Short { "torn record" } else { e.as_str() };
+                let what = if e == FrameError::Short {
+                    "torn record"
+                } else {
+                    e.as_str()
+                };
                 eprintln!(
                     "llog_reader: {path}: {what} at byte offset {off}; {} bytes not shown",
                     data.len() - off

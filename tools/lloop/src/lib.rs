@@ -111,7 +111,10 @@ pub fn explain(e: &io::Error) -> String {
 pub fn control() -> io::Result<File> {
     File::open(CONTROL).map_err(|e| {
         if e.kind() == io::ErrorKind::NotFound {
-            io::Error::new(e.kind(), format!("{CONTROL} not found: is the lloop module loaded?"))
+            io::Error::new(
+                e.kind(),
+                format!("{CONTROL} not found: is the lloop module loaded?"),
+            )
         } else {
             with_context(e, CONTROL)
         }
@@ -125,27 +128,43 @@ pub fn device_path(n: u32) -> PathBuf {
 
 /// Number of an lloop device node (`/dev/lloop3` → 3).
 pub fn device_number(dev: &Path) -> Option<u32> {
-    dev.file_name()?.to_str()?.strip_prefix("lloop")?.parse().ok()
+    dev.file_name()?
+        .to_str()?
+        .strip_prefix("lloop")?
+        .parse()
+        .ok()
 }
 
 /// `LOOP_CTL_GET_FREE`: an unattached device, created if needed.
 pub fn get_free() -> io::Result<u32> {
     let c = control()?;
-    ioctl(&c, uapi::LOOP_CTL_GET_FREE, 0).map(|n| n as u32).map_err(|e| with_context(e, "no free lloop device"))
+    ioctl(&c, uapi::LOOP_CTL_GET_FREE, 0)
+        .map(|n| n as u32)
+        .map_err(|e| with_context(e, "no free lloop device"))
 }
 
 /// `LOOP_CTL_ADD` / `LOOP_CTL_REMOVE`.
 pub fn add_remove(n: u32, add: bool) -> io::Result<()> {
     let c = control()?;
-    let cmd = if add { uapi::LOOP_CTL_ADD } else { uapi::LOOP_CTL_REMOVE };
-    ioctl(&c, cmd, libc::c_ulong::from(n)).map(|_| ()).map_err(|e| with_context(e, device_path(n).display()))
+    let cmd = if add {
+        uapi::LOOP_CTL_ADD
+    } else {
+        uapi::LOOP_CTL_REMOVE
+    };
+    ioctl(&c, cmd, libc::c_ulong::from(n))
+        .map(|_| ())
+        .map_err(|e| with_context(e, device_path(n).display()))
 }
 
 fn open_backing(file: &Path, read_only: bool) -> io::Result<(File, bool)> {
     if !read_only {
         match OpenOptions::new().read(true).write(true).open(file) {
             Ok(f) => return Ok((f, false)),
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EROFS | libc::EPERM)) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EACCES | libc::EROFS | libc::EPERM)
+                ) => {}
             Err(e) => return Err(with_context(e, file.display())),
         }
     }
@@ -157,8 +176,15 @@ fn open_backing(file: &Path, read_only: bool) -> io::Result<(File, bool)> {
 fn check_backing(file: &Path, f: &File) -> io::Result<()> {
     let m = f.metadata().map_err(|e| with_context(e, file.display()))?;
     if !m.file_type().is_file() {
-        let what = if m.is_dir() { "a directory" } else { "not a regular file" };
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{}: {what}; lloop attaches regular files", file.display())));
+        let what = if m.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file"
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{}: {what}; lloop attaches regular files", file.display()),
+        ));
     }
     Ok(())
 }
@@ -169,7 +195,11 @@ pub fn attach(file: &Path, opts: &AttachOptions) -> io::Result<PathBuf> {
     let (f, forced_ro) = open_backing(file, opts.read_only)?;
     check_backing(file, &f)?;
     let abs = fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
-    let mut info = LoopInfo64 { offset: opts.offset, sizelimit: opts.sizelimit, ..Default::default() };
+    let mut info = LoopInfo64 {
+        offset: opts.offset,
+        sizelimit: opts.sizelimit,
+        ..Default::default()
+    };
     info.set_file_name(abs.as_os_str().as_encoded_bytes());
     if opts.read_only || forced_ro {
         info.flags |= uapi::LO_FLAGS_READ_ONLY;
@@ -190,21 +220,33 @@ pub fn attach(file: &Path, opts: &AttachOptions) -> io::Result<PathBuf> {
         match ioctl(&d, uapi::LOOP_CONFIGURE, cfg.as_ptr() as libc::c_ulong) {
             Ok(_) => {
                 if opts.buffered {
-                    ioctl(&d, uapi::LOOP_SET_DIRECT_IO, 0).map_err(|e| with_context(e, dev.display()))?;
+                    ioctl(&d, uapi::LOOP_SET_DIRECT_IO, 0)
+                        .map_err(|e| with_context(e, dev.display()))?;
                 }
                 return Ok(dev);
             }
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => continue,
-            Err(e) => return Err(with_context(e, format!("attach {} to {}", file.display(), dev.display()))),
+            Err(e) => {
+                return Err(with_context(
+                    e,
+                    format!("attach {} to {}", file.display(), dev.display()),
+                ))
+            }
         }
     }
-    Err(io::Error::new(io::ErrorKind::WouldBlock, "every free lloop device was taken by another attach; try again"))
+    Err(io::Error::new(
+        io::ErrorKind::WouldBlock,
+        "every free lloop device was taken by another attach; try again",
+    ))
 }
 
 fn open_device(dev: &Path) -> io::Result<File> {
     let f = File::open(dev).map_err(|e| with_context(e, dev.display()))?;
     if device_number(dev).is_none() && !is_lloop(&f) {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{}: not an lloop device", dev.display())));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{}: not an lloop device", dev.display()),
+        ));
     }
     Ok(f)
 }
@@ -217,7 +259,9 @@ fn is_lloop(f: &File) -> bool {
 /// `LOOP_CLR_FD`: detaches the file of `dev`.
 pub fn detach(dev: &Path) -> io::Result<()> {
     let f = open_device(dev)?;
-    ioctl(&f, uapi::LOOP_CLR_FD, 0).map(|_| ()).map_err(|e| with_context(e, format!("detach {}", dev.display())))
+    ioctl(&f, uapi::LOOP_CLR_FD, 0)
+        .map(|_| ())
+        .map_err(|e| with_context(e, format!("detach {}", dev.display())))
 }
 
 /// `LOOP_GET_STATUS64`; `None` if nothing is attached.
@@ -234,17 +278,23 @@ pub fn status(dev: &Path) -> io::Result<Option<LoopInfo64>> {
 /// `LOOP_SET_DIRECT_IO`.
 pub fn set_direct_io(dev: &Path, on: bool) -> io::Result<()> {
     let f = open_device(dev)?;
-    ioctl(&f, uapi::LOOP_SET_DIRECT_IO, libc::c_ulong::from(on)).map(|_| ()).map_err(|e| with_context(e, dev.display()))
+    ioctl(&f, uapi::LOOP_SET_DIRECT_IO, libc::c_ulong::from(on))
+        .map(|_| ())
+        .map_err(|e| with_context(e, dev.display()))
 }
 
 /// `LOOP_SET_CAPACITY`: follow a change of the file's size.
 pub fn set_capacity(dev: &Path) -> io::Result<()> {
     let f = open_device(dev)?;
-    ioctl(&f, uapi::LOOP_SET_CAPACITY, 0).map(|_| ()).map_err(|e| with_context(e, dev.display()))
+    ioctl(&f, uapi::LOOP_SET_CAPACITY, 0)
+        .map(|_| ())
+        .map_err(|e| with_context(e, dev.display()))
 }
 
 fn sys(name: &str, attr: &str) -> Option<String> {
-    fs::read_to_string(format!("/sys/block/{name}/{attr}")).ok().map(|s| s.trim_end().to_string())
+    fs::read_to_string(format!("/sys/block/{name}/{attr}"))
+        .ok()
+        .map(|s| s.trim_end().to_string())
 }
 
 /// The attached devices, from sysfs, by device number.
@@ -252,9 +302,20 @@ pub fn list() -> io::Result<Vec<Entry>> {
     let mut out = Vec::new();
     for e in fs::read_dir("/sys/block")? {
         let name = e?.file_name().to_string_lossy().into_owned();
-        let Some(n) = name.strip_prefix("lloop").and_then(|n| n.parse::<u32>().ok()) else { continue };
-        let Some(backing_file) = sys(&name, "lloop/backing_file") else { continue };
-        let num = |a: &str| sys(&name, a).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let Some(n) = name
+            .strip_prefix("lloop")
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Some(backing_file) = sys(&name, "lloop/backing_file") else {
+            continue;
+        };
+        let num = |a: &str| {
+            sys(&name, a)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         out.push(Entry {
             device: device_path(n),
             backing_file,
@@ -277,10 +338,18 @@ mod tests {
         let e = with_context(io::Error::from_raw_os_error(libc::ENXIO), "/dev/lloop0");
         assert_eq!(errno(&e), Some(libc::ENXIO));
         assert_eq!(e.raw_os_error(), None);
-        assert!(e.to_string().starts_with("/dev/lloop0: no file attached"), "{e}");
+        assert!(
+            e.to_string().starts_with("/dev/lloop0: no file attached"),
+            "{e}"
+        );
         let twice = with_context(e, "detach");
         assert_eq!(errno(&twice), Some(libc::ENXIO));
-        assert!(twice.to_string().starts_with("detach: /dev/lloop0: no file attached"), "{twice}");
+        assert!(
+            twice
+                .to_string()
+                .starts_with("detach: /dev/lloop0: no file attached"),
+            "{twice}"
+        );
         let plain = io::Error::new(io::ErrorKind::InvalidInput, "not a file");
         assert_eq!(errno(&plain), None);
     }
@@ -296,7 +365,9 @@ mod tests {
     fn errors_read_as_sentences() {
         let e = io::Error::from_raw_os_error(libc::EBUSY);
         assert!(explain(&e).starts_with("device busy"));
-        assert!(with_context(e, "/dev/lloop0").to_string().starts_with("/dev/lloop0: device busy"));
+        assert!(with_context(e, "/dev/lloop0")
+            .to_string()
+            .starts_with("/dev/lloop0: device busy"));
     }
 
     #[test]

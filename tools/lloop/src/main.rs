@@ -13,7 +13,8 @@
 
 use std::{path::Path, process::ExitCode};
 
-const USAGE: &str = "usage: lloop attach [-r] [-o OFFSET] [-s SIZELIMIT] [-b BLOCKSIZE] [--buffered] FILE\n\
+const USAGE: &str =
+    "usage: lloop attach [-r] [-o OFFSET] [-s SIZELIMIT] [-b BLOCKSIZE] [--buffered] FILE\n\
        lloop detach DEVICE...\n\
        lloop list\n\
        lloop dio DEVICE on|off\n\
@@ -22,7 +23,8 @@ const USAGE: &str = "usage: lloop attach [-r] [-o OFFSET] [-s SIZELIMIT] [-b BLO
 
 fn number(opt: &str, v: Option<&String>) -> Result<u64, String> {
     let v = v.ok_or(format!("{opt} needs a value"))?;
-    v.parse().map_err(|_| format!("{opt}: '{v}' is not a number"))
+    v.parse()
+        .map_err(|_| format!("{opt}: '{v}' is not a number"))
 }
 
 fn attach(args: &[String]) -> Result<(), String> {
@@ -43,7 +45,8 @@ fn attach(args: &[String]) -> Result<(), String> {
                 i += 1;
             }
             "-b" | "--block-size" => {
-                o.block_size = u32::try_from(number(a, args.get(i + 1))?).map_err(|_| format!("{a}: too large"))?;
+                o.block_size = u32::try_from(number(a, args.get(i + 1))?)
+                    .map_err(|_| format!("{a}: too large"))?;
                 i += 1;
             }
             _ if a.starts_with('-') => return Err(format!("unknown option {a}\n{USAGE}")),
@@ -73,7 +76,10 @@ fn run(args: &[String]) -> Result<(), String> {
             err.map_or(Ok(()), Err)
         }
         ("list", []) => {
-            println!("{:<12} {:>12} {:>10} {:>4} {:>9}  BACKING-FILE", "DEVICE", "SIZE", "OFFSET", "DIO", "AUTOCLEAR");
+            println!(
+                "{:<12} {:>12} {:>10} {:>4} {:>9}  BACKING-FILE",
+                "DEVICE", "SIZE", "OFFSET", "DIO", "AUTOCLEAR"
+            );
             for e in lloop::list().map_err(|e| format!("/sys/block: {e}"))? {
                 println!(
                     "{:<12} {:>12} {:>10} {:>4} {:>9}  {}",
@@ -97,7 +103,9 @@ fn run(args: &[String]) -> Result<(), String> {
         }
         ("resize", [d]) => lloop::set_capacity(Path::new(d)).map_err(|e| e.to_string()),
         ("add" | "remove", [n]) => {
-            let n: u32 = n.parse().map_err(|_| format!("{cmd}: '{n}' is not a device number"))?;
+            let n: u32 = n
+                .parse()
+                .map_err(|_| format!("{cmd}: '{n}' is not a device number"))?;
             lloop::add_remove(n, cmd == "add").map_err(|e| e.to_string())
         }
         _ => Err(USAGE.to_string()),

@@ -66,7 +66,10 @@ mod segs_tests {
             let got: std::vec::Vec<_> = BioWalk::new(|i| lens[i], lens.len(), *pos).collect();
             assert_eq!(&got[..], *want, "{lens:?} from {pos:?}");
             let bytes: u32 = want.iter().map(|s| s.len).sum();
-            assert_eq!(count(|i| lens[i], lens.len(), *pos), (want.len(), bytes == pos.left));
+            assert_eq!(
+                count(|i| lens[i], lens.len(), *pos),
+                (want.len(), bytes == pos.left)
+            );
         }
     }
 }

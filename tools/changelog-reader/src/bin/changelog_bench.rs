@@ -12,7 +12,11 @@ use changelog_reader::{Reader, FLAG_BLOCK, FLAG_EXTRA_FLAGS, FLAG_JOBID, FLAG_NI
 
 fn device(mdt: &str) -> std::io::Result<(u64, f64)> {
     let t = Instant::now();
-    let mut r = Reader::start(mdt, FLAG_BLOCK | FLAG_JOBID | FLAG_EXTRA_FLAGS | FLAG_NID_BE, 0)?;
+    let mut r = Reader::start(
+        mdt,
+        FLAG_BLOCK | FLAG_JOBID | FLAG_EXTRA_FLAGS | FLAG_NID_BE,
+        0,
+    )?;
     let mut n = 0u64;
     while let Some(rec) = r.recv()? {
         n += u64::from(rec.record().index > 0);

@@ -31,7 +31,11 @@ use rustre_logic::mask::Action;
 use rustre_logic::uapi::{ActionList, Copy, UserAction, HP_FLAG_COMPLETED};
 
 fn fids_of(list: &Path) -> io::Result<Vec<Fid>> {
-    fs::read_to_string(list)?.lines().filter(|l| !l.is_empty()).map(|l| path2fid(Path::new(l))).collect()
+    fs::read_to_string(list)?
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| path2fid(Path::new(l)))
+        .collect()
 }
 
 fn copy_all(from: &mut File, to: &mut File) -> io::Result<()> {
@@ -84,13 +88,18 @@ fn copytool(
     loop {
         let n = dev.read_list(&mut buf)?;
         let now = Instant::now();
-        let hal = ActionList::decode(&buf[..n]).ok_or_else(|| io::Error::from_raw_os_error(libc::EPROTO))?;
+        let hal = ActionList::decode(&buf[..n])
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EPROTO))?;
         for (item, _) in hal.items(&buf[..n]) {
             let restore = item.action == Action::Restore as u32;
             if restore && tx.send((item.fid, now)).is_err() {
                 return Ok(());
             }
-            let mut c = Copy { archive_id: hal.archive_id, hai: item, ..Default::default() };
+            let mut c = Copy {
+                archive_id: hal.archive_id,
+                hai: item,
+                ..Default::default()
+            };
             let res = handle(&dev, &mount, &root, &mut c);
             c.flags = HP_FLAG_COMPLETED;
             c.errval = res.err().and_then(|e| e.raw_os_error()).unwrap_or(0) as u16;
@@ -112,7 +121,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn start_copytool(target: &str, mount: &str, root: &str, all: bool) -> mpsc::Receiver<(Fid, Instant)> {
+fn start_copytool(
+    target: &str,
+    mount: &str,
+    root: &str,
+    all: bool,
+) -> mpsc::Receiver<(Fid, Instant)> {
     let (tx, rx) = mpsc::channel();
     let (t, m, r) = (target.to_owned(), PathBuf::from(mount), PathBuf::from(root));
     std::thread::spawn(move || {
@@ -131,7 +145,10 @@ fn collect(rx: &mpsc::Receiver<(Fid, Instant)>, n: usize) -> Result<Vec<(Fid, In
     let mut got = Vec::with_capacity(n);
     while got.len() < n {
         let left = deadline.saturating_duration_since(Instant::now());
-        got.push(rx.recv_timeout(left).map_err(|_| format!("{} of {} actions dispatched in 900 s", got.len(), n))?);
+        got.push(
+            rx.recv_timeout(left)
+                .map_err(|_| format!("{} of {} actions dispatched in 900 s", got.len(), n))?,
+        );
     }
     Ok(got)
 }
@@ -146,12 +163,18 @@ fn archive(args: &[String]) -> Result<String, String> {
     let t0 = Instant::now();
     send(&dev, UserAction::Archive, &fids).map_err(|e| format!("archive request: {e}"))?;
     collect(&rx, fids.len())?;
-    Ok(format!("{} files archived in {:.2} s", fids.len(), t0.elapsed().as_secs_f64()))
+    Ok(format!(
+        "{} files archived in {:.2} s",
+        fids.len(),
+        t0.elapsed().as_secs_f64()
+    ))
 }
 
 fn latency(args: &[String]) -> Result<String, String> {
     let [target, mount, root, alist, rlist] = args else {
-        return Err("usage: hsm_bench latency TARGET MOUNT ARCHIVE_ROOT ARCHIVE_LIST RESTORE_LIST".into());
+        return Err(
+            "usage: hsm_bench latency TARGET MOUNT ARCHIVE_ROOT ARCHIVE_LIST RESTORE_LIST".into(),
+        );
     };
     let archives = fids_of(Path::new(alist)).map_err(|e| format!("{alist}: {e}"))?;
     let restores = fids_of(Path::new(rlist)).map_err(|e| format!("{rlist}: {e}"))?;
@@ -166,11 +189,15 @@ fn latency(args: &[String]) -> Result<String, String> {
     let mut sent = BTreeMap::new();
     for f in &restores {
         sent.insert(*f, Instant::now());
-        send(&dev, UserAction::Restore, std::slice::from_ref(f)).map_err(|e| format!("restore request: {e}"))?;
+        send(&dev, UserAction::Restore, std::slice::from_ref(f))
+            .map_err(|e| format!("restore request: {e}"))?;
     }
     let mut lat: Vec<f64> = collect(&rx, restores.len())?
         .into_iter()
-        .filter_map(|(fid, at)| sent.get(&fid).map(|s| at.duration_since(*s).as_secs_f64() * 1000.0))
+        .filter_map(|(fid, at)| {
+            sent.get(&fid)
+                .map(|s| at.duration_since(*s).as_secs_f64() * 1000.0)
+        })
         .collect();
     if lat.is_empty() {
         return Err("no restore seen".into());

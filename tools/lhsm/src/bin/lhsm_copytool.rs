@@ -88,7 +88,13 @@ fn main() -> ExitCode {
     };
     let dev = match Device::open(&o.target, true) {
         Ok(d) => d,
-        Err(e) => return fail(&name, &format!("cannot open {}", Device::path(&o.target).display()), &e),
+        Err(e) => {
+            return fail(
+                &name,
+                &format!("cannot open {}", Device::path(&o.target).display()),
+                &e,
+            )
+        }
     };
     if let Err(e) = dev.register(&o.archives) {
         return fail(&name, "cannot register as a copytool", &e);
@@ -98,8 +104,16 @@ fn main() -> ExitCode {
     } else {
         format!("archives {:?}", o.archives)
     };
-    eprintln!("{name}: serving {archives} of {} with {}", mount.display(), o.worker.to_string_lossy());
-    let mut ct = Copytool { backend: DevBackend { dev, mount }, worker: o.worker, name: name.clone() };
+    eprintln!(
+        "{name}: serving {archives} of {} with {}",
+        mount.display(),
+        o.worker.to_string_lossy()
+    );
+    let mut ct = Copytool {
+        backend: DevBackend { dev, mount },
+        worker: o.worker,
+        name: name.clone(),
+    };
     serve(&mut ct, o.once)
 }
 

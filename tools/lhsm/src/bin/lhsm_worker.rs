@@ -27,9 +27,15 @@ struct Opts {
 
 fn parse() -> Result<Opts, String> {
     let mut o = Opts {
-        queue: std::env::var_os("LHSM_QUEUE")
-            .map_or_else(|| PathBuf::from("/var/lib/rustre/lhsm_queue.db"), PathBuf::from),
-        name: format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()), std::process::id()),
+        queue: std::env::var_os("LHSM_QUEUE").map_or_else(
+            || PathBuf::from("/var/lib/rustre/lhsm_queue.db"),
+            PathBuf::from,
+        ),
+        name: format!(
+            "{}-{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()),
+            std::process::id()
+        ),
         lease: 300,
         once: false,
         upcall: vec!["lfs".into(), "hsm_upcall".into()],
@@ -44,7 +50,12 @@ fn parse() -> Result<Opts, String> {
             "--name" => o.name = val("--name")?,
             "--lease" => o.lease = val("--lease")?.parse().map_err(|_| "bad --lease")?,
             "--once" => o.once = true,
-            "--upcall" => o.upcall = val("--upcall")?.split_whitespace().map(String::from).collect(),
+            "--upcall" => {
+                o.upcall = val("--upcall")?
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect()
+            }
             "--worker" => o.worker = val("--worker")?,
             "--mount" => o.mount = Some(val("--mount")?),
             _ => return Err(format!("unknown option '{a}'")),
@@ -83,7 +94,10 @@ fn main() -> ExitCode {
         };
         let Some(it) = item else {
             if o.once {
-                println!("lhsm_worker {}: queue drained: {done} done, {failed} failed", o.name);
+                println!(
+                    "lhsm_worker {}: queue drained: {done} done, {failed} failed",
+                    o.name
+                );
                 return ExitCode::SUCCESS;
             }
             std::thread::sleep(Duration::from_secs(1));
@@ -117,10 +131,17 @@ fn main() -> ExitCode {
         // Renew the lease at a third of its length while the command runs.
         let running = Arc::new(AtomicBool::new(true));
         let renewer = {
-            let (running, path, name, lease, id) =
-                (running.clone(), o.queue.clone(), o.name.clone(), o.lease, it.id);
+            let (running, path, name, lease, id) = (
+                running.clone(),
+                o.queue.clone(),
+                o.name.clone(),
+                o.lease,
+                it.id,
+            );
             std::thread::spawn(move || {
-                let Ok(mut q) = Queue::open(&path) else { return };
+                let Ok(mut q) = Queue::open(&path) else {
+                    return;
+                };
                 let step = Duration::from_secs((lease / 3).max(1) as u64);
                 let mut last = std::time::Instant::now();
                 while running.load(Ordering::Relaxed) {
@@ -152,7 +173,12 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 failed += 1;
-                q.fail(it.id, &o.name, &format!("cannot run {}: {e}", o.upcall[0]), now() + 60)
+                q.fail(
+                    it.id,
+                    &o.name,
+                    &format!("cannot run {}: {e}", o.upcall[0]),
+                    now() + 60,
+                )
             }
         };
         if let Err(e) = &result {
@@ -164,7 +190,11 @@ fn main() -> ExitCode {
                 o.name,
                 it.action,
                 it.fid,
-                if succeeded { "done" } else { "failed, will retry" },
+                if succeeded {
+                    "done"
+                } else {
+                    "failed, will retry"
+                },
                 it.attempts,
                 c.pending,
                 c.leased,

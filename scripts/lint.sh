@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Lint: rustfmt over every Rust file, and clippy with the kernel's own lint set (CLIPPY=1)
+# over the modules and over our files of the kernel crate (rust/kernel/).
+#
+#   scripts/lint.sh        (make lint; part of make test)
+#
+# The modules are linted into build/lint/modules, apart from the ones the tests load. The
+# kernel crate is linted in a copy of the kernel build (build/lint/kernel-obj), so that the
+# cached kernel is not rebuilt with other flags. Prints one "lint: ..." line per check and
+# exits non-zero on any warning or formatting difference.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+export PATH=$HOME/.cargo/bin:$PATH
+lint=$top/build/lint
+src=$top/build/linux-src
+rc=0
+mkdir -p "$lint"
+
+# rustfmt: the kernel side with the kernel's configuration, the tools with cargo's.
+bad=()
+while IFS= read -r f; do
+	rustfmt --edition 2021 --config-path "$src/.rustfmt.toml" --check "$f" >/dev/null 2>&1 ||
+		bad+=("$f")
+done < <(git ls-files '*.rs' ':!tools/')
+(cd tools && cargo fmt --check >/dev/null 2>&1) || bad+=("tools/ (cargo fmt)")
+if [ ${#bad[@]} -eq 0 ]; then
+	echo "lint: rustfmt: ok"
+else
+	echo "lint: rustfmt: FAILED: ${bad[*]}"
+	rc=1
+fi
+
+# clippy over the modules.
+kmake() { make -C "$top/build/kernel" LLVM=-19 RUST_LIB_SRC="$top/build/rust-lib-src" CLIPPY=1 "$@"; }
+rm -rf "$lint/modules"
+mkdir -p "$lint/modules"
+kmake M="$top" MO="$lint/modules" modules >"$lint/clippy-modules.log" 2>&1
+mrc=$?
+mw=$(grep -cE '^(warning|error)' "$lint/clippy-modules.log")
+if [ "$mrc" = 0 ] && [ "$mw" = 0 ]; then
+	echo "lint: clippy modules: ok"
+else
+	echo "lint: clippy modules: FAILED (exit $mrc, $mw warnings; build/lint/clippy-modules.log):"
+	grep -E -A5 '^(warning|error)' "$lint/clippy-modules.log" | head -n 60
+	rc=1
+fi
+
+# clippy over the kernel crate, in a copy of the kernel build.
+obj=$(readlink -f "$top/build/kernel")
+rm -rf "$lint/kernel-obj"
+cp -a "$obj" "$lint/kernel-obj"
+make -s -C "$src" O="$lint/kernel-obj" LLVM=-19 RUST_LIB_SRC="$top/build/rust-lib-src" CLIPPY=1 \
+	-j"$(nproc)" rust/kernel.o >"$lint/clippy-kernel.log" 2>&1
+krc=$?
+kw=$(grep -cE '^(warning|error)' "$lint/clippy-kernel.log")
+rm -rf "$lint/kernel-obj"
+if [ "$krc" = 0 ] && [ "$kw" = 0 ]; then
+	echo "lint: clippy kernel crate: ok"
+else
+	echo "lint: clippy kernel crate: FAILED (exit $krc, $kw warnings; build/lint/clippy-kernel.log):"
+	grep -E -A5 '^(warning|error)' "$lint/clippy-kernel.log" | head -n 60
+	rc=1
+fi
+exit $rc
