@@ -251,7 +251,7 @@ impl Changelog {
             return Err(ENODEV);
         }
         if st.header.min_endrec().is_none()
-            || (st.header.mask | CHANGELOG_MINMASK) & (1 << rec.rtype) == 0
+            || (st.header.mask | CHANGELOG_MINMASK) & crate::record::type_bit(rec.rtype) == 0
         {
             return Ok(None);
         }

@@ -19,15 +19,24 @@ src=$top/build/linux-src
 rc=0
 mkdir -p "$lint"
 
-# rustfmt: the kernel side with the kernel's configuration, the tools with cargo's.
-bad=()
+# rustfmt: the kernel side with the kernel's configuration, the tools (two workspaces) with
+# cargo's. The file list comes from git: outside a checkout there is nothing to check.
+git rev-parse --is-inside-work-tree >/dev/null 2>&1 || { echo "lint: rustfmt: FAILED: not a git checkout"; exit 1; }
+bad=() n=0
 while IFS= read -r f; do
-	rustfmt --edition 2021 --config-path "$src/.rustfmt.toml" --check "$f" >/dev/null 2>&1 ||
-		bad+=("$f")
+	n=$((n + 1))
+	rustfmt --edition 2021 --config-path "$src/.rustfmt.toml" --check "$f" >/dev/null 2>"$lint/rustfmt.err" ||
+		bad+=("$f$([ -s "$lint/rustfmt.err" ] && echo " ($(head -c 200 "$lint/rustfmt.err"))")")
 done < <(git ls-files '*.rs' ':!tools/')
-(cd tools && cargo fmt --check >/dev/null 2>&1) || bad+=("tools/ (cargo fmt)")
-if [ ${#bad[@]} -eq 0 ]; then
-	echo "lint: rustfmt: ok"
+for ws in tools tools/fuzz; do
+	cargo fmt --manifest-path "$ws/Cargo.toml" --all --check >/dev/null 2>"$lint/rustfmt.err" ||
+		bad+=("$ws (cargo fmt$([ -s "$lint/rustfmt.err" ] && echo ": $(head -c 200 "$lint/rustfmt.err")"))")
+done
+if [ "$n" = 0 ]; then
+	echo "lint: rustfmt: FAILED: no Rust file found"
+	rc=1
+elif [ ${#bad[@]} -eq 0 ]; then
+	echo "lint: rustfmt: ok ($n kernel-side files, tools and tools/fuzz)"
 else
 	echo "lint: rustfmt: FAILED: ${bad[*]}"
 	rc=1
@@ -48,9 +57,11 @@ else
 	rc=1
 fi
 
-# clippy over the kernel crate, in a copy of the kernel build.
+# clippy over the kernel crate, in a copy of the kernel build (the overlay in build/linux-src
+# is the one `make kernel` last applied: make lint and make test run it first).
 obj=$(readlink -f "$top/build/kernel")
 rm -rf "$lint/kernel-obj"
+trap 'rm -rf "$lint/kernel-obj"' EXIT
 cp -a "$obj" "$lint/kernel-obj"
 make -s -C "$src" O="$lint/kernel-obj" LLVM=-19 RUST_LIB_SRC="$top/build/rust-lib-src" CLIPPY=1 \
 	-j"$(nproc)" rust/kernel.o >"$lint/clippy-kernel.log" 2>&1

@@ -163,6 +163,11 @@ impl MiscFile for ControlFile {
         };
         r.map(|n| n as isize)
     }
+
+    fn compat_ioctl(this: Pin<&Self>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        // A number, not a pointer: no conversion (as loop_control_ioctl for compat).
+        Self::ioctl(this, file, cmd, arg)
+    }
 }
 
 #[pin_data]

@@ -205,7 +205,9 @@ pub trait Driver: Send + Sync + Sized + 'static {
     /// Carries out `rq`, in a worker of the disk's `WQ_MEM_RECLAIM` queue with no-I/O
     /// allocation context (`memalloc_noio_save()`): `GFP_KERNEL` allocations made here cannot
     /// recurse into the block layer. The request ends once this returns and the I/O it
-    /// started, if any, completes; a request not ended explicitly fails with `EIO`.
+    /// started, if any, completes; a request not ended explicitly fails with `EIO`. With
+    /// [`Workers::PerQueue`] it runs for several requests of one disk at once; with
+    /// [`Workers::PerDisk`], for one at a time, in the order `queue_rq` received them.
     fn handle(&self, io: &Self::Io, rq: Request<'_>);
 
     /// Tries to start `rq` in the submitter's context, without blocking; returns the request
@@ -624,7 +626,7 @@ impl Request<'_> {
             if !whole {
                 return None;
             }
-            let n = ffi::c_ulong::try_from(n).ok()?;
+            let n = ffi::c_ulong::from(n);
             bindings::iov_iter_bvec(iter, dir, vecs.add(pos.index), n, it.bi_size as usize);
             iter.iov_offset = it.bi_offset as usize;
             Some(it.bi_size)

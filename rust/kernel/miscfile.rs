@@ -15,7 +15,7 @@
 
 use crate::{
     bindings,
-    error::{to_result, Error, Result},
+    error::{to_result, Error, Result, VTABLE_DEFAULT_ERROR},
     ffi::{c_int, c_uint, c_ulong},
     fs::File,
     module::{this_module, ModuleMetadata},
@@ -60,7 +60,7 @@ pub trait MiscFile: Sized + Send + Sync + 'static {
         _buf: &mut UserSliceWriter,
         _pos: &mut i64,
     ) -> Result<usize> {
-        Err(EINVAL)
+        build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// `write()` from `buf`.
@@ -70,7 +70,7 @@ pub trait MiscFile: Sized + Send + Sync + 'static {
         _buf: &mut UserSliceReader,
         _pos: &mut i64,
     ) -> Result<usize> {
-        Err(EINVAL)
+        build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// `lseek()` to `offset` from `whence` (`SEEK_*`), with `*pos` the file position: returns
@@ -82,17 +82,24 @@ pub trait MiscFile: Sized + Send + Sync + 'static {
         _offset: i64,
         _whence: u32,
     ) -> Result<i64> {
-        Err(ESPIPE)
+        build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// `poll()`: registers waits on `table` and returns the `POLL*` mask.
     fn poll(_this: Pin<&Self>, _file: &File, _table: PollTable<'_>) -> u32 {
-        0
+        build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// `ioctl()`.
     fn ioctl(_this: Pin<&Self>, _file: &File, _cmd: u32, _arg: usize) -> Result<isize> {
-        Err(ENOTTY)
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `ioctl()` from a 32-bit task. Without it, a device with [`MiscFile::ioctl`] gets
+    /// `compat_ptr_ioctl`, which converts the argument as a pointer: a device whose arguments
+    /// are numbers must provide this.
+    fn compat_ioctl(_this: Pin<&Self>, _file: &File, _cmd: u32, _arg: usize) -> Result<isize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
     }
 }
 
@@ -179,7 +186,9 @@ impl<T: MiscFile> Fops<T> {
         },
         poll: if T::HAS_POLL { Some(poll::<T>) } else { None },
         unlocked_ioctl: if T::HAS_IOCTL { Some(ioctl::<T>) } else { None },
-        compat_ioctl: if T::HAS_IOCTL {
+        compat_ioctl: if T::HAS_COMPAT_IOCTL {
+            Some(compat_ioctl::<T>)
+        } else if T::HAS_IOCTL {
             bindings::compat_ptr_ioctl
         } else {
             None
@@ -249,7 +258,7 @@ unsafe extern "C" fn release<T: MiscFile>(
 /// # Safety
 ///
 /// Called by the VFS on a file opened by [`open`], with `buf` a user pointer for `count`
-/// bytes and `ppos` the file position.
+/// bytes and `ppos` the file position, not null (the file is not a stream).
 unsafe extern "C" fn read<T: MiscFile>(
     file: *mut bindings::file,
     buf: *mut crate::ffi::c_char,
@@ -275,7 +284,7 @@ unsafe extern "C" fn read<T: MiscFile>(
 /// # Safety
 ///
 /// Called by the VFS on a file opened by [`open`], with `buf` a user pointer for `count`
-/// bytes and `ppos` the file position.
+/// bytes and `ppos` the file position, not null (the file is not a stream).
 unsafe extern "C" fn write<T: MiscFile>(
     file: *mut bindings::file,
     buf: *const crate::ffi::c_char,
@@ -351,6 +360,22 @@ unsafe extern "C" fn ioctl<T: MiscFile>(
 ) -> isize {
     // SAFETY: As in `read`.
     let res = unsafe { T::ioctl(state::<T>(file), File::from_raw_file(file), cmd, arg) };
+    match res {
+        Ok(n) => n,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS on a file opened by [`open`], for a 32-bit task.
+unsafe extern "C" fn compat_ioctl<T: MiscFile>(
+    file: *mut bindings::file,
+    cmd: c_uint,
+    arg: c_ulong,
+) -> isize {
+    // SAFETY: As in `read`.
+    let res = unsafe { T::compat_ioctl(state::<T>(file), File::from_raw_file(file), cmd, arg) };
     match res {
         Ok(n) => n,
         Err(e) => e.to_errno() as isize,

@@ -75,6 +75,22 @@ def dump(dev, flags):
         sys.stdout.buffer.write(b)
 
 
+def filtered(dev, user):
+    """Reads every record through the filter of changelog user USER (its mask); prints
+    their indices, one per line."""
+    fd = os.open(dev, os.O_RDONLY)
+    ioctl(fd, FILTER, struct.pack("<QII30s2x", 0, int(user), 0, b""))
+    data = b""
+    while True:
+        b = os.read(fd, 65536)
+        if not b:
+            break
+        data += b
+    for index, _ in records(data):
+        print(index)
+    return 0
+
+
 def seeks(dev):
     fd = os.open(dev, os.O_RDONLY)
     ok = os.lseek(fd, 3, os.SEEK_SET) == 3
@@ -263,7 +279,7 @@ def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     return {"dump": dump, "seeks": seeks, "badwrites": badwrites, "pollwait": pollwait,
             "nonblock": nonblock, "badinput": badinput, "reader": reader, "kucclose": kucclose,
-            "killer": killer}[cmd](*args)
+            "killer": killer, "filtered": filtered}[cmd](*args)
 
 
 if __name__ == "__main__":

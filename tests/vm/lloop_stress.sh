@@ -116,7 +116,11 @@ for fs in ext4 xfs; do
 		say "$fs: batches of $batch: requests started in the submitter $((in1 - in0)), sent to the worker $((wk1 - wk0)), tried and handed back $((dc1 - dc0)), finished by the worker after a short start $((rq1 - rq0))"
 		case $batch in
 		1) [ "$in1" -eq "$in0" ] || fail "$fs: $((in1 - in0)) requests started inside submit_bio (batches of 1)" ;;
-		16) [ "$in1" -gt "$in0" ] || fail "$fs: no request started in the submitter with batches of 16: the plug-flush path was not tested" ;;
+		16) case " ${LLOOP_PARAMS:-} " in
+			*" inline_submit=0 "* | *" inline_submit=n "* | *" inline_submit=N "*) ;;
+			*) [ "$in1" -gt "$in0" ] ||
+				fail "$fs: no request started in the submitter with batches of 16: the plug-flush path was not tested" ;;
+			esac ;;
 		esac
 		detach "$dev"
 		remount $fs
@@ -134,7 +138,8 @@ load=$((avail * 60 / 100))
 say "pressure: ${secs} s, memory load ${load} MiB of ${avail} MiB available, caches dropped every 0.2 s"
 (while :; do echo 3 >/proc/sys/vm/drop_caches; sleep 0.2; done) &
 dropper=$!
-stress-ng --vm 1 --vm-bytes ${load}M --vm-keep --verify --timeout $((secs + 600))s --temp-path /tmp \
+# No timeout of its own (0: until killed): stop_load ends it, however long the last round.
+stress-ng --vm 1 --vm-bytes ${load}M --vm-keep --verify --timeout 0 --temp-path /tmp \
 	>"$out/stress-ng.log" 2>&1 &
 filler=$!
 stop_load() { kill $dropper $filler 2>/dev/null; wait $dropper $filler 2>/dev/null; }
