@@ -50,12 +50,17 @@ echo "driver=$driver device=$dev dio=$dio mem=${mem}MiB available=${avail}MiB lo
 swap_used() { awk '/SwapTotal/ {t = $2} /SwapFree/ {f = $2} END {print int((t - f) / 1024)}' /proc/meminfo; }
 ( while :; do echo "$(date +%s) $(swap_used)"; sleep 2; done ) >"$out/swap-$driver-usage.log" &
 sampler=$!
+# If the load is not over well after its deadline, dump the blocked tasks to the console once,
+# so that a run that then times out (scripts/vm.sh kills the guest) shows where it stood.
+( sleep $((secs + 360)); echo "swap: load still running after $((secs + 360)) s; blocked tasks follow"
+	echo w >/proc/sysrq-trigger; awk '/Swap(Total|Free)|MemFree/' /proc/meminfo ) &
+watchdog=$!
 start=$(date +%s)
 timeout $((secs + 300)) stress-ng --vm 2 --vm-bytes ${load}M --vm-keep --vm-method all --verify \
 	--timeout ${secs}s --metrics-brief --temp-path /tmp/swapfs >"$out/swap-$driver-stress.log" 2>&1
 rc=$?
 end=$(date +%s)
-kill $sampler
+kill $sampler $watchdog 2>/dev/null
 peak=$(awk '$2 > m {m = $2} END {print m + 0}' "$out/swap-$driver-usage.log")
 ops=$(awk '/metrc:.* vm / {print $5}' "$out/swap-$driver-stress.log")
 echo "stress-ng exit $rc after $((end - start)) s; peak swap use ${peak} MiB; ${ops:-0} verified passes" | tee -a "$res"
