@@ -24,6 +24,16 @@ mem=${VM_MEMORY:-2G}
 command -v vng >/dev/null || { echo "vm: vng not found: run 'make deps'" >&2; exit 2; }
 mkdir -p "$out"
 rm -f "$out"/console.log "$out"/guest.rc
+# virtme-ng's init mounts empty tmpfs over these in the guest: a checkout or an output
+# directory under them is not there for the guest command.
+for d in "$top" "$(cd "$out" && pwd)"; do
+	case $d/ in
+	/var/tmp/* | /var/cache/* | /var/log/* | /var/spool/* | /var/lib/apt/* | /var/lib/private/* | /var/lib/machines/* | /var/lib/portables/*)
+		echo "vm: $d is hidden in the guest (virtme-ng mounts a tmpfs over ${d%"${d#/var/*/}"}): use a checkout and output directory elsewhere, e.g. under /tmp or /root" >&2
+		exit 2
+		;;
+	esac
+done
 
 # KVM only if it was proven to work: a firmware hang under KVM was seen on these machines.
 accel=(--disable-kvm)
