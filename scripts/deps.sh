@@ -88,6 +88,12 @@ bapt() {
 
 rustc_ver=$(rustc --version | awk '{print $2}')
 [ -n "$rustc_ver" ] || die "rustc not found: install a Rust toolchain (rustup) first"
+# make lint (part of make test) needs rustfmt and clippy of the same toolchain.
+if ! rustfmt --version >/dev/null 2>&1 || ! clippy-driver --version >/dev/null 2>&1; then
+	command -v rustup >/dev/null || die "rustfmt or clippy missing and no rustup to add them"
+	log "adding rustfmt and clippy to the toolchain (rustup component add)"
+	rustup component add rustfmt clippy || die "rustup component add rustfmt clippy failed"
+fi
 
 need_fetch=0
 ls "$dl"/${LINUX_PKG}_*.deb >/dev/null 2>&1 || need_fetch=1
