@@ -42,20 +42,26 @@ else
 	rc=1
 fi
 
+# verdict WHAT EXIT LOG: one "lint: WHAT: ok|FAILED" line for a clippy build; FAILED (and
+# the first warnings) if the build failed or logged any warning or error.
+verdict() {
+	local n
+	n=$(grep -cE '^(warning|error)' "$3")
+	if [ "$2" = 0 ] && [ "$n" = 0 ]; then
+		echo "lint: $1: ok"
+	else
+		echo "lint: $1: FAILED (exit $2, $n warnings; ${3#"$top"/}):"
+		grep -E -A5 '^(warning|error)' "$3" | head -n 60
+		rc=1
+	fi
+}
+
 # clippy over the modules.
 kmake() { make -C "$top/build/kernel" LLVM=-19 RUST_LIB_SRC="$top/build/rust-lib-src" CLIPPY=1 "$@"; }
 rm -rf "$lint/modules"
 mkdir -p "$lint/modules"
 kmake M="$top" MO="$lint/modules" modules >"$lint/clippy-modules.log" 2>&1
-mrc=$?
-mw=$(grep -cE '^(warning|error)' "$lint/clippy-modules.log")
-if [ "$mrc" = 0 ] && [ "$mw" = 0 ]; then
-	echo "lint: clippy modules: ok"
-else
-	echo "lint: clippy modules: FAILED (exit $mrc, $mw warnings; build/lint/clippy-modules.log):"
-	grep -E -A5 '^(warning|error)' "$lint/clippy-modules.log" | head -n 60
-	rc=1
-fi
+verdict "clippy modules" $? "$lint/clippy-modules.log"
 
 # clippy over the kernel crate, in a copy of the kernel build (the overlay in build/linux-src
 # is the one `make kernel` last applied: make lint and make test run it first).
@@ -66,13 +72,6 @@ cp -a "$obj" "$lint/kernel-obj"
 make -s -C "$src" O="$lint/kernel-obj" LLVM=-19 RUST_LIB_SRC="$top/build/rust-lib-src" CLIPPY=1 \
 	-j"$(nproc)" rust/kernel.o >"$lint/clippy-kernel.log" 2>&1
 krc=$?
-kw=$(grep -cE '^(warning|error)' "$lint/clippy-kernel.log")
 rm -rf "$lint/kernel-obj"
-if [ "$krc" = 0 ] && [ "$kw" = 0 ]; then
-	echo "lint: clippy kernel crate: ok"
-else
-	echo "lint: clippy kernel crate: FAILED (exit $krc, $kw warnings; build/lint/clippy-kernel.log):"
-	grep -E -A5 '^(warning|error)' "$lint/clippy-kernel.log" | head -n 60
-	rc=1
-fi
+verdict "clippy kernel crate" $krc "$lint/clippy-kernel.log"
 exit $rc
