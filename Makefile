@@ -7,6 +7,9 @@
 #   make test     host cargo tests, then KUnit and integration tests in the VM
 #   make fuzz     run every fuzz target of tools/fuzz for FUZZ_SECONDS each (default 3600)
 #
+# KASAN=1 (e.g. make test KASAN=1) uses the KASAN variant of the test kernel, cached on its own;
+# the modules are rebuilt whenever the kernel they were built for changes.
+#
 # The kernel is built once per input hash and reused (scripts/kernel.sh).
 
 CACHE      ?= /var/cache/rustre
@@ -17,6 +20,8 @@ KMAKE       = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(MODDIR) LLVM=-19 RUST_LIB_SRC=
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 export RUSTRE_CACHE := $(CACHE)
+KASAN      ?= 0
+export RUSTRE_KASAN := $(KASAN)
 
 .PHONY: all deps kernel modules tools test run host-test fuzz lint clean
 

@@ -7,8 +7,8 @@
 #   scripts/bench-lloop-ab.sh SECONDS ROUNDS JOBS NAME=MODULE.ko[:PARAMS]...
 #
 # e.g. scripts/bench-lloop-ab.sh 8 5 "read:1M:8 write:1M:8" old=/tmp/old.ko new=build/modules/lloop.ko
-# PARAMS are module parameters for that build ("submit_queues=1"), so that one module can be
-# measured with several settings: one=M.ko:submit_queues=1 all=M.ko
+# PARAMS are module parameters for that build ("submit_queues=1", several separated by commas),
+# so that one module can be measured with several settings: one=M.ko:submit_queues=1 all=M.ko
 # Prints the median IOPS of each build and of loop per job, and each build's ratio to loop.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +23,7 @@ for b in "$@"; do
 	case $ko in *:*) params=${ko#*:} ko=${ko%%:*} ;; esac
 	[ -f "$ko" ] && [ "$name" != "$b" ] || { echo "bench: want NAME=MODULE.ko[:PARAMS], got '$b'" >&2; exit 2; }
 	cp "$ko" "$out/builds/$name.ko"
-	echo "$params" >"$out/builds/$name.params"
+	echo "${params//,/ }" >"$out/builds/$name.params"
 done
 make -C "$top" -s modules tools || exit 1
 img=$("$top/scripts/bench-img.sh" "$out" 4) || exit 1

@@ -13,10 +13,18 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${RUSTRE_CACHE:-/var/cache/rustre}
 src=$cache/linux-src
+# RUSTRE_KASAN=1 (make ... KASAN=1) builds the KASAN variant: the fragment plus
+# scripts/rustre-kasan.config, in its own directory, so that both stay cached; build/kernel
+# points at whichever was asked for last (the modules follow it, see the Makefile).
+frags=("$top/scripts/rustre.config")
+variant=
+if [ "${RUSTRE_KASAN:-0}" = 1 ]; then
+	frags+=("$top/scripts/rustre-kasan.config")
+	variant=-kasan
+fi
 # RUSTRE_KERNEL_OBJ builds elsewhere (to time a fresh build without losing the cached one);
 # build/kernel then keeps pointing at the cached build.
-obj=${RUSTRE_KERNEL_OBJ:-$cache/kernel-obj}
-frag=$top/scripts/rustre.config
+obj=${RUSTRE_KERNEL_OBJ:-$cache/kernel-obj$variant}
 jobs=${JOBS:-$(($(nproc) + 1))}
 
 die() { echo "kernel: $*" >&2; exit 1; }
@@ -77,7 +85,7 @@ apply_overlay() {
 key() {
 	{
 		cat "$src/.rustre-source"
-		cat "$frag" "$0"
+		cat "${frags[@]}" "$0"
 		(cd "$top/rust" && find . -type f | sort | xargs sha256sum)
 		rustc --version
 		bindgen --version
@@ -94,9 +102,9 @@ if [ "$want" = "$have" ] && [ -f "$obj/arch/x86/boot/bzImage" ]; then
 else
 	mkdir -p "$obj"
 	start=$(date +%s)
-	log "configuring (tinyconfig + scripts/rustre.config)"
+	log "configuring (tinyconfig + ${frags[*]#"$top/"})"
 	kmake tinyconfig >/dev/null
-	"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$frag" >/dev/null
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "${frags[@]}" >/dev/null
 	kmake olddefconfig >/dev/null
 	# Every option of the fragment must have taken; a silent drop (a missing
 	# dependency) would hide checks the tests rely on.
@@ -109,13 +117,13 @@ else
 		else
 			grep -qx "$line" "$obj/.config" || { echo "kernel: $line did not take (dependency missing?)" >&2; bad=1; }
 		fi
-	done <"$frag"
+	done < <(cat "${frags[@]}")
 	if ! grep -qx CONFIG_RUST=y "$obj/.config"; then
 		kmake rustavailable || true
 		die "CONFIG_RUST is not enabled: the Rust toolchain is not usable for this kernel (see the message above)"
 	fi
 	[ $bad = 0 ] || die "config fragment did not apply cleanly"
-	log "building bzImage and modules with -j$jobs (a fresh build takes about 10 minutes on 2 cores)"
+	log "building bzImage and modules with -j$jobs (a fresh build takes about 25 minutes on 2 cores)"
 	kmake -j"$jobs" bzImage modules
 	echo "$want" >"$obj/.rustre-key"
 	log "built in $(($(date +%s) - start)) s"

@@ -19,6 +19,13 @@ shift
 kimg=$top/build/kernel/arch/x86/boot/bzImage
 timeout_s=${VM_TIMEOUT:-1200}
 mem=${VM_MEMORY:-2G}
+# A KASAN kernel runs everything about three times slower under TCG: every timeout, here and
+# in the guest scripts (RUSTRE_TIMEOUT_SCALE), is stretched by that much.
+scale=${RUSTRE_TIMEOUT_SCALE:-1}
+if [ -z "${RUSTRE_TIMEOUT_SCALE:-}" ] && grep -qx CONFIG_KASAN=y "$top/build/kernel/.config" 2>/dev/null; then
+	scale=3
+fi
+timeout_s=$((timeout_s * scale))
 
 [ -f "$kimg" ] || { echo "vm: no kernel at $kimg: run 'make modules' first" >&2; exit 2; }
 command -v vng >/dev/null || { echo "vm: vng not found: run 'make deps'" >&2; exit 2; }
@@ -45,7 +52,7 @@ append="log_buf_len=8M kmemleak=on panic_on_warn=0 oops=panic panic=-1"
 
 # The guest writes its command's exit status to OUTDIR/guest.rc; vng's own exit status is not
 # the command's when the guest panics.
-cmd="cd '$top' && ( $* ); echo \$? > '$out/guest.rc'"
+cmd="cd '$top' && export RUSTRE_TIMEOUT_SCALE=$scale && ( $* ); echo \$? > '$out/guest.rc'"
 
 echo "vm: booting $(basename "$(readlink -f "$top/build/kernel")") (TCG, $mem), timeout ${timeout_s}s"
 vng_args=(-r "$kimg" "${accel[@]}" --force-9p --memory "$mem" --cpus 2

@@ -10,7 +10,7 @@
 
 use kernel::{
     cpu::nr_cpu_ids,
-    fileblk::{Disk, Limits, Workers},
+    fileblk::{Completion, Disk, Limits, Workers},
     fs::File,
     miscfile::{MiscFile, Registration},
     new_mutex,
@@ -56,6 +56,10 @@ module! {
             default: false,
             description: "One worker per hardware queue instead of one per device (default false)",
         },
+        block_complete: bool {
+            default: false,
+            description: "End requests through the block layer's completion, as loop does (default false)",
+        },
     },
 }
 
@@ -71,6 +75,7 @@ struct Control {
     queues: u32,
     inline: bool,
     workers: Workers,
+    completion: Completion,
     #[pin]
     reg: Mutex<Registry>,
 }
@@ -91,6 +96,7 @@ impl Control {
             self.depth,
             &Limits::new(512),
             self.workers,
+            self.completion,
         )?;
         disk.get().set_capacity(0);
         *slot = Some(disk);
@@ -200,23 +206,30 @@ impl kernel::InPlaceModule for Lloop {
                 } else {
                     Workers::PerDisk
                 };
+                let completion = if module_parameters::block_complete.value() {
+                    Completion::BlockLayer
+                } else {
+                    Completion::Direct
+                };
                 let ctl = Arc::pin_init(
                     pin_init!(Control {
                         depth,
                         queues,
                         inline,
                         workers,
+                        completion,
                         reg <- new_mutex!(Registry { devices }),
                     }),
                     GFP_KERNEL,
                 )?;
                 pr_info!(
-                    "loaded, up to {} devices, {} queues of depth {}, inline submission {}, {:?} workers\n",
+                    "loaded, up to {} devices, {} queues of depth {}, inline submission {}, {:?} workers, {:?} completion\n",
                     max_loop,
                     queues,
                     depth,
                     if inline { "on" } else { "off" },
-                    workers
+                    workers,
+                    completion
                 );
                 Registration::register(CString::try_from_fmt(fmt!("lloop-control"))?, 0o600, ctl)
             },

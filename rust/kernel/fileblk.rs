@@ -286,6 +286,18 @@ pub enum Workers {
     PerQueue,
 }
 
+/// Where a request is ended once its file I/O is done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Completion {
+    /// In the context that finished it: the file's completion (`ki_complete`, possibly in
+    /// interrupt context), the submitter or the worker.
+    Direct,
+    /// Through the block layer's completion (`blk_mq_complete_request`), as the kernel's loop
+    /// driver does: the request is ended on the CPU that submitted it, by an IPI or the block
+    /// softirq, when the block layer decides that is worth it.
+    BlockLayer,
+}
+
 /// How a disk's requests were started, since it was created ([`DiskRef::submit_counts`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SubmitCounts {
@@ -329,6 +341,9 @@ struct Pdu {
     /// Non-zero if completing the request frees memory (see [`Request::read_write`]).
     reclaim: Atomic<i32>,
     requeue: Option<unsafe fn(*mut bindings::request)>,
+    /// End through `blk_mq_complete_request` ([`Completion::BlockLayer`]); set once, by
+    /// `init_request`.
+    block_complete: bool,
 }
 
 impl Pdu {
@@ -376,10 +391,32 @@ impl Pdu {
         }
         // SAFETY: Nobody uses the kiocb any more: its transfer's reference is gone.
         unsafe { self.release_iocb() };
+        if self.block_complete {
+            // SAFETY: The request was started and nobody else holds a reference any more;
+            // the block layer calls `complete_rq`, which ends it with `status`.
+            unsafe { bindings::blk_mq_complete_request(rq) };
+            return;
+        }
         let status = self.status.load(Relaxed) as bindings::blk_status_t;
         // SAFETY: The request was started and nobody else holds a reference any more.
         unsafe { bindings::blk_mq_end_request(rq, status) };
     }
+}
+
+/// `complete` of the tag set: ends a request passed to `blk_mq_complete_request` by
+/// [`Pdu::put`]; runs on the submitting CPU, in softirq or interrupt context, or in the caller.
+///
+/// # Safety
+///
+/// `rq` must be a started request of a tag set made by [`Disk::new`] whose last reference was
+/// dropped by [`Pdu::put`].
+unsafe extern "C" fn complete_rq(rq: *mut bindings::request) {
+    // SAFETY: By the caller, `rq` is one of our requests.
+    let pdu = unsafe { Pdu::of(rq) };
+    let status = pdu.status.load(Relaxed) as bindings::blk_status_t;
+    // SAFETY: The request was started, handed to the block layer's completion by its last
+    // reference, and is ended once, here.
+    unsafe { bindings::blk_mq_end_request(rq, status) };
 }
 
 /// A started request, being handled by [`Driver::handle`].
@@ -865,6 +902,8 @@ struct Inner<T: Driver> {
     /// How many of `workers` are in use.
     // INVARIANT: 1..=MAX_WORKERS, set once by `Disk::new`.
     nworkers: u32,
+    /// Where requests end; copied into every request's data by `init_request`.
+    completion: Completion,
     /// How requests were started, indexed by the `COUNT_*` constants ([`SubmitCounts`]).
     counts: [Atomic<u64>; NR_COUNTS],
     #[pin]
@@ -1036,6 +1075,7 @@ unsafe impl<T: Driver> Sync for Disk<T> {}
 impl<T: Driver> Disk<T> {
     const BLK_MQ_OPS: bindings::blk_mq_ops = bindings::blk_mq_ops {
         queue_rq: Some(queue_rq::<T>),
+        complete: Some(complete_rq),
         init_request: Some(init_request::<T>),
         // SAFETY: All other fields are optional callbacks, for which null means "none".
         ..unsafe { core::mem::zeroed() }
@@ -1053,8 +1093,8 @@ impl<T: Driver> Disk<T> {
     };
 
     /// Creates and adds a disk called `name` for `dev`, with `io` as its initial I/O state,
-    /// `queues` hardware queues of `depth` requests, `limits`, and `workers` for the requests
-    /// that go to a worker.
+    /// `queues` hardware queues of `depth` requests, `limits`, `workers` for the requests
+    /// that go to a worker, and `completion` for where requests end.
     pub fn new(
         name: fmt::Arguments<'_>,
         dev: Arc<T>,
@@ -1063,6 +1103,7 @@ impl<T: Driver> Disk<T> {
         depth: u32,
         limits: &Limits,
         workers: Workers,
+        completion: Completion,
     ) -> Result<Self> {
         // Unbound: the worker runs on whichever CPU is free, in parallel with the submitter (with
         // a per-CPU queue it would wait for the submitting task to sleep first).
@@ -1084,6 +1125,7 @@ impl<T: Driver> Disk<T> {
                     index,
                 }),
                 nworkers,
+                completion,
                 counts: [const { Atomic::new(0) }; NR_COUNTS],
                 set: Opaque::zeroed(),
                 attrs: [const { Opaque::zeroed() }; MAX_ATTRS],
@@ -1346,11 +1388,14 @@ impl<'a, T: Driver> DiskRef<'a, T> {
 ///
 /// `rq` must be a request of a tag set made by [`Disk::new`] for `T`, not in use yet.
 unsafe extern "C" fn init_request<T: Driver>(
-    _set: *mut bindings::blk_mq_tag_set,
+    set: *mut bindings::blk_mq_tag_set,
     rq: *mut bindings::request,
     _hctx: ffi::c_uint,
     _node: ffi::c_int,
 ) -> ffi::c_int {
+    // SAFETY: The tag set is the `set` of an `Inner<T>`, initialised before the tag set was
+    // allocated and alive while it is.
+    let inner = unsafe { &*crate::container_of!(Opaque::cast_from(set).cast_mut(), Inner<T>, set) };
     // SAFETY: `rq` has `cmd_size` bytes of data, ours to initialise; this runs once per
     // request before its first use.
     unsafe {
@@ -1359,6 +1404,7 @@ unsafe extern "C" fn init_request<T: Driver>(
         // Written in place, as the structure is too large for the stack.
         core::ptr::write_bytes(pdu, 0, 1);
         (*pdu).requeue = Some(requeue::<T>);
+        (*pdu).block_complete = inner.completion == Completion::BlockLayer;
     }
     0
 }

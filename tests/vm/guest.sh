@@ -61,7 +61,7 @@ run_tests() {
 		[ -e "$f" ] || continue
 		name=$(basename "$f" .sh)
 		echo "guest: integration $name"
-		RUSTRE_MODDIR=$mods RUSTRE_TOP=$top timeout 600 bash "$f" >"$out/integration-$name.log" 2>&1
+		RUSTRE_MODDIR=$mods RUSTRE_TOP=$top timeout $((600 * ${RUSTRE_TIMEOUT_SCALE:-1})) bash "$f" >"$out/integration-$name.log" 2>&1
 		rc=$?
 		echo $rc >"$out/integration-$name.rc"
 		tail -n 20 "$out/integration-$name.log"
