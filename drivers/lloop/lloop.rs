@@ -10,7 +10,7 @@
 
 use kernel::{
     cpu::nr_cpu_ids,
-    fileblk::{Completion, Disk, Limits, Workers},
+    fileblk::{Completion, Disk, Limits, Queues, Workers},
     fs::File,
     miscfile::{MiscFile, Registration},
     new_mutex,
@@ -71,11 +71,8 @@ struct Registry {
 /// What `/dev/lloop-control` acts on.
 #[pin_data]
 struct Control {
-    depth: u32,
-    queues: u32,
+    queues: Queues,
     inline: bool,
-    workers: Workers,
-    completion: Completion,
     #[pin]
     reg: Mutex<Registry>,
 }
@@ -92,11 +89,8 @@ impl Control {
             fmt!("lloop{}", n),
             dev,
             device::Io::default(),
-            self.queues,
-            self.depth,
+            &self.queues,
             &Limits::new(512),
-            self.workers,
-            self.completion,
         )?;
         disk.get().set_capacity(0);
         *slot = Some(disk);
@@ -213,11 +207,13 @@ impl kernel::InPlaceModule for Lloop {
                 };
                 let ctl = Arc::pin_init(
                     pin_init!(Control {
-                        depth,
-                        queues,
+                        queues: Queues {
+                            count: queues,
+                            depth,
+                            workers,
+                            completion,
+                        },
                         inline,
-                        workers,
-                        completion,
                         reg <- new_mutex!(Registry { devices }),
                     }),
                     GFP_KERNEL,

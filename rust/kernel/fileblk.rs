@@ -298,6 +298,19 @@ pub enum Completion {
     BlockLayer,
 }
 
+/// How a disk serves its requests: the tag set's shape and where requests start and end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Queues {
+    /// Hardware queues (at least one).
+    pub count: u32,
+    /// Requests per hardware queue (1..=1024).
+    pub depth: u32,
+    /// Who starts the requests that go to a worker.
+    pub workers: Workers,
+    /// Where a request is ended.
+    pub completion: Completion,
+}
+
 /// How a disk's requests were started, since it was created ([`DiskRef::submit_counts`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SubmitCounts {
@@ -1093,18 +1106,20 @@ impl<T: Driver> Disk<T> {
     };
 
     /// Creates and adds a disk called `name` for `dev`, with `io` as its initial I/O state,
-    /// `queues` hardware queues of `depth` requests, `limits`, `workers` for the requests
-    /// that go to a worker, and `completion` for where requests end.
+    /// its requests served as `queues` says, and `limits`.
     pub fn new(
         name: fmt::Arguments<'_>,
         dev: Arc<T>,
         io: T::Io,
-        queues: u32,
-        depth: u32,
+        queues: &Queues,
         limits: &Limits,
-        workers: Workers,
-        completion: Completion,
     ) -> Result<Self> {
+        let Queues {
+            count: queues,
+            depth,
+            workers,
+            completion,
+        } = *queues;
         // Unbound: the worker runs on whichever CPU is free, in parallel with the submitter (with
         // a per-CPU queue it would wait for the submitting task to sleep first).
         let wq = OwnedQueue::new(T::WQ_NAME, Placement::Unbound, wq_flags::MEM_RECLAIM, 0)?;
