@@ -20,7 +20,10 @@ KMAKE       = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(MODDIR) LLVM=-19 RUST_LIB_SRC=
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 export RUSTRE_CACHE := $(CACHE)
-KASAN      ?= 0
+KASAN      ?= $(or $(RUSTRE_KASAN),0)
+ifneq ($(filter-out 0 1,$(KASAN)),)
+$(error KASAN must be 0 or 1, not '$(KASAN)')
+endif
 export RUSTRE_KASAN := $(KASAN)
 
 .PHONY: all deps kernel modules tools test run host-test fuzz lint clean

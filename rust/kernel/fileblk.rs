@@ -293,8 +293,9 @@ pub enum Completion {
     /// interrupt context), the submitter or the worker.
     Direct,
     /// Through the block layer's completion (`blk_mq_complete_request`), as the kernel's loop
-    /// driver does: the request is ended on the CPU that submitted it, by an IPI or the block
-    /// softirq, when the block layer decides that is worth it.
+    /// driver does: `complete` runs at once in the finishing context, or in the block softirq
+    /// of the submitting CPU (after an IPI, when the two share no cache), or, with a single
+    /// hardware queue, in the block softirq of the finishing CPU.
     BlockLayer,
 }
 
@@ -417,7 +418,8 @@ impl Pdu {
 }
 
 /// `complete` of the tag set: ends a request passed to `blk_mq_complete_request` by
-/// [`Pdu::put`]; runs on the submitting CPU, in softirq or interrupt context, or in the caller.
+/// [`Pdu::put`]; runs in the caller's context or in the block softirq (see
+/// [`Completion::BlockLayer`]).
 ///
 /// # Safety
 ///
