@@ -22,12 +22,9 @@ VM_TIMEOUT=300 bash "$top/scripts/vm.sh" "$out" \
 	"bash tests/crash/guest-load.sh '$out' '$top/build/modules' '$top'" >"$out/load.log" 2>&1 &
 vm=$!
 target=${CRASH_AFTER_RECORDS:-3000}
-# Up to 300 s for the boot and the load to get there; three times that on a KASAN kernel, as
+# Up to 300 s for the boot and the load to get there, stretched on a KASAN kernel as
 # scripts/vm.sh stretches its own timeouts.
-scale=${RUSTRE_TIMEOUT_SCALE:-1}
-if [ -z "${RUSTRE_TIMEOUT_SCALE:-}" ] && grep -qx CONFIG_KASAN=y "$top/build/kernel/.config" 2>/dev/null; then
-	scale=3
-fi
+. "$top/scripts/test-kernel.sh"
 for _ in $(seq 1 $((600 * scale))); do
 	d=$(tail -n 1 "$out/durable.log" 2>/dev/null)
 	[ -n "$d" ] && [ "$d" -ge "$target" ] && break

@@ -21,10 +21,7 @@ timeout_s=${VM_TIMEOUT:-1200}
 mem=${VM_MEMORY:-2G}
 # A KASAN kernel runs everything about three times slower under TCG: every timeout, here and
 # in the guest scripts (RUSTRE_TIMEOUT_SCALE), is stretched by that much.
-scale=${RUSTRE_TIMEOUT_SCALE:-1}
-if [ -z "${RUSTRE_TIMEOUT_SCALE:-}" ] && grep -qx CONFIG_KASAN=y "$top/build/kernel/.config" 2>/dev/null; then
-	scale=3
-fi
+. "$top/scripts/test-kernel.sh"
 timeout_s=$((timeout_s * scale))
 
 [ -f "$kimg" ] || { echo "vm: no kernel at $kimg: run 'make modules' first" >&2; exit 2; }

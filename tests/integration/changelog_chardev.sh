@@ -115,7 +115,7 @@ expect "no producer thread after the readers are gone" 0 "$(ps -e -o comm= | gre
 python3 "$py" nonblock "$dev" && ok "O_NONBLOCK: EAGAIN when empty, records, EOF" || bad "O_NONBLOCK"
 
 # The KUC baseline sender, blocked on a full pipe, ends when the device is closed.
-timeout 30 python3 "$py" kucclose "$dev" && ok "KUC sender on a full pipe ends with the file" || bad "KUC sender close"
+timeout "$(scaled 30)" python3 "$py" kucclose "$dev" && ok "KUC sender on a full pipe ends with the file" || bad "KUC sender close"
 sleep 0.5
 expect "no KUC sender thread left" 0 "$(ps -e -o comm= | grep -c '^kuc_send')"
 

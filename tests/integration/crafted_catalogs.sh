@@ -35,8 +35,8 @@ T=craft-MDT0000
 dev=/dev/changelog-$T
 
 # indices CATALOG-READER...: the record indices it prints, on one line.
-indices_lfs() { timeout 60 "$lfs" changelog $T | awk '{print $1}' | xargs; }
-indices_dev() { timeout 60 python3 "$py" filtered "$dev" 1 | xargs; }
+indices_lfs() { timeout "$(scaled 60)" "$lfs" changelog $T | awk '{print $1}' | xargs; }
+indices_dev() { timeout "$(scaled 60)" python3 "$py" filtered "$dev" 1 | xargs; }
 
 # attach_kind KIND: crafts the catalog and attaches it; 0 if attached.
 attach_kind() {

@@ -59,7 +59,7 @@ for dev in "$ldev" /dev/lloop-control /dev/changelog-$T /dev/hsm-$T /dev/rustre-
 		bad "$dev does not exist"
 		continue
 	fi
-	timeout $((secs + 60)) stress-ng --dev 2 --dev-file "$dev" --timeout "${secs}s" \
+	timeout $((secs + $(scaled 60))) stress-ng --dev 2 --dev-file "$dev" --timeout "${secs}s" \
 		--temp-path /tmp >"$work/stress.log" 2>&1
 	rc=$?
 	if [ $rc = 124 ]; then
@@ -78,7 +78,7 @@ n=0 hung=0
 while IFS= read -r f; do
 	for v in "${values[@]}"; do
 		n=$((n + 1))
-		timeout 20 sh -c 'printf "%s" "$1" >"$2"' _ "$v" "$f" 2>/dev/null
+		timeout "$(scaled 20)" sh -c 'printf "%s" "$1" >"$2"' _ "$v" "$f" 2>/dev/null
 		[ $? = 124 ] && { hung=$((hung + 1)); bad "write to $f hung"; }
 	done
 done < <(find /sys/fs/lustre /sys/kernel/debug/lustre /sys/module/{rustre_mdt,lloop,hsm_upcall,changelog_chardev}/parameters \
@@ -89,7 +89,7 @@ done < <(find /sys/fs/lustre /sys/kernel/debug/lustre /sys/module/{rustre_mdt,ll
 up=$(find /sys/fs/lustre /sys/kernel/debug/lustre -path "*$T*/hsm/upcall_path" 2>/dev/null | head -n1)
 if [ -n "$up" ]; then
 	for v in "" "relative" "/nonexistent/upcall" "$long"; do
-		timeout 20 sh -c 'printf "%s" "$1" >"$2"' _ "$v" "$up" 2>/dev/null
+		timeout "$(scaled 20)" sh -c 'printf "%s" "$1" >"$2"' _ "$v" "$up" 2>/dev/null
 		[ $? = 124 ] && bad "write to $up hung"
 	done
 	ok "hostile writes into $up ended"

@@ -104,7 +104,7 @@ echo "hsm_archive of $n FIDs through the upcall: $(echo "$t1 - $t0" | bc) s"
 mkdir -p "$arc/1"
 export LHSM_ARCHIVE_BASE=$arc/
 t0=$(date +%s.%N)
-LHSM_QUEUE=$db/q.db timeout $((n * 3 + 300)) lhsm_worker --once --name w1 >"$work/worker.log" 2>&1 || bad "lhsm_worker: $(tail -3 "$work/worker.log")"
+LHSM_QUEUE=$db/q.db timeout "$(scaled $((n * 3 + 300)))" lhsm_worker --once --name w1 >"$work/worker.log" 2>&1 || bad "lhsm_worker: $(tail -3 "$work/worker.log")"
 t1=$(date +%s.%N)
 echo "lhsm_worker drained $n archives in $(echo "$t1 - $t0" | bc) s"
 # Every archived copy, at its v1 path, against its file.
@@ -135,7 +135,7 @@ expect "HSM records have the ARCHIVE event and no error" "" \
 
 # Remove through the upcall.
 lfs hsm_remove "$fs"/d/f{1..10} || bad "hsm_remove"
-LHSM_QUEUE=$db/q.db timeout 120 lhsm_worker --once --name w2 >>"$work/worker.log" 2>&1 || bad "lhsm_worker (remove)"
+LHSM_QUEUE=$db/q.db timeout "$(scaled 120)" lhsm_worker --once --name w2 >>"$work/worker.log" 2>&1 || bad "lhsm_worker (remove)"
 expect "remove clears the state" "$fs/d/f1: (0x00000000), archive_id:1" "$(lfs hsm_state "$fs/d/f1")"
 expect "remove deletes the archived copies" $((n - 10)) "$(find "$arc/1" -type f -name '0x*' | wc -l)"
 expect "REMOVE events in the changelog" 10 \
@@ -151,7 +151,7 @@ expect "a released file keeps its size" "$(stat -c %s "$work/f50.orig")" "$(stat
 expect "a released file has no data" "0" "$(du -k "$f" | cut -f1)"
 lfs hsm_restore "$f" || bad "hsm_restore"
 expect "restore waits in the coordinator" "RESTORE" "$(lctl get_param -n mdt.$T.hsm.actions | grep -o 'action=RESTORE' | cut -d= -f2)"
-timeout 60 lhsm_copytool --once $T 2>"$work/ct.log" || bad "lhsm_copytool restore: $(cat "$work/ct.log")"
+timeout "$(scaled 60)" lhsm_copytool --once $T 2>"$work/ct.log" || bad "lhsm_copytool restore: $(cat "$work/ct.log")"
 cmp -s "$f" "$work/f50.orig" && ok "restore brings the data back" || bad "restored data differs"
 expect "restored" "$f: (0x00000009) exists archived, archive_id:1" "$(lfs hsm_state "$f")"
 echo more >>"$f"
@@ -166,7 +166,7 @@ echo fallback >"$fs/fb"
 lfs hsm_archive "$fs/fb" || bad "hsm_archive with a failing upcall"
 expect "a failing upcall hands the request to the coordinator" "ARCHIVE" \
 	"$(lctl get_param -n mdt.$T.hsm.actions | grep -o 'action=ARCHIVE' | cut -d= -f2)"
-timeout 60 lhsm_copytool --once $T 2>>"$work/ct.log" || bad "lhsm_copytool archive"
+timeout "$(scaled 60)" lhsm_copytool --once $T 2>>"$work/ct.log" || bad "lhsm_copytool archive"
 expect "archived by the copytool" "$fs/fb: (0x00000009) exists archived, archive_id:1" "$(lfs hsm_state "$fs/fb")"
 echo more >"$fs/bad"
 lctl set_param mdt.$T.hsm.upcall_path="$work/missing" >/dev/null
@@ -220,7 +220,7 @@ echo full >"$fs/full"
 lfs hsm_archive "$fs/full" || bad "hsm_archive with the queue on a full filesystem"
 expect "full queue: the request is in the coordinator" "1" \
 	"$(lctl get_param -n mdt.$T.hsm.actions | grep -cF "fid=$(lfs path2fid "$fs/full")")"
-timeout 60 lhsm_copytool --once $T 2>>"$work/ct.log" || bad "lhsm_copytool after a full queue"
+timeout "$(scaled 60)" lhsm_copytool --once $T 2>>"$work/ct.log" || bad "lhsm_copytool after a full queue"
 expect "and completes there" "$fs/full: (0x00000009) exists archived, archive_id:1" "$(lfs hsm_state "$fs/full")"
 echo "queue=$db/q.db" >/etc/rustre/lhsm.conf
 
@@ -236,7 +236,7 @@ kill -9 $w
 pkill -9 -f slow_worker
 pkill -9 -f lhsm_worker_posix
 sleep 4
-LHSM_QUEUE=$db/q.db timeout 300 lhsm_worker --once --name w4 >>"$work/worker.log" 2>&1 || bad "lhsm_worker after a kill"
+LHSM_QUEUE=$db/q.db timeout "$(scaled 300)" lhsm_worker --once --name w4 >>"$work/worker.log" 2>&1 || bad "lhsm_worker after a kill"
 bigfid=$(lfs path2fid "$fs/big")
 bigp=$(find "$arc/1" -name "$(echo "$bigfid" | tr -d '[]')")
 cmp -s "$fs/big" "$bigp" && ok "the retried archive is complete" || bad "archive after a killed worker differs"
@@ -257,7 +257,7 @@ kill -9 $ct
 pkill -9 -f stuck_worker
 sleep 1
 expect "a dead copytool's action waits again" "0" "$(lctl get_param -n mdt.$T.hsm.archive_count)"
-timeout 60 lhsm_copytool --once $T 2>>"$work/ct.log" || bad "copytool after a killed one"
+timeout "$(scaled 60)" lhsm_copytool --once $T 2>>"$work/ct.log" || bad "copytool after a killed one"
 expect "and completes" "$fs/ct: (0x00000009) exists archived, archive_id:1" "$(lfs hsm_state "$fs/ct")"
 
 # Bad input on the device.
@@ -271,11 +271,11 @@ lctl set_param mdt.$T2.hsm_control=enabled >/dev/null
 head -c 100000 /dev/urandom >"$work/ext4/e"
 cp "$work/ext4/e" "$work/e.orig"
 lfs hsm_archive "$work/ext4/e" || bad "ext4 hsm_archive"
-timeout 60 lhsm_copytool --once $T2 2>>"$work/ct.log" || bad "ext4 archive copytool"
+timeout "$(scaled 60)" lhsm_copytool --once $T2 2>>"$work/ct.log" || bad "ext4 archive copytool"
 lfs hsm_release "$work/ext4/e" || bad "ext4 release"
 expect "ext4 release" "$work/ext4/e: (0x0000000d) released exists archived, archive_id:1" "$(lfs hsm_state "$work/ext4/e")"
 lfs hsm_restore "$work/ext4/e" || bad "ext4 restore"
-timeout 60 lhsm_copytool --once $T2 2>>"$work/ct.log" || bad "ext4 restore copytool"
+timeout "$(scaled 60)" lhsm_copytool --once $T2 2>>"$work/ct.log" || bad "ext4 restore copytool"
 cmp -s "$work/ext4/e" "$work/e.orig" && ok "ext4 restore brings the data back" || bad "ext4 restored data differs"
 
 # Detach with an open device is refused; the device goes with the target.

@@ -215,7 +215,7 @@ chmod 0644 "$work/t/c.img"
 # --- Out of space on the backing filesystem ------------------------------------------------
 truncate -s 64M "$work/small/sparse.img"
 dev=$(lloop attach "$work/small/sparse.img")
-out=$(timeout 120 dd if=/dev/urandom of="$dev" bs=1M count=32 oflag=direct 2>&1)
+out=$(timeout "$(scaled 120)" dd if=/dev/urandom of="$dev" bs=1M count=32 oflag=direct 2>&1)
 rc=$?
 [ $rc -ne 124 ] && ok "no hang when the backing filesystem is full" || bad "dd hung"
 [[ $out == *"No space left on device"* ]] && ok "writer sees ENOSPC" || bad "writer saw: $out"

@@ -3,6 +3,9 @@
 # Checks shared by the integration scripts (sourced): each prints "ok: ..." or "FAIL: ..."
 # and a failure sets $fail to 1.
 fail=0
+# scaled SECONDS: a time limit that only exists to catch a hang, stretched by
+# RUSTRE_TIMEOUT_SCALE (scripts/vm.sh sets it: 3 on a KASAN kernel, else 1).
+scaled() { echo $(($1 * ${RUSTRE_TIMEOUT_SCALE:-1})); }
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fail=1; }
 # expect DESC WANT GOT

@@ -38,10 +38,11 @@ done
 # shellcheck disable=SC2086 # LLOOP_PARAMS are words
 insmod "$(find "$mods" -name lloop.ko | head -n1)" ${LLOOP_PARAMS:-} || fail "insmod lloop ${LLOOP_PARAMS:-}"
 
-# bounded SECONDS WHAT CMD...: runs CMD; if it has not finished after SECONDS, it is hung:
-# dump the blocked tasks, save the log and power the guest off.
+# bounded SECONDS WHAT CMD...: runs CMD; if it has not finished after SECONDS (stretched by
+# RUSTRE_TIMEOUT_SCALE, 3 on a KASAN kernel), it is hung: dump the blocked tasks, save the
+# log and power the guest off.
 bounded() {
-	local limit=$1 what=$2 pid n=0
+	local limit=$(($1 * ${RUSTRE_TIMEOUT_SCALE:-1})) what=$2 pid n=0
 	shift 2
 	"$@" &
 	pid=$!
