@@ -26,8 +26,8 @@ use kernel::{
 };
 
 use crate::catalog_fmt::{
-    frame_len, parse_frame, scan, seal_frame, FrameError, Header, UserError, DATA_START, FRAME_HDR,
-    FRAME_MAX, SLOT_LEN,
+    frame_len, parse_frame, scan, seal_frame, unpack_frames, FrameError, Header, UserError,
+    DATA_START, FRAME_HDR, FRAME_MAX, SLOT_LEN,
 };
 use crate::record::{Record, CHANGELOG_MINMASK, CL_LAST};
 
@@ -86,6 +86,9 @@ pub(crate) struct State {
     pub(crate) detaching: bool,
     /// Where recent reads ended: (next index, its frame's offset).
     hints: [(u64, u64); HINTS],
+    /// Tasks in [`Changelog::wait_durable`] (follow-mode readers at the end of the changelog).
+    /// While there is one, a new record wakes the flusher at once instead of at its next tick.
+    followers: u32,
     hint_next: usize,
 }
 
@@ -194,6 +197,7 @@ impl Changelog {
                     detaching: false,
                     hints: [(0, 0); HINTS],
                     hint_next: 0,
+                    followers: 0,
                 }),
                 work <- new_condvar!(),
                 flushed <- new_condvar!(),
@@ -294,6 +298,10 @@ impl Changelog {
             return Err(EINVAL);
         }
         st.next_index += 1;
+        // Group commit: someone is waiting for the next durable record.
+        if st.followers > 0 {
+            self.work.notify_one();
+        }
         Ok(Some(rec.index))
     }
 
@@ -380,7 +388,15 @@ impl Changelog {
             if left == 0 {
                 return Ok(false);
             }
-            match self.flushed.wait_interruptible_timeout(&mut st, left) {
+            // Records already appended are made durable now, not at the next tick; those
+            // appended while we wait wake the flusher themselves (`append_inner`).
+            if !st.pending.is_empty() {
+                self.work.notify_one();
+            }
+            st.followers = st.followers.saturating_add(1);
+            let woke = self.flushed.wait_interruptible_timeout(&mut st, left);
+            st.followers = st.followers.saturating_sub(1);
+            match woke {
                 CondVarTimeoutResult::Signal { .. } => return Err(ERESTARTSYS),
                 CondVarTimeoutResult::Timeout => left = 0,
                 CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
@@ -515,7 +531,15 @@ impl Changelog {
         let mut spare: KVVec<u8> = KVVec::new();
         loop {
             let mut st = self.state.lock();
-            if !st.stopping && st.sync_requested == st.sync_done && !kthread::should_stop() {
+            // A follower waiting for records already appended is a sync request too: a
+            // wake-up that came while the last flush was running must not be lost. After a
+            // failed write, retries keep to the interval.
+            let followed = st.followers > 0 && !st.pending.is_empty() && st.flush_error.is_none();
+            if !st.stopping
+                && st.sync_requested == st.sync_done
+                && !followed
+                && !kthread::should_stop()
+            {
                 let j = msecs_to_jiffies(st.sync_interval_ms);
                 let _ = self.work.wait_interruptible_timeout(&mut st, j);
             }
@@ -713,52 +737,65 @@ impl Changelog {
     }
 
     fn try_read_records(&self, from: u64, out: &mut [u8]) -> Result<(usize, u64)> {
-        let (scan_off, end, durable, from) = {
+        let (hint, end, durable, from) = {
             let st = self.state.lock();
             let first = st.header.first_index;
             let from = from.max(first);
-            let (_, o) = st
+            let hint = st
                 .hints
                 .iter()
                 .filter(|h| h.0 >= first && h.0 <= from && h.1 >= st.header.first_offset)
                 .max_by_key(|h| h.0)
                 .copied()
                 .unwrap_or((first, st.header.first_offset));
-            (o, st.write_off, st.durable_index, from)
+            (hint, st.write_off, st.durable_index, from)
         };
         if from > durable {
             return Ok((0, from));
         }
-        let start = self.find_offset(scan_off, end, from)?;
-        let mut buf = KVVec::from_elem(
-            0u8,
-            SCAN_CHUNK.min(out.len().saturating_add(FRAME_MAX)),
-            GFP_KERNEL,
-        )?;
-        let n = self.file.read_full_at(&mut buf, start)?;
-        let n = n.min(usize::try_from(end - start).unwrap_or(usize::MAX));
-        if start < end && !matches!(parse_frame(&buf[..n]), Ok(_) | Err(FrameError::Short)) {
+        // A reader going forward starts where its last read ended: no scan.
+        let start = if hint.0 == from {
+            hint.1
+        } else {
+            self.find_offset(hint.1, end, from)?
+        };
+        let avail = usize::try_from(end.saturating_sub(start)).unwrap_or(usize::MAX);
+        if avail == 0 {
+            return Ok((0, from));
+        }
+        // The frames are read straight into `out` and unpacked there, unless `out` is too
+        // small for the largest frame (then a frame's worth more is read on the side).
+        let limit = out.len();
+        let mut side = KVVec::new();
+        let frames: &mut [u8] = if out.len() >= FRAME_MAX {
+            let n = out.len().min(avail);
+            &mut out[..n]
+        } else {
+            side = KVVec::from_elem(
+                0u8,
+                out.len().saturating_add(FRAME_MAX).min(avail),
+                GFP_KERNEL,
+            )?;
+            &mut side[..]
+        };
+        let n = self.file.read_full_at(frames, start)?;
+        let frames = &mut frames[..n];
+        if !matches!(parse_frame(frames), Ok(_) | Err(FrameError::Short)) {
             // Punched under us by a purge: look again from the new purge point.
             return Err(EUCLEAN);
         }
-        let (mut pos, mut used, mut next) = (0, 0, from);
-        while let Ok(fr) = parse_frame(&buf[pos..n]) {
-            if fr.index > durable || used + fr.rec_len > out.len() {
-                break;
-            }
-            out[used..used + fr.rec_len]
-                .copy_from_slice(&buf[pos + fr.rec_at..pos + fr.rec_at + fr.rec_len]);
-            used += fr.rec_len;
-            pos += fr.len;
-            next = fr.index.saturating_add(1);
+        let u = unpack_frames(frames, limit, durable);
+        if !side.is_empty() {
+            out[..u.used].copy_from_slice(&side[..u.used]);
         }
-        if used > 0 {
-            let mut st = self.state.lock();
-            let slot = st.hint_next;
-            st.hints[slot] = (next, start + pos as u64);
-            st.hint_next = (slot + 1) % HINTS;
-        }
-        Ok((used, next))
+        let Some(next) = u.next else {
+            return Ok((0, from));
+        };
+        let mut st = self.state.lock();
+        let slot = st.hint_next;
+        st.hints[slot] = (next, start + u.consumed as u64);
+        st.hint_next = (slot + 1) % HINTS;
+        Ok((u.used, next))
     }
 }
 

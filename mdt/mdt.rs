@@ -592,6 +592,33 @@ mod tests {
     }
 
     #[test]
+    fn frames_unpack_in_place() -> Result {
+        let mut log = KVec::from_elem(0u8, 3 * FRAME_MAX, GFP_KERNEL)?;
+        let (mut at, mut rec_len) = (0, 0);
+        for i in 1..=3u64 {
+            let rec = Record {
+                rtype: CL_CREATE,
+                index: i,
+                name: b"f",
+                ..Record::default()
+            };
+            let mut r = [0u8; 128];
+            rec_len = rec.encode(&mut r).map_err(|_| EINVAL)?;
+            at += encode_frame(i, &r[..rec_len], &mut log[at..]).ok_or(EINVAL)?;
+        }
+        // Up to index 2 durable: two records, packed at the front, the third frame untouched.
+        let u = unpack_frames(&mut log[..at], usize::MAX, 2);
+        assert_eq!(
+            (u.used, u.consumed, u.next),
+            (2 * rec_len, 2 * at / 3, Some(3))
+        );
+        let (second, _) = Record::decode(&log[rec_len..]).map_err(|_| EINVAL)?;
+        assert_eq!(second.index, 2);
+        assert!(parse_frame(&log[u.consumed..at]).is_ok());
+        Ok(())
+    }
+
+    #[test]
     fn header_slots() -> Result {
         let mut h = KBox::new(Header::EMPTY, GFP_KERNEL)?;
         assert!(h.init(b"lustre-MDT0000"));

@@ -499,11 +499,13 @@ impl<'a> Record<'a> {
     }
 }
 
+#[inline]
 fn le16(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }
 
 /// The little-endian `u32` at `b[at..]` (the caller checked the length).
+#[inline]
 pub fn le32(b: &[u8], at: usize) -> u32 {
     let mut a = [0u8; 4];
     a.copy_from_slice(&b[at..at + 4]);
@@ -511,12 +513,14 @@ pub fn le32(b: &[u8], at: usize) -> u32 {
 }
 
 /// The little-endian `u64` at `b[at..]` (the caller checked the length).
+#[inline]
 pub fn le64(b: &[u8], at: usize) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[at..at + 8]);
     u64::from_le_bytes(a)
 }
 
+#[inline]
 fn fid_at(b: &[u8], at: usize) -> Fid {
     Fid {
         seq: le64(b, at),

@@ -151,11 +151,17 @@ impl client::Observe for Devices {
 static OBSERVER: client::Observer = client::Observer::of::<Devices>();
 
 /// The record queue of a reader, filled by its producer thread.
+///
+/// Records are queued packed, one after the other, in `data` (a byte ring: only a record that
+/// would straddle its end moves to its start), so that `read()` copies runs of them to the
+/// reader at once. `ring` bounds their number and indexes what is known of each.
 struct State {
     ring: ring::RingIndex,
-    /// `capacity * CR_MAXSIZE` bytes: one record per slot.
-    slots: KVVec<u8>,
-    /// Length and index of the record in each slot.
+    /// `capacity * CR_MAXSIZE` bytes, placed by `bytes`.
+    data: KVVec<u8>,
+    bytes: ring::ByteRing,
+    /// Position in `bytes`, length and index of the record in each slot of `ring`.
+    starts: KVVec<u64>,
     lens: KVVec<u16>,
     idx: KVVec<u64>,
     /// Next index the producer asks the catalog for.
@@ -174,6 +180,93 @@ struct State {
     err: Option<Error>,
     /// The file is being released.
     stop: bool,
+}
+
+/// What the producer needs to know of a reader to stage records for it.
+struct View {
+    /// Records before this index are not wanted.
+    pos: u64,
+    /// `State::user_mask`.
+    user_mask: u32,
+    /// `CHANGELOG_FLAG_NID_BE` is set.
+    nid_be: bool,
+}
+
+/// A batch of records made ready for a reader by its producer, outside the lock: decoded,
+/// filtered and, for a reader without `CHANGELOG_FLAG_NID_BE`, re-encoded with the NID in
+/// the `lnet_nid_t` form (never longer than the stored form, so [`BATCH`] bytes suffice).
+struct Stage {
+    /// The records, packed.
+    bytes: KVVec<u8>,
+    /// Index and length of each, in order.
+    recs: KVVec<(u64, u16)>,
+}
+
+impl Stage {
+    fn new() -> Result<Self> {
+        Ok(Self {
+            bytes: KVVec::with_capacity(BATCH, GFP_KERNEL)?,
+            recs: KVVec::with_capacity(BATCH / REC_HDR_LEN, GFP_KERNEL)?,
+        })
+    }
+
+    /// Stages the records of `batch` (whole records, as the catalog hands them out) that
+    /// `view` wants. `EUCLEAN` if one does not decode.
+    fn fill(&mut self, mut batch: &[u8], view: &View) -> Result {
+        self.bytes.clear();
+        self.recs.clear();
+        while !batch.is_empty() {
+            // `len` is at least `REC_HDR_LEN` and at most `batch.len()`: `decode` bounds it.
+            let (mut rec, len) = Record::decode(batch).map_err(|_| EUCLEAN)?;
+            let wanted = view.user_mask == 0 || view.user_mask & record::type_bit(rec.rtype) != 0;
+            if wanted && rec.index >= view.pos {
+                let at = self.bytes.len();
+                let stored = if view.nid_be {
+                    self.bytes.extend_from_slice(&batch[..len], GFP_KERNEL)?;
+                    len
+                } else {
+                    record::nid_to_lnet_nid_t(&mut rec);
+                    // Within the capacity: the form is never longer than the batch's.
+                    self.bytes.extend_with(rec.size(), 0, GFP_KERNEL)?;
+                    let n = rec.encode(&mut self.bytes[at..]).map_err(|_| EUCLEAN)?;
+                    self.bytes.truncate(at + n);
+                    n
+                };
+                // `stored` is at most `CR_MAXSIZE`; there are at most `BATCH / REC_HDR_LEN`
+                // records in a batch.
+                self.recs.push((rec.index, stored as u16), GFP_KERNEL)?;
+            }
+            batch = &batch[len..];
+        }
+        Ok(())
+    }
+}
+
+impl State {
+    /// Copies `len` staged bytes from `src` in `stage` to `dst` in `data`, where the byte ring
+    /// placed them.
+    fn copy_in(&mut self, stage: &[u8], src: usize, dst: usize, len: usize) {
+        if let (Some(to), Some(from)) =
+            (self.data.get_mut(dst..dst + len), stage.get(src..src + len))
+        {
+            to.copy_from_slice(from);
+        }
+    }
+
+    /// Whether the producer must wait for the reader: no slot, or no room for the largest
+    /// record.
+    fn is_full(&self) -> bool {
+        self.ring.is_full() || self.bytes.place(CR_MAXSIZE as u32).is_none()
+    }
+
+    /// Releases the `n` oldest records.
+    fn consume(&mut self, n: u32) {
+        self.ring.consume(n);
+        match self.ring.read_slot(0).and_then(|s| self.starts.get(s)) {
+            Some(&start) => self.bytes.release_to(start),
+            None => self.bytes.clear(),
+        }
+    }
 }
 
 /// What a reader and its producer thread share.
@@ -252,10 +345,14 @@ impl Inner {
             self.fail(ENOMEM);
             return;
         };
+        let Ok(mut stage) = Stage::new() else {
+            self.fail(ENOMEM);
+            return;
+        };
         loop {
             let (from, room, gen) = {
                 let mut st = self.st.lock();
-                while (st.ring.is_full() || st.eof) && !st.stop && !kthread::should_stop() {
+                while (st.is_full() || st.eof) && !st.stop && !kthread::should_stop() {
                     let _ = self
                         .prod
                         .wait_interruptible_timeout(&mut st, msecs_to_jiffies(TICK_MS));
@@ -292,48 +389,70 @@ impl Inner {
                 }
                 continue;
             }
-            self.queue(&buf[..n], next, gen);
+            let view = {
+                let st = self.st.lock();
+                View {
+                    pos: st.pos,
+                    user_mask: st.user_mask,
+                    nid_be: st.flags & FLAG_NID_BE != 0,
+                }
+            };
+            match stage.fill(&buf[..n], &view) {
+                Ok(()) => self.queue(&stage, &view, next, gen),
+                Err(e) => {
+                    self.fail(e);
+                    return;
+                }
+            }
         }
     }
 
-    /// Queues the records of a batch read from `fetch`; `next` is the index after them.
-    fn queue(&self, mut batch: &[u8], next: u64, gen: u64) {
+    /// Queues the records of a batch read from `fetch` and staged with `view`; `next` is the
+    /// index after the batch. Runs of records go into the queue in one copy each: what is
+    /// done under the lock is a walk over their lengths and a copy or two.
+    fn queue(&self, stage: &Stage, view: &View, next: u64, gen: u64) {
         let mut st = self.st.lock();
-        if st.generation != gen {
+        // A seek, a new filter or new flags since the batch was staged: fetch it again.
+        if st.generation != gen
+            || st.user_mask != view.user_mask
+            || (st.flags & FLAG_NID_BE != 0) != view.nid_be
+        {
             return;
         }
         let mut fetched_to = next;
-        while !batch.is_empty() {
-            // `len` is at most `CR_MAXSIZE`, a slot, and `batch.len()`: `decode` bounds it.
-            let Ok((mut rec, len)) = Record::decode(batch) else {
-                st.err = Some(EUCLEAN);
+        // The run being gathered: where it starts in `stage` and in `data`, and its bytes.
+        let (mut run_src, mut run_dst, mut run_len) = (0usize, 0usize, 0usize);
+        let mut src = 0usize;
+        for &(index, len) in stage.recs.iter() {
+            let len = usize::from(len);
+            // Records before a seek that did not need a new fetch are not queued.
+            if index < st.pos {
+                src += len;
+                continue;
+            }
+            let Some((slot, start)) = st.ring.write_slot().zip(st.bytes.place(len as u32)) else {
+                // Full: the rest is fetched again once the reader has made room.
+                fetched_to = index;
                 break;
             };
-            if st.ring.is_full() {
-                fetched_to = rec.index;
-                break;
+            let at = st.bytes.offset(start);
+            if run_len > 0 && (run_src + run_len != src || run_dst + run_len != at) {
+                st.copy_in(&stage.bytes, run_src, run_dst, run_len);
+                run_len = 0;
             }
-            let wanted = st.user_mask == 0 || st.user_mask & record::type_bit(rec.rtype) != 0;
-            if wanted && rec.index >= st.pos {
-                if let Some(slot) = st.ring.write_slot() {
-                    let at = slot * CR_MAXSIZE;
-                    let nid_be = st.flags & FLAG_NID_BE != 0;
-                    let dst = &mut st.slots[at..at + CR_MAXSIZE];
-                    let stored = if !nid_be {
-                        record::nid_to_lnet_nid_t(&mut rec);
-                        rec.encode(dst).unwrap_or(0)
-                    } else {
-                        dst[..len].copy_from_slice(&batch[..len]);
-                        len
-                    };
-                    if stored >= REC_HDR_LEN {
-                        st.lens[slot] = stored as u16;
-                        st.idx[slot] = rec.index;
-                        st.ring.push();
-                    }
-                }
+            if run_len == 0 {
+                (run_src, run_dst) = (src, at);
             }
-            batch = &batch[len..];
+            run_len += len;
+            src += len;
+            st.bytes.commit(start, len as u32);
+            st.starts[slot] = start;
+            st.lens[slot] = len as u16;
+            st.idx[slot] = index;
+            st.ring.push();
+        }
+        if run_len > 0 {
+            st.copy_in(&stage.bytes, run_src, run_dst, run_len);
         }
         st.fetch = fetched_to;
         self.cons.notify_all();
@@ -394,7 +513,11 @@ impl MiscFile for Reader {
         let holder = dev.target.hold()?;
         let cap = module_parameters::ring_records.value().clamp(16, 65536);
         let ring = ring::RingIndex::new(cap).ok_or(EINVAL)?;
-        let slots = KVVec::from_elem(0u8, cap as usize * CR_MAXSIZE, GFP_KERNEL)?;
+        // At most 65536 * 952 bytes: a `u32`.
+        let size = cap as usize * CR_MAXSIZE;
+        let bytes = ring::ByteRing::new(size as u32).ok_or(EINVAL)?;
+        let data = KVVec::from_elem(0u8, size, GFP_KERNEL)?;
+        let starts = KVVec::from_elem(0u64, cap as usize, GFP_KERNEL)?;
         let lens = KVVec::from_elem(0u16, cap as usize, GFP_KERNEL)?;
         let idx = KVVec::from_elem(0u64, cap as usize, GFP_KERNEL)?;
         let inner = Arc::pin_init(
@@ -402,7 +525,9 @@ impl MiscFile for Reader {
                 dev: dev.clone(),
                 st <- new_mutex!(State {
                     ring,
-                    slots,
+                    data,
+                    bytes,
+                    starts,
                     lens,
                     idx,
                     fetch: 0,
@@ -446,22 +571,39 @@ impl MiscFile for Reader {
                     .map(|s| usize::from(st.lens[s]));
                 let (n, _) = record::fit_records(lens, buf.len()).map_err(|_| EINVAL)?;
                 let mut done = 0;
-                for _ in 0..n {
-                    // Each record is consumed once copied, so the next is always the oldest.
-                    let Some(s) = st.ring.read_slot(0) else { break };
-                    let len = usize::from(st.lens[s]);
+                let mut left = n as u32;
+                while left > 0 {
+                    // The oldest records that lie one after the other in `data`: one copy.
+                    let (mut run, mut bytes, mut last) = (0u32, 0usize, 0u64);
+                    let mut at = None;
+                    while run < left {
+                        let Some(s) = st.ring.read_slot(run) else {
+                            break;
+                        };
+                        let off = st.bytes.offset(st.starts[s]);
+                        match at {
+                            None => at = Some(off),
+                            Some(a) if a + bytes == off => {}
+                            Some(_) => break,
+                        }
+                        bytes += usize::from(st.lens[s]);
+                        last = st.idx[s];
+                        run += 1;
+                    }
+                    let Some(at) = at else { break };
                     // A fault here keeps the records not copied queued.
-                    if let Err(e) = buf.write_slice(&st.slots[s * CR_MAXSIZE..s * CR_MAXSIZE + len])
-                    {
+                    let src = st.data.get(at..at + bytes).ok_or(EINVAL)?;
+                    if let Err(e) = buf.write_slice(src) {
                         if done == 0 {
                             return Err(e);
                         }
                         break;
                     }
-                    done += len;
+                    done += bytes;
                     // The index is the catalog's: `u64::MAX` would overflow.
-                    st.pos = st.idx[s].saturating_add(1);
-                    st.ring.consume(1);
+                    st.pos = last.saturating_add(1);
+                    st.consume(run);
+                    left -= run;
                 }
                 *pos = st.pos as i64;
                 inner.prod.notify_all();
@@ -526,7 +668,7 @@ impl MiscFile for Reader {
             if st.idx[s] >= new_u {
                 break;
             }
-            st.ring.consume(1);
+            st.consume(1);
         }
         st.pos = new_u;
         if st.fetch < new_u {
@@ -681,6 +823,11 @@ mod tests {
     #[test]
     fn ring_wraps_around() {
         assert_eq!(ring::ring_self_test(), Ok(()));
+    }
+
+    #[test]
+    fn byte_ring_laps() {
+        assert_eq!(ring::byte_ring_self_test(), Ok(()));
     }
 
     #[test]

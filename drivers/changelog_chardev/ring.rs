@@ -97,6 +97,169 @@ impl RingIndex {
     }
 }
 
+/// Placement of records of different lengths in a byte buffer used as a ring, each record in
+/// one piece, so that records queued one after the other can be copied out in one go.
+///
+/// Positions are free-running byte counters, the buffer offset of a position is
+/// `position % size`. A record that would straddle the end of the buffer starts at the next
+/// lap instead; the bytes skipped count as used until the record after them is released.
+///
+/// # Invariants
+///
+/// `head <= tail <= head + size`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteRing {
+    head: u64,
+    tail: u64,
+    size: NonZeroU64,
+}
+
+impl ByteRing {
+    /// An empty ring over a buffer of `size` bytes; `None` if `size` is 0.
+    pub const fn new(size: u32) -> Option<Self> {
+        match NonZeroU64::new(size as u64) {
+            Some(size) => Some(Self {
+                head: 0,
+                tail: 0,
+                size,
+            }),
+            None => None,
+        }
+    }
+
+    /// The buffer offset of position `pos`; below `size`, a `u32`.
+    pub fn offset(&self, pos: u64) -> usize {
+        (pos % self.size) as usize
+    }
+
+    /// Where a record of `len` bytes would start: its position, whose offset leaves `len`
+    /// bytes to the end of the buffer. `None` if it does not fit in the free bytes now.
+    pub fn place(&self, len: u32) -> Option<u64> {
+        let len = u64::from(len);
+        let size = self.size.get();
+        let off = self.tail % self.size;
+        // `off < size`, and `len` is a `u32`: no overflow.
+        let start = if off + len <= size {
+            self.tail
+        } else {
+            self.tail.wrapping_add(size - off)
+        };
+        // In an empty ring the skipped bytes are free: the record is the oldest.
+        let oldest = if self.head == self.tail {
+            start
+        } else {
+            self.head
+        };
+        if start.wrapping_add(len).wrapping_sub(oldest) > size {
+            return None;
+        }
+        Some(start)
+    }
+
+    /// Takes `len` bytes at `start`, a position [`ByteRing::place`] just returned.
+    pub fn commit(&mut self, start: u64, len: u32) {
+        if self.head == self.tail {
+            self.head = start;
+        }
+        self.tail = start.wrapping_add(u64::from(len));
+    }
+
+    /// Frees everything before position `pos` (the start of the oldest record kept, or the
+    /// tail when none is). A position outside `head..=tail` changes nothing.
+    pub fn release_to(&mut self, pos: u64) {
+        if pos.wrapping_sub(self.head) <= self.tail.wrapping_sub(self.head) {
+            self.head = pos;
+        }
+    }
+
+    /// Frees everything.
+    pub fn clear(&mut self) {
+        self.head = self.tail;
+    }
+
+    /// Bytes in use, skipped ones included.
+    pub fn used(&self) -> u64 {
+        self.tail.wrapping_sub(self.head)
+    }
+}
+
+/// Fills and drains a [`ByteRing`] with records of changing lengths for several laps, the way
+/// the changelog reader does, checking that each record lies in one piece inside the buffer,
+/// that no two queued records overlap, and that every byte comes back out as written. Shared
+/// by the host tests and KUnit.
+#[cfg(any(test, CONFIG_KUNIT = "y"))]
+pub fn byte_ring_self_test() -> Result<(), &'static str> {
+    fn check(ok: bool, what: &'static str) -> Result<(), &'static str> {
+        if ok {
+            Ok(())
+        } else {
+            Err(what)
+        }
+    }
+    const SIZE: usize = 100;
+    check(ByteRing::new(0).is_none(), "size 0 accepted")?;
+    let mut r = ByteRing::new(SIZE as u32).ok_or("size 100 rejected")?;
+    check(
+        r.place(101).is_none(),
+        "a record larger than the buffer placed",
+    )?;
+    let mut buf = [0u8; SIZE];
+    // Queued records: (start, len, fill byte), oldest first; at most 16.
+    let mut q = [(0u64, 0u32, 0u8); 16];
+    let (mut qh, mut qn) = (0usize, 0usize);
+    let mut fill = 0u8;
+    for step in 0..200u32 {
+        // Fill until a record does not fit, or the queue is full.
+        loop {
+            let len = 7 + (step * 13 + u32::from(fill) * 5) % 29;
+            let Some(start) = r.place(len) else { break };
+            if qn == q.len() {
+                break;
+            }
+            let off = r.offset(start);
+            check(off + len as usize <= SIZE, "record straddles the end")?;
+            fill = fill.wrapping_add(1);
+            buf[off..off + len as usize].fill(fill);
+            r.commit(start, len);
+            q[(qh + qn) % q.len()] = (start, len, fill);
+            qn += 1;
+            check(
+                r.used() <= SIZE as u64,
+                "more bytes used than the buffer has",
+            )?;
+        }
+        check(qn > 0 || r.used() == 0, "nothing queued, bytes used")?;
+        // Drain one to three, checking what each holds.
+        for _ in 0..(step % 3 + 1) {
+            if qn == 0 {
+                break;
+            }
+            let (start, len, f) = q[qh];
+            let off = r.offset(start);
+            check(
+                buf[off..off + len as usize].iter().all(|&b| b == f),
+                "a queued record was overwritten",
+            )?;
+            qh = (qh + 1) % q.len();
+            qn -= 1;
+            let next = if qn > 0 {
+                q[qh].0
+            } else {
+                start + u64::from(len)
+            };
+            r.release_to(next);
+        }
+    }
+    r.release_to(u64::MAX);
+    check(
+        r.used() <= SIZE as u64,
+        "release outside the ring changed it",
+    )?;
+    r.clear();
+    check(r.used() == 0 && r.place(SIZE as u32).is_some(), "clear")?;
+    Ok(())
+}
+
 /// Exercises wrap-around over several laps; shared by the host tests and KUnit.
 ///
 /// Returns the first failed check's description.
@@ -154,5 +317,10 @@ mod tests {
     #[test]
     fn ring_vectors() {
         assert!(ring_self_test().is_ok(), "{:?}", ring_self_test());
+    }
+
+    #[test]
+    fn byte_ring_laps() {
+        assert_eq!(byte_ring_self_test(), Ok(()));
     }
 }

@@ -168,6 +168,17 @@ impl Reader {
         self.pos < self.len
     }
 
+    /// Reads `bytes` at a time from now on instead of liblustreapi's 4096 (at least one
+    /// record's worth). Records already buffered are kept.
+    pub fn set_read_size(&mut self, bytes: usize) {
+        let bytes = bytes.max(CR_MAXSIZE);
+        if bytes > self.buf.len() {
+            self.buf.resize(bytes, 0);
+        } else if self.pos >= self.len {
+            self.buf.truncate(bytes);
+        }
+    }
+
     /// The descriptor, for `poll()`.
     pub fn fd(&self) -> RawFd {
         self.f.as_raw_fd()

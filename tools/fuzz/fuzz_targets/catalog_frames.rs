@@ -2,15 +2,16 @@
 
 //! Catalog frames (`mdt/catalog_fmt.rs`) as recovery reads them from disk: `parse_frame` and
 //! `scan` over arbitrary bytes, over the same bytes made into frames with valid CRCs (so that
-//! the records inside are what is judged), torn at the end; and `seal_frame` -> `parse_frame`.
+//! the records inside are what is judged), torn at the end; `unpack_frames` (the read path)
+//! over both; and `seal_frame` -> `parse_frame`.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use rustre_fuzz::repair_frames;
 use rustre_logic::catalog_fmt::{
-    encode_frame, frame_len, parse_frame, scan, seal_frame, Frame, FrameError, FRAME_HDR,
-    FRAME_TRAILER,
+    encode_frame, frame_len, parse_frame, scan, seal_frame, unpack_frames, Frame, FrameError,
+    FRAME_HDR, FRAME_TRAILER,
 };
 use rustre_logic::record::{Record, CR_MAXSIZE, REC_HDR_LEN};
 
@@ -66,6 +67,26 @@ fn check_scan(buf: &[u8], first: Option<u64>) {
     }
 }
 
+/// `unpack_frames` takes the same records, in order, as walking the frames one by one does,
+/// and stops at the same place.
+fn check_unpack(buf: &[u8], limit: usize, last: u64) {
+    let mut want = Vec::new();
+    let (mut at, mut next) = (0, None);
+    while let Ok(fr) = parse_frame(&buf[at..]) {
+        if fr.index > last || want.len() + fr.rec_len > limit {
+            break;
+        }
+        want.extend_from_slice(&buf[at + fr.rec_at..at + fr.rec_at + fr.rec_len]);
+        at += fr.len;
+        next = Some(fr.index.saturating_add(1));
+    }
+    let mut b = buf.to_vec();
+    let u = unpack_frames(&mut b, limit, last);
+    assert_eq!((u.used, u.consumed, u.next), (want.len(), at, next));
+    assert!(u.used <= limit && u.used <= u.consumed && u.consumed <= buf.len());
+    assert_eq!(&b[..u.used], &want[..]);
+}
+
 /// Seals `payload` as the record of frame `index` and reads it back; whether it was accepted.
 fn check_seal(payload: &[u8], index: u64, flip: usize) -> bool {
     let rec_len = payload.len();
@@ -114,6 +135,19 @@ fuzz_target!(|data: &[u8]| {
     let mut fixed = rest.to_vec();
     repair_frames(&mut fixed);
     check_scan(&fixed, first);
+    // Room and the last durable index from the mode byte: all, or a cut somewhere.
+    let limit = if mode & 0x40 != 0 {
+        usize::from(mode) * 8
+    } else {
+        usize::MAX
+    };
+    let last = if mode & 0x20 != 0 {
+        u64::from(mode & 0x1f)
+    } else {
+        u64::MAX
+    };
+    check_unpack(rest, limit, last);
+    check_unpack(&fixed, limit, last);
 
     // The sealed frame of a record re-encoded from the input, and of the raw input.
     if let Ok((rec, _)) = Record::decode(rest) {

@@ -1,22 +1,51 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `changelog_bench MDTNAME [ROUNDS]`: reads a target's whole changelog through the device
-//! (liblustreapi-style `recv`, 4096-byte reads) and through the KUC pipe baseline (two reads
-//! per record), alternately, and prints records per second of each and their ratio.
+//! Measurements of the changelog device, run by `tests/bench/changelog_bench.sh`:
+//!
+//! - `changelog_bench device MDTNAME BYTES`: reads the whole changelog through the device,
+//!   liblustreapi-style (`recv()` of one record at a time from `read()`s of BYTES), and prints
+//!   `device BYTES: N records in S s`.
+//! - `changelog_bench kuc MDTNAME`: the same through the KUC pipe baseline (two `read()`s per
+//!   record), `kuc: N records in S s`.
+//! - `changelog_bench latency MDTNAME DIR EVENTS [STARTREC]`: follow-mode wake-up latency.
+//!   A writer creates files in DIR (on the target) one at a time; a reader thread blocked in
+//!   `read()` on the device in follow mode, one blocked in `poll()`, and an inotify watch on
+//!   DIR (the kernel's own event delivery, as the anchor) each see EVENTS creates, in blocks
+//!   taken in turn. The latency of an event is the time from the return of the writer's
+//!   `open(O_CREAT)` to the return of the reader's `read()` or `poll()`. Prints, per method,
+//!   `latency METHOD: N events, median X us, p90 X us, p99 X us, max X us`. STARTREC (0 by
+//!   default) is where the device readers start: a target without older records, or the
+//!   index after its last one.
 
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use changelog_reader::kuc::KucReader;
-use changelog_reader::{Reader, FLAG_BLOCK, FLAG_EXTRA_FLAGS, FLAG_JOBID, FLAG_NID_BE};
+use changelog_reader::{
+    Reader, FLAG_BLOCK, FLAG_EXTRA_FLAGS, FLAG_FOLLOW, FLAG_JOBID, FLAG_NID_BE,
+};
 
-fn device(mdt: &str) -> std::io::Result<(u64, f64)> {
+/// Events measured per method before the next method takes a turn.
+const BLOCK: usize = 100;
+/// How long the writer waits for a reader to see its create before calling it lost.
+const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn device(mdt: &str, bytes: usize) -> io::Result<(u64, f64)> {
     let t = Instant::now();
     let mut r = Reader::start(
         mdt,
         FLAG_BLOCK | FLAG_JOBID | FLAG_EXTRA_FLAGS | FLAG_NID_BE,
         0,
     )?;
+    r.set_read_size(bytes);
     let mut n = 0u64;
     while let Some(rec) = r.recv()? {
         n += u64::from(rec.record().index > 0);
@@ -24,7 +53,7 @@ fn device(mdt: &str) -> std::io::Result<(u64, f64)> {
     Ok((n, t.elapsed().as_secs_f64()))
 }
 
-fn kuc(mdt: &str) -> std::io::Result<(u64, f64)> {
+fn kuc(mdt: &str) -> io::Result<(u64, f64)> {
     let t = Instant::now();
     let mut r = KucReader::start(mdt, 0)?;
     let mut n = 0u64;
@@ -34,34 +63,280 @@ fn kuc(mdt: &str) -> std::io::Result<(u64, f64)> {
     Ok((n, t.elapsed().as_secs_f64()))
 }
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    let Some(mdt) = args.get(1) else {
-        eprintln!("usage: changelog_bench MDTNAME [ROUNDS]");
-        return ExitCode::from(22);
-    };
-    let rounds: u32 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3);
-    for round in 1..=rounds {
-        let (d, k) = match (device(mdt), kuc(mdt)) {
-            (Ok(d), Ok(k)) => (d, k),
-            (Err(e), _) | (_, Err(e)) => {
-                eprintln!("changelog_bench: {e}");
-                return ExitCode::from(1);
-            }
-        };
-        if d.0 != k.0 {
-            eprintln!("changelog_bench: device read {} records, KUC {}", d.0, k.0);
-            return ExitCode::from(1);
+/// How a reader waits for the next event.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Read,
+    Poll,
+    Inotify,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Read => "device read()",
+            Method::Poll => "device poll()",
+            Method::Inotify => "inotify read()",
         }
+    }
+}
+
+/// A reader thread: sends the time of each wake-up with a create to read, and the record's
+/// index (0 for inotify); ends after the first one once `stop` is set.
+fn spawn_reader(
+    method: Method,
+    mdt: &str,
+    dir: &str,
+    startrec: u64,
+    stop: Arc<AtomicBool>,
+) -> io::Result<Receiver<io::Result<(Instant, u64)>>> {
+    let (tx, rx) = mpsc::channel();
+    match method {
+        Method::Read | Method::Poll => {
+            let mut r = Reader::start(mdt, FLAG_FOLLOW | FLAG_BLOCK | FLAG_NID_BE, startrec)?;
+            if method == Method::Poll {
+                // SAFETY: `fcntl` on a descriptor `r` owns; no memory is passed.
+                let fl = unsafe { libc::fcntl(r.fd(), libc::F_GETFL) };
+                // SAFETY: As above.
+                if fl < 0
+                    || unsafe { libc::fcntl(r.fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) } < 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            thread::spawn(move || loop {
+                if method == Method::Poll && !r.in_buf() {
+                    let mut p = libc::pollfd {
+                        fd: r.fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    // SAFETY: One valid `pollfd`, for the duration of the call.
+                    if unsafe { libc::poll(&mut p, 1, -1) } < 0 {
+                        let e = io::Error::last_os_error();
+                        if e.kind() != io::ErrorKind::Interrupted {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                        continue;
+                    }
+                }
+                let rec = match r.recv() {
+                    Ok(Some(rec)) => rec,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Ok(None) => {
+                        let _ = tx.send(Err(io::Error::other("end of changelog in follow mode")));
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                let woke = Instant::now();
+                // Only the creates; other types (if the mask has them) are not events here.
+                if rec.record().rtype == 1
+                    && (tx.send(Ok((woke, rec.record().index))).is_err()
+                        || stop.load(Ordering::Acquire))
+                {
+                    return;
+                }
+            });
+        }
+        Method::Inotify => {
+            // SAFETY: No arguments but flags.
+            let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: `fd` is a new descriptor this thread owns from here on.
+            let mut f = unsafe { File::from_raw_fd(fd) };
+            let path = CString::new(dir).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+            // SAFETY: `path` is a NUL-terminated string alive for the call.
+            if unsafe { libc::inotify_add_watch(f.as_raw_fd(), path.as_ptr(), libc::IN_CREATE) } < 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = match f.read(&mut buf) {
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let woke = Instant::now();
+                    // One create, one event: the writer waits for each.
+                    if n > 0 && (tx.send(Ok((woke, 0))).is_err() || stop.load(Ordering::Acquire)) {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+    Ok(rx)
+}
+
+/// Creates `count` files and returns the latency of each, in microseconds (negative if the
+/// reader woke before `open()` returned to the writer). `startrec` is where a device reader
+/// starts, and becomes the index after the last record this block made.
+fn measure(
+    method: Method,
+    mdt: &str,
+    dir: &str,
+    startrec: &mut u64,
+    first: usize,
+    count: usize,
+) -> io::Result<Vec<f64>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let rx = spawn_reader(method, mdt, dir, *startrec, stop.clone())?;
+    // Let the reader reach its wait.
+    thread::sleep(Duration::from_millis(200));
+    let tag = match method {
+        Method::Read => "r",
+        Method::Poll => "p",
+        Method::Inotify => "i",
+    };
+    let mut lat = Vec::with_capacity(count);
+    for i in first..first + count {
+        let path = CString::new(format!("{dir}/lat-{tag}-{i}"))
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: `path` is a NUL-terminated string alive for the call.
+        let fd = unsafe {
+            libc::open(
+                path.as_ptr(),
+                libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                0o644,
+            )
+        };
+        let done = Instant::now();
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let (woke, _) = next_event(&rx, method, i)?;
+        // SAFETY: `fd` was opened above and is closed once.
+        unsafe { libc::close(fd) };
+        lat.push(if woke >= done {
+            woke.duration_since(done).as_secs_f64() * 1e6
+        } else {
+            -(done.duration_since(woke).as_secs_f64() * 1e6)
+        });
+    }
+    // One more create, not measured, that the reader sees after `stop` is set: it ends.
+    stop.store(true, Ordering::Release);
+    let path = CString::new(format!("{dir}/lat-{tag}-stop-{first}"))
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: As above.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+            0o644,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: As above.
+    unsafe { libc::close(fd) };
+    let (_, index) = next_event(&rx, method, first + count)?;
+    if method != Method::Inotify {
+        *startrec = index + 1;
+    }
+    Ok(lat)
+}
+
+/// The next event of a reader, or an error if it does not come in time.
+fn next_event(
+    rx: &Receiver<io::Result<(Instant, u64)>>,
+    method: Method,
+    i: usize,
+) -> io::Result<(Instant, u64)> {
+    rx.recv_timeout(EVENT_TIMEOUT)
+        .map_err(|e| match e {
+            RecvTimeoutError::Timeout => io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "{}: no event within {EVENT_TIMEOUT:?} of create {i}",
+                    method.name()
+                ),
+            ),
+            RecvTimeoutError::Disconnected => {
+                io::Error::other(format!("{}: the reader ended", method.name()))
+            }
+        })?
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", method.name())))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[at.min(sorted.len() - 1)]
+}
+
+fn latency(mdt: &str, dir: &str, events: usize, mut startrec: u64) -> io::Result<()> {
+    let methods = [Method::Read, Method::Poll, Method::Inotify];
+    let mut all: Vec<Vec<f64>> = vec![Vec::new(); methods.len()];
+    let mut done = 0;
+    while done < events {
+        let count = BLOCK.min(events - done);
+        for (m, lat) in methods.iter().zip(all.iter_mut()) {
+            lat.extend(measure(*m, mdt, dir, &mut startrec, done, count)?);
+        }
+        done += count;
+    }
+    for (m, mut lat) in methods.iter().zip(all) {
+        lat.sort_by(f64::total_cmp);
         println!(
-            "round {round}: {} records; device {:.2} s ({:.0} records/s), KUC pipe {:.2} s ({:.0} records/s); device/KUC x{:.2}",
-            d.0,
-            d.1,
-            d.0 as f64 / d.1,
-            k.1,
-            k.0 as f64 / k.1,
-            k.1 / d.1
+            "latency {}: {} events, median {:.0} us, p90 {:.0} us, p99 {:.0} us, max {:.0} us",
+            m.name(),
+            lat.len(),
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.9),
+            percentile(&lat, 0.99),
+            lat.last().copied().unwrap_or(f64::NAN)
         );
     }
-    ExitCode::SUCCESS
+    Ok(())
+}
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: changelog_bench device MDTNAME BYTES | kuc MDTNAME | latency MDTNAME DIR EVENTS [STARTREC]"
+    );
+    ExitCode::from(22)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |i: usize| args.get(i).map(String::as_str);
+    let res = match (arg(1), arg(2)) {
+        (Some("device"), Some(mdt)) => match arg(3).and_then(|s| s.parse::<usize>().ok()) {
+            Some(bytes) => device(mdt, bytes).map(|(n, s)| {
+                println!("device {bytes}: {n} records in {s:.3} s");
+            }),
+            None => return usage(),
+        },
+        (Some("kuc"), Some(mdt)) => kuc(mdt).map(|(n, s)| println!("kuc: {n} records in {s:.3} s")),
+        (Some("latency"), Some(mdt)) => {
+            let (Some(dir), Some(events)) = (arg(3), arg(4).and_then(|s| s.parse().ok())) else {
+                return usage();
+            };
+            let startrec = arg(5).and_then(|s| s.parse().ok()).unwrap_or(0);
+            latency(mdt, dir, events, startrec)
+        }
+        _ => return usage(),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("changelog_bench: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
