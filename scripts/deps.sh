@@ -36,6 +36,7 @@ apt_pkgs=(
 	qemu-system-x86 busybox-static
 	flex bison bc libelf-dev libssl-dev cpio kmod xz-utils make
 	e2fsprogs xfsprogs util-linux fio stress-ng udev g++
+	fatrace inotify-tools
 	python3 python3-pip
 )
 

@@ -2,9 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Changelog capture cost, in the VM (run by scripts/bench-mdt.sh): a metadata-heavy load
-# (create and delete N files) on a tmpfs, timed without a target and with a target attached
-# and a changelog user registered, alternately, in the same boot. Prints the times, the
-# slowdown and the records captured per second. A benchmark, not a test: nothing is asserted.
+# (create, stat, rename and unlink N files, python3) on a tmpfs, timed in each round
+# - with nothing watching (capture off),
+# - with a target attached and a changelog user registered (rustre),
+# - with fatrace on that mount writing to a file (fanotify: what an administrator would run
+#   to log a local filesystem's changes), and
+# - with `inotifywait -m -r` on it writing to a file (inotify),
+# in an order that turns every round, all in one boot. Prints the times, each slowdown over
+# capture off and the events each kept: rustre's records (durable, after a sync), the lines
+# fatrace and inotifywait wrote. The two tools keep nothing across a crash and drop events
+# when their queue overflows; rustre's records are in the catalog.
+# A benchmark, not a test: nothing is asserted.
 set -u
 mods=$1 top=$2 n=${3:-100000} rounds=${4:-3}
 lctl=$top/tools/target/release/lctl
@@ -12,8 +20,11 @@ mnt=$(mktemp -d) cat=$(mktemp -d)
 mount -t tmpfs tmpfs "$mnt"
 mount -t tmpfs tmpfs "$cat"
 insmod "$(find "$mods" -name rustre_mdt.ko | head -n1)" || exit 1
+for t in fatrace inotifywait; do
+	command -v $t >/dev/null || { echo "mdt_bench: $t is not installed (make deps)"; exit 1; }
+done
 
-load() { # prints elapsed seconds for creating and deleting $n files
+load() { # prints elapsed seconds for the load over $n files
 	python3 - "$mnt" "$n" <<'PY'
 import os, sys, time
 d, n = sys.argv[1], int(sys.argv[2])
@@ -21,29 +32,86 @@ t = time.monotonic()
 for i in range(n):
     os.close(os.open(f"{d}/f{i}", os.O_CREAT | os.O_WRONLY, 0o644))
 for i in range(n):
-    os.unlink(f"{d}/f{i}")
+    os.stat(f"{d}/f{i}")
+for i in range(n):
+    os.rename(f"{d}/f{i}", f"{d}/g{i}")
+for i in range(n):
+    os.unlink(f"{d}/g{i}")
 print(f"{time.monotonic() - t:.2f}")
 PY
 }
 
-echo "load: create and delete $n files on tmpfs, python3, $rounds rounds each"
+# settle FILE: waits (up to 120 s) until FILE stops growing: the tool has written what it got.
+settle() {
+	local a b i
+	for i in $(seq 1 120); do
+		a=$(stat -c %s "$1")
+		sleep 1
+		b=$(stat -c %s "$1")
+		[ "$a" = "$b" ] && return
+	done
+}
+
+# run MODE: prints "SECONDS EVENTS" for one load under MODE.
+run() {
+	local s ev pid i
+	case $1 in
+	off)
+		echo "$(load) 0"
+		;;
+	rustre)
+		"$lctl" mdt_attach bench-MDT0000 "$mnt" "$cat/bench.llog" >/dev/null || return
+		"$lctl" --device bench-MDT0000 changelog_register -n >/dev/null
+		local before after
+		before=$("$lctl" get_param -n mdd.bench-MDT0000.changelog_current_index)
+		s=$(load)
+		"$lctl" --device bench-MDT0000 changelog_sync
+		after=$("$lctl" get_param -n mdd.bench-MDT0000.changelog_current_index)
+		"$lctl" mdt_detach bench-MDT0000
+		rm -f "$cat/bench.llog"
+		echo "$s $((after - before))"
+		;;
+	fatrace)
+		rm -f "$cat/fatrace.log"
+		# -c: the mount of the current directory only.
+		(cd "$mnt" && exec fatrace -c -o "$cat/fatrace.log") &
+		pid=$!
+		# fatrace has its marks once it has opened its output file.
+		for i in $(seq 1 100); do [ -e "$cat/fatrace.log" ] && break; sleep 0.1; done
+		sleep 0.5
+		s=$(load)
+		settle "$cat/fatrace.log"
+		kill -INT $pid
+		wait $pid 2>/dev/null
+		echo "$s $(wc -l <"$cat/fatrace.log")"
+		;;
+	inotify)
+		rm -f "$cat/inotify.log" "$cat/inotify.err"
+		inotifywait -m -r -o "$cat/inotify.log" "$mnt" 2>"$cat/inotify.err" &
+		pid=$!
+		for i in $(seq 1 100); do grep -q 'Watches established' "$cat/inotify.err" 2>/dev/null && break; sleep 0.1; done
+		s=$(load)
+		settle "$cat/inotify.log"
+		kill -INT $pid
+		wait $pid 2>/dev/null
+		echo "$s $(wc -l <"$cat/inotify.log")"
+		;;
+	esac
+}
+
+echo "load: create, stat, rename and unlink $n files on tmpfs, python3, $rounds rounds, modes in turn"
+modes=(off rustre fatrace inotify)
 for r in $(seq 1 "$rounds"); do
-	off=$(load)
-	"$lctl" mdt_attach bench-MDT0000 "$mnt" "$cat/bench.llog" || exit 1
-	"$lctl" --device bench-MDT0000 changelog_register -n >/dev/null
-	before=$("$lctl" get_param -n mdd.bench-MDT0000.changelog_current_index)
-	t0=$(date +%s.%N)
-	on=$(load)
-	"$lctl" --device bench-MDT0000 changelog_sync
-	t1=$(date +%s.%N)
-	after=$("$lctl" get_param -n mdd.bench-MDT0000.changelog_current_index)
-	size=$("$lctl" get_param -n mdd.bench-MDT0000.changelog_size)
-	"$lctl" mdt_detach bench-MDT0000
-	rm -f "$cat/bench.llog"
-	recs=$((after - before))
-	awk -v r="$r" -v off="$off" -v on="$on" -v recs="$recs" -v t0="$t0" -v t1="$t1" -v size="$size" 'BEGIN {
-		printf "round %d: capture off %.2f s, on %.2f s (x%.2f); %d records, %.0f records/s captured, %.0f records/s durable (incl. final sync), %.1f MiB catalog\n",
-			r, off, on, on / off, recs, recs / on, recs / (t1 - t0), size / 1048576
+	declare -A sec=() ev=()
+	for j in 0 1 2 3; do
+		m=${modes[$(((j + r - 1) % 4))]}
+		read -r sec[$m] ev[$m] < <(run "$m")
+	done
+	awk -v r="$r" -v off="${sec[off]}" -v on="${sec[rustre]}" -v fa="${sec[fatrace]}" \
+		-v ino="${sec[inotify]}" -v eon="${ev[rustre]}" -v efa="${ev[fatrace]}" -v ein="${ev[inotify]}" 'BEGIN {
+		if (off == "" || on == "" || fa == "" || ino == "") { print "round " r ": a mode failed"; exit }
+		printf "round %d: capture off %.2f s; rustre %.2f s (x%.2f, %d records kept); fatrace %.2f s (x%.2f, %d events kept); inotifywait %.2f s (x%.2f, %d events kept)\n",
+			r, off, on, on / off, eon, fa, fa / off, efa, ino, ino / off, ein
 	}'
 done
 rmmod rustre_mdt
