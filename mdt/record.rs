@@ -501,23 +501,25 @@ impl<'a> Record<'a> {
 
 #[inline]
 fn le16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
+    b.get(at..)
+        .and_then(|t| t.first_chunk::<2>())
+        .map_or(0, |a| u16::from_le_bytes(*a))
 }
 
-/// The little-endian `u32` at `b[at..]` (the caller checked the length).
+/// The little-endian `u32` at `b[at..]` (the caller checked the length; 0 past the end).
 #[inline]
 pub fn le32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
+    b.get(at..)
+        .and_then(|t| t.first_chunk::<4>())
+        .map_or(0, |a| u32::from_le_bytes(*a))
 }
 
-/// The little-endian `u64` at `b[at..]` (the caller checked the length).
+/// The little-endian `u64` at `b[at..]` (the caller checked the length; 0 past the end).
 #[inline]
 pub fn le64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
+    b.get(at..)
+        .and_then(|t| t.first_chunk::<8>())
+        .map_or(0, |a| u64::from_le_bytes(*a))
 }
 
 #[inline]

@@ -72,6 +72,15 @@ enum Method {
 }
 
 impl Method {
+    /// What the names of the files of its blocks start with, after `lat-`.
+    fn tag(self) -> &'static str {
+        match self {
+            Method::Read => "r",
+            Method::Poll => "p",
+            Method::Inotify => "i",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Method::Read => "device read()",
@@ -91,6 +100,7 @@ fn spawn_reader(
     stop: Arc<AtomicBool>,
 ) -> io::Result<Receiver<io::Result<(Instant, u64)>>> {
     let (tx, rx) = mpsc::channel();
+    let prefix = format!("lat-{}-", method.tag());
     match method {
         Method::Read | Method::Poll => {
             let mut r = Reader::start(mdt, FLAG_FOLLOW | FLAG_BLOCK | FLAG_NID_BE, startrec)?;
@@ -134,10 +144,12 @@ fn spawn_reader(
                     }
                 };
                 let woke = Instant::now();
-                // Only the creates; other types (if the mask has them) are not events here.
-                if rec.record().rtype == 1
-                    && (tx.send(Ok((woke, rec.record().index))).is_err()
-                        || stop.load(Ordering::Acquire))
+                // Only this reader's creates: other types (if the mask has them) and the files
+                // of the other methods' blocks are not its events.
+                let r = rec.record();
+                if r.rtype == 1
+                    && r.name.starts_with(prefix.as_bytes())
+                    && (tx.send(Ok((woke, r.index))).is_err() || stop.load(Ordering::Acquire))
                 {
                     return;
                 }
@@ -195,11 +207,7 @@ fn measure(
     let rx = spawn_reader(method, mdt, dir, *startrec, stop.clone())?;
     // Let the reader reach its wait.
     thread::sleep(Duration::from_millis(200));
-    let tag = match method {
-        Method::Read => "r",
-        Method::Poll => "p",
-        Method::Inotify => "i",
-    };
+    let tag = method.tag();
     let mut lat = Vec::with_capacity(count);
     for i in first..first + count {
         let path = CString::new(format!("{dir}/lat-{tag}-{i}"))
