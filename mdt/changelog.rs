@@ -298,8 +298,9 @@ impl Changelog {
             return Err(EINVAL);
         }
         st.next_index += 1;
-        // Group commit: someone is waiting for the next durable record.
-        if st.followers > 0 {
+        // Group commit: someone is waiting for the next durable record. After a failed
+        // write, the flusher keeps to its interval.
+        if st.followers > 0 && st.flush_error.is_none() {
             self.work.notify_one();
         }
         Ok(Some(rec.index))
@@ -389,8 +390,9 @@ impl Changelog {
                 return Ok(false);
             }
             // Records already appended are made durable now, not at the next tick; those
-            // appended while we wait wake the flusher themselves (`append_inner`).
-            if !st.pending.is_empty() {
+            // appended while we wait wake the flusher themselves (`append_inner`). After a
+            // failed write, the flusher keeps to its interval.
+            if !st.pending.is_empty() && st.flush_error.is_none() {
                 self.work.notify_one();
             }
             st.followers = st.followers.saturating_add(1);
@@ -550,6 +552,8 @@ impl Changelog {
             let first = st.pending_first;
             st.pending_first = st.next_index;
             let off = st.write_off;
+            // Only the first of a run of failed writes is logged.
+            let failing = st.flush_error.is_some();
             drop(st);
 
             let mut err = None;
@@ -559,11 +563,13 @@ impl Changelog {
                     .write_all_at(&batch, off)
                     .and_then(|()| self.file.sync(true))
                 {
-                    pr_err!(
-                        "{}: catalog write failed: {:?}; retrying\n",
-                        crate::BStr(self.name.to_bytes()),
-                        e
-                    );
+                    if !failing {
+                        pr_err!(
+                            "{}: catalog write failed: {:?}; retrying every sync interval\n",
+                            crate::BStr(self.name.to_bytes()),
+                            e
+                        );
+                    }
                     err = Some(e);
                 }
             }

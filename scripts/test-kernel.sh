@@ -12,7 +12,7 @@ if grep -qx CONFIG_KASAN=y "$top/build/kernel/.config" 2>/dev/null; then
 fi
 scale=${RUSTRE_TIMEOUT_SCALE:-$((kasan == 1 ? 3 : 1))}
 case $scale in
-'' | *[!0-9]* | 0)
+'' | *[!0-9]* | 0*)
 	echo "RUSTRE_TIMEOUT_SCALE must be a positive whole number, not '$scale'" >&2
 	exit 2
 	;;

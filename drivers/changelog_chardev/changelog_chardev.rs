@@ -183,6 +183,7 @@ struct State {
 }
 
 /// What the producer needs to know of a reader to stage records for it.
+#[derive(Clone, Copy, Default)]
 struct View {
     /// Records before this index are not wanted.
     pos: u64,
@@ -192,14 +193,30 @@ struct View {
     nid_be: bool,
 }
 
+impl View {
+    /// Whether records staged for `other` are what this view wants (the position is checked
+    /// record by record when queueing).
+    fn same_filter(&self, other: &View) -> bool {
+        self.user_mask == other.user_mask && self.nid_be == other.nid_be
+    }
+}
+
 /// A batch of records made ready for a reader by its producer, outside the lock: decoded,
 /// filtered and, for a reader without `CHANGELOG_FLAG_NID_BE`, re-encoded with the NID in
 /// the `lnet_nid_t` form (never longer than the stored form, so [`BATCH`] bytes suffice).
+/// What does not fit in the reader's queue stays here for the next round.
 struct Stage {
     /// The records, packed.
     bytes: KVVec<u8>,
     /// Index and length of each, in order.
     recs: KVVec<(u64, u16)>,
+    /// The first record not queued yet, and where its bytes start.
+    cursor: usize,
+    src: usize,
+    /// The index after the batch, and the generation and view it was staged for.
+    next: u64,
+    gen: u64,
+    view: View,
 }
 
 impl Stage {
@@ -207,14 +224,31 @@ impl Stage {
         Ok(Self {
             bytes: KVVec::with_capacity(BATCH, GFP_KERNEL)?,
             recs: KVVec::with_capacity(BATCH / REC_HDR_LEN, GFP_KERNEL)?,
+            cursor: 0,
+            src: 0,
+            next: 0,
+            gen: 0,
+            view: View::default(),
         })
     }
 
-    /// Stages the records of `batch` (whole records, as the catalog hands them out) that
-    /// `view` wants. `EUCLEAN` if one does not decode.
-    fn fill(&mut self, mut batch: &[u8], view: &View) -> Result {
+    /// Whether staged records are left to queue.
+    fn left(&self) -> bool {
+        self.cursor < self.recs.len()
+    }
+
+    /// Forgets the records not queued: they are fetched again.
+    fn drop_rest(&mut self) {
+        self.cursor = self.recs.len();
+    }
+
+    /// Stages the records of `batch` (whole records, as the catalog hands them out, up to
+    /// index `next`) that `view` wants, for generation `gen`. `EUCLEAN` if one does not
+    /// decode.
+    fn fill(&mut self, mut batch: &[u8], view: View, gen: u64, next: u64) -> Result {
         self.bytes.clear();
         self.recs.clear();
+        (self.cursor, self.src, self.next, self.gen, self.view) = (0, 0, next, gen, view);
         while !batch.is_empty() {
             // `len` is at least `REC_HDR_LEN` and at most `batch.len()`: `decode` bounds it.
             let (mut rec, len) = Record::decode(batch).map_err(|_| EUCLEAN)?;
@@ -246,10 +280,11 @@ impl State {
     /// Copies `len` staged bytes from `src` in `stage` to `dst` in `data`, where the byte ring
     /// placed them.
     fn copy_in(&mut self, stage: &[u8], src: usize, dst: usize, len: usize) {
-        if let (Some(to), Some(from)) =
-            (self.data.get_mut(dst..dst + len), stage.get(src..src + len))
-        {
-            to.copy_from_slice(from);
+        match (self.data.get_mut(dst..dst + len), stage.get(src..src + len)) {
+            (Some(to), Some(from)) => to.copy_from_slice(from),
+            // Cannot happen (the byte ring placed `dst`, the stage holds `src`): the reader is
+            // told with an error rather than the kernel panicking.
+            _ => self.err = Some(EIO),
         }
     }
 
@@ -262,8 +297,12 @@ impl State {
     /// Releases the `n` oldest records.
     fn consume(&mut self, n: u32) {
         self.ring.consume(n);
-        match self.ring.read_slot(0).and_then(|s| self.starts.get(s)) {
-            Some(&start) => self.bytes.release_to(start),
+        match self.ring.read_slot(0) {
+            Some(s) => {
+                if let Some(&start) = self.starts.get(s) {
+                    self.bytes.release_to(start);
+                }
+            }
             None => self.bytes.clear(),
         }
     }
@@ -350,7 +389,7 @@ impl Inner {
             return;
         };
         loop {
-            let (from, room, gen) = {
+            let (from, room, gen, view) = {
                 let mut st = self.st.lock();
                 while (st.is_full() || st.eof) && !st.stop && !kthread::should_stop() {
                     let _ = self
@@ -360,8 +399,24 @@ impl Inner {
                 if st.stop || kthread::should_stop() {
                     return;
                 }
-                (st.fetch, st.ring.capacity() - st.ring.len(), st.generation)
+                let view = View {
+                    pos: st.pos,
+                    user_mask: st.user_mask,
+                    nid_be: st.flags & FLAG_NID_BE != 0,
+                };
+                (
+                    st.fetch,
+                    st.ring.capacity() - st.ring.len(),
+                    st.generation,
+                    view,
+                )
             };
+            // What the last batch left when the queue filled goes in first, without a new
+            // read, unless a seek or a new filter made it stale.
+            if stage.left() && stage.gen == gen && stage.view.same_filter(&view) {
+                self.queue(&mut stage);
+                continue;
+            }
             let want = (room as usize * CR_MAXSIZE).min(BATCH);
             let (n, next) = match self.dev.target.read(from, &mut buf[..want]) {
                 Ok(r) => r,
@@ -389,16 +444,8 @@ impl Inner {
                 }
                 continue;
             }
-            let view = {
-                let st = self.st.lock();
-                View {
-                    pos: st.pos,
-                    user_mask: st.user_mask,
-                    nid_be: st.flags & FLAG_NID_BE != 0,
-                }
-            };
-            match stage.fill(&buf[..n], &view) {
-                Ok(()) => self.queue(&stage, &view, next, gen),
+            match stage.fill(&buf[..n], view, gen, next) {
+                Ok(()) => self.queue(&mut stage),
                 Err(e) => {
                     self.fail(e);
                     return;
@@ -407,49 +454,50 @@ impl Inner {
         }
     }
 
-    /// Queues the records of a batch read from `fetch` and staged with `view`; `next` is the
-    /// index after the batch. Runs of records go into the queue in one copy each: what is
-    /// done under the lock is a walk over their lengths and a copy or two.
-    fn queue(&self, stage: &Stage, view: &View, next: u64, gen: u64) {
+    /// Queues the staged records not queued yet. Runs of records go into the queue in one
+    /// copy each: what is done under the lock is a walk over their lengths and a copy or two.
+    /// Where the queue fills, the stage keeps the rest for the next call.
+    fn queue(&self, stage: &mut Stage) {
         let mut st = self.st.lock();
         // A seek, a new filter or new flags since the batch was staged: fetch it again.
-        if st.generation != gen
-            || st.user_mask != view.user_mask
-            || (st.flags & FLAG_NID_BE != 0) != view.nid_be
+        if st.generation != stage.gen
+            || st.user_mask != stage.view.user_mask
+            || (st.flags & FLAG_NID_BE != 0) != stage.view.nid_be
         {
+            stage.drop_rest();
             return;
         }
-        let mut fetched_to = next;
+        let mut fetched_to = stage.next;
         // The run being gathered: where it starts in `stage` and in `data`, and its bytes.
         let (mut run_src, mut run_dst, mut run_len) = (0usize, 0usize, 0usize);
-        let mut src = 0usize;
-        for &(index, len) in stage.recs.iter() {
+        while let Some(&(index, len)) = stage.recs.get(stage.cursor) {
             let len = usize::from(len);
+            let src = stage.src;
             // Records before a seek that did not need a new fetch are not queued.
-            if index < st.pos {
-                src += len;
-                continue;
+            if index >= st.pos {
+                let Some((slot, start)) = st.ring.write_slot().zip(st.bytes.place(len as u32))
+                else {
+                    // Full: the rest waits in the stage until the reader has made room.
+                    fetched_to = index;
+                    break;
+                };
+                let at = st.bytes.offset(start);
+                if run_len > 0 && (run_src + run_len != src || run_dst + run_len != at) {
+                    st.copy_in(&stage.bytes, run_src, run_dst, run_len);
+                    run_len = 0;
+                }
+                if run_len == 0 {
+                    (run_src, run_dst) = (src, at);
+                }
+                run_len += len;
+                st.bytes.commit(start, len as u32);
+                st.starts[slot] = start;
+                st.lens[slot] = len as u16;
+                st.idx[slot] = index;
+                st.ring.push();
             }
-            let Some((slot, start)) = st.ring.write_slot().zip(st.bytes.place(len as u32)) else {
-                // Full: the rest is fetched again once the reader has made room.
-                fetched_to = index;
-                break;
-            };
-            let at = st.bytes.offset(start);
-            if run_len > 0 && (run_src + run_len != src || run_dst + run_len != at) {
-                st.copy_in(&stage.bytes, run_src, run_dst, run_len);
-                run_len = 0;
-            }
-            if run_len == 0 {
-                (run_src, run_dst) = (src, at);
-            }
-            run_len += len;
-            src += len;
-            st.bytes.commit(start, len as u32);
-            st.starts[slot] = start;
-            st.lens[slot] = len as u16;
-            st.idx[slot] = index;
-            st.ring.push();
+            stage.cursor += 1;
+            stage.src += len;
         }
         if run_len > 0 {
             st.copy_in(&stage.bytes, run_src, run_dst, run_len);

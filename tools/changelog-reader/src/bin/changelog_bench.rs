@@ -114,6 +114,9 @@ fn spawn_reader(
                     return Err(io::Error::last_os_error());
                 }
             }
+            // For poll(), the wake-up is when poll() returns; for read(), when read() does
+            // (inside `recv()`, which parses one record more: a few microseconds).
+            let mut polled = None;
             thread::spawn(move || loop {
                 if method == Method::Poll && !r.in_buf() {
                     let mut p = libc::pollfd {
@@ -130,6 +133,7 @@ fn spawn_reader(
                         }
                         continue;
                     }
+                    polled = Some(Instant::now());
                 }
                 let rec = match r.recv() {
                     Ok(Some(rec)) => rec,
@@ -143,7 +147,7 @@ fn spawn_reader(
                         return;
                     }
                 };
-                let woke = Instant::now();
+                let woke = polled.take().unwrap_or_else(Instant::now);
                 // Only this reader's creates: other types (if the mask has them) and the files
                 // of the other methods' blocks are not its events.
                 let r = rec.record();
