@@ -22,7 +22,6 @@
 
 use kernel::fsnotify::{current, mask, Event, InodeInfo, SbHandler};
 
-use crate::catalog_fmt::SliceWriter;
 use crate::changelog::Changelog;
 use crate::fid::Fid;
 use crate::record::*;
@@ -122,17 +121,7 @@ impl SbHandler for Changelog {
         let mut comm = [0u8; 16];
         let clen = current::comm(&mut comm);
         let mut jobid = [0u8; EXT_JOBID_LEN - 1];
-        let jlen = {
-            let mut w = SliceWriter {
-                buf: &mut jobid,
-                len: 0,
-            };
-            let _ = core::fmt::Write::write_fmt(
-                &mut w,
-                format_args!("{}.{}", crate::BStr(&comm[..clen]), uid),
-            );
-            w.len
-        };
+        let jlen = procname_uid(comm.get(..clen).unwrap_or_default(), uid, &mut jobid);
         let mut rec = Record {
             rtype,
             time: cl_time(sec, nsec),

@@ -679,6 +679,36 @@ impl fmt::Display for RecordText<'_, '_> {
     }
 }
 
+/// Lustre's `procname_uid` jobid, `<comm>.<uid>`, written into `out`; returns its length
+/// (cut at `out.len()`). Bytes of `comm` outside printable ASCII become `?`. The capture hook
+/// makes one per record, so this is plain byte work rather than `core::fmt`.
+pub fn procname_uid(comm: &[u8], uid: u32, out: &mut [u8]) -> usize {
+    let mut digits = [0u8; 10];
+    let mut nd = 0;
+    let mut v = uid;
+    while let Some(d) = digits.get_mut(nd) {
+        *d = b'0' + (v % 10) as u8;
+        nd += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let name = comm
+        .iter()
+        .map(|&c| if (0x20..0x7f).contains(&c) { c } else { b'?' });
+    let number = digits[..nd].iter().rev().copied();
+    let mut n = 0;
+    for (slot, b) in out
+        .iter_mut()
+        .zip(name.chain(core::iter::once(b'.')).chain(number))
+    {
+        *slot = b;
+        n += 1;
+    }
+    n
+}
+
 /// Turns a big-endian `struct lnet_nid` NID extension into the 64-bit `lnet_nid_t` form, for
 /// readers that did not ask for `CHANGELOG_FLAG_NID_BE` (as Lustre's MDT does for them). A
 /// record without such an extension is left alone. The record size does not change.
@@ -922,6 +952,37 @@ mod tests {
     use super::*;
     extern crate std;
     use std::string::ToString;
+
+    #[test]
+    fn procname_uid_is_comm_dot_uid() {
+        extern crate std;
+        use std::format;
+        let mut out = [0u8; EXT_JOBID_LEN - 1];
+        for (comm, uid) in [
+            (&b"touch"[..], 0u32),
+            (b"python3", 1000),
+            (b"a\x01b\xff", u32::MAX),
+            (b"0123456789abcde", 4_000_000_000),
+            (b"", 7),
+        ] {
+            let n = procname_uid(comm, uid, &mut out);
+            let want: std::string::String = comm
+                .iter()
+                .map(|&c| {
+                    if (0x20..0x7f).contains(&c) {
+                        c as char
+                    } else {
+                        '?'
+                    }
+                })
+                .collect();
+            assert_eq!(&out[..n], format!("{want}.{uid}").as_bytes());
+        }
+        // Cut at the buffer, never past it.
+        let mut small = [0u8; 4];
+        assert_eq!(procname_uid(b"python3", 1000, &mut small), 4);
+        assert_eq!(&small, b"pyth");
+    }
 
     #[test]
     fn sizes_match_lustre() {
