@@ -22,9 +22,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -91,16 +89,18 @@ impl Method {
 }
 
 /// A reader thread: sends the time of each wake-up with a create to read, and the record's
-/// index (0 for inotify); ends after the first one once `stop` is set.
+/// index (0 for inotify); ends after sending the create of the block's stop file
+/// (`lat-<tag>-stop-...`). Ending on an event, not on a flag, leaves no race between the last
+/// measured event and the end of the block.
 fn spawn_reader(
     method: Method,
     mdt: &str,
     dir: &str,
     startrec: u64,
-    stop: Arc<AtomicBool>,
 ) -> io::Result<Receiver<io::Result<(Instant, u64)>>> {
     let (tx, rx) = mpsc::channel();
     let prefix = format!("lat-{}-", method.tag());
+    let stop = format!("lat-{}-stop-", method.tag());
     match method {
         Method::Read | Method::Poll => {
             let mut r = Reader::start(mdt, FLAG_FOLLOW | FLAG_BLOCK | FLAG_NID_BE, startrec)?;
@@ -153,7 +153,8 @@ fn spawn_reader(
                 let r = rec.record();
                 if r.rtype == 1
                     && r.name.starts_with(prefix.as_bytes())
-                    && (tx.send(Ok((woke, r.index))).is_err() || stop.load(Ordering::Acquire))
+                    && (tx.send(Ok((woke, r.index))).is_err()
+                        || r.name.starts_with(stop.as_bytes()))
                 {
                     return;
                 }
@@ -186,7 +187,9 @@ fn spawn_reader(
                     };
                     let woke = Instant::now();
                     // One create, one event: the writer waits for each.
-                    if n > 0 && (tx.send(Ok((woke, 0))).is_err() || stop.load(Ordering::Acquire)) {
+                    if n > 0
+                        && (tx.send(Ok((woke, 0))).is_err() || names_start_with(&buf[..n], &stop))
+                    {
                         return;
                     }
                 }
@@ -194,6 +197,28 @@ fn spawn_reader(
         }
     }
     Ok(rx)
+}
+
+/// Whether one of the inotify events in `buf` (as `read()` returned them) names a file whose
+/// name starts with `prefix`.
+fn names_start_with(mut buf: &[u8], prefix: &str) -> bool {
+    // struct inotify_event { int wd; u32 mask; u32 cookie; u32 len; char name[len]; }
+    const HDR: usize = 16;
+    while let Some(len) = buf
+        .get(12..HDR)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_ne_bytes)
+    {
+        let end = HDR.saturating_add(len as usize);
+        let Some(name) = buf.get(HDR..end) else {
+            return false;
+        };
+        if name.starts_with(prefix.as_bytes()) {
+            return true;
+        }
+        buf = &buf[end..];
+    }
+    false
 }
 
 /// Creates `count` files and returns the latency of each, in microseconds (negative if the
@@ -207,8 +232,7 @@ fn measure(
     first: usize,
     count: usize,
 ) -> io::Result<Vec<f64>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let rx = spawn_reader(method, mdt, dir, *startrec, stop.clone())?;
+    let rx = spawn_reader(method, mdt, dir, *startrec)?;
     // Let the reader reach its wait.
     thread::sleep(Duration::from_millis(200));
     let tag = method.tag();
@@ -237,8 +261,7 @@ fn measure(
             -(done.duration_since(woke).as_secs_f64() * 1e6)
         });
     }
-    // One more create, not measured, that the reader sees after `stop` is set: it ends.
-    stop.store(true, Ordering::Release);
+    // One more create, not measured, after which the reader ends.
     let path = CString::new(format!("{dir}/lat-{tag}-stop-{first}"))
         .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: As above.
