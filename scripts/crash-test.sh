@@ -8,6 +8,7 @@
 #   scripts/crash-test.sh [OUTDIR]     default build/vm/crash
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/test-kernel.sh"
 out=${1:-$top/build/vm/crash}
 rm -rf "$out"
 mkdir -p "$out"
@@ -23,8 +24,7 @@ VM_TIMEOUT=300 bash "$top/scripts/vm.sh" "$out" \
 vm=$!
 target=${CRASH_AFTER_RECORDS:-3000}
 # Up to 300 s for the boot and the load to get there, stretched on a KASAN kernel as
-# scripts/vm.sh stretches its own timeouts.
-. "$top/scripts/test-kernel.sh"
+# scripts/vm.sh stretches its own timeouts ($scale, from scripts/test-kernel.sh above).
 for _ in $(seq 1 $((600 * scale))); do
 	d=$(tail -n 1 "$out/durable.log" 2>/dev/null)
 	[ -n "$d" ] && [ "$d" -ge "$target" ] && break
