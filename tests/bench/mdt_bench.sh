@@ -52,6 +52,19 @@ settle() {
 	done
 }
 
+# stop PID FILE: ends a tool that logs to FILE. fatrace restarts its read() after SIGINT, so
+# one more event on the mount (counted, one or two lines) lets it see the signal; SIGKILL if
+# it still has not ended after 10 s.
+stop() {
+	local i
+	kill -INT "$1" 2>/dev/null
+	: >"$mnt/.stop"
+	rm -f "$mnt/.stop"
+	for i in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
 # run MODE: prints "SECONDS EVENTS" for one load under MODE.
 run() {
 	local s ev pid i
@@ -81,8 +94,7 @@ run() {
 		sleep 0.5
 		s=$(load)
 		settle "$cat/fatrace.log"
-		kill -INT $pid
-		wait $pid 2>/dev/null
+		stop $pid
 		echo "$s $(wc -l <"$cat/fatrace.log")"
 		;;
 	inotify)
@@ -92,8 +104,7 @@ run() {
 		for i in $(seq 1 100); do grep -q 'Watches established' "$cat/inotify.err" 2>/dev/null && break; sleep 0.1; done
 		s=$(load)
 		settle "$cat/inotify.log"
-		kill -INT $pid
-		wait $pid 2>/dev/null
+		stop $pid
 		echo "$s $(wc -l <"$cat/inotify.log")"
 		;;
 	esac
