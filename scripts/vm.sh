@@ -46,10 +46,10 @@ accel=(--disable-kvm)
 # Kernel command line: a large log buffer so the guest's dmesg keeps every KUnit line, and
 # lockdep / kmemleak on.
 append="log_buf_len=8M kmemleak=on panic_on_warn=0 oops=panic panic=-1"
-# KASAN guests run with 4-level paging. With 5-level paging (QEMU's TCG CPU has LA57), most likely an
-# interrupt that arrives while identify_boot_cpu() rebuilds the CPU feature bits sees LA57
-# cleared, so KASAN takes the direct map (0xff11...) for a wild address and reports the
-# interrupt's spin lock: "wild-memory-access in do_raw_spin_lock" from handle_edge_irq at
+# KASAN guests run with 4-level paging. With 5-level paging (QEMU's TCG CPU has LA57), most
+# likely an interrupt that arrives while identify_boot_cpu() rebuilds the CPU feature bits
+# sees LA57 cleared, so KASAN takes the direct map (0xff11...) for a wild address and reports
+# the interrupt's spin lock: "wild-memory-access in do_raw_spin_lock" from handle_edge_irq at
 # about 0.02 s, before any module (2 of 7 KASAN boots, Documentation/testing.rst).
 [ "$kasan" = 1 ] && append+=" no5lvl"
 
