@@ -18,7 +18,7 @@
 //!   index after its last one.
 
 use std::ffi::CString;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::process::ExitCode;
@@ -238,23 +238,10 @@ fn measure(
     let tag = method.tag();
     let mut lat = Vec::with_capacity(count);
     for i in first..first + count {
-        let path = CString::new(format!("{dir}/lat-{tag}-{i}"))
-            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-        // SAFETY: `path` is a NUL-terminated string alive for the call.
-        let fd = unsafe {
-            libc::open(
-                path.as_ptr(),
-                libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
-                0o644,
-            )
-        };
+        let file = create(&format!("{dir}/lat-{tag}-{i}"))?;
         let done = Instant::now();
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
         let (woke, _) = next_event(&rx, method, i)?;
-        // SAFETY: `fd` was opened above and is closed once.
-        unsafe { libc::close(fd) };
+        drop(file);
         lat.push(if woke >= done {
             woke.duration_since(done).as_secs_f64() * 1e6
         } else {
@@ -262,26 +249,21 @@ fn measure(
         });
     }
     // One more create, not measured, after which the reader ends.
-    let path = CString::new(format!("{dir}/lat-{tag}-stop-{first}"))
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: As above.
-    let fd = unsafe {
-        libc::open(
-            path.as_ptr(),
-            libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
-            0o644,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: As above.
-    unsafe { libc::close(fd) };
+    drop(create(&format!("{dir}/lat-{tag}-stop-{first}"))?);
     let (_, index) = next_event(&rx, method, first + count)?;
     if method != Method::Inotify {
         *startrec = index + 1;
     }
     Ok(lat)
+}
+
+/// Creates (`open(O_CREAT | O_WRONLY)`) the file `path`: one event for every reader.
+fn create(path: &str) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
 }
 
 /// The next event of a reader, or an error if it does not come in time.
