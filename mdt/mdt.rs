@@ -563,10 +563,11 @@ mod tests {
         assert_eq!(crc32c(b"123456789"), 0xe306_9283);
     }
 
-    #[test]
-    fn torn_tail_is_dropped() -> Result {
+    /// Three frames of CREAT records 1..=3 of the same size: the buffer, the bytes used and
+    /// a record's length.
+    fn three_frames() -> Result<(KVec<u8>, usize, usize)> {
         let mut log = KVec::from_elem(0u8, 3 * FRAME_MAX, GFP_KERNEL)?;
-        let mut at = 0;
+        let (mut at, mut rec_len) = (0, 0);
         for i in 1..=3u64 {
             let rec = Record {
                 rtype: CL_CREATE,
@@ -575,9 +576,15 @@ mod tests {
                 ..Record::default()
             };
             let mut r = [0u8; 128];
-            let n = rec.encode(&mut r).map_err(|_| EINVAL)?;
-            at += encode_frame(i, &r[..n], &mut log[at..]).ok_or(EINVAL)?;
+            rec_len = rec.encode(&mut r).map_err(|_| EINVAL)?;
+            at += encode_frame(i, &r[..rec_len], &mut log[at..]).ok_or(EINVAL)?;
         }
+        Ok((log, at, rec_len))
+    }
+
+    #[test]
+    fn torn_tail_is_dropped() -> Result {
+        let (mut log, at, _) = three_frames()?;
         let full = scan(&log[..at], Some(1));
         assert_eq!(
             (full.records, full.last_index, full.stop),
@@ -593,19 +600,7 @@ mod tests {
 
     #[test]
     fn frames_unpack_in_place() -> Result {
-        let mut log = KVec::from_elem(0u8, 3 * FRAME_MAX, GFP_KERNEL)?;
-        let (mut at, mut rec_len) = (0, 0);
-        for i in 1..=3u64 {
-            let rec = Record {
-                rtype: CL_CREATE,
-                index: i,
-                name: b"f",
-                ..Record::default()
-            };
-            let mut r = [0u8; 128];
-            rec_len = rec.encode(&mut r).map_err(|_| EINVAL)?;
-            at += encode_frame(i, &r[..rec_len], &mut log[at..]).ok_or(EINVAL)?;
-        }
+        let (mut log, at, rec_len) = three_frames()?;
         // Up to index 2 durable: two records, packed at the front, the third frame untouched.
         let u = unpack_frames(&mut log[..at], usize::MAX, 2);
         assert_eq!(
