@@ -19,13 +19,14 @@ use crate::record::Record;
 #[repr(C)]
 pub(crate) struct Observer {
     /// A target was attached; the observer owns the reference it is given.
-    pub(crate) attached: Option<unsafe extern "C" fn(t: *const c_void, name: *const c_char)>,
+    pub(crate) attached:
+        Option<unsafe extern "C" fn(o: *const Observer, t: *const c_void, name: *const c_char)>,
     /// A target with no holder is about to be detached.
-    pub(crate) detaching: Option<unsafe extern "C" fn(t: *const c_void)>,
+    pub(crate) detaching: Option<unsafe extern "C" fn(o: *const Observer, t: *const c_void)>,
 }
 
-/// A registered observer. The pointee is a static of the observing module, which
-/// unregisters it before it is unloaded.
+/// A registered observer. The pointee lives in the pinned state of the observing module,
+/// which unregisters it before it goes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ObserverPtr(pub(crate) *const Observer);
 

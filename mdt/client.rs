@@ -8,13 +8,15 @@ use kernel::ffi::{c_char, c_int, c_void};
 
 use kernel::prelude::*;
 
-/// `struct rustre_mdt_observer`.
+/// `struct rustre_mdt_observer`: the callbacks get the table they were registered with, from
+/// which [`Observation`] finds its observer.
 #[repr(C)]
 pub struct Observer {
     /// A target was attached; the callee owns the handle it is given.
-    pub attached: Option<unsafe extern "C" fn(t: *const c_void, name: *const c_char)>,
+    pub attached:
+        Option<unsafe extern "C" fn(o: *const Observer, t: *const c_void, name: *const c_char)>,
     /// A target without holder is about to be detached; the handle is borrowed.
-    pub detaching: Option<unsafe extern "C" fn(t: *const c_void)>,
+    pub detaching: Option<unsafe extern "C" fn(o: *const Observer, t: *const c_void)>,
 }
 
 extern "C" {
@@ -63,55 +65,105 @@ fn result(rc: c_int) -> Result {
     }
 }
 
-/// What a module does when targets come and go, as safe Rust: [`Observer::of`] makes the C
-/// table for it.
-pub trait Observe {
+/// What a module does when targets come and go, as safe Rust; an [`Observation`] calls it.
+///
+/// Both methods are called with `rustre_mdt`'s registry lock held (so one at a time, in the
+/// order the targets come and go), from any task: they must not attach or detach a target.
+pub trait Observe: Sync {
     /// A target was attached (or was already, when the observer registered).
-    fn attached(t: Target, name: &CStr);
+    fn attached(&self, t: Target, name: &CStr);
     /// The target with handle `id` (see [`Target::as_raw`]) is about to be detached; no file
     /// holds it.
-    fn detaching(id: *const c_void);
+    fn detaching(&self, id: *const c_void);
+}
+
+/// An observer registered with `rustre_mdt` for as long as it exists.
+///
+/// It is pinned because `rustre_mdt` keeps a pointer to its `ops`, which the callbacks get
+/// back and turn into the [`Observation`] that holds them.
+///
+/// # Invariants
+///
+/// `ops` is the first field and holds the trampolines of `O`; once initialised, `ops` is
+/// registered with `rustre_mdt_observe` until the observation is dropped.
+#[repr(C)]
+#[pin_data(PinnedDrop)]
+pub struct Observation<O: Observe> {
+    ops: Observer,
+    #[pin]
+    observer: O,
+    #[pin]
+    _pin: core::marker::PhantomPinned,
+}
+
+impl<O: Observe> Observation<O> {
+    /// Initialises `observer` in place, then registers it: it is told of every attached
+    /// target at once, and of later attaches and detaches until it is dropped.
+    pub fn new(observer: impl PinInit<O, Error>) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            ops: Observer {
+                attached: Some(attached_trampoline::<O>),
+                detaching: Some(detaching_trampoline::<O>),
+            },
+            observer <- observer,
+            _pin: core::marker::PhantomPinned,
+        }? Error)
+        .pin_chain(|this| {
+            // Shared from here on: the callbacks borrow it too, from the first one on.
+            let this: &Self = this.into_ref().get_ref();
+            // SAFETY: `this` is pinned, so `ops` stays where it is until `drop` unregisters it;
+            // the trampolines only use it as an `Observation<O>`, which it is (first field of
+            // a `repr(C)` struct).
+            result(unsafe { rustre_mdt_observe(&this.ops) })
+        })
+    }
+
+    /// The observer.
+    pub fn get(&self) -> &O {
+        &self.observer
+    }
+}
+
+#[pinned_drop]
+impl<O: Observe> PinnedDrop for Observation<O> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: `ops` was registered by `new` (unregistering one that is not, when
+        // registration failed, is a no-op); no callback runs after this returns.
+        unsafe { rustre_mdt_unobserve(&self.ops) };
+    }
 }
 
 /// # Safety
 ///
-/// Called by `rustre_mdt` only, with a handle given to us and a NUL-terminated name.
-unsafe extern "C" fn attached_trampoline<O: Observe>(t: *const c_void, name: *const c_char) {
-    // SAFETY: By the function's requirements.
-    let (t, name) = unsafe { (Target::from_raw(t), CStr::from_char_ptr(name)) };
+/// Called by `rustre_mdt` only, with the `ops` of a live [`Observation<O>`], a handle given to
+/// us and a NUL-terminated name.
+unsafe extern "C" fn attached_trampoline<O: Observe>(
+    o: *const Observer,
+    t: *const c_void,
+    name: *const c_char,
+) {
+    // SAFETY: By the function's requirements, `o` is the first field of a live
+    // `Observation<O>`, `t` is ours and `name` a valid string.
+    let (o, t, name) = unsafe {
+        (
+            &*o.cast::<Observation<O>>(),
+            Target::from_raw(t),
+            CStr::from_char_ptr(name),
+        )
+    };
     if let Some(t) = t {
-        O::attached(t, name);
+        o.observer.attached(t, name);
     }
 }
 
 /// # Safety
 ///
-/// Called by `rustre_mdt` only, with a borrowed handle.
-unsafe extern "C" fn detaching_trampoline<O: Observe>(t: *const c_void) {
-    O::detaching(t);
-}
-
-impl Observer {
-    /// The observer table that calls `O`.
-    pub const fn of<O: Observe>() -> Self {
-        Observer {
-            attached: Some(attached_trampoline::<O>),
-            detaching: Some(detaching_trampoline::<O>),
-        }
-    }
-}
-
-/// Registers `ops`, which is told of every attached target now and of later attaches and
-/// detaches, until [`unobserve`].
-pub fn observe(ops: &'static Observer) -> Result {
-    // SAFETY: `ops` is static.
-    result(unsafe { rustre_mdt_observe(ops) })
-}
-
-/// Unregisters `ops`; no callback runs after this returns.
-pub fn unobserve(ops: &'static Observer) {
-    // SAFETY: `ops` is static; unregistering one that is not registered is a no-op.
-    unsafe { rustre_mdt_unobserve(ops) };
+/// Called by `rustre_mdt` only, with the `ops` of a live [`Observation<O>`] and a borrowed
+/// handle.
+unsafe extern "C" fn detaching_trampoline<O: Observe>(o: *const Observer, t: *const c_void) {
+    // SAFETY: By the function's requirements.
+    let o = unsafe { &*o.cast::<Observation<O>>() };
+    o.observer.detaching(t);
 }
 
 /// A counted handle to a metadata target.

@@ -195,7 +195,7 @@ fn notify_attached(o: api::ObserverPtr, t: &Target) {
     // we hold; the handle's reference goes to the observer.
     unsafe {
         if let Some(f) = (*o.0).attached {
-            f(api::handle(&t.cl), t.name.as_char_ptr());
+            f(o.0, api::handle(&t.cl), t.name.as_char_ptr());
         }
     }
 }
@@ -254,7 +254,7 @@ fn detach(reg: &mut Registry, name: &[u8]) -> Result {
         unsafe {
             if let Some(f) = (*o.0).detaching {
                 let h = api::handle(&t.cl);
-                f(h);
+                f(o.0, h);
                 drop(Arc::from_raw(h.cast::<Changelog>()));
             }
         }

@@ -13,10 +13,13 @@
 struct rustre_mdt_target;
 
 /* Called, under the target registry lock, when a target is attached (with a new reference
- * that the observer owns) and when one is about to be detached (no file is open on it). */
+ * that the observer owns) and when one is about to be detached (no file is open on it). Each
+ * callback gets the table it was registered with: embed it in the observer's own state and
+ * find that with container_of(). */
 struct rustre_mdt_observer {
-	void (*attached)(struct rustre_mdt_target *t, const char *name);
-	void (*detaching)(struct rustre_mdt_target *t);
+	void (*attached)(const struct rustre_mdt_observer *o, struct rustre_mdt_target *t,
+			 const char *name);
+	void (*detaching)(const struct rustre_mdt_observer *o, struct rustre_mdt_target *t);
 };
 
 int rustre_mdt_observe(const struct rustre_mdt_observer *ops);

@@ -109,16 +109,17 @@ struct DevEntry {
     _reg: Pin<KBox<Registration<Reader>>>,
 }
 
-kernel::sync::global_lock! {
-    // SAFETY: Initialized in module init before the observer is registered.
-    unsafe(uninit) static DEVICES: Mutex<KVec<DevEntry>> = KVec::new();
+/// Creates and removes the devices as targets come and go.
+#[pin_data]
+struct Devices {
+    /// The device of every attached target. Locked inside `rustre_mdt`'s registry lock (the
+    /// callbacks run under it); a device is dropped outside ours.
+    #[pin]
+    list: Mutex<KVec<DevEntry>>,
 }
 
-/// Creates and removes the devices as targets come and go.
-struct Devices;
-
 impl client::Observe for Devices {
-    fn attached(target: client::Target, name: &CStr) {
+    fn attached(&self, target: client::Target, name: &CStr) {
         let raw = target.as_raw() as usize;
         let res = (|| -> Result {
             let devname = CString::try_from_fmt(fmt!("changelog-{}", name))?;
@@ -127,7 +128,7 @@ impl client::Observe for Devices {
                 Registration::<Reader>::register(devname, 0o600, dev),
                 GFP_KERNEL,
             )?;
-            DEVICES
+            self.list
                 .lock()
                 .push(DevEntry { raw, _reg: reg }, GFP_KERNEL)?;
             Ok(())
@@ -137,8 +138,8 @@ impl client::Observe for Devices {
         }
     }
 
-    fn detaching(id: *const c_void) {
-        let mut devs = DEVICES.lock();
+    fn detaching(&self, id: *const c_void) {
+        let mut devs = self.list.lock();
         if let Some(i) = devs.iter().position(|d| d.raw == id as usize) {
             if let Ok(d) = devs.remove(i) {
                 drop(devs);
@@ -147,8 +148,6 @@ impl client::Observe for Devices {
         }
     }
 }
-
-static OBSERVER: client::Observer = client::Observer::of::<Devices>();
 
 /// The record queue of a reader, filled by its producer thread.
 ///
@@ -822,28 +821,27 @@ impl core::fmt::Write for IdWriter<'_> {
     }
 }
 
-struct ChangelogChardev;
-
-impl kernel::Module for ChangelogChardev {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        // SAFETY: Called once, before the observer can use the list.
-        unsafe { DEVICES.init() };
-        client::observe(&OBSERVER)?;
-        pr_info!(
-            "loaded, ring of {} records per reader\n",
-            module_parameters::ring_records.value()
-        );
-        Ok(Self)
-    }
+#[pin_data]
+struct ChangelogChardev {
+    /// Every device goes with it (no file is open: each pins this module), after the observer
+    /// is unregistered.
+    #[pin]
+    devices: client::Observation<Devices>,
 }
 
-impl Drop for ChangelogChardev {
-    fn drop(&mut self) {
-        client::unobserve(&OBSERVER);
-        // Every device goes (no file is open: each pins this module); take the vector so the
-        // static's buffer is freed too.
-        let devs = core::mem::take(&mut *DEVICES.lock());
-        drop(devs);
+impl kernel::InPlaceModule for ChangelogChardev {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            devices <- client::Observation::new(try_pin_init!(Devices {
+                list <- new_mutex!(KVec::new(), "changelog_chardev::devices"),
+            }? Error)),
+            _: {
+                pr_info!(
+                    "loaded, ring of {} records per reader\n",
+                    module_parameters::ring_records.value()
+                );
+            },
+        }? Error)
     }
 }
 

@@ -10,7 +10,9 @@
 //!
 //! See `Documentation/hsm-upcall.rst`.
 
-use kernel::{debugfs::Scope, miscfile::Registration, prelude::*, str::CString};
+use kernel::{
+    debugfs::Scope, miscfile::Registration, new_mutex, prelude::*, str::CString, sync::Mutex,
+};
 
 use kernel::ffi::c_void;
 
@@ -63,27 +65,23 @@ struct Entry {
     _reg: Pin<KBox<Registration<device::HsmFile>>>,
 }
 
-/// The debugfs directory of the parameters, and the HSM side of every target.
-struct Global {
+/// Creates and removes the HSM side of targets as they come and go.
+#[pin_data]
+struct Targets {
     /// `lustre/mdt/`, taken at load: `rustre_mdt` hands it out under the lock it holds when
     /// it calls observers.
-    mdt: Option<kernel::debugfs::Dir>,
-    entries: KVec<Entry>,
+    mdt: kernel::debugfs::Dir,
+    /// The HSM side of every attached target. Locked inside `rustre_mdt`'s registry lock (the
+    /// callbacks run under it); an entry is dropped outside ours.
+    #[pin]
+    entries: Mutex<KVec<Entry>>,
 }
-
-kernel::sync::global_lock! {
-    // SAFETY: Initialized in module init before the observer is registered.
-    unsafe(uninit) static GLOBAL: Mutex<Global> = Global { mdt: None, entries: KVec::new() };
-}
-
-/// Creates and removes the HSM side of targets as they come and go.
-struct Targets;
 
 impl Targets {
-    fn create(mdt: &kernel::debugfs::Dir, target: client::Target, name: &CStr) -> Result<Entry> {
+    fn create(&self, target: client::Target, name: &CStr) -> Result<Entry> {
         let raw = target.as_raw() as usize;
         let hsm = Hsm::new(target, name)?;
-        let params = params::create(mdt, hsm.clone())?;
+        let params = params::create(&self.mdt, hsm.clone())?;
         let devname = CString::try_from_fmt(fmt!("hsm-{}", name))?;
         let reg = KBox::pin_init(
             Registration::<device::HsmFile>::register(devname, 0o600, hsm),
@@ -98,55 +96,46 @@ impl Targets {
 }
 
 impl client::Observe for Targets {
-    fn attached(target: client::Target, name: &CStr) {
-        let mut g = GLOBAL.lock();
-        let res = match g.mdt.as_ref() {
-            Some(mdt) => Self::create(mdt, target, name),
-            None => Err(ENODEV),
-        };
-        let res = res.and_then(|e| g.entries.push(e, GFP_KERNEL).map_err(Into::into));
+    fn attached(&self, target: client::Target, name: &CStr) {
+        let res = self.create(target, name).and_then(|e| {
+            self.entries
+                .lock()
+                .push(e, GFP_KERNEL)
+                .map_err(Into::into)
+        });
         if let Err(e) = res {
             pr_err!("cannot set up HSM for {}: {:?}\n", name, e);
         }
     }
 
-    fn detaching(id: *const c_void) {
-        let mut g = GLOBAL.lock();
-        if let Some(i) = g.entries.iter().position(|e| e.raw == id as usize) {
-            if let Ok(e) = g.entries.remove(i) {
-                drop(g);
+    fn detaching(&self, id: *const c_void) {
+        let mut entries = self.entries.lock();
+        if let Some(i) = entries.iter().position(|e| e.raw == id as usize) {
+            if let Ok(e) = entries.remove(i) {
+                drop(entries);
                 drop(e);
             }
         }
     }
 }
 
-static OBSERVER: client::Observer = client::Observer::of::<Targets>();
-
-struct HsmUpcall;
-
-impl kernel::Module for HsmUpcall {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        // SAFETY: Called once, before the observer can use the list.
-        unsafe { GLOBAL.init() };
-        // Not under our lock: rustre_mdt takes its own, and calls us with it held.
-        let mdt = client::mdt_params_dir()?;
-        GLOBAL.lock().mdt = Some(mdt);
-        if let Err(e) = client::observe(&OBSERVER) {
-            GLOBAL.lock().mdt = None;
-            return Err(e);
-        }
-        Ok(Self)
-    }
+/// Every target's HSM side goes with it, after the observer is unregistered.
+#[pin_data]
+struct HsmUpcall {
+    #[pin]
+    targets: client::Observation<Targets>,
 }
 
-impl Drop for HsmUpcall {
-    fn drop(&mut self) {
-        client::unobserve(&OBSERVER);
-        // The list is a static: take its vector so that its buffer is freed too.
-        let mut g = GLOBAL.lock();
-        drop(core::mem::take(&mut g.entries));
-        g.mdt = None;
+impl kernel::InPlaceModule for HsmUpcall {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            targets <- client::Observation::new(try_pin_init!(Targets {
+                // Not under any lock of ours: rustre_mdt takes its own, and calls us with it
+                // held.
+                mdt: client::mdt_params_dir()?,
+                entries <- new_mutex!(KVec::new(), "hsm_upcall::targets"),
+            }? Error)),
+        }? Error)
     }
 }
 
