@@ -36,8 +36,9 @@ pub(crate) const EVENTS: u32 = mask::CREATE
     | mask::CLOSE_WRITE
     | mask::CLOSE_NOWRITE;
 
+/// The FID of an inode; the zero FID (Lustre's "none") for an inode number no FID can hold.
 fn fid(i: &InodeInfo) -> Fid {
-    Fid::from_inode(i.ino, i.generation)
+    Fid::from_inode(i.ino, i.generation).unwrap_or_default()
 }
 
 /// Whether the current system call changes an extended attribute.

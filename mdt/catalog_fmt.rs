@@ -857,7 +857,11 @@ mod tests {
         let rec = Record {
             rtype: CL_CREATE,
             index,
-            tfid: Fid::from_inode(index.wrapping_add(12), 1),
+            tfid: Fid {
+                seq: index.wrapping_add(12),
+                oid: 1,
+                ver: 0,
+            },
             name,
             ..Record::default()
         };

@@ -3,7 +3,7 @@
 //! `/dev/hsm-<target>`: HSM requests, file states, upcall copies and copytools, through the
 //! ioctls of [`crate::uapi`] (the LU-7659 model: a character device in place of KUC pipes).
 //!
-//! A copytool registers its open file with `IOC_CT_REGISTER`; each `read()` then hands it one
+//! A copytool registers its open file with `IOC_CT_START`; each `read()` then hands it one
 //! `hsm_action_list` (blocking unless `O_NONBLOCK`; `poll()` says when one is there), and it
 //! reports with `IOC_COPY_START` and `IOC_COPY_END`. Closing the file gives its unfinished
 //! actions back to the queue.
@@ -32,7 +32,7 @@ const HAL_MAX: usize = 64 + 128 + uapi::ACTION_ITEM_LEN + uapi::MAX_DATA as usiz
 /// An open HSM device file.
 pub(crate) struct HsmFile {
     hsm: Arc<Hsm>,
-    /// The copytool id after `IOC_CT_REGISTER`, 0 before.
+    /// The copytool id after `IOC_CT_START`, 0 before.
     agent: AtomicU64,
     _holder: Holder,
 }
@@ -183,7 +183,7 @@ impl MiscFile for HsmFile {
             uapi::IOC_REQUEST => this.ioctl_request(arg),
             uapi::IOC_COPY_START => this.ioctl_copy(arg, false),
             uapi::IOC_COPY_END => this.ioctl_copy(arg, true),
-            uapi::IOC_CT_REGISTER => this.ioctl_register(arg),
+            uapi::IOC_CT_START => this.ioctl_register(arg),
             uapi::IOC_STATE_GET => this.ioctl_state(arg),
             _ => Err(ENOTTY),
         }

@@ -88,7 +88,7 @@ pub(crate) struct Item {
     pub(crate) canceled: bool,
 }
 
-/// A registered copytool (an open device file after `IOC_CT_REGISTER`).
+/// A registered copytool (an open device file after `IOC_CT_START`).
 pub(crate) struct Agent {
     pub(crate) id: u64,
     /// Archive ids served (see [`uapi::decode_register`]); 0 for all.
@@ -332,25 +332,24 @@ impl Hsm {
         uapi::fsname(self.name.to_bytes())
     }
 
-    /// Finds the file with IGIF `fid` on the target: `ENOENT` if there is none.
+    /// Finds the file with `fid` (see [`Fid::from_inode`]) on the target: `ENOENT` if there is
+    /// none.
     fn lookup(&self, fid: &Fid) -> Result<(FsPath, Stat)> {
-        if fid.ver != 0 || fid.seq == 0 {
-            return Err(ENOENT);
-        }
+        let (ino, generation) = fid.inode().ok_or(ENOENT)?;
         // The handle layouts of the filesystems' encoders: tmpfs (`shmem_encode_fh`) puts the
         // generation first and a 64-bit inode number; the generic one (ext2/3/4, ...) a 32-bit
         // inode number then the generation.
         let found = if self.root.fs_type().to_bytes() == b"tmpfs" {
-            let w = [fid.oid, fid.seq as u32, (fid.seq >> 32) as u32];
+            let w = [generation, ino as u32, (ino >> 32) as u32];
             self.root.by_handle(FILEID_INO32_GEN, &w)
         } else {
-            let ino = u32::try_from(fid.seq).map_err(|_| ENOENT)?;
-            self.root.by_handle(FILEID_INO32_GEN, &[ino, fid.oid])
+            let ino = u32::try_from(ino).map_err(|_| ENOENT)?;
+            self.root.by_handle(FILEID_INO32_GEN, &[ino, generation])
         };
         let p = found.map_err(|e| if e == ESTALE { ENOENT } else { e })?;
         let st = p.stat()?;
         // A handle names an inode; make sure it is the one of the FID.
-        if st.ino != fid.seq || st.generation != fid.oid {
+        if st.ino != ino || st.generation != generation {
             return Err(ENOENT);
         }
         Ok((p, st))
@@ -385,7 +384,7 @@ impl Hsm {
         }
         let st = p.stat()?;
         let a = Self::read_attrs(p)?;
-        let fid = Fid::from_inode(st.ino, st.generation);
+        let fid = Fid::from_inode(st.ino, st.generation).ok_or(EOVERFLOW)?;
         let mut us = uapi::UserState {
             states: a.effective(Self::data_version(&st)),
             archive_id: a.archive_id,

@@ -7,26 +7,31 @@
 //!
 //! | ioctl | value | argument |
 //! |---|---|---|
-//! | [`IOC_REQUEST`] (`LL_IOC_HSM_REQUEST`) | `0x400866d9` | `hsm_user_request *` |
+//! | [`IOC_REQUEST`] (`LL_IOC_HSM_REQUEST`) | `0x401866d9` | `hsm_user_request *` |
 //! | [`IOC_COPY_START`] (`LL_IOC_HSM_COPY_START`) | `0x400866d6` | `hsm_copy *`, in and out |
 //! | [`IOC_COPY_END`] (`LL_IOC_HSM_COPY_END`) | `0x400866d7` | `hsm_copy *` |
-//! | [`IOC_CT_REGISTER`] (`LL_IOC_HSM_CT_START`) | `0x400866b0` | `lustre_kernelcomm *` |
+//! | [`IOC_CT_START`] (`LL_IOC_HSM_CT_START`) | `0x401866d5` | `lustre_kernelcomm *` |
 //! | [`IOC_STATE_GET`] (rustre) | `0xc02866f3` | `rustre_hsm_state`, in and out |
+//!
+//! The numbers are Lustre's own (`lustre_user.h`), so that a copytool or a request tool built
+//! against Lustre's headers works unchanged; the two whose size field is a structure's size
+//! (24 bytes) rather than a pointer's are Lustre's choice, kept.
 //!
 //! Pure logic: shared with the userspace tools and tested on the host.
 
 use crate::fid::Fid;
 use crate::record::{le32, le64};
 
-/// `LL_IOC_HSM_REQUEST`, `_IOW('f', 217, struct hsm_user_request *)`.
-pub const IOC_REQUEST: u32 = 0x4008_66d9;
+/// `LL_IOC_HSM_REQUEST`, `_IOW('f', 217, struct hsm_user_request)`: the argument is a pointer
+/// to the request, its items and its data; the number's size field is the header's.
+pub const IOC_REQUEST: u32 = 0x4018_66d9;
 /// `LL_IOC_HSM_COPY_START`, `_IOW('f', 214, struct hsm_copy *)`.
 pub const IOC_COPY_START: u32 = 0x4008_66d6;
 /// `LL_IOC_HSM_COPY_END`, `_IOW('f', 215, struct hsm_copy *)`.
 pub const IOC_COPY_END: u32 = 0x4008_66d7;
-/// `LL_IOC_HSM_CT_START`, `_IOW('f', 176, struct lustre_kernelcomm *)`: registers the open
-/// file as a copytool. Closing the file unregisters it.
-pub const IOC_CT_REGISTER: u32 = 0x4008_66b0;
+/// `LL_IOC_HSM_CT_START`, `_IOW('f', 213, struct lustre_kernelcomm)`, the argument a pointer to
+/// it: registers the open file as a copytool. Closing the file unregisters it.
+pub const IOC_CT_START: u32 = 0x4018_66d5;
 /// rustre's `_IOWR('f', 0xf3, struct rustre_hsm_state)`: the HSM state of the file open at
 /// `fd` in the caller (Lustre asks the file itself with `LL_IOC_HSM_STATE_GET`).
 pub const IOC_STATE_GET: u32 = 0xc028_66f3;
@@ -548,10 +553,10 @@ mod tests {
     #[test]
     fn ioctl_numbers_follow_the_ioc_macros() {
         let iow = |nr: u32, size: u32| (1 << 30) | (size << 16) | (u32::from(b'f') << 8) | nr;
-        assert_eq!(IOC_REQUEST, iow(217, 8));
+        assert_eq!(IOC_REQUEST, iow(217, 24));
         assert_eq!(IOC_COPY_START, iow(214, 8));
         assert_eq!(IOC_COPY_END, iow(215, 8));
-        assert_eq!(IOC_CT_REGISTER, iow(176, 8));
+        assert_eq!(IOC_CT_START, iow(213, 24));
         assert_eq!(
             IOC_STATE_GET,
             (3 << 30) | ((STATE_LEN as u32) << 16) | (0x66 << 8) | 0xf3

@@ -69,12 +69,33 @@ pub struct InodeInfo {
 }
 
 impl InodeInfo {
-    /// Reads the fields of `inode`.
+    /// Reads the fields of `inode`, and makes sure the inode can be found again by a file
+    /// handle built from them.
+    ///
+    /// Number and generation identify an inode to whoever records them (a changelog FID, say)
+    /// only if `open_by_handle_at()` can find it by them later. tmpfs indexes an inode for that
+    /// lookup only when it first encodes a handle for it (`shmem_encode_fh`), so the handle is
+    /// encoded here and thrown away; for other filesystems this is a few loads. Encoders do
+    /// not sleep, except stacking ones that may allocate; the handler context allows both.
     ///
     /// # Safety
     ///
     /// `inode` must point to a live inode.
     unsafe fn read(inode: *const bindings::inode) -> Self {
+        let mut fh = [0u32; 32];
+        let mut words: c_int = 32;
+        // SAFETY: The caller guarantees `inode` is live; `fh` has room for `words` 32-bit
+        // words, which the encoder reads through `max_len` (`struct fid` is a union over such
+        // a buffer). A filesystem without handles fails with an error, which changes nothing.
+        let _ = unsafe {
+            bindings::exportfs_encode_inode_fh(
+                inode.cast_mut(),
+                fh.as_mut_ptr().cast(),
+                &mut words,
+                core::ptr::null_mut(),
+                0,
+            )
+        };
         // SAFETY: The caller guarantees `inode` is live. The link count may change under us;
         // this is a snapshot, as `READ_ONCE()` would give.
         unsafe {

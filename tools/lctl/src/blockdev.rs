@@ -417,7 +417,7 @@ mod tests {
     #[test]
     fn info_lines() {
         assert_eq!(info_line(&Attached::No), "lloop device info: Not attached");
-        let fid = Fid::from_inode(0x2a, 7);
+        let fid = Fid::from_inode(0x2a, 7).expect("IGIF");
         assert_eq!(
             info_line(&Attached::Fid(fid)),
             "lloop device info: attached to inode [0x2a:0x7:0x0]"

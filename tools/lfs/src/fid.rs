@@ -2,8 +2,9 @@
 
 //! FIDs of files on a target's filesystem, and back.
 //!
-//! A target's FIDs are Lustre's IGIF mapping, `[inode number : generation : 0]`
-//! (`Documentation/mdt.rst`). Both halves are what the filesystem's NFS file handle holds, so
+//! A target's FIDs name an inode by its number and generation (`Fid::from_inode`: Lustre's
+//! IGIF mapping `[inode number : generation : 0]`, or a normal sequence for inode numbers
+//! outside the IGIF range; `Documentation/mdt.rst`). Both halves are what the filesystem's NFS file handle holds, so
 //! `path2fid` reads them from `name_to_handle_at()` and `fid2path` builds the handle and opens
 //! it with `open_by_handle_at()`. The handle layout depends on the filesystem; the two layouts
 //! below cover ext2/3/4 and tmpfs. Other filesystems fall back to `stat()` and
@@ -45,23 +46,20 @@ pub fn layout_for(f_type: i64) -> Option<Layout> {
 /// The FID in a handle of the given layout, or `None` if it is not one.
 pub fn fid_from_handle(layout: Layout, htype: i32, words: &[u32]) -> Option<Fid> {
     match (layout, htype, words) {
-        (Layout::Ino32Gen, 1, [ino, gen, ..]) => Some(Fid::from_inode(u64::from(*ino), *gen)),
-        (Layout::ShmemGen64, 1, [gen, lo, hi, ..]) => Some(Fid::from_inode(
-            u64::from(*lo) | (u64::from(*hi) << 32),
-            *gen,
-        )),
+        (Layout::Ino32Gen, 1, [ino, gen, ..]) => Fid::from_inode(u64::from(*ino), *gen),
+        (Layout::ShmemGen64, 1, [gen, lo, hi, ..]) => {
+            Fid::from_inode(u64::from(*lo) | (u64::from(*hi) << 32), *gen)
+        }
         _ => None,
     }
 }
 
 /// The handle for a FID in a given layout: type and 32-bit words.
 pub fn handle_from_fid(layout: Layout, fid: &Fid) -> Option<(i32, Vec<u32>)> {
-    if fid.ver != 0 {
-        return None;
-    }
+    let (ino, gen) = fid.inode()?;
     match layout {
-        Layout::Ino32Gen => Some((1, vec![u32::try_from(fid.seq).ok()?, fid.oid])),
-        Layout::ShmemGen64 => Some((1, vec![fid.oid, fid.seq as u32, (fid.seq >> 32) as u32])),
+        Layout::Ino32Gen => Some((1, vec![u32::try_from(ino).ok()?, gen])),
+        Layout::ShmemGen64 => Some((1, vec![gen, ino as u32, (ino >> 32) as u32])),
     }
 }
 
@@ -113,16 +111,14 @@ pub fn path2fid(path: &Path) -> io::Result<Fid> {
         if r == 0 {
             let words = &h.data[..(h.bytes as usize / 4).min(h.data.len())];
             if let Some(fid) = fid_from_handle(layout, h.htype, words) {
-                if fid.seq == meta.ino() {
+                if fid.inode().is_some_and(|(ino, _)| ino == meta.ino()) {
                     return Ok(fid);
                 }
             }
         }
     }
-    Ok(Fid::from_inode(
-        meta.ino(),
-        generation_ioctl(path).unwrap_or(0),
-    ))
+    Fid::from_inode(meta.ino(), generation_ioctl(path).unwrap_or(0))
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EOVERFLOW))
 }
 
 fn generation_ioctl(path: &Path) -> io::Result<u32> {
@@ -219,6 +215,7 @@ pub fn fid2path(mount: &Path, fid: &Fid) -> io::Result<PathBuf> {
 
 /// Finds `fid` under `dir` by inode number, without crossing mounts.
 fn walk(dir: &Path, fid: &Fid) -> Option<PathBuf> {
+    let (ino, _) = fid.inode()?;
     let dev = std::fs::symlink_metadata(dir).ok()?.dev();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -233,7 +230,7 @@ fn walk(dir: &Path, fid: &Fid) -> Option<PathBuf> {
             if m.dev() != dev {
                 continue;
             }
-            if m.ino() == fid.seq && path2fid(&p).is_ok_and(|f| f == *fid) {
+            if m.ino() == ino && path2fid(&p).is_ok_and(|f| f == *fid) {
                 return Some(p);
             }
             if m.is_dir() {
@@ -251,15 +248,22 @@ mod tests {
     #[test]
     fn layouts_round_trip() {
         for layout in [Layout::Ino32Gen, Layout::ShmemGen64] {
-            let fid = Fid::from_inode(0x1234, 0xdead_beef);
+            let fid = Fid::from_inode(0x1234, 0xdead_beef).expect("IGIF");
             let (t, w) = handle_from_fid(layout, &fid).expect("encodes");
             assert_eq!(fid_from_handle(layout, t, &w), Some(fid));
         }
-        let big = Fid::from_inode(0x1_0000_0001, 7);
+        let big = Fid::from_inode(0x1_0000_0001, 7).expect("normal");
         assert_eq!(handle_from_fid(Layout::Ino32Gen, &big), None);
         let (t, w) = handle_from_fid(Layout::ShmemGen64, &big).expect("encodes");
         assert_eq!(w, vec![7, 1, 1]);
         assert_eq!(fid_from_handle(Layout::ShmemGen64, t, &w), Some(big));
+        // tmpfs's root is inode 1: a normal FID, not Lustre's reserved sequence 1.
+        let root = fid_from_handle(Layout::ShmemGen64, 1, &[3, 1, 0]).expect("decodes");
+        assert_eq!(root.to_string(), "[0x200000402:0x3:0x0]");
+        assert_eq!(
+            handle_from_fid(Layout::ShmemGen64, &root),
+            Some((1, vec![3, 1, 0]))
+        );
         assert_eq!(
             handle_from_fid(
                 Layout::Ino32Gen,
@@ -280,8 +284,11 @@ mod tests {
         let f = dir.join("x");
         std::fs::write(&f, b"x").expect("write");
         let fid = path2fid(&f).expect("path2fid");
-        assert_eq!(fid.seq, std::fs::metadata(&f).expect("stat").ino());
-        assert_eq!(fid.ver, 0);
+        assert_eq!(
+            fid.inode().map(|(ino, _)| ino),
+            Some(std::fs::metadata(&f).expect("stat").ino())
+        );
+        assert!(fid.is_sane(), "{fid}");
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
@@ -296,7 +303,10 @@ mod tests {
         // the same filesystem as the root, and handles need CAP_DAC_READ_SEARCH.
         match open_fid(&dir, &fid, libc::O_RDONLY) {
             Ok(file) => {
-                assert_eq!(file.metadata().expect("stat").ino(), fid.seq);
+                assert_eq!(
+                    Some(file.metadata().expect("stat").ino()),
+                    fid.inode().map(|(ino, _)| ino)
+                );
                 std::fs::remove_file(&f).expect("unlink");
                 let e = open_fid(&dir, &fid, libc::O_RDONLY).expect_err("deleted");
                 assert_eq!(e.raw_os_error(), Some(libc::ENOENT));

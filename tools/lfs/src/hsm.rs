@@ -236,7 +236,7 @@ impl Device {
         }
         let mut b = vec![0u8; uapi::KERNELCOMM_LEN + 4 * archive_ids.len()];
         uapi::encode_register(&mut b, archive_ids);
-        self.ioctl(uapi::IOC_CT_REGISTER, b.as_mut_ptr())
+        self.ioctl(uapi::IOC_CT_START, b.as_mut_ptr())
     }
 
     /// Reads one action list into `buf`; returns its length (0 at end of file).

@@ -221,7 +221,9 @@ mod tests {
             archive_id: 1,
             flags: 0,
             data: String::new(),
-            fids: (0..n).map(|i| Fid::from_inode(100 + i, 1)).collect(),
+            fids: (0..n)
+                .map(|i| Fid::from_inode(100 + i, 1).expect("IGIF"))
+                .collect(),
         }
     }
 

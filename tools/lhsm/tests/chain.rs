@@ -65,7 +65,11 @@ fn archive_then_remove_through_the_queue() {
     std::fs::create_dir_all(arc.join("1")).expect("mkdir");
     let queue = d.join("q.db");
     let fids: Vec<Fid> = (0..20)
-        .map(|i| Fid::from_inode(0x2_0000_0400 + i, 7))
+        .map(|i| Fid {
+            seq: 0x2_0000_0400 + i,
+            oid: 7,
+            ver: 0,
+        })
         .collect();
     for (i, f) in fids.iter().enumerate() {
         std::fs::write(
@@ -151,7 +155,11 @@ fn a_killed_worker_item_is_retried_and_completes() {
     std::fs::create_dir_all(&files).expect("mkdir");
     std::fs::create_dir_all(arc.join("1")).expect("mkdir");
     let queue = d.join("q.db");
-    let fid = Fid::from_inode(0x2_0000_0500, 1);
+    let fid = Fid {
+        seq: 0x2_0000_0500,
+        oid: 1,
+        ver: 0,
+    };
     let data = vec![b'x'; 3 << 20];
     std::fs::write(files.join(fid.to_string()), &data).expect("write");
     let args: Vec<String> = ["ARCHIVE", "lustre", "1", "0", "", &fid.to_string()]

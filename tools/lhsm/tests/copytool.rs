@@ -103,9 +103,13 @@ fn archive_release_restore_remove() {
     std::fs::create_dir_all(&files).expect("mkdir");
     std::fs::create_dir_all(arc.join("1")).expect("mkdir");
     let (a, b, gone) = (
-        Fid::from_inode(0x2_0000_0401, 1),
-        Fid::from_inode(12, 7),
-        Fid::from_inode(13, 1),
+        Fid {
+            seq: 0x2_0000_0401,
+            oid: 1,
+            ver: 0,
+        },
+        Fid::from_inode(12, 7).expect("FID"),
+        Fid::from_inode(13, 1).expect("FID"),
     );
     let content: Vec<u8> = (0..3u32 << 20).map(|i| (i * 7 + i / 4096) as u8).collect();
     std::fs::write(files.join(a.to_string()), &content).expect("write a");

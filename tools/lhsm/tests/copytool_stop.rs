@@ -60,7 +60,7 @@ fn sigterm_gives_the_list_back() {
     for cookie in [1, 2] {
         let item = ActionItem {
             action: 22,
-            fid: Fid::from_inode(5, 1),
+            fid: Fid::from_inode(5, 1).expect("FID"),
             cookie,
             ..Default::default()
         };

@@ -37,8 +37,8 @@ fn create(index: u64, name: &[u8]) -> Vec<u8> {
     let rec = Record {
         rtype: CL_CREATE,
         index,
-        tfid: Fid::from_inode(index.wrapping_add(100), 1),
-        pfid: Fid::from_inode(2, 1),
+        tfid: Fid::from_inode(index.wrapping_add(100), 1).unwrap_or_default(),
+        pfid: Fid::from_inode(2, 1).unwrap_or_default(),
         name,
         ..Record::default()
     };
