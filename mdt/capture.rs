@@ -15,12 +15,16 @@
 //! | other `ATTRIB` from `setattr()` | SATTR |
 //! | `MODIFY` from a write | MTIME |
 //! | `MODIFY` from `setattr()` (size or mtime) | TRUNC |
-//! | `OPEN`, `CLOSE_WRITE`, `CLOSE_NOWRITE` | OPEN, CLOSE, with the open mode |
+//! | `OPEN` | OPEN: low open flags in the record flags, all of them in the open extension |
+//! | `CLOSE_WRITE`, `CLOSE_NOWRITE` | CLOSE: low open flags in the record flags |
 //!
 //! Every record carries the jobid `comm.uid` (Lustre's `procname_uid`), the caller's uid and
-//! gid, the NID `0@lo` and, for OPEN and CLOSE, the open mode.
+//! gid and the NID `0@lo`. As Lustre's MDD: RMDIR always has `CLF_UNLINK_LAST`; OPEN carries
+//! `MDS_OPEN_*` flags (`CLFE_OPEN`), CLOSE has no open extension and, unless OPEN records are
+//! wanted too, is only written for files opened for writing.
 
-use kernel::fsnotify::{current, mask, Event, InodeInfo, SbHandler};
+use kernel::bindings;
+use kernel::fsnotify::{current, mask, Event, InodeInfo, OpenInfo, SbHandler};
 
 use crate::changelog::Changelog;
 use crate::fid::Fid;
@@ -39,6 +43,30 @@ pub(crate) const EVENTS: u32 = mask::CREATE
 /// The FID of an inode; the zero FID (Lustre's "none") for an inode number no FID can hold.
 fn fid(i: &InodeInfo) -> Fid {
     Fid::from_inode(i.ino, i.generation).unwrap_or_default()
+}
+
+/// Lustre's `MDS_OPEN_*`/`MDS_FMODE_*` flags of an open file, as its client would send them.
+///
+/// The kernel drops `O_CREAT`, `O_EXCL` and `O_TRUNC` from a file's flags once it is open, so
+/// `MDS_OPEN_CREAT` is known only for an open that created the file (`created`, which also
+/// sets `MDS_OPEN_CREATED` on OPEN records), and the other two are not known.
+fn mds_open_flags(o: &OpenInfo, created: bool) -> u32 {
+    let mut f = 0;
+    for (on, bit) in [
+        (o.read, MDS_FMODE_READ),
+        (o.write, MDS_FMODE_WRITE),
+        (o.exec, MDS_FMODE_EXEC),
+        (o.created, MDS_OPEN_CREAT),
+        (o.created && created, MDS_OPEN_CREATED),
+        (o.flags & bindings::O_APPEND != 0, MDS_OPEN_APPEND),
+        (o.flags & bindings::__O_SYNC != 0, MDS_OPEN_SYNC),
+        (o.flags & bindings::O_DIRECTORY != 0, MDS_OPEN_DIRECTORY),
+    ] {
+        if on {
+            f |= bit;
+        }
+    }
+    f
 }
 
 /// Whether the current system call changes an extended attribute.
@@ -140,7 +168,8 @@ impl SbHandler for Changelog {
             CL_CREATE | CL_MKDIR | CL_HARDLINK | CL_SOFTLINK | CL_MKNOD | CL_UNLINK | CL_RMDIR => {
                 rec.pfid = ev.dir().map(|d| fid(&d)).unwrap_or_default();
                 rec.name = ev.name().unwrap_or_default();
-                if rtype == CL_UNLINK && inode.nlink == 0 {
+                // A removed directory is always dead; a file when its last link went.
+                if rtype == CL_RMDIR || (rtype == CL_UNLINK && inode.nlink == 0) {
                     rec.flags |= CLF_UNLINK_LAST;
                 }
             }
@@ -159,18 +188,21 @@ impl SbHandler for Changelog {
                 }
             }
             CL_OPEN | CL_CLOSE => {
-                if let (Some(o), Some(extra)) = (ev.open_file(), rec.extra.as_mut()) {
-                    let mut flags = o.flags & !0o3;
-                    if o.read {
-                        flags |= MDS_FMODE_READ;
+                let Some(o) = ev.open_file() else { return };
+                let flags = mds_open_flags(&o, rtype == CL_OPEN);
+                // Without OPEN records, only the close of a writer says something.
+                if rtype == CL_CLOSE
+                    && !self.wants(CL_OPEN)
+                    && flags & (MDS_FMODE_WRITE | MDS_OPEN_APPEND | MDS_OPEN_TRUNC) == 0
+                {
+                    return;
+                }
+                // The low open flags go in the type's own bits, as Lustre's MDD puts them.
+                rec.flags |= u16::try_from(flags & u32::from(CLF_FLAGMASK)).unwrap_or(0);
+                if rtype == CL_OPEN {
+                    if let Some(extra) = rec.extra.as_mut() {
+                        extra.open_flags = Some(flags);
                     }
-                    if o.write {
-                        flags |= MDS_FMODE_WRITE;
-                    }
-                    if o.exec {
-                        flags |= MDS_FMODE_EXEC;
-                    }
-                    extra.open_flags = Some(flags);
                 }
                 rec.pfid = ev.parent().map(|d| fid(&d)).unwrap_or_default();
             }

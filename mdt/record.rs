@@ -136,10 +136,19 @@ pub const MDS_FMODE_READ: u32 = 0o1;
 pub const MDS_FMODE_WRITE: u32 = 0o2;
 /// Opened for execution.
 pub const MDS_FMODE_EXEC: u32 = 0o4;
+/// The open created the file (OPEN records only).
+pub const MDS_OPEN_CREATED: u32 = 0o10;
+/// `O_CREAT`.
+pub const MDS_OPEN_CREAT: u32 = 0o100;
 /// `O_TRUNC`.
 pub const MDS_OPEN_TRUNC: u32 = 0o1000;
 /// `O_APPEND`.
 pub const MDS_OPEN_APPEND: u32 = 0o2000;
+/// `O_SYNC`.
+pub const MDS_OPEN_SYNC: u32 = 0o10000;
+/// `O_DIRECTORY`.
+pub const MDS_OPEN_DIRECTORY: u32 = 0o200000;
+
 
 /// LNet network type of the loopback NID `0@lo`.
 const LOLND: u8 = 9;

@@ -135,6 +135,8 @@ pub struct OpenInfo {
     pub write: bool,
     /// Opened for execution.
     pub exec: bool,
+    /// This open created the file (`FMODE_CREATED`).
+    pub created: bool,
 }
 
 /// The new side of a rename.
@@ -271,6 +273,7 @@ impl<'a> Event<'a> {
                 read: fmode & bindings::FMODE_READ != 0,
                 write: fmode & bindings::FMODE_WRITE != 0,
                 exec: fmode & bindings::FMODE_EXEC != 0,
+                created: fmode & bindings::FMODE_CREATED != 0,
             })
         }
     }

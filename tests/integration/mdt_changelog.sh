@@ -104,6 +104,51 @@ for line in open(sys.argv[1]):
 	grep -q "08RENME .*0x1 t=\[0x.*\] .* t s=\[.*\] sp=\[.*\] g$" "$work/$dir.txt" && ok "$name: rename over last link has CLF_RENAME_LAST" || bad "$name: rename-over line"
 	grep -q "06UNLNK .*0x1 t=.* t$" "$work/$dir.txt" && ok "$name: last unlink flagged" || bad "$name: UNLNK last"
 	grep -q "06UNLNK .*0x0 t=.* hard$" "$work/$dir.txt" && ok "$name: non-last unlink not flagged" || bad "$name: UNLNK not last"
+	# Per-type flag bits as Lustre's MDD sets them (Documentation/mdt.rst, "Records").
+	grep -q "07RMDIR .*0x1 t=.* dir$" "$work/$dir.txt" && ok "$name: RMDIR has CLF_UNLINK_LAST" || bad "$name: RMDIR line: $(grep 07RMDIR "$work/$dir.txt")"
+	# touch f: O_WRONLY|O_CREAT that created f; CLOSE: MDS_FMODE_WRITE|MDS_OPEN_CREAT, no open extension.
+	close1=$(grep -m1 " 11CLOSE " "$work/$dir.txt")
+	case $close1 in
+	*" 0x42 t="*" ef=0x13 "*) ok "$name: CLOSE of a creating writer: flags 0x42, no open extension" ;;
+	*) bad "$name: first CLOSE: $close1" ;;
+	esac
+	if [ "$name" = lustre-MDT0000 ]; then
+		# OPEN: the same plus MDS_OPEN_CREATED, and the open extension (m=).
+		open1=$(grep -m1 " 10OPEN " "$work/$dir.txt")
+		case $open1 in
+		*" 0x4a t="*" ef=0x17 "*" m=-w- "*) ok "$name: OPEN of a creating writer: flags 0x4a, m=-w-" ;;
+		*) bad "$name: first OPEN: $open1" ;;
+		esac
+		# echo >>f: O_WRONLY|O_APPEND on an existing file (the kernel keeps no O_CREAT after open).
+		grep -q " 10OPEN .* 0x402 t=.* m=-w- " "$work/$dir.txt" && ok "$name: OPEN for append: 0x402" || bad "$name: no OPEN 0x402"
+	fi
+	# Every FID is valid by Lustre's rules (fid_is_sane: IGIF, or a normal sequence with a
+	# non-zero object id; version 0), root and first inodes included.
+	python3 - "$work/$dir.txt" <<'PY' && ok "$name: every FID valid by Lustre's rules" || bad "$name: invalid FIDs"
+import re, sys
+bad = set()
+n = 0
+for line in open(sys.argv[1]):
+    for s, o, v in re.findall(r"\[(0x[0-9a-f]+|0):(0x[0-9a-f]+):(0x[0-9a-f]+)\]", line):
+        s, o, v = int(s, 16), int(o, 16), int(v, 16)
+        if (s, o, v) == (0, 0, 0):
+            continue
+        n += 1
+        igif = 12 <= s <= 0xffffffff and v == 0
+        normal = s >= 0x200000400 and o != 0 and v == 0
+        if not (igif or normal):
+            bad.add((hex(s), hex(o), hex(v)))
+print(f"{n} FIDs checked, invalid: {sorted(bad)}")
+sys.exit(1 if bad or n == 0 else 0)
+PY
+	# Every FID handed out resolves while its file exists, without a path2fid first (tmpfs
+	# finds an inode by handle only once one was encoded).
+	for f in sym fifo; do
+		t=$(grep -m1 " 0[45][A-Z]* .* $f$" "$work/$dir.txt" | sed 's/.* t=\(\[[^]]*\]\).*/\1/')
+		expect "$name: fid2path of the changelog FID of $f" "$work/$dir/$f" "$("$lfs" fid2path "$name" "$t" 2>&1)"
+	done
+	root=$(grep -m1 " 04SLINK .* sym$" "$work/$dir.txt" | sed 's/.* p=\(\[[^]]*\]\).*/\1/')
+	expect "$name: fid2path of the root's FID" "$work/$dir" "$("$lfs" fid2path "$name" "$root" 2>&1)"
 	# FID of the renamed file is its CREAT tfid (stable across rename).
 	cfid=$(grep " 01CREAT .* f$" "$work/$dir.txt" | head -1 | sed 's/.* t=\(\[[^]]*\]\).*/\1/')
 	grep -q "08RENME .* s=$(printf '%s' "$cfid" | sed 's/[][]/\\&/g') .* f$" "$work/$dir.txt" && ok "$name: FID stable across rename" || bad "$name: sfid of rename != CREAT tfid $cfid"
