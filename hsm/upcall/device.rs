@@ -4,7 +4,8 @@
 //! ioctls of [`crate::uapi`] (the LU-7659 model: a character device in place of KUC pipes).
 //!
 //! A copytool registers its open file with `IOC_CT_START`; each `read()` then hands it one
-//! `hsm_action_list` (blocking unless `O_NONBLOCK`; `poll()` says when one is there), and it
+//! `hsm_action_list` of as many actions of one archive as its buffer and `max_requests` allow
+//! (blocking unless `O_NONBLOCK`; `poll()` says when one is there), and it
 //! reports with `IOC_COPY_START` and `IOC_COPY_END`. Closing the file gives its unfinished
 //! actions back to the queue.
 
@@ -26,8 +27,16 @@ use crate::uapi;
 const POLLIN: u32 = kernel::bindings::POLLIN;
 const POLLRDNORM: u32 = kernel::bindings::POLLRDNORM;
 
-/// Largest action list handed out: one item with the most data a request may carry.
-const HAL_MAX: usize = 64 + 128 + uapi::ACTION_ITEM_LEN + uapi::MAX_DATA as usize;
+/// Largest action list handed out: a batch within 64 KiB (Lustre's KUC messages have a 16-bit
+/// length), or one item with the most data a request may carry if that is more.
+const HAL_MAX: usize = {
+    let one = 64 + 128 + uapi::ACTION_ITEM_LEN + uapi::MAX_DATA as usize;
+    if one > 65535 {
+        one
+    } else {
+        65535
+    }
+};
 
 /// An open HSM device file.
 pub(crate) struct HsmFile {
@@ -150,11 +159,13 @@ impl MiscFile for HsmFile {
             return Err(EINVAL);
         }
         let mut out = KVVec::from_elem(0u8, buf.len().min(HAL_MAX), GFP_KERNEL)?;
+        let mut cookies = KVec::new();
         loop {
-            if let Some((n, cookie)) = this.hsm.next_action(agent, &mut out)? {
-                if let Err(e) = buf.write_slice(&out[..n]) {
-                    // The copytool never saw it: it waits again.
-                    this.hsm.give_back(cookie);
+            if let Some(n) = this.hsm.next_actions(agent, &mut out, &mut cookies)? {
+                let sent = out.get(..n).ok_or(EINVAL).and_then(|b| buf.write_slice(b));
+                if let Err(e) = sent {
+                    // The copytool never saw them: they wait again.
+                    this.hsm.give_back(&cookies);
                     return Err(e);
                 }
                 return Ok(n);

@@ -160,18 +160,20 @@ impl Cdt {
 
     /// Takes the first waiting action that a copytool serving `archives` can do.
     fn take_for(&mut self, archives: u64) -> Option<KBox<Item>> {
-        if let Some(i) = self
-            .retry
-            .iter()
-            .rposition(|it| uapi::serves(archives, it.archive_id))
-        {
+        self.take_where(|it| uapi::serves(archives, it.archive_id))
+    }
+
+    /// Takes the first waiting action, in the order they are handed out, that `pred` accepts.
+    fn take_where(&mut self, pred: impl Fn(&Item) -> bool) -> Option<KBox<Item>> {
+        if let Some(i) = self.retry.iter().rposition(|it| pred(&**it)) {
             return self.retry.remove(i).ok();
         }
-        let at = self.waiting[self.head..].iter().position(|o| {
-            o.as_ref()
-                .is_some_and(|it| uapi::serves(archives, it.archive_id))
-        })?;
-        let it = self.waiting[self.head + at].take();
+        let at = self
+            .waiting
+            .get(self.head..)?
+            .iter()
+            .position(|o| o.as_deref().is_some_and(&pred))?;
+        let it = self.waiting.get_mut(self.head + at)?.take();
         self.live -= 1;
         self.skip_and_compact();
         it
@@ -814,14 +816,21 @@ impl Hsm {
         self.cdt_wait.notify_all();
     }
 
-    /// Hands the next action a copytool may do to it, encoded as an `hsm_action_list` in `out`;
-    /// returns its length and cookie, or `None` if there is none now. `EINVAL` if `out` is too
-    /// small (the action then waits again).
-    pub(crate) fn next_action(
+    /// Hands the copytool the next actions it may do, encoded as one `hsm_action_list` in
+    /// `out`; returns the list's length, or `None` if there is nothing for it now. The cookies
+    /// of the actions go to `cookies`. `EINVAL` if `out` cannot hold even one action (which
+    /// then waits again).
+    ///
+    /// As Lustre's coordinator, a list gathers actions of one archive id (any action), up to
+    /// what `out` holds and `max_requests` allows in flight: a copytool reading with a large
+    /// buffer gets a batch per `read()`.
+    pub(crate) fn next_actions(
         &self,
         agent: u64,
-        out: &mut KVVec<u8>,
-    ) -> Result<Option<(usize, u64)>> {
+        out: &mut [u8],
+        cookies: &mut KVec<u64>,
+    ) -> Result<Option<usize>> {
+        cookies.clear();
         let max = self.params.lock().max_requests as usize;
         let mut cdt = self.cdt.lock();
         if cdt.control != Control::Enabled || cdt.active.len() >= max {
@@ -836,54 +845,78 @@ impl Hsm {
             return Err(ENOENT);
         };
         // Room first, so that nothing taken out can be dropped for lack of memory.
-        cdt.active.reserve(1, GFP_KERNEL)?;
-        cdt.reserve_retry(1)?;
-        let Some(mut it) = cdt.take_for(archives) else {
+        let room = (max - cdt.active.len()).min(out.len() / uapi::ACTION_ITEM_LEN).max(1);
+        cdt.active.reserve(room, GFP_KERNEL)?;
+        cdt.reserve_retry(room)?;
+        cookies.reserve(room, GFP_KERNEL)?;
+        let Some(first) = cdt.take_for(archives) else {
             return Ok(None);
         };
-        let hal = uapi::ActionList {
-            count: 1,
-            compound_id: it.compound,
-            flags: it.flags,
-            archive_id: it.archive_id,
+        let mut hal = uapi::ActionList {
+            count: 0,
+            compound_id: first.compound,
+            flags: first.flags,
+            archive_id: first.archive_id,
             fsname: self.fsname(),
         };
-        let len = hal.size([it.data.len()].into_iter());
-        if out.len() < len {
-            cdt.requeue(it);
+        let mut at = hal.first_item();
+        if hal.size([first.data.len()].into_iter()) > out.len() {
+            cdt.requeue(first);
             return Err(EINVAL);
         }
-        out[..len].fill(0);
-        let at = hal.encode_header(out);
-        let item = uapi::ActionItem {
-            action: it.action as u32,
-            fid: it.fid,
-            dfid: it.fid,
-            offset: 0,
-            length: u64::MAX,
-            cookie: it.cookie,
-            ..Default::default()
-        };
-        uapi::ActionList::encode_item(out, at, &item, &it.data);
-        it.agent = agent;
-        let cookie = it.cookie;
-        if let Err(e) = cdt.active.push_within_capacity(it) {
-            cdt.requeue(e.0);
-            return Err(ENOMEM);
+        out.fill(0);
+        let mut next = Some(first);
+        while let Some(mut it) = next.take() {
+            let item = uapi::ActionItem {
+                action: it.action as u32,
+                fid: it.fid,
+                dfid: it.fid,
+                offset: 0,
+                length: u64::MAX,
+                cookie: it.cookie,
+                ..Default::default()
+            };
+            at = uapi::ActionList::encode_item(out, at, &item, &it.data);
+            hal.count += 1;
+            if it.compound != hal.compound_id {
+                // Lustre's lists name no request when they gather several.
+                hal.compound_id = 0;
+            }
+            // Lustre's list carries the flags of its last action.
+            hal.flags = it.flags;
+            it.agent = agent;
+            let cookie = it.cookie;
+            if let Err(e) = cdt.active.push_within_capacity(it) {
+                cdt.requeue(e.0);
+                break;
+            }
+            if cookies.push_within_capacity(cookie).is_err() || cookies.len() >= room {
+                break;
+            }
+            let free = out.len().saturating_sub(at);
+            next = cdt.take_where(|it| {
+                it.archive_id == hal.archive_id
+                    && uapi::serves(archives, it.archive_id)
+                    && uapi::align8(uapi::ACTION_ITEM_LEN + it.data.len()) <= free
+            });
         }
-        Ok(Some((len, cookie)))
+        hal.encode_header(out);
+        Ok(Some(at))
     }
 
-    /// Puts back an action handed out by [`Hsm::next_action`] that never reached the copytool
+    /// Puts back actions handed out by [`Hsm::next_actions`] that never reached the copytool
     /// (its buffer faulted).
-    pub(crate) fn give_back(&self, cookie: u64) {
+    pub(crate) fn give_back(&self, cookies: &[u64]) {
         let mut cdt = self.cdt.lock();
-        if cdt.reserve_retry(1).is_err() {
+        if cdt.reserve_retry(cookies.len()).is_err() {
             return;
         }
-        if let Some(i) = cdt.active.iter().position(|it| it.cookie == cookie) {
-            if let Ok(it) = cdt.active.remove(i) {
-                cdt.requeue(it);
+        // Back at the head of the queue in the order they were handed out.
+        for cookie in cookies.iter().rev() {
+            if let Some(i) = cdt.active.iter().position(|it| it.cookie == *cookie) {
+                if let Ok(it) = cdt.active.remove(i) {
+                    cdt.requeue(it);
+                }
             }
         }
         drop(cdt);

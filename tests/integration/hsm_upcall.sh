@@ -260,6 +260,35 @@ expect "a dead copytool's action waits again" "0" "$(lctl get_param -n mdt.$T.hs
 timeout "$(scaled 60)" lhsm_copytool --once $T 2>>"$work/ct.log" || bad "copytool after a killed one"
 expect "and completes" "$fs/ct: (0x00000009) exists archived, archive_id:1" "$(lfs hsm_state "$fs/ct")"
 
+# Batches: with room for 100 actions in flight, a copytool reading with Lustre's 1 MiB buffer
+# gets the 100 archives of one archive id in a single list, as Lustre's coordinator gathers
+# them; a small buffer still gets one action at a time.
+lctl set_param mdt.$T.hsm.max_requests=100 >/dev/null
+mkdir "$fs/batch"
+for i in $(seq 100); do echo "b$i" >"$fs/batch/$i"; done
+(cd "$fs/batch" && ls | xargs -n 25 lfs hsm_archive) || bad "hsm_archive of 100 files"
+expect "100 archives wait" 100 "$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'action=ARCHIVE')"
+# A copytool built on Lustre's headers: LL_IOC_HSM_CT_START (0x401866d5, a struct
+# lustre_kernelcomm for all archives), then a read with room for one action only.
+small=$(python3 - "$dev" <<'PY'
+import fcntl, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.ioctl(fd, 0x401866D5, struct.pack("<6I", 0, 0, 0, 0, 0, 0))
+hal = os.read(fd, 256)
+version, count = struct.unpack_from("<II", hal)
+archive_id = struct.unpack_from("<I", hal, 24)[0]
+print(version, count, archive_id)
+os.close(fd)
+PY
+)
+expect "a 256-byte read gets a list of one action (version 1, archive 1)" "1 1 1" "$small"
+expect "closing without copying gives it back" 100 "$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'action=ARCHIVE')"
+timeout "$(scaled 300)" lhsm_copytool --once $T 2>"$work/batch.log" || bad "copytool on 100 actions: $(tail -n3 "$work/batch.log")"
+expect "one read hands out the 100 actions" 100 "$(grep -c 'ARCHIVE .* done in' "$work/batch.log")"
+expect "and they are all archived" 100 \
+	"$(for f in "$fs"/batch/*; do lfs hsm_state "$f"; done | grep -c 'exists archived, archive_id:1')"
+lctl set_param mdt.$T.hsm.max_requests=3 >/dev/null
+
 # Bad input on the device.
 expect_fail "hsm_state of a file on another filesystem" "" lfs hsm_state /etc/hostname
 lctl set_param mdt.$T.hsm_control=purge >/dev/null
