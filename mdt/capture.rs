@@ -11,21 +11,26 @@
 //! | `CREATE` with an inode (`fsnotify_link`) | HLINK |
 //! | `DELETE` | UNLNK (`CLF_UNLINK_LAST` when no link is left) or RMDIR |
 //! | `RENAME` | RENME with the rename extension (`CLF_RENAME_LAST` if the target lost its last link) |
-//! | `ATTRIB` from `setxattr`/`removexattr` system calls | XATTR |
-//! | other `ATTRIB` from `setattr()` | SATTR |
-//! | `MODIFY` from a write | MTIME |
-//! | `MODIFY` from `setattr()` (size or mtime) | TRUNC |
+//! | `ATTRIB` from a `setxattr`/`removexattr` call | XATTR with the name (LYOUT or none by name) |
+//! | `ATTRIB`, `MODIFY` from a `setattr()` call | TRUNC, SATTR, MTIME or CTIME by `la_valid` |
+//! | `MODIFY` from a write | MTIME (`la_valid` 0x6) |
+//! | `ATTRIB`, `MODIFY` from elsewhere (kernel threads) | SATTR, TRUNC, without `la_valid` |
 //! | `OPEN` | OPEN: low open flags in the record flags, all of them in the open extension |
 //! | `CLOSE_WRITE`, `CLOSE_NOWRITE` | CLOSE: low open flags in the record flags |
 //!
 //! Every record carries the jobid `comm.uid` (Lustre's `procname_uid`), the caller's uid and
-//! gid and the NID `0@lo`. As Lustre's MDD: RMDIR always has `CLF_UNLINK_LAST`; OPEN carries
+//! gid and the NID `0@lo`. fsnotify does not say which attributes changed: the system call
+//! the task is in does, read with its arguments (see [`cause`]), and `crate::attrs` turns that
+//! into Lustre's `la_valid`. As Lustre's MDD: time-only records (MTIME, CTIME) are written only
+//! for an inode without a record since the target was attached; RMDIR always has
+//! `CLF_UNLINK_LAST`; OPEN carries
 //! `MDS_OPEN_*` flags (`CLFE_OPEN`), CLOSE has no open extension and, unless OPEN records are
 //! wanted too, is only written for files opened for writing.
 
 use kernel::bindings;
 use kernel::fsnotify::{current, mask, Event, InodeInfo, OpenInfo, SbHandler};
 
+use crate::attrs;
 use crate::changelog::Changelog;
 use crate::fid::Fid;
 use crate::record::*;
@@ -69,28 +74,118 @@ fn mds_open_flags(o: &OpenInfo, created: bool) -> u32 {
     f
 }
 
-/// Whether the current system call changes an extended attribute.
-fn in_xattr_syscall() -> bool {
-    #[cfg(CONFIG_X86_64)]
+/// What the system call the task is in says about an attribute event.
+enum Cause {
+    /// A `setattr()` with these `la_valid` bits.
+    Setattr(u32),
+    /// A `setxattr()`/`removexattr()`; the name is at this user address.
+    Xattr(usize),
+    /// Not a system call that changes attributes (a kernel thread, or a side effect such as
+    /// the suid bit a write drops).
+    Unknown,
+}
+
+/// Reads the system call the task is in. The numbers are the architecture's own (`__NR_*`);
+/// calls an architecture lacks (the old ones asm-generic dropped) are -1 and match nothing.
+fn cause() -> Cause {
+    use bindings as b;
+    let Some((nr, a)) = current::syscall() else {
+        return Cause::Unknown;
+    };
+    let is = |c: u32| nr == i64::from(c);
+    let old = |c: i32| c >= 0 && nr == i64::from(c);
+    if is(b::__NR_setxattr)
+        || is(b::__NR_lsetxattr)
+        || is(b::__NR_fsetxattr)
+        || is(b::__NR_removexattr)
+        || is(b::__NR_lremovexattr)
+        || is(b::__NR_fremovexattr)
     {
-        // setxattr, lsetxattr, fsetxattr, removexattr, lremovexattr, fremovexattr,
-        // setxattrat, removexattrat.
-        matches!(
-            current::syscall_nr(),
-            188 | 189 | 190 | 197 | 198 | 199 | 463 | 466
-        )
+        return Cause::Xattr(a[1]);
     }
-    #[cfg(not(CONFIG_X86_64))]
+    if is(b::__NR_setxattrat) || is(b::__NR_removexattrat) {
+        return Cause::Xattr(a[3]);
+    }
+    if old(b::RUSTRE_NR_CHMOD)
+        || is(b::__NR_fchmod)
+        || is(b::__NR_fchmodat)
+        || is(b::__NR_fchmodat2)
     {
-        false
+        return Cause::Setattr(attrs::CHMOD);
+    }
+    if old(b::RUSTRE_NR_CHOWN) || old(b::RUSTRE_NR_LCHOWN) || is(b::__NR_fchown) {
+        return Cause::Setattr(attrs::chown(a[1] as u64, a[2] as u64));
+    }
+    if is(b::__NR_fchownat) {
+        return Cause::Setattr(attrs::chown(a[2] as u64, a[3] as u64));
+    }
+    // The only attribute change an open makes is the truncate of O_TRUNC.
+    if old(b::RUSTRE_NR_TRUNCATE)
+        || is(b::__NR_ftruncate)
+        || old(b::RUSTRE_NR_OPEN)
+        || old(b::RUSTRE_NR_CREAT)
+        || is(b::__NR_openat)
+        || is(b::__NR_openat2)
+        || is(b::__NR_open_by_handle_at)
+    {
+        return Cause::Setattr(attrs::TRUNCATE);
+    }
+    if old(b::RUSTRE_NR_UTIME) || old(b::RUSTRE_NR_UTIMES) || old(b::RUSTRE_NR_FUTIMESAT) {
+        return Cause::Setattr(attrs::UTIMES);
+    }
+    if is(b::__NR_utimensat) {
+        // `const struct __kernel_timespec times[2]`: `tv_nsec` at 8 and 24.
+        let times = if a[2] == 0 {
+            None
+        } else {
+            let mut ts = [0u8; 32];
+            if !current::read_user_nofault(a[2], &mut ts) {
+                return Cause::Unknown;
+            }
+            let nsec = |at: usize| {
+                ts.get(at..at + 8)
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(0, i64::from_ne_bytes)
+            };
+            Some((nsec(8), nsec(24)))
+        };
+        return attrs::utimensat(times).map_or(Cause::Unknown, Cause::Setattr);
+    }
+    Cause::Unknown
+}
+
+/// The record an attribute event makes: type, low flags, and for XATTR the length of the name
+/// read into `xname`. `None` for no record.
+fn attr_record(setattr: bool, xname: &mut [u8; EXT_XATTR_LEN]) -> Option<(u32, u16, usize)> {
+    match cause() {
+        Cause::Xattr(at) => {
+            // Lustre records XATTR with the name; a name not resident (it was copied in by
+            // the call a moment ago, so hardly ever) still makes the record, without it.
+            match current::read_user_str_nofault(at, xname) {
+                Some(n) => {
+                    let t = attrs::xattr_type(xname.get(..n)?)?;
+                    Some((t, 0, if t == CL_SETXATTR { n } else { 0 }))
+                }
+                None => Some((CL_SETXATTR, 0, 0)),
+            }
+        }
+        Cause::Setattr(v) => Some((attrs::setattr_type(v), attrs::recorded_flags(v), 0)),
+        Cause::Unknown if setattr => Some((CL_SETATTR, 0, 0)),
+        Cause::Unknown => Some((CL_TRUNC, 0, 0)),
     }
 }
 
-/// Classifies an event; `None` for events that make no record.
-fn record_type(ev: &Event<'_>, inode: &InodeInfo) -> Option<u32> {
+/// Classifies an event: record type, low flags, and the length of an xattr name put in
+/// `xname`; `None` for events that make no record.
+fn record_type(
+    ev: &Event<'_>,
+    inode: &InodeInfo,
+    xname: &mut [u8; EXT_XATTR_LEN],
+) -> Option<(u32, u16, usize)> {
     let m = ev.mask();
+    let t = |rtype| Some((rtype, 0, 0));
     if m & mask::CREATE != 0 {
-        return Some(if ev.data_is_inode() {
+        return t(if ev.data_is_inode() {
             CL_HARDLINK
         } else if inode.is_dir() {
             CL_MKDIR
@@ -103,35 +198,30 @@ fn record_type(ev: &Event<'_>, inode: &InodeInfo) -> Option<u32> {
         });
     }
     if m & mask::DELETE != 0 {
-        return Some(if m & mask::ISDIR != 0 {
+        return t(if m & mask::ISDIR != 0 {
             CL_RMDIR
         } else {
             CL_UNLINK
         });
     }
     if m & mask::RENAME != 0 {
-        return Some(CL_RENAME);
+        return t(CL_RENAME);
     }
     if m & mask::OPEN != 0 {
-        return Some(CL_OPEN);
+        return t(CL_OPEN);
     }
     if m & (mask::CLOSE_WRITE | mask::CLOSE_NOWRITE) != 0 {
-        return Some(CL_CLOSE);
+        return t(CL_CLOSE);
     }
     if m & mask::MODIFY != 0 {
-        return Some(if ev.data_is_file() {
-            CL_MTIME
-        } else {
-            CL_TRUNC
-        });
+        if ev.data_is_file() {
+            return Some((CL_MTIME, attrs::recorded_flags(attrs::WRITE), 0));
+        }
+        return attr_record(false, xname);
     }
     if m & mask::ATTRIB != 0 && !ev.data_is_inode() {
         // An `ATTRIB` with only the inode is a link count change of a HLINK/UNLNK/RENME.
-        return Some(if in_xattr_syscall() {
-            CL_SETXATTR
-        } else {
-            CL_SETATTR
-        });
+        return attr_record(true, xname);
     }
     None
 }
@@ -139,10 +229,19 @@ fn record_type(ev: &Event<'_>, inode: &InodeInfo) -> Option<u32> {
 impl SbHandler for Changelog {
     fn event(&self, ev: &Event<'_>) {
         let Some(inode) = ev.inode() else { return };
-        let Some(rtype) = record_type(ev, &inode) else {
+        let mut xname = [0u8; EXT_XATTR_LEN];
+        let Some((rtype, flags, xlen)) = record_type(ev, &inode, &mut xname) else {
             return;
         };
         if !self.wants(rtype) {
+            return;
+        }
+        // Lustre's MDD writes a time-only record only for an object without one since the
+        // changelog started; any record but OPEN (which Lustre writes another way) marks it.
+        if rtype != CL_OPEN
+            && self.seen(inode.ino)
+            && matches!(rtype, CL_MTIME | CL_CTIME | CL_ATIME)
+        {
             return;
         }
         let (sec, nsec) = current::real_time();
@@ -153,6 +252,7 @@ impl SbHandler for Changelog {
         let jlen = procname_uid(comm.get(..clen).unwrap_or_default(), uid, &mut jobid);
         let mut rec = Record {
             rtype,
+            flags,
             time: cl_time(sec, nsec),
             tfid: fid(&inode),
             jobid: Some(&jobid[..jlen]),
@@ -160,6 +260,7 @@ impl SbHandler for Changelog {
                 uidgid: Some((u64::from(uid), u64::from(gid))),
                 nid: Some(NID_LO_BE),
                 nid_be: true,
+                xattr: xname.get(..xlen).filter(|n| !n.is_empty()),
                 ..Extra::default()
             }),
             ..Record::default()

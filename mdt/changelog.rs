@@ -107,6 +107,12 @@ pub(crate) struct Changelog {
     pub(crate) live_mask: AtomicU32,
     /// Records dropped because memory for them could not be allocated.
     pub(crate) dropped: AtomicU64,
+    /// Inode numbers that have a record since the target was attached, one per slot (a slot
+    /// keeps the last one hashed to it; 0 is empty). Capture writes a time-only record
+    /// (MTIME, CTIME) only for an inode not found here, as Lustre's MDD writes one only for
+    /// an object with no record since the changelog started (`mod_cltime`). Lock-free: a lost
+    /// race writes one record more, never one less.
+    pub(crate) recent: KVec<AtomicU64>,
     #[pin]
     pub(crate) state: Mutex<State>,
     /// Wakes the flusher.
@@ -116,6 +122,9 @@ pub(crate) struct Changelog {
     #[pin]
     flushed: CondVar,
 }
+
+/// Slots of [`Changelog::recent`] (32 KiB per target).
+const RECENT_SLOTS: usize = 4096;
 
 /// Maps a user-table error to its errno.
 pub(crate) fn user_errno(e: UserError) -> Error {
@@ -168,6 +177,10 @@ impl Changelog {
             0
         };
         let file_id = file.identity();
+        let mut recent = KVec::with_capacity(RECENT_SLOTS, GFP_KERNEL)?;
+        for _ in 0..RECENT_SLOTS {
+            recent.push(AtomicU64::new(0), GFP_KERNEL)?;
+        }
         Arc::pin_init(
             try_pin_init!(Changelog {
                 name: CString::try_from_fmt(fmt!("{}", name))?,
@@ -176,6 +189,7 @@ impl Changelog {
                 file_id,
                 live_mask: AtomicU32::new(live),
                 dropped: AtomicU64::new(0),
+                recent,
                 state <- new_mutex!(State {
                     header,
                     header_dirty: false,
@@ -218,6 +232,17 @@ impl Changelog {
     /// Whether records of type `rtype` are kept now (lock-free hint for the capture hook).
     pub(crate) fn wants(&self, rtype: u32) -> bool {
         rtype < CL_LAST && self.live_mask.load(Ordering::Relaxed) & (1 << rtype) != 0
+    }
+
+    /// Notes that inode `ino` has a record; returns whether it had one already (as far as
+    /// [`Changelog::recent`] remembers).
+    pub(crate) fn seen(&self, ino: u64) -> bool {
+        // Fibonacci hashing: consecutive inode numbers spread over the slots.
+        let h = ino.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 52;
+        let Some(slot) = usize::try_from(h).ok().and_then(|i| self.recent.get(i)) else {
+            return false;
+        };
+        slot.swap(ino, Ordering::Relaxed) == ino
     }
 
     /// Appends a record, giving it the next index; returns the index, or `None` if the type

@@ -25,6 +25,7 @@ use kernel::{
 };
 
 mod api;
+mod attrs;
 mod capture;
 #[allow(dead_code, unreachable_pub)]
 mod catalog_fmt;
@@ -542,6 +543,11 @@ mod tests {
         for (input, want) in CHANGELOG_MASK_CASES {
             assert_eq!(parse_changelog_mask(CHANGELOG_DEFMASK, input), *want);
         }
+    }
+
+    #[test]
+    fn lustre_la_valid_and_xattr_names() {
+        assert_eq!(crate::attrs::self_test(), Ok(()));
     }
 
     #[test]

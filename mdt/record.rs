@@ -33,6 +33,8 @@ pub const CL_RENAME: u32 = 8;
 pub const CL_OPEN: u32 = 10;
 /// Closed.
 pub const CL_CLOSE: u32 = 11;
+/// Layout changed.
+pub const CL_LAYOUT: u32 = 12;
 /// Truncated.
 pub const CL_TRUNC: u32 = 13;
 /// Attributes changed.

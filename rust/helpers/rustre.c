@@ -5,6 +5,7 @@
  */
 
 #include <linux/blkdev.h>
+#include <linux/compat.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/fsnotify_backend.h>
@@ -64,7 +65,13 @@ __rust_helper void rust_helper_rustre_current_comm(char (*buf)[TASK_COMM_LEN])
 
 __rust_helper int rust_helper_rustre_current_syscall_nr(void)
 {
-	return current->mm ? syscall_get_nr(current, task_pt_regs(current)) : -1;
+	return current->mm && !in_compat_syscall() ?
+		syscall_get_nr(current, task_pt_regs(current)) : -1;
+}
+
+__rust_helper void rust_helper_rustre_current_syscall_args(unsigned long *args)
+{
+	syscall_get_arguments(current, task_pt_regs(current), args);
 }
 
 __rust_helper u32 rust_helper_rustre_inode_uid(const struct inode *inode)

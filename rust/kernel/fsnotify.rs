@@ -523,9 +523,46 @@ pub mod current {
         (ts.tv_sec.max(0) as u64, ts.tv_nsec.max(0) as u32)
     }
 
-    /// The number of the system call the task is in, or -1 from a kernel thread.
+    /// The number of the system call the task is in (the architecture's `__NR_*`), or -1 from
+    /// a kernel thread, outside a system call, or in a 32-bit (compat) one.
     pub fn syscall_nr() -> i64 {
         // SAFETY: Reading the current task's syscall number is always allowed.
         i64::from(unsafe { bindings::rustre_current_syscall_nr() })
+    }
+
+    /// The system call the task is in, with its six arguments as the architecture passed
+    /// them; `None` where [`syscall_nr`] is -1.
+    pub fn syscall() -> Option<(i64, [usize; 6])> {
+        let nr = syscall_nr();
+        if nr < 0 {
+            return None;
+        }
+        let mut args = [0usize; 6];
+        // SAFETY: The task is a user task in a native system call (checked above), so it has
+        // a user register frame; `args` has room for the six arguments the helper writes.
+        unsafe { bindings::rustre_current_syscall_args(args.as_mut_ptr()) };
+        Some((nr, args))
+    }
+
+    /// Copies `buf.len()` bytes of the task's memory at `addr` without sleeping: `false` if
+    /// any of it is not mapped, not resident or not user memory (nothing is faulted in, so it
+    /// may be called with filesystem locks held).
+    pub fn read_user_nofault(addr: usize, buf: &mut [u8]) -> bool {
+        let src = crate::uaccess::UserPtr::from_addr(addr).as_const_ptr();
+        // SAFETY: `buf` is valid for writes of its length; `copy_from_user_nofault` checks
+        // that `src` is a user address and never takes a page fault.
+        unsafe { bindings::copy_from_user_nofault(buf.as_mut_ptr().cast(), src, buf.len()) == 0 }
+    }
+
+    /// Copies the NUL-terminated string at `addr` of the task's memory into `buf` without
+    /// sleeping; returns its length (without the NUL), or `None` if it is not all resident or
+    /// does not fit with its NUL.
+    pub fn read_user_str_nofault(addr: usize, buf: &mut [u8]) -> Option<usize> {
+        let src = crate::uaccess::UserPtr::from_addr(addr).as_const_ptr();
+        let len = isize::try_from(buf.len()).ok()?;
+        // SAFETY: `buf` is valid for writes of `len` bytes; the function checks `src` and
+        // never takes a page fault.
+        let n = unsafe { bindings::strncpy_from_user_nofault(buf.as_mut_ptr().cast(), src, len) };
+        usize::try_from(n).ok().filter(|&n| n < buf.len())
     }
 }

@@ -53,17 +53,18 @@ expect "register named -n" "cl2-reader" "$("$lctl" --device lustre-MDT0000 chang
 # --- every operation, on both filesystems ---------------------------------------------
 ops() { # ops DIR
 	local d=$1
-	touch "$d/f"                  # CREAT (+ OPEN/CLOSE)
+	touch "$d/f"                  # CREAT (+ OPEN/CLOSE; touch's MTIME is suppressed after CREAT)
 	mkdir "$d/dir"                # MKDIR
 	ln "$d/f" "$d/dir/hard"       # HLINK
 	ln -s f "$d/sym"              # SLINK
 	mknod "$d/fifo" p             # MKNOD
-	echo data >>"$d/f"            # OPEN, MTIME, CLOSE
+	echo data >>"$d/f"            # OPEN, CLOSE (no MTIME: f has a record, see below)
 	truncate -s 1 "$d/f"          # TRUNC
 	chmod 600 "$d/f"              # SATTR
 	# XATTR, where the filesystem has user xattrs (the test kernel's tmpfs has none)
 	xattr_ok=0
 	python3 -c "import os; os.setxattr('$d/f', 'user.k', b'v')" 2>/dev/null && xattr_ok=1
+	[ "$xattr_ok" = 1 ] && python3 -c "import os; os.removexattr('$d/f', 'user.k')"
 	mv "$d/f" "$d/g"              # RENME
 	touch "$d/t"
 	mv "$d/g" "$d/t"              # RENME over an existing file (last link of t)
@@ -84,16 +85,18 @@ for line in open(sys.argv[1]):
     f = line.split()
     m = re.search(r" p=\[[^]]*\] (\S+)", line)
     print(f[1] + "/" + (m.group(1) if m else ""))' "$work/$dir.txt" | xargs)
-	want="01CREAT/f 14SATTR/ 11CLOSE/ 02MKDIR/dir 03HLINK/hard 04SLINK/sym 05MKNOD/fifo 17MTIME/ 11CLOSE/ 13TRUNC/ 11CLOSE/ 14SATTR/ 15XATTR/ 08RENME/g 01CREAT/t 14SATTR/ 11CLOSE/ 08RENME/t 06UNLNK/hard 06UNLNK/t 07RMDIR/dir"
-	[ "$xattr_ok" = 1 ] || want=${want/ 15XATTR\/}
+	# As Lustre's MDD: no MTIME or CTIME record for an object that already has one (here the
+	# CREAT), so neither touch nor the append makes one.
+	want="01CREAT/f 11CLOSE/ 02MKDIR/dir 03HLINK/hard 04SLINK/sym 05MKNOD/fifo 11CLOSE/ 13TRUNC/ 11CLOSE/ 14SATTR/ 15XATTR/ 15XATTR/ 08RENME/g 01CREAT/t 11CLOSE/ 08RENME/t 06UNLNK/hard 06UNLNK/t 07RMDIR/dir"
+	[ "$xattr_ok" = 1 ] || want=${want/ 15XATTR\/ 15XATTR\/}
 	if [ "$name" = lustre-MDT0000 ]; then # +OPEN on this one
 		want=${want/01CREAT\/f /01CREAT/f 10OPEN/ }
 		want=${want/05MKNOD\/fifo /05MKNOD/fifo 10OPEN/ }
-		want=${want/17MTIME\/ 11CLOSE\/ /17MTIME/ 11CLOSE/ 10OPEN/ }
+		want=${want/11CLOSE\/ 13TRUNC/11CLOSE/ 10OPEN/ 13TRUNC}
 		want=${want/01CREAT\/t /01CREAT/t 10OPEN/ }
 	fi
 	expect "$name: record sequence of the scripted operations" "$want" "$seq"
-	wanted="01CREAT 02MKDIR 03HLINK 04SLINK 05MKNOD 13TRUNC 14SATTR 17MTIME 08RENME 06UNLNK 07RMDIR 11CLOSE"
+	wanted="01CREAT 02MKDIR 03HLINK 04SLINK 05MKNOD 13TRUNC 14SATTR 08RENME 06UNLNK 07RMDIR 11CLOSE"
 	[ "$xattr_ok" = 1 ] && wanted="$wanted 15XATTR"
 	[ "$name" = lustre-MDT0000 ] && wanted="$wanted 10OPEN"
 	for want in $wanted; do
@@ -121,6 +124,15 @@ for line in open(sys.argv[1]):
 		esac
 		# echo >>f: O_WRONLY|O_APPEND on an existing file (the kernel keeps no O_CREAT after open).
 		grep -q " 10OPEN .* 0x402 t=.* m=-w- " "$work/$dir.txt" && ok "$name: OPEN for append: 0x402" || bad "$name: no OPEN 0x402"
+	fi
+	# la_valid in the low bits, as Lustre's mdd_attr_set: truncate SIZE|MTIME|CTIME, chmod
+	# MODE|CTIME.
+	grep -q " 13TRUNC .* 0xe t=" "$work/$dir.txt" && ok "$name: TRUNC has la_valid 0xe" || bad "$name: TRUNC line: $(grep 13TRUNC "$work/$dir.txt")"
+	grep -q " 14SATTR .* 0x14 t=" "$work/$dir.txt" && ok "$name: chmod SATTR has la_valid 0x14" || bad "$name: SATTR line: $(grep 14SATTR "$work/$dir.txt")"
+	if [ "$xattr_ok" = 1 ]; then
+		# setxattr and removexattr: XATTR with flags 0 and the name extension (CLFE_XATTR).
+		expect "$name: XATTR records carry the name (ef=0x1b, x=user.k)" 2 \
+			"$(grep -c " 15XATTR .* 0x0 t=.* ef=0x1b u=0:0 nid=0@lo x=user.k p=" "$work/$dir.txt")"
 	fi
 	# Every FID is valid by Lustre's rules (fid_is_sane: IGIF, or a normal sequence with a
 	# non-zero object id; version 0), root and first inodes included.
@@ -157,6 +169,19 @@ PY
 	"$llog" --raw "$cat" >"$work/$dir.raw" || bad "$name: llog_reader --raw"
 	cmp -s "$work/$dir.bin" "$work/$dir.raw" && ok "$name: device records byte-identical to catalog" || bad "$name: records differ from catalog"
 done
+# --- time records: only for an object without one (Lustre's mod_cltime) ---------------------
+# before-any-user was made when no user existed, so it has no record yet.
+tf=$work/tmpfs/before-any-user
+touch -m -d @1000000000 "$tf"     # MTIME, la_valid MTIME|CTIME
+touch "$tf"                      # suppressed: the object has a record now
+chown 1:2 "$tf"                  # SATTR UID|GID|CTIME, never suppressed
+chgrp 3 "$tf"                    # SATTR GID|CTIME
+: >"$tf"                         # O_TRUNC: TRUNC
+"$lctl" --device lustre-MDT0000 changelog_sync
+"$llog" "$("$lctl" get_param -n mdd.lustre-MDT0000.catalog)" | grep " t=$("$lfs" path2fid "$tf" | sed 's/[][]/\\&/g') " >"$work/times.txt"
+expect "time and attribute records of a file with none before" "17MTIME/0x6 14SATTR/0x64 14SATTR/0x44 13TRUNC/0xe" \
+	"$(awk '$2 != "10OPEN" && $2 != "11CLOSE" { print $2 "/" $5 }' "$work/times.txt" | xargs)"
+
 # --- FIDs: stable across rename and remount, found again by fid2path --------------------------
 for tgt in tmpfs:lustre-MDT0000 ext4:lustre-MDT0001; do
 	dir=$work/${tgt%%:*} name=${tgt#*:}

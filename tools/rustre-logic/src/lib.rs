@@ -32,6 +32,10 @@ pub mod fid;
 #[path = "../../../mdt/record.rs"]
 pub mod record;
 
+/// Attribute changes in Lustre's terms: `la_valid`, record types, xattr names.
+#[path = "../../../mdt/attrs.rs"]
+pub mod attrs;
+
 /// The changelog catalog's on-disk format and its users.
 #[path = "../../../mdt/catalog_fmt.rs"]
 pub mod catalog_fmt;
