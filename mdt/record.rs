@@ -151,7 +151,6 @@ pub const MDS_OPEN_SYNC: u32 = 0o10000;
 /// `O_DIRECTORY`.
 pub const MDS_OPEN_DIRECTORY: u32 = 0o200000;
 
-
 /// LNet network type of the loopback NID `0@lo`.
 const LOLND: u8 = 9;
 /// LNet network type of TCP NIDs.

@@ -165,7 +165,7 @@ impl Cdt {
 
     /// Takes the first waiting action, in the order they are handed out, that `pred` accepts.
     fn take_where(&mut self, pred: impl Fn(&Item) -> bool) -> Option<KBox<Item>> {
-        if let Some(i) = self.retry.iter().rposition(|it| pred(&**it)) {
+        if let Some(i) = self.retry.iter().rposition(|it| pred(it)) {
             return self.retry.remove(i).ok();
         }
         let at = self
@@ -845,7 +845,9 @@ impl Hsm {
             return Err(ENOENT);
         };
         // Room first, so that nothing taken out can be dropped for lack of memory.
-        let room = (max - cdt.active.len()).min(out.len() / uapi::ACTION_ITEM_LEN).max(1);
+        let room = (max - cdt.active.len())
+            .min(out.len() / uapi::ACTION_ITEM_LEN)
+            .max(1);
         cdt.active.reserve(room, GFP_KERNEL)?;
         cdt.reserve_retry(room)?;
         cookies.reserve(room, GFP_KERNEL)?;

@@ -97,12 +97,9 @@ impl Targets {
 
 impl client::Observe for Targets {
     fn attached(&self, target: client::Target, name: &CStr) {
-        let res = self.create(target, name).and_then(|e| {
-            self.entries
-                .lock()
-                .push(e, GFP_KERNEL)
-                .map_err(Into::into)
-        });
+        let res = self
+            .create(target, name)
+            .and_then(|e| self.entries.lock().push(e, GFP_KERNEL).map_err(Into::into));
         if let Err(e) = res {
             pr_err!("cannot set up HSM for {}: {:?}\n", name, e);
         }
