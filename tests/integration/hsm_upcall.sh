@@ -262,26 +262,31 @@ expect "and completes" "$fs/ct: (0x00000009) exists archived, archive_id:1" "$(l
 
 # Batches: with room for 100 actions in flight, a copytool reading with Lustre's 1 MiB buffer
 # gets the 100 archives of one archive id in a single list, as Lustre's coordinator gathers
-# them; a small buffer still gets one action at a time.
+# them; a buffer with room for fewer gets fewer.
 lctl set_param mdt.$T.hsm.max_requests=100 >/dev/null
 mkdir "$fs/batch"
 for i in $(seq 100); do echo "b$i" >"$fs/batch/$i"; done
 (cd "$fs/batch" && ls | xargs -n 25 lfs hsm_archive) || bad "hsm_archive of 100 files"
 expect "100 archives wait" 100 "$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'action=ARCHIVE')"
 # A copytool built on Lustre's headers: LL_IOC_HSM_CT_START (0x401866d5, a struct
-# lustre_kernelcomm for all archives), then a read with room for one action only.
+# lustre_kernelcomm for all archives), then reads as large as one action (40 bytes of header
+# and fsname, 72 per action), then three. Closing gives the actions back.
 small=$(python3 - "$dev" <<'PY'
 import fcntl, os, struct, sys
-fd = os.open(sys.argv[1], os.O_RDWR)
-fcntl.ioctl(fd, 0x401866D5, struct.pack("<6I", 0, 0, 0, 0, 0, 0))
-hal = os.read(fd, 256)
-version, count = struct.unpack_from("<II", hal)
-archive_id = struct.unpack_from("<I", hal, 24)[0]
-print(version, count, archive_id)
-os.close(fd)
+out = []
+for size in (120, 256):
+    fd = os.open(sys.argv[1], os.O_RDWR)
+    fcntl.ioctl(fd, 0x401866D5, struct.pack("<6I", 0, 0, 0, 0, 0, 0))
+    hal = os.read(fd, size)
+    version, count = struct.unpack_from("<II", hal)
+    archive_id = struct.unpack_from("<I", hal, 24)[0]
+    out.append(f"{len(hal)}:{version}:{count}:{archive_id}")
+    os.close(fd)
+print(" ".join(out))
 PY
 )
-expect "a 256-byte read gets a list of one action (version 1, archive 1)" "1 1 1" "$small"
+expect "reads of 120 and 256 bytes get lists of 1 and 3 actions (length:version:count:archive)" \
+	"112:1:1:1 256:1:3:1" "$small"
 expect "closing without copying gives it back" 100 "$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'action=ARCHIVE')"
 timeout "$(scaled 300)" lhsm_copytool --once $T 2>"$work/batch.log" || bad "copytool on 100 actions: $(tail -n3 "$work/batch.log")"
 expect "one read hands out the 100 actions" 100 "$(grep -c 'ARCHIVE .* done in' "$work/batch.log")"
