@@ -25,6 +25,7 @@ use kernel::{
 };
 
 mod api;
+#[allow(dead_code, unreachable_pub)]
 mod attrs;
 mod capture;
 #[allow(dead_code, unreachable_pub)]
