@@ -325,6 +325,31 @@ fn main() {
     after.extend([2, 1, 0, 0]);
     seeds.push(("hsm_copy_state", "xattr", tagged(3, &attrs, &after)));
 
+    // chown ids, utimensat's tv_nsec pair, an la_valid, then an xattr name.
+    let omit = rustre_logic::attrs::UTIME_OMIT;
+    for (n, uid, gid, a, m, valid, name) in [
+        (
+            "chown_uid",
+            1000u64,
+            0xffff_ffffu64,
+            omit,
+            5i64,
+            0x14u32,
+            &b"user.k"[..],
+        ),
+        ("touch_m", u64::MAX, 3, omit, 7, 0xe, b"trusted.lov"),
+        ("acl", 1, 2, omit, omit, 0x7, b"system.posix_acl_access"),
+        ("hsm", 0, 0, 0, 0, 0x5, b"trusted.hsm"),
+    ] {
+        let mut b = Vec::new();
+        for v in [uid, gid, a as u64, m as u64] {
+            b.extend(v.to_le_bytes());
+        }
+        b.extend(valid.to_le_bytes());
+        b.extend(name);
+        seeds.push(("setattr_args", n, b));
+    }
+
     let mut argv = Vec::new();
     argv.extend(1024u32.to_le_bytes());
     argv.extend(3u16.to_le_bytes());
