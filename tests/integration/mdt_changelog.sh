@@ -159,6 +159,20 @@ PY
 		t=$(grep -m1 " 0[45][A-Z]* .* $f$" "$work/$dir.txt" | sed 's/.* t=\(\[[^]]*\]\).*/\1/')
 		expect "$name: fid2path of the changelog FID of $f" "$work/$dir/$f" "$("$lfs" fid2path "$name" "$t" 2>&1)"
 	done
+	# lfs fid2path of every FID the records name: a file that still exists is found at a path
+	# whose FID is that FID, one that is gone is ENOENT (Lustre's fid2path: -ENOENT).
+	found=0 gone=0
+	for f in $(grep -o '\[0x[0-9a-f]*:0x[0-9a-f]*:0x[0-9a-f]*\]' "$work/$dir.txt" | sort -u); do
+		if p=$("$lfs" fid2path "$name" "$f" 2>"$work/f2p.err"); then
+			found=$((found + 1))
+			[ "$("$lfs" path2fid "$p")" = "$f" ] || bad "$name: fid2path $f gave $p, whose FID is $("$lfs" path2fid "$p")"
+		else
+			gone=$((gone + 1))
+			grep -q "No such file or directory" "$work/f2p.err" || bad "$name: fid2path $f: $(cat "$work/f2p.err")"
+		fi
+	done
+	[ "$found" -ge 3 ] && ok "$name: fid2path of every FID in the records ($found found, $gone gone)" ||
+		bad "$name: fid2path found only $found of the FIDs in the records"
 	root=$(grep -m1 " 04SLINK .* sym$" "$work/$dir.txt" | sed 's/.* p=\(\[[^]]*\]\).*/\1/')
 	expect "$name: fid2path of the root's FID" "$work/$dir" "$("$lfs" fid2path "$name" "$root" 2>&1)"
 	# FID of the renamed file is its CREAT tfid (stable across rename).
