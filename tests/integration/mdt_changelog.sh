@@ -85,7 +85,8 @@ for line in open(sys.argv[1]):
     f = line.split()
     m = re.search(r" p=\[[^]]*\] (\S+)", line)
     print(f[1] + "/" + (m.group(1) if m else ""))' "$work/$dir.txt" | xargs)
-	# As Lustre's MDD: no MTIME or CTIME record for an object that already has one (here the
+	# As Lustre's MDD (mdd_changelog_data_store, mod_cltime): no MTIME or CTIME record for an
+	# object that already has one (here the
 	# CREAT), so neither touch nor the append makes one.
 	want="01CREAT/f 11CLOSE/ 02MKDIR/dir 03HLINK/hard 04SLINK/sym 05MKNOD/fifo 11CLOSE/ 13TRUNC/ 11CLOSE/ 14SATTR/ 15XATTR/ 15XATTR/ 08RENME/g 01CREAT/t 11CLOSE/ 08RENME/t 06UNLNK/hard 06UNLNK/t 07RMDIR/dir"
 	[ "$xattr_ok" = 1 ] || want=${want/ 15XATTR\/ 15XATTR\/}
@@ -107,16 +108,22 @@ for line in open(sys.argv[1]):
 	grep -q "08RENME .*0x1 t=\[0x.*\] .* t s=\[.*\] sp=\[.*\] g$" "$work/$dir.txt" && ok "$name: rename over last link has CLF_RENAME_LAST" || bad "$name: rename-over line"
 	grep -q "06UNLNK .*0x1 t=.* t$" "$work/$dir.txt" && ok "$name: last unlink flagged" || bad "$name: UNLNK last"
 	grep -q "06UNLNK .*0x0 t=.* hard$" "$work/$dir.txt" && ok "$name: non-last unlink not flagged" || bad "$name: UNLNK not last"
-	# Per-type flag bits as Lustre's MDD sets them (Documentation/mdt.rst, "Records").
+	# Per-type flag bits as Lustre's MDD sets them (Documentation/mdt.rst, "Records"); the
+	# Lustre function each value comes from is named with its check. RENME (mdd_rename:
+	# CLF_RENAME_LAST) and UNLNK (mdd_unlink: CLF_UNLINK_LAST when no link is left) are above;
+	# CREAT, MKDIR, HLINK, SLINK and MKNOD have no type flags (mdd_changelog_ns_store).
+	# mdd_unlink: a removed directory is always a dead object, so RMDIR has CLF_UNLINK_LAST.
 	grep -q "07RMDIR .*0x1 t=.* dir$" "$work/$dir.txt" && ok "$name: RMDIR has CLF_UNLINK_LAST" || bad "$name: RMDIR line: $(grep 07RMDIR "$work/$dir.txt")"
-	# touch f: O_WRONLY|O_CREAT that created f; CLOSE: MDS_FMODE_WRITE|MDS_OPEN_CREAT, no open extension.
+	# touch f: O_WRONLY|O_CREAT that created f. mdd_close -> mdd_changelog_data_store: CLOSE
+	# has the low open flags, MDS_FMODE_WRITE|MDS_OPEN_CREAT, and no open extension.
 	close1=$(grep -m1 " 11CLOSE " "$work/$dir.txt")
 	case $close1 in
 	*" 0x42 t="*" ef=0x13 "*) ok "$name: CLOSE of a creating writer: flags 0x42, no open extension" ;;
 	*) bad "$name: first CLOSE: $close1" ;;
 	esac
 	if [ "$name" = lustre-MDT0000 ]; then
-		# OPEN: the same plus MDS_OPEN_CREATED, and the open extension (m=).
+		# mdd_open (flags from mdt_mfd_open, plus MDS_OPEN_CREATED for a creating open) and
+		# mdd_changelog_data_store_by_fid (CLFE_OPEN only for OPEN): the same plus 0x8, and m=.
 		open1=$(grep -m1 " 10OPEN " "$work/$dir.txt")
 		case $open1 in
 		*" 0x4a t="*" ef=0x17 "*" m=-w- "*) ok "$name: OPEN of a creating writer: flags 0x4a, m=-w-" ;;
@@ -125,12 +132,14 @@ for line in open(sys.argv[1]):
 		# echo >>f: O_WRONLY|O_APPEND on an existing file (the kernel keeps no O_CREAT after open).
 		grep -q " 10OPEN .* 0x402 t=.* m=-w- " "$work/$dir.txt" && ok "$name: OPEN for append: 0x402" || bad "$name: no OPEN 0x402"
 	fi
-	# la_valid in the low bits, as Lustre's mdd_attr_set: truncate SIZE|MTIME|CTIME, chmod
+	# la_valid in the low bits, as Lustre's mdd_attr_set (type by mdd_attr_set_changelog's
+	# precedence, TRUNC before SATTR): truncate SIZE|MTIME|CTIME, chmod
 	# MODE|CTIME.
 	grep -q " 13TRUNC .* 0xe t=" "$work/$dir.txt" && ok "$name: TRUNC has la_valid 0xe" || bad "$name: TRUNC line: $(grep 13TRUNC "$work/$dir.txt")"
 	grep -q " 14SATTR .* 0x14 t=" "$work/$dir.txt" && ok "$name: chmod SATTR has la_valid 0x14" || bad "$name: SATTR line: $(grep 14SATTR "$work/$dir.txt")"
 	if [ "$xattr_ok" = 1 ]; then
-		# setxattr and removexattr: XATTR with flags 0 and the name extension (CLFE_XATTR).
+		# mdd_xattr_set and mdd_xattr_del: XATTR with flags 0; mdd_changelog_data_store_by_fid
+		# adds the name extension (CLFE_XATTR) for XATTR.
 		expect "$name: XATTR records carry the name (ef=0x1b, x=user.k)" 2 \
 			"$(grep -c " 15XATTR .* 0x0 t=.* ef=0x1b u=0:0 nid=0@lo x=user.k p=" "$work/$dir.txt")"
 	fi
