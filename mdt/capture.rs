@@ -74,6 +74,10 @@ fn mds_open_flags(o: &OpenInfo, created: bool) -> u32 {
     f
 }
 
+/// Room for an xattr name (at most `XATTR_NAME_MAX`, 255 bytes) with its NUL and one byte
+/// more, so that a name cut short is told from one that fits.
+const XNAME_BUF: usize = EXT_XATTR_LEN + 1;
+
 /// What the system call the task is in says about an attribute event.
 enum Cause {
     /// A `setattr()` with these `la_valid` bits.
@@ -89,6 +93,10 @@ enum Cause {
 /// calls an architecture lacks (the old ones asm-generic dropped) are -1 and match nothing.
 fn cause() -> Cause {
     use bindings as b;
+    // The argument layouts below are those of 64-bit ABIs (32-bit ids, 64-bit timespecs).
+    if !cfg!(CONFIG_64BIT) {
+        return Cause::Unknown;
+    }
     let Some((nr, a)) = current::syscall() else {
         return Cause::Unknown;
     };
@@ -156,7 +164,7 @@ fn cause() -> Cause {
 
 /// The record an attribute event makes: type, low flags, and for XATTR the length of the name
 /// read into `xname`. `None` for no record.
-fn attr_record(setattr: bool, xname: &mut [u8; EXT_XATTR_LEN]) -> Option<(u32, u16, usize)> {
+fn attr_record(setattr: bool, xname: &mut [u8; XNAME_BUF]) -> Option<(u32, u16, usize)> {
     match cause() {
         Cause::Xattr(at) => {
             // Lustre records XATTR with the name; a name not resident (it was copied in by
@@ -180,7 +188,7 @@ fn attr_record(setattr: bool, xname: &mut [u8; EXT_XATTR_LEN]) -> Option<(u32, u
 fn record_type(
     ev: &Event<'_>,
     inode: &InodeInfo,
-    xname: &mut [u8; EXT_XATTR_LEN],
+    xname: &mut [u8; XNAME_BUF],
 ) -> Option<(u32, u16, usize)> {
     let m = ev.mask();
     let t = |rtype| Some((rtype, 0, 0));
@@ -229,7 +237,7 @@ fn record_type(
 impl SbHandler for Changelog {
     fn event(&self, ev: &Event<'_>) {
         let Some(inode) = ev.inode() else { return };
-        let mut xname = [0u8; EXT_XATTR_LEN];
+        let mut xname = [0u8; XNAME_BUF];
         let Some((rtype, flags, xlen)) = record_type(ev, &inode, &mut xname) else {
             return;
         };
@@ -237,11 +245,9 @@ impl SbHandler for Changelog {
             return;
         }
         // Lustre's MDD writes a time-only record only for an object without one since the
-        // changelog started; any record but OPEN (which Lustre writes another way) marks it.
-        if rtype != CL_OPEN
-            && self.seen(inode.ino)
-            && matches!(rtype, CL_MTIME | CL_CTIME | CL_ATIME)
-        {
+        // changelog started; any record written but OPEN (which Lustre writes another way)
+        // marks it, below.
+        if matches!(rtype, CL_MTIME | CL_CTIME | CL_ATIME) && self.has_record(inode.ino) {
             return;
         }
         let (sec, nsec) = current::real_time();
@@ -314,6 +320,10 @@ impl SbHandler for Changelog {
         if rec.name.len() > NAME_MAX || rec.sname.len() > NAME_MAX {
             return;
         }
-        let _ = self.append(&mut rec);
+        if let Ok(Some(_)) = self.append(&mut rec) {
+            if rtype != CL_OPEN {
+                self.note_record(inode.ino);
+            }
+        }
     }
 }

@@ -108,11 +108,11 @@ pub(crate) struct Changelog {
     /// Records dropped because memory for them could not be allocated.
     pub(crate) dropped: AtomicU64,
     /// Inode numbers that have a record since the target was attached, one per slot (a slot
-    /// keeps the last one hashed to it; 0 is empty). Capture writes a time-only record
+    /// keeps the last one hashed to it; 0 is empty; only records actually queued count). Capture writes a time-only record
     /// (MTIME, CTIME) only for an inode not found here, as Lustre's MDD writes one only for
     /// an object with no record since the changelog started (`mod_cltime`). Lock-free: a lost
     /// race writes one record more, never one less.
-    pub(crate) recent: KVec<AtomicU64>,
+    pub(crate) recent: KVVec<AtomicU64>,
     #[pin]
     pub(crate) state: Mutex<State>,
     /// Wakes the flusher.
@@ -177,7 +177,7 @@ impl Changelog {
             0
         };
         let file_id = file.identity();
-        let mut recent = KVec::with_capacity(RECENT_SLOTS, GFP_KERNEL)?;
+        let mut recent = KVVec::with_capacity(RECENT_SLOTS, GFP_KERNEL)?;
         for _ in 0..RECENT_SLOTS {
             recent.push(AtomicU64::new(0), GFP_KERNEL)?;
         }
@@ -234,15 +234,24 @@ impl Changelog {
         rtype < CL_LAST && self.live_mask.load(Ordering::Relaxed) & (1 << rtype) != 0
     }
 
-    /// Notes that inode `ino` has a record; returns whether it had one already (as far as
-    /// [`Changelog::recent`] remembers).
-    pub(crate) fn seen(&self, ino: u64) -> bool {
+    /// The slot of [`Changelog::recent`] for inode `ino`.
+    fn recent_slot(&self, ino: u64) -> Option<&AtomicU64> {
         // Fibonacci hashing: consecutive inode numbers spread over the slots.
         let h = ino.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 52;
-        let Some(slot) = usize::try_from(h).ok().and_then(|i| self.recent.get(i)) else {
-            return false;
-        };
-        slot.swap(ino, Ordering::Relaxed) == ino
+        usize::try_from(h).ok().and_then(|i| self.recent.get(i))
+    }
+
+    /// Whether inode `ino` has a record, as far as [`Changelog::recent`] remembers.
+    pub(crate) fn has_record(&self, ino: u64) -> bool {
+        self.recent_slot(ino)
+            .is_some_and(|s| s.load(Ordering::Relaxed) == ino)
+    }
+
+    /// Remembers that inode `ino` has a record.
+    pub(crate) fn note_record(&self, ino: u64) {
+        if let Some(s) = self.recent_slot(ino) {
+            s.store(ino, Ordering::Relaxed);
+        }
     }
 
     /// Appends a record, giving it the next index; returns the index, or `None` if the type

@@ -111,10 +111,11 @@ impl<O: Observe> Observation<O> {
         .pin_chain(|this| {
             // Shared from here on: the callbacks borrow it too, from the first one on.
             let this: &Self = this.into_ref().get_ref();
-            // SAFETY: `this` is pinned, so `ops` stays where it is until `drop` unregisters it;
-            // the trampolines only use it as an `Observation<O>`, which it is (first field of
-            // a `repr(C)` struct).
-            result(unsafe { rustre_mdt_observe(&this.ops) })
+            // SAFETY: `this` is pinned, so `ops` stays where it is until `drop` unregisters it.
+            // The pointer is made from the whole `Observation<O>` (so it may be used for all of
+            // it), and `ops` is its first field in a `repr(C)` struct: the trampolines turn it
+            // back into the `Observation<O>` it is.
+            result(unsafe { rustre_mdt_observe(core::ptr::from_ref(this).cast::<Observer>()) })
         })
     }
 
@@ -129,7 +130,7 @@ impl<O: Observe> PinnedDrop for Observation<O> {
     fn drop(self: Pin<&mut Self>) {
         // SAFETY: `ops` was registered by `new` (unregistering one that is not, when
         // registration failed, is a no-op); no callback runs after this returns.
-        unsafe { rustre_mdt_unobserve(&self.ops) };
+        unsafe { rustre_mdt_unobserve(core::ptr::from_ref(&*self).cast::<Observer>()) };
     }
 }
 

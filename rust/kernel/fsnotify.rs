@@ -556,13 +556,19 @@ pub mod current {
 
     /// Copies the NUL-terminated string at `addr` of the task's memory into `buf` without
     /// sleeping; returns its length (without the NUL), or `None` if it is not all resident or
-    /// does not fit with its NUL.
+    /// is not shorter than `buf` (a string of `buf.len() - 1` bytes cannot be told from one
+    /// that was cut, so it is refused too).
     pub fn read_user_str_nofault(addr: usize, buf: &mut [u8]) -> Option<usize> {
         let src = crate::uaccess::UserPtr::from_addr(addr).as_const_ptr();
         let len = isize::try_from(buf.len()).ok()?;
         // SAFETY: `buf` is valid for writes of `len` bytes; the function checks `src` and
         // never takes a page fault.
         let n = unsafe { bindings::strncpy_from_user_nofault(buf.as_mut_ptr().cast(), src, len) };
-        usize::try_from(n).ok().filter(|&n| n < buf.len())
+        // The length with its NUL, or `len` when the string was cut.
+        let n = usize::try_from(n).ok()?;
+        if n == 0 || n >= buf.len() {
+            return None;
+        }
+        Some(n - 1)
     }
 }
