@@ -174,7 +174,8 @@ PY
 	for f in $(grep -o '\[0x[0-9a-f]*:0x[0-9a-f]*:0x[0-9a-f]*\]' "$work/$dir.txt" | sort -u); do
 		if p=$("$lfs" fid2path "$name" "$f" 2>"$work/f2p.err"); then
 			found=$((found + 1))
-			[ "$("$lfs" path2fid "$p")" = "$f" ] || bad "$name: fid2path $f gave $p, whose FID is $("$lfs" path2fid "$p")"
+			# path2fid follows a symlink (here a dangling one): only other files compare.
+			[ -L "$p" ] || [ "$("$lfs" path2fid "$p")" = "$f" ] || bad "$name: fid2path $f gave $p, whose FID is $("$lfs" path2fid "$p")"
 		else
 			gone=$((gone + 1))
 			grep -q "No such file or directory" "$work/f2p.err" || bad "$name: fid2path $f: $(cat "$work/f2p.err")"
