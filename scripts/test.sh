@@ -122,8 +122,14 @@ for rcf in "$out"/integration-*.rc; do
 		skipped=$((skipped + 1))
 		echo "$name: SKIPPED: $(tail -n1 "$out/$name.log")"
 	else
-		fail 1 "$name (see $out/$name.log)"
-		echo "$name: FAILED"
+		rc=$(cat "$rcf")
+		why="exit $rc"
+		[ "$rc" = 124 ] && why="killed by its time limit in tests/vm/guest.sh"
+		fail 1 "$name: $why (see $out/$name.log)"
+		echo "$name: FAILED ($why)"
+		# The failed checks and the end of the log, so that a CI log alone says what broke.
+		grep -E '^(\[ *[0-9]+ s\] )?FAIL' "$out/$name.log" | head -n 20 | sed 's/^/  /'
+		tail -n 5 "$out/$name.log" | sed 's/^/  | /'
 	fi
 done
 

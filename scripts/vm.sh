@@ -46,6 +46,11 @@ accel=(--disable-kvm)
 # Kernel command line: a large log buffer so the guest's dmesg keeps every KUnit line, and
 # lockdep / kmemleak on.
 append="log_buf_len=8M kmemleak=on panic_on_warn=0 oops=panic panic=-1"
+# The root (the host's, over 9p) with the guest's page and dentry caches: virtme-ng mounts it
+# uncached, and every exec then reads the program and its libraries over 9p again, which under
+# TCG costs about half a second per process. The host does not change the checkout while a
+# guest runs, and OUTDIR is a mount of its own, uncached. The kernel takes the last rootflags=.
+append+=" rootflags=version=9p2000.L,trans=virtio,access=any,msize=524288,cache=loose"
 # KASAN guests run with 4-level paging. With 5-level paging (QEMU's TCG CPU has LA57), most
 # likely an interrupt that arrives while identify_boot_cpu() rebuilds the CPU feature bits
 # sees LA57 cleared, so KASAN takes the direct map (0xff11...) for a wild address and reports

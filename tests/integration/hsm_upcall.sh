@@ -6,7 +6,10 @@
 # byte for byte, hsm_state, CL_HSM records through the changelog device, remove, release and
 # restore through the coordinator and lhsm_copytool (on tmpfs and ext4), and the faults: an
 # upcall that fails, is missing, relative, group-writable, not executable or hangs, a worker
-# killed mid-archive, a queue on a full filesystem, and a non-root user.
+# killed mid-archive, a queue on a full filesystem, and a non-root user. Every archive runs
+# the worker chain (several processes), about 1-2.5 s under TCG: the 250 archives take most of
+# the time.
+# time limit: 1500 s
 set -u
 mods=${RUSTRE_MODDIR:?} top=${RUSTRE_TOP:?}
 rel=$top/tools/target/release

@@ -6,6 +6,9 @@
 #   tests/vm/guest.sh test OUTDIR MODDIR   KUnit suites of every module, then integration tests
 #   tests/vm/guest.sh demo OUTDIR MODDIR   load the modules and show them working
 #
+# RUSTRE_ONLY=NAME[,NAME...] (test mode) runs only those integration tests and no KUnit suite:
+# for a developer reproducing one failure.
+#
 # KUnit output of each module goes to OUTDIR/kunit-<module>.log (KTAP, parsed on the host);
 # each integration test's output to OUTDIR/integration-<name>.log and its exit status to
 # OUTDIR/integration-<name>.rc. OUTDIR/dmesg.log and OUTDIR/kmemleak.txt are scanned for kernel
@@ -37,8 +40,10 @@ kmemleak_check() {
 }
 
 run_tests() {
-	local m f start name rc deps d
+	local m f start name rc deps d limit
 	dmesg -t >"$out/boot.log"
+	only=,${RUSTRE_ONLY:-},
+	[ "$only" = ,, ] || MODULES=
 	for m in $MODULES; do
 		f=$(ko "$m")
 		if [ -z "$f" ]; then
@@ -60,8 +65,11 @@ run_tests() {
 	for f in "$top"/tests/integration/*.sh; do
 		[ -e "$f" ] || continue
 		name=$(basename "$f" .sh)
+		[ "$only" = ,, ] || [[ $only == *,$name,* ]] || continue
 		echo "guest: integration $name"
-		RUSTRE_MODDIR=$mods RUSTRE_TOP=$top timeout $((600 * ${RUSTRE_TIMEOUT_SCALE:-1})) bash "$f" >"$out/integration-$name.log" 2>&1
+		# A limit that only catches a hang: 600 s, or the script's "# time limit: N s" line.
+		limit=$(sed -n 's/^# time limit: \([0-9]\+\) s$/\1/p' "$f" | head -n1)
+		RUSTRE_MODDIR=$mods RUSTRE_TOP=$top timeout $((${limit:-600} * ${RUSTRE_TIMEOUT_SCALE:-1})) bash "$f" >"$out/integration-$name.log" 2>&1
 		rc=$?
 		echo $rc >"$out/integration-$name.rc"
 		tail -n 20 "$out/integration-$name.log"
