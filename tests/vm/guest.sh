@@ -40,7 +40,7 @@ kmemleak_check() {
 }
 
 run_tests() {
-	local m f start name rc deps d limit
+	local m f start name rc deps d limit only
 	dmesg -t >"$out/boot.log"
 	only=,${RUSTRE_ONLY:-},
 	[ "$only" = ,, ] || MODULES=
