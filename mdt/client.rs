@@ -77,6 +77,46 @@ pub trait Observe: Sync {
     fn detaching(&self, id: *const c_void);
 }
 
+/// What an observer keeps for each attached target (its devices, its parameters), found by
+/// the target's handle ([`Target::as_raw`]).
+///
+/// An entry goes in when [`Observe::attached`] has built it and comes out in
+/// [`Observe::detaching`]; it is dropped after the list's lock is released, since dropping it
+/// unregisters devices and parameters, which waits for their users.
+#[pin_data]
+pub struct PerTarget<T> {
+    /// The entries with the address of their target's handle. Taken inside `rustre_mdt`'s
+    /// registry lock (the observer callbacks run under it), never the other way round.
+    #[pin]
+    list: kernel::sync::Mutex<KVec<(usize, T)>>,
+}
+
+impl<T> PerTarget<T> {
+    /// An empty list whose lock lockdep reports as `name`.
+    pub fn new(name: &'static CStr) -> impl PinInit<Self> {
+        pin_init!(Self {
+            list <- kernel::sync::Mutex::new(KVec::new(), name, kernel::static_lock_class!()),
+        })
+    }
+
+    /// Adds the entry of the target with handle `id`.
+    pub fn insert(&self, id: *const c_void, entry: T) -> Result {
+        self.list.lock().push((id as usize, entry), GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Drops the entry of the target with handle `id`, if there is one, outside the lock.
+    pub fn remove(&self, id: *const c_void) {
+        let mut list = self.list.lock();
+        let Some(i) = list.iter().position(|(raw, _)| *raw == id as usize) else {
+            return;
+        };
+        let entry = list.remove(i);
+        drop(list);
+        drop(entry);
+    }
+}
+
 /// An observer registered with `rustre_mdt` for as long as it exists.
 ///
 /// It is pinned because `rustre_mdt` keeps a pointer to its `ops`, which the callbacks get

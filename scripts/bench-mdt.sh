@@ -4,11 +4,12 @@
 # Changelog capture cost against capture off, fatrace and inotifywait
 # (tests/bench/mdt_bench.sh) in one VM boot.
 #
-#   scripts/bench-mdt.sh [FILES [ROUNDS]]     default 100000 files, 3 rounds
+#   scripts/bench-mdt.sh [FILES [ROUNDS]]     default 100000 files, 3 rounds;
+#       PROFILE=1 adds a perf profile of the guest during one more captured load
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/build/vm/bench-mdt
 make -C "$top" -s modules tools || exit 1
 VM_TIMEOUT=${VM_TIMEOUT:-3000} bash "$top/scripts/vm.sh" "$out" \
-	"bash tests/bench/mdt_bench.sh '$top/build/modules' '$top' ${1:-100000} ${2:-3}" |
-	grep -E '^(load|round|mdt_bench)'
+	"PROFILE=${PROFILE:-0} bash tests/bench/mdt_bench.sh '$top/build/modules' '$top' ${1:-100000} ${2:-3}" |
+	grep -E '^(load|round|profile|mdt_bench)'

@@ -103,24 +103,17 @@ struct ChlgDevice {
     target: client::Target,
 }
 
-/// A registered device, and the target handle it was made for.
-struct DevEntry {
-    raw: usize,
-    _reg: Pin<KBox<Registration<Reader>>>,
-}
-
 /// Creates and removes the devices as targets come and go.
 #[pin_data]
 struct Devices {
-    /// The device of every attached target. Locked inside `rustre_mdt`'s registry lock (the
-    /// callbacks run under it); a device is dropped outside ours.
+    /// The device of every attached target.
     #[pin]
-    list: Mutex<KVec<DevEntry>>,
+    devices: client::PerTarget<Pin<KBox<Registration<Reader>>>>,
 }
 
 impl client::Observe for Devices {
     fn attached(&self, target: client::Target, name: &CStr) {
-        let raw = target.as_raw() as usize;
+        let id = target.as_raw();
         let res = (|| -> Result {
             let devname = CString::try_from_fmt(fmt!("changelog-{}", name))?;
             let dev = Arc::new(ChlgDevice { target }, GFP_KERNEL)?;
@@ -128,10 +121,7 @@ impl client::Observe for Devices {
                 Registration::<Reader>::register(devname, 0o600, dev),
                 GFP_KERNEL,
             )?;
-            self.list
-                .lock()
-                .push(DevEntry { raw, _reg: reg }, GFP_KERNEL)?;
-            Ok(())
+            self.devices.insert(id, reg)
         })();
         if let Err(e) = res {
             pr_err!("cannot create /dev/changelog-{}: {:?}\n", name, e);
@@ -139,13 +129,7 @@ impl client::Observe for Devices {
     }
 
     fn detaching(&self, id: *const c_void) {
-        let mut devs = self.list.lock();
-        if let Some(i) = devs.iter().position(|d| d.raw == id as usize) {
-            if let Ok(d) = devs.remove(i) {
-                drop(devs);
-                drop(d);
-            }
-        }
+        self.devices.remove(id);
     }
 }
 
@@ -833,7 +817,7 @@ impl kernel::InPlaceModule for ChangelogChardev {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             devices <- client::Observation::new(try_pin_init!(Devices {
-                list <- new_mutex!(KVec::new(), "changelog_chardev::devices"),
+                devices <- client::PerTarget::new(c"changelog_chardev::devices"),
             }? Error)),
             _: {
                 pr_info!(

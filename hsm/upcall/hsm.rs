@@ -869,30 +869,40 @@ impl Hsm {
         out.fill(0);
         let mut next = Some(first);
         while let Some(mut it) = next.take() {
+            // Active and listed among the cookies first (both reserved above, so neither push
+            // fails), then encoded: nothing is in the list that the coordinator does not hold
+            // as running.
+            it.agent = agent;
+            let (cookie, compound, flags) = (it.cookie, it.compound, it.flags);
+            if let Err(e) = cdt.active.push_within_capacity(it) {
+                cdt.requeue(e.0);
+                break;
+            }
+            if cookies.push_within_capacity(cookie).is_err() {
+                if let Some(it) = cdt.active.pop() {
+                    cdt.requeue(it);
+                }
+                break;
+            }
+            let Some(it) = cdt.active.last() else { break };
             let item = uapi::ActionItem {
                 action: it.action as u32,
                 fid: it.fid,
                 dfid: it.fid,
                 offset: 0,
                 length: u64::MAX,
-                cookie: it.cookie,
+                cookie,
                 ..Default::default()
             };
             at = uapi::ActionList::encode_item(out, at, &item, &it.data);
             hal.count += 1;
-            if it.compound != hal.compound_id {
+            if compound != hal.compound_id {
                 // Lustre's lists name no request when they gather several.
                 hal.compound_id = 0;
             }
             // Lustre's list carries the flags of its last action.
-            hal.flags = it.flags;
-            it.agent = agent;
-            let cookie = it.cookie;
-            if let Err(e) = cdt.active.push_within_capacity(it) {
-                cdt.requeue(e.0);
-                break;
-            }
-            if cookies.push_within_capacity(cookie).is_err() || cookies.len() >= room {
+            hal.flags = flags;
+            if cookies.len() >= room {
                 break;
             }
             let free = out.len().saturating_sub(at);
@@ -907,7 +917,7 @@ impl Hsm {
     }
 
     /// Puts back actions handed out by [`Hsm::next_actions`] that never reached the copytool
-    /// (its buffer faulted).
+    /// (its buffer faulted); those cancelled meanwhile are dropped, as on a copytool's exit.
     pub(crate) fn give_back(&self, cookies: &[u64]) {
         let mut cdt = self.cdt.lock();
         if cdt.reserve_retry(cookies.len()).is_err() {
@@ -917,7 +927,9 @@ impl Hsm {
         for cookie in cookies.iter().rev() {
             if let Some(i) = cdt.active.iter().position(|it| it.cookie == *cookie) {
                 if let Ok(it) = cdt.active.remove(i) {
-                    cdt.requeue(it);
+                    if !it.canceled {
+                        cdt.requeue(it);
+                    }
                 }
             }
         }

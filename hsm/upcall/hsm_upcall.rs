@@ -10,9 +10,7 @@
 //!
 //! See `Documentation/hsm-upcall.rst`.
 
-use kernel::{
-    debugfs::Scope, miscfile::Registration, new_mutex, prelude::*, str::CString, sync::Mutex,
-};
+use kernel::{debugfs::Scope, miscfile::Registration, prelude::*, str::CString};
 
 use kernel::ffi::c_void;
 
@@ -60,7 +58,6 @@ pub(crate) use logfmt::{BStr, D};
 /// The HSM device and parameters of one target. Dropping it removes the parameters first (no
 /// callback runs after that), then the device.
 struct Entry {
-    raw: usize,
     _params: Pin<KBox<Scope<params::ParamData>>>,
     _reg: Pin<KBox<Registration<device::HsmFile>>>,
 }
@@ -71,15 +68,13 @@ struct Targets {
     /// `lustre/mdt/`, taken at load: `rustre_mdt` hands it out under the lock it holds when
     /// it calls observers.
     mdt: kernel::debugfs::Dir,
-    /// The HSM side of every attached target. Locked inside `rustre_mdt`'s registry lock (the
-    /// callbacks run under it); an entry is dropped outside ours.
+    /// The HSM side of every attached target.
     #[pin]
-    entries: Mutex<KVec<Entry>>,
+    entries: client::PerTarget<Entry>,
 }
 
 impl Targets {
     fn create(&self, target: client::Target, name: &CStr) -> Result<Entry> {
-        let raw = target.as_raw() as usize;
         let hsm = Hsm::new(target, name)?;
         let params = params::create(&self.mdt, hsm.clone())?;
         let devname = CString::try_from_fmt(fmt!("hsm-{}", name))?;
@@ -88,7 +83,6 @@ impl Targets {
             GFP_KERNEL,
         )?;
         Ok(Entry {
-            raw,
             _params: params,
             _reg: reg,
         })
@@ -97,22 +91,17 @@ impl Targets {
 
 impl client::Observe for Targets {
     fn attached(&self, target: client::Target, name: &CStr) {
+        let id = target.as_raw();
         let res = self
             .create(target, name)
-            .and_then(|e| self.entries.lock().push(e, GFP_KERNEL).map_err(Into::into));
+            .and_then(|e| self.entries.insert(id, e));
         if let Err(e) = res {
             pr_err!("cannot set up HSM for {}: {:?}\n", name, e);
         }
     }
 
     fn detaching(&self, id: *const c_void) {
-        let mut entries = self.entries.lock();
-        if let Some(i) = entries.iter().position(|e| e.raw == id as usize) {
-            if let Ok(e) = entries.remove(i) {
-                drop(entries);
-                drop(e);
-            }
-        }
+        self.entries.remove(id);
     }
 }
 
@@ -130,7 +119,7 @@ impl kernel::InPlaceModule for HsmUpcall {
                 // Not under any lock of ours: rustre_mdt takes its own, and calls us with it
                 // held.
                 mdt: client::mdt_params_dir()?,
-                entries <- new_mutex!(KVec::new(), "hsm_upcall::targets"),
+                entries <- client::PerTarget::new(c"hsm_upcall::targets"),
             }? Error)),
         }? Error)
     }

@@ -12,6 +12,7 @@
 # capture off and the events each kept: rustre's records (durable, after a sync), the lines
 # fatrace and inotifywait wrote. The two tools keep nothing across a crash and drop events
 # when their queue overflows; rustre's records are in the catalog.
+# PROFILE=1 adds a perf profile of the guest during one more rustre load.
 # A benchmark, not a test: nothing is asserted.
 set -u
 mods=$1 top=$2 n=${3:-100000} rounds=${4:-3}
@@ -125,5 +126,28 @@ for r in $(seq 1 "$rounds"); do
 			r, off, on, on / off, eon, fa, fa / off, efa, ino, ino / off, ein
 	}'
 done
+
+# PROFILE=1: where the time of a captured load goes, the whole guest sampled with perf
+# (cpu-clock, call graphs) during one rustre load, hottest symbols printed, each with its
+# share of all samples and with its callees (children).
+if [ "${PROFILE:-0}" = 1 ]; then
+	# Debian's perf wrapper looks for a perf of the running kernel's version: call the binary.
+	perf=$(ls /usr/bin/perf_* /usr/lib/linux-tools-*/perf 2>/dev/null | tail -n1)
+	perf=${perf:-perf}
+	p=$(mktemp -d)
+	"$lctl" mdt_attach bench-MDT0000 "$mnt" "$cat/bench.llog" >/dev/null || exit 1
+	"$lctl" --device bench-MDT0000 changelog_register -n >/dev/null
+	if "$perf" record -q -a -g -e cpu-clock -F 2000 -o "$p/perf.data" -- \
+		bash -c "$(declare -f load); mnt=$mnt n=$n load" >/dev/null 2>"$p/err"; then
+		"$perf" report -i "$p/perf.data" --stdio --no-children --sort symbol --percent-limit 0.7 \
+			2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 45 | sed 's/^/profile self: /'
+		"$perf" report -i "$p/perf.data" --stdio --children --sort symbol --percent-limit 2 \
+			2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 45 | sed 's/^/profile children: /'
+	else
+		echo "profile: perf record failed: $(head -n 3 "$p/err")"
+	fi
+	"$lctl" mdt_detach bench-MDT0000
+	rm -rf "$p" "$cat/bench.llog"
+fi
 rmmod rustre_mdt
 umount "$mnt" "$cat"
