@@ -89,10 +89,61 @@ enum Cause {
     Unknown,
 }
 
-/// Reads the system call the task is in. The numbers are the architecture's own (`__NR_*`);
+/// How the arguments of a system call that changes attributes say what it changed.
+#[derive(Clone, Copy)]
+enum Decode {
+    /// An xattr set or removal; the name's address is argument `n`.
+    XattrName(usize),
+    /// A mode change.
+    Mode,
+    /// An owner change; the uid is argument `n`, the gid the next.
+    Owner(usize),
+    /// A truncate (an open makes none but that of `O_TRUNC`).
+    Truncate,
+    /// `utime`, `utimes`, `futimesat`: both times, to now or given.
+    Utimes,
+    /// `utimensat`: the times (or `UTIME_NOW`/`UTIME_OMIT`) at argument 2.
+    Utimensat,
+}
+
+/// The system calls that change attributes, by the architecture's own numbers (`__NR_*`);
 /// calls an architecture lacks (the old ones asm-generic dropped) are -1 and match nothing.
-fn cause() -> Cause {
+const CALLS: [(i64, Decode); 27] = {
     use bindings as b;
+    use Decode::*;
+    [
+        (b::__NR_setxattr as i64, XattrName(1)),
+        (b::__NR_lsetxattr as i64, XattrName(1)),
+        (b::__NR_fsetxattr as i64, XattrName(1)),
+        (b::__NR_removexattr as i64, XattrName(1)),
+        (b::__NR_lremovexattr as i64, XattrName(1)),
+        (b::__NR_fremovexattr as i64, XattrName(1)),
+        (b::__NR_setxattrat as i64, XattrName(3)),
+        (b::__NR_removexattrat as i64, XattrName(3)),
+        (b::RUSTRE_NR_CHMOD as i64, Mode),
+        (b::__NR_fchmod as i64, Mode),
+        (b::__NR_fchmodat as i64, Mode),
+        (b::__NR_fchmodat2 as i64, Mode),
+        (b::RUSTRE_NR_CHOWN as i64, Owner(1)),
+        (b::RUSTRE_NR_LCHOWN as i64, Owner(1)),
+        (b::__NR_fchown as i64, Owner(1)),
+        (b::__NR_fchownat as i64, Owner(2)),
+        (b::RUSTRE_NR_TRUNCATE as i64, Truncate),
+        (b::__NR_ftruncate as i64, Truncate),
+        (b::RUSTRE_NR_OPEN as i64, Truncate),
+        (b::RUSTRE_NR_CREAT as i64, Truncate),
+        (b::__NR_openat as i64, Truncate),
+        (b::__NR_openat2 as i64, Truncate),
+        (b::__NR_open_by_handle_at as i64, Truncate),
+        (b::RUSTRE_NR_UTIME as i64, Utimes),
+        (b::RUSTRE_NR_UTIMES as i64, Utimes),
+        (b::RUSTRE_NR_FUTIMESAT as i64, Utimes),
+        (b::__NR_utimensat as i64, Utimensat),
+    ]
+};
+
+/// Reads the system call the task is in (see [`CALLS`]) and what its arguments say.
+fn cause() -> Cause {
     // The argument layouts below are those of 64-bit ABIs (32-bit ids, 64-bit timespecs).
     if !cfg!(CONFIG_64BIT) {
         return Cause::Unknown;
@@ -100,66 +151,35 @@ fn cause() -> Cause {
     let Some((nr, a)) = current::syscall() else {
         return Cause::Unknown;
     };
-    let is = |c: u32| nr == i64::from(c);
-    let old = |c: i32| c >= 0 && nr == i64::from(c);
-    if is(b::__NR_setxattr)
-        || is(b::__NR_lsetxattr)
-        || is(b::__NR_fsetxattr)
-        || is(b::__NR_removexattr)
-        || is(b::__NR_lremovexattr)
-        || is(b::__NR_fremovexattr)
-    {
-        return Cause::Xattr(a[1]);
-    }
-    if is(b::__NR_setxattrat) || is(b::__NR_removexattrat) {
-        return Cause::Xattr(a[3]);
-    }
-    if old(b::RUSTRE_NR_CHMOD)
-        || is(b::__NR_fchmod)
-        || is(b::__NR_fchmodat)
-        || is(b::__NR_fchmodat2)
-    {
-        return Cause::Setattr(attrs::CHMOD);
-    }
-    if old(b::RUSTRE_NR_CHOWN) || old(b::RUSTRE_NR_LCHOWN) || is(b::__NR_fchown) {
-        return Cause::Setattr(attrs::chown(a[1] as u64, a[2] as u64));
-    }
-    if is(b::__NR_fchownat) {
-        return Cause::Setattr(attrs::chown(a[2] as u64, a[3] as u64));
-    }
-    // The only attribute change an open makes is the truncate of O_TRUNC.
-    if old(b::RUSTRE_NR_TRUNCATE)
-        || is(b::__NR_ftruncate)
-        || old(b::RUSTRE_NR_OPEN)
-        || old(b::RUSTRE_NR_CREAT)
-        || is(b::__NR_openat)
-        || is(b::__NR_openat2)
-        || is(b::__NR_open_by_handle_at)
-    {
-        return Cause::Setattr(attrs::TRUNCATE);
-    }
-    if old(b::RUSTRE_NR_UTIME) || old(b::RUSTRE_NR_UTIMES) || old(b::RUSTRE_NR_FUTIMESAT) {
-        return Cause::Setattr(attrs::UTIMES);
-    }
-    if is(b::__NR_utimensat) {
-        // `const struct __kernel_timespec times[2]`: `tv_nsec` at 8 and 24.
-        let times = if a[2] == 0 {
-            None
-        } else {
-            let mut ts = [0u8; 32];
-            if !current::read_user_nofault(a[2], &mut ts) {
-                return Cause::Unknown;
-            }
-            let nsec = |at: usize| {
-                ts.get(at..at + 8)
-                    .and_then(|b| b.try_into().ok())
-                    .map_or(0, i64::from_ne_bytes)
+    let Some(&(_, how)) = CALLS.iter().find(|(n, _)| *n == nr) else {
+        return Cause::Unknown;
+    };
+    let arg = |n: usize| a.get(n).copied().unwrap_or(0);
+    match how {
+        Decode::XattrName(n) => Cause::Xattr(arg(n)),
+        Decode::Mode => Cause::Setattr(attrs::CHMOD),
+        Decode::Owner(n) => Cause::Setattr(attrs::chown(arg(n) as u64, arg(n + 1) as u64)),
+        Decode::Truncate => Cause::Setattr(attrs::TRUNCATE),
+        Decode::Utimes => Cause::Setattr(attrs::UTIMES),
+        Decode::Utimensat => {
+            // `const struct __kernel_timespec times[2]`: `tv_nsec` at 8 and 24.
+            let times = if arg(2) == 0 {
+                None
+            } else {
+                let mut ts = [0u8; 32];
+                if !current::read_user_nofault(arg(2), &mut ts) {
+                    return Cause::Unknown;
+                }
+                let nsec = |at: usize| {
+                    ts.get(at..at + 8)
+                        .and_then(|b| b.try_into().ok())
+                        .map_or(0, i64::from_ne_bytes)
+                };
+                Some((nsec(8), nsec(24)))
             };
-            Some((nsec(8), nsec(24)))
-        };
-        return attrs::utimensat(times).map_or(Cause::Unknown, Cause::Setattr);
+            attrs::utimensat(times).map_or(Cause::Unknown, Cause::Setattr)
+        }
     }
-    Cause::Unknown
 }
 
 /// The record an attribute event makes: type, low flags, and for XATTR the length of the name
