@@ -110,6 +110,22 @@ pub fn xattr_type(name: &[u8]) -> Option<u32> {
     }
 }
 
+/// The record of an xattr change whose name was read again from the caller's memory, after
+/// the system call had copied it in: type, and whether the record carries the name.
+///
+/// Another thread of the caller may have changed the name in between. Only a privileged caller
+/// (`CAP_SYS_ADMIN`, asked through `privileged` only when it matters) can change a name that
+/// [`xattr_type`] records other than as XATTR (`trusted.*`; the other prefixes are refused
+/// before any change), so for anyone else such a name is not the one that was changed: the
+/// change is recorded as XATTR without a name rather than hidden or mislabelled.
+pub fn xattr_record(name: &[u8], privileged: impl FnOnce() -> bool) -> Option<(u32, bool)> {
+    match xattr_type(name) {
+        Some(CL_SETXATTR) => Some((CL_SETXATTR, true)),
+        _ if !privileged() => Some((CL_SETXATTR, false)),
+        t => t.map(|t| (t, false)),
+    }
+}
+
 /// `(la_valid, record type, flags)` cases from Lustre's MDD for the commands people run,
 /// shared by the host tests and KUnit.
 pub const SETATTR_CASES: &[(&str, u32, u32, u16)] = &[
@@ -163,6 +179,21 @@ pub fn self_test() -> Result<(), &'static str> {
         if xattr_type(name) != want {
             return Err("xattr names");
         }
+    }
+    // A name that hides or relabels the change, re-read for an unprivileged caller; the
+    // privilege is not asked for a name that is recorded anyway.
+    let asked = core::cell::Cell::new(false);
+    if xattr_record(b"trusted.hsm", || false) != Some((CL_SETXATTR, false))
+        || xattr_record(b"trusted.lov", || false) != Some((CL_SETXATTR, false))
+        || xattr_record(b"trusted.hsm", || true).is_some()
+        || xattr_record(b"trusted.lov", || true) != Some((CL_LAYOUT, false))
+        || xattr_record(b"user.k", || {
+            asked.set(true);
+            false
+        }) != Some((CL_SETXATTR, true))
+        || asked.get()
+    {
+        return Err("xattr names re-read");
     }
     Ok(())
 }

@@ -188,11 +188,13 @@ fn attr_record(setattr: bool, xname: &mut [u8; XNAME_BUF]) -> Option<(u32, u16, 
     match cause() {
         Cause::Xattr(at) => {
             // Lustre records XATTR with the name; a name not resident (it was copied in by
-            // the call a moment ago, so hardly ever) still makes the record, without it.
+            // the call a moment ago, so hardly ever) still makes the record, without it, and
+            // so does a name the caller may have changed since (see `attrs::xattr_record`).
             match current::read_user_str_nofault(at, xname) {
                 Some(n) => {
-                    let t = attrs::xattr_type(xname.get(..n)?)?;
-                    Some((t, 0, if t == CL_SETXATTR { n } else { 0 }))
+                    let (t, with_name) =
+                        attrs::xattr_record(xname.get(..n)?, current::sys_admin)?;
+                    Some((t, 0, if with_name { n } else { 0 }))
                 }
                 None => Some((CL_SETXATTR, 0, 0)),
             }

@@ -73,29 +73,41 @@ impl InodeInfo {
     /// handle built from them.
     ///
     /// Number and generation identify an inode to whoever records them (a changelog FID, say)
-    /// only if `open_by_handle_at()` can find it by them later. tmpfs indexes an inode for that
-    /// lookup only when it first encodes a handle for it (`shmem_encode_fh`), so the handle is
-    /// encoded here and thrown away; for other filesystems this is a few loads. Encoders do
-    /// not sleep, except stacking ones that may allocate; the handler context allows both.
+    /// only if `open_by_handle_at()` can find it by them later. Most filesystems keep every
+    /// inode in the inode hash, where that lookup finds it; tmpfs puts an inode there only when
+    /// it first encodes a handle for it (`shmem_encode_fh`). So for an inode not in the hash a
+    /// handle is encoded here and thrown away (encoders do not sleep, except stacking ones that
+    /// may allocate; the handler context allows both); for the others this is a few loads.
+    /// Without a built-in `CONFIG_EXPORTFS` there are no file handles to find an inode by.
     ///
     /// # Safety
     ///
     /// `inode` must point to a live inode.
     unsafe fn read(inode: *const bindings::inode) -> Self {
-        let mut fh = [0u32; 32];
-        let mut words: c_int = 32;
-        // SAFETY: The caller guarantees `inode` is live; `fh` has room for `words` 32-bit
-        // words, which the encoder reads through `max_len` (`struct fid` is a union over such
-        // a buffer). A filesystem without handles fails with an error, which changes nothing.
-        let _ = unsafe {
-            bindings::exportfs_encode_inode_fh(
-                inode.cast_mut(),
-                fh.as_mut_ptr().cast(),
-                &mut words,
-                core::ptr::null_mut(),
-                0,
-            )
-        };
+        // SAFETY: The caller guarantees `inode` is live; `i_hash.pprev` is read without the
+        // hash lock, as `hlist_unhashed_lockless()` does: a stale answer only costs (or saves)
+        // one encoding, which is idempotent.
+        let unhashed = unsafe { core::ptr::read_volatile(&(*inode).i_hash.pprev) }.is_null();
+        #[cfg(CONFIG_EXPORTFS)]
+        if unhashed {
+            let mut fh = [0u32; 32];
+            let mut words: c_int = 32;
+            // SAFETY: The caller guarantees `inode` is live; `fh` has room for `words` 32-bit
+            // words, which the encoder reads through `max_len` (`struct fid` is a union over
+            // such a buffer). A filesystem without handles fails with an error, which changes
+            // nothing.
+            let _ = unsafe {
+                bindings::exportfs_encode_inode_fh(
+                    inode.cast_mut(),
+                    fh.as_mut_ptr().cast(),
+                    &mut words,
+                    core::ptr::null_mut(),
+                    0,
+                )
+            };
+        }
+        #[cfg(not(CONFIG_EXPORTFS))]
+        let _ = unhashed;
         // SAFETY: The caller guarantees `inode` is live. The link count may change under us;
         // this is a snapshot, as `READ_ONCE()` would give.
         unsafe {
@@ -500,6 +512,20 @@ pub mod current {
             (
                 bindings::rustre_current_fsuid(),
                 bindings::rustre_current_fsgid(),
+            )
+        }
+    }
+
+    /// Whether the caller has `CAP_SYS_ADMIN` in the initial user namespace (what the xattr
+    /// code asks of a `trusted.*` name), checked without an audit record or marking the task
+    /// as having used a privilege.
+    pub fn sys_admin() -> bool {
+        // SAFETY: `init_user_ns` is a static object that lives as long as the kernel; the
+        // check reads the current task's credentials and does not sleep.
+        unsafe {
+            bindings::ns_capable_noaudit(
+                &raw mut bindings::init_user_ns,
+                bindings::CAP_SYS_ADMIN as i32,
             )
         }
     }

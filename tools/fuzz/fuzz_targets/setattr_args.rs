@@ -9,7 +9,7 @@
 use libfuzzer_sys::fuzz_target;
 use rustre_fuzz::Cursor;
 use rustre_logic::attrs::{
-    chown, recorded_flags, setattr_type, utimensat, xattr_type, LA_CTIME, LA_GID, LA_RECORDED,
+    chown, recorded_flags, setattr_type, utimensat, xattr_record, xattr_type, LA_CTIME, LA_GID, LA_RECORDED,
     LA_UID, UTIME_OMIT,
 };
 use rustre_logic::record::{
@@ -40,5 +40,15 @@ fuzz_target!(|data: &[u8]| {
     let name = c.rest();
     if let Some(t) = xattr_type(name) {
         assert!(t == CL_SETXATTR || t == CL_LAYOUT);
+    }
+    // An unprivileged caller's change is always recorded, with the name only when it is one
+    // recorded as XATTR.
+    assert_eq!(
+        xattr_record(name, || false),
+        Some((CL_SETXATTR, xattr_type(name) == Some(CL_SETXATTR)))
+    );
+    if let Some((t, with_name)) = xattr_record(name, || true) {
+        assert_eq!(Some(t), xattr_type(name));
+        assert_eq!(with_name, t == CL_SETXATTR);
     }
 });
