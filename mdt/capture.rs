@@ -192,8 +192,7 @@ fn attr_record(setattr: bool, xname: &mut [u8; XNAME_BUF]) -> Option<(u32, u16, 
             // so does a name the caller may have changed since (see `attrs::xattr_record`).
             match current::read_user_str_nofault(at, xname) {
                 Some(n) => {
-                    let (t, with_name) =
-                        attrs::xattr_record(xname.get(..n)?, current::sys_admin)?;
+                    let (t, with_name) = attrs::xattr_record(xname.get(..n)?, current::sys_admin)?;
                     Some((t, 0, if with_name { n } else { 0 }))
                 }
                 None => Some((CL_SETXATTR, 0, 0)),

@@ -9,8 +9,8 @@
 use libfuzzer_sys::fuzz_target;
 use rustre_fuzz::Cursor;
 use rustre_logic::attrs::{
-    chown, recorded_flags, setattr_type, utimensat, xattr_record, xattr_type, LA_CTIME, LA_GID, LA_RECORDED,
-    LA_UID, UTIME_OMIT,
+    chown, recorded_flags, setattr_type, utimensat, xattr_record, xattr_type, LA_CTIME, LA_GID,
+    LA_RECORDED, LA_UID, UTIME_OMIT,
 };
 use rustre_logic::record::{
     CL_ATIME, CL_CTIME, CL_LAYOUT, CL_MTIME, CL_SETATTR, CL_SETXATTR, CL_TRUNC,
