@@ -113,17 +113,22 @@ pub fn xattr_type(name: &[u8]) -> Option<u32> {
 /// The record of an xattr change whose name was read again from the caller's memory, after
 /// the system call had copied it in: type, and whether the record carries the name.
 ///
-/// Another thread of the caller may have changed the name in between. Only a privileged caller
-/// (`CAP_SYS_ADMIN`, asked through `privileged` only when it matters) can change a name that
-/// [`xattr_type`] records other than as XATTR (`trusted.*`; the other prefixes are refused
-/// before any change), so for anyone else such a name is not the one that was changed: the
-/// change is recorded as XATTR without a name rather than hidden or mislabelled.
+/// Another thread of the caller may have changed the name in between. A `trusted.*` name can
+/// only have been set by a caller with `CAP_SYS_ADMIN` (asked through `privileged`, and only
+/// when it matters), so for anyone else such a name, and a name [`xattr_type`] does not record
+/// as XATTR, is not the one that was changed: the change is recorded as XATTR without a name
+/// rather than hidden or mislabelled. This errs towards recording: names outside Lustre's
+/// classes that an unprivileged owner may set (ext4's `gnu.*`, btrfs's `btrfs.*`) make a
+/// nameless XATTR record too, and none when a privileged caller sets them.
 pub fn xattr_record(name: &[u8], privileged: impl FnOnce() -> bool) -> Option<(u32, bool)> {
-    match xattr_type(name) {
-        Some(CL_SETXATTR) => Some((CL_SETXATTR, true)),
-        _ if !privileged() => Some((CL_SETXATTR, false)),
-        t => t.map(|t| (t, false)),
+    let t = xattr_type(name);
+    if t == Some(CL_SETXATTR) && !name.starts_with(b"trusted.") {
+        return Some((CL_SETXATTR, true));
     }
+    if !privileged() {
+        return Some((CL_SETXATTR, false));
+    }
+    t.map(|t| (t, t == CL_SETXATTR))
 }
 
 /// `(la_valid, record type, flags)` cases from Lustre's MDD for the commands people run,
@@ -187,6 +192,10 @@ pub fn self_test() -> Result<(), &'static str> {
         || xattr_record(b"trusted.lov", || false) != Some((CL_SETXATTR, false))
         || xattr_record(b"trusted.hsm", || true).is_some()
         || xattr_record(b"trusted.lov", || true) != Some((CL_LAYOUT, false))
+        || xattr_record(b"trusted.foo", || false) != Some((CL_SETXATTR, false))
+        || xattr_record(b"trusted.foo", || true) != Some((CL_SETXATTR, true))
+        || xattr_record(b"gnu.x", || false) != Some((CL_SETXATTR, false))
+        || xattr_record(b"gnu.x", || true).is_some()
         || xattr_record(b"user.k", || {
             asked.set(true);
             false

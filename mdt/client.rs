@@ -92,16 +92,26 @@ pub struct PerTarget<T> {
 }
 
 impl<T> PerTarget<T> {
-    /// An empty list whose lock lockdep reports as `name`.
+    /// An empty list whose lock lockdep reports as `name`. All the lists of one module share
+    /// one lock class (it is made once for this generic function); a module keeps one list.
     pub fn new(name: &'static CStr) -> impl PinInit<Self> {
         pin_init!(Self {
             list <- kernel::sync::Mutex::new(KVec::new(), name, kernel::static_lock_class!()),
         })
     }
 
-    /// Adds the entry of the target with handle `id`.
+    /// Adds the entry of the target with handle `id`. On failure the entry is dropped after
+    /// the lock is released, as in [`Self::remove`].
     pub fn insert(&self, id: *const c_void, entry: T) -> Result {
-        self.list.lock().push((id as usize, entry), GFP_KERNEL)?;
+        let mut list = self.list.lock();
+        // On this error return the guard, a local, is dropped before `entry`, a parameter.
+        list.reserve(1, GFP_KERNEL)?;
+        if let Err(unpushed) = list.push_within_capacity((id as usize, entry)) {
+            // Not reached: there is room for one more after `reserve`.
+            drop(list);
+            drop(unpushed);
+            return Err(ENOMEM);
+        }
         Ok(())
     }
 

@@ -115,6 +115,22 @@ pub(crate) struct Cdt {
 }
 
 impl Cdt {
+    /// A stopped coordinator with nothing queued.
+    pub(crate) fn new() -> Self {
+        Self {
+            control: Control::Stopped,
+            waiting: KVVec::new(),
+            head: 0,
+            live: 0,
+            retry: KVec::new(),
+            active: KVec::new(),
+            agents: KVec::new(),
+            next_cookie: 1,
+            next_compound: 1,
+            next_agent: 1,
+        }
+    }
+
     pub(crate) fn waiting_len(&self) -> usize {
         self.retry.len() + self.live
     }
@@ -129,7 +145,7 @@ impl Cdt {
         )
     }
 
-    fn push(&mut self, it: KBox<Item>) -> Result {
+    pub(crate) fn push(&mut self, it: KBox<Item>) -> Result {
         if self.head > 0 && self.head == self.waiting.len() {
             self.waiting.clear();
             self.head = 0;
@@ -159,7 +175,7 @@ impl Cdt {
     }
 
     /// Takes the first waiting action that a copytool serving `archives` can do.
-    fn take_for(&mut self, archives: u64) -> Option<KBox<Item>> {
+    pub(crate) fn take_for(&mut self, archives: u64) -> Option<KBox<Item>> {
         self.take_where(|it| uapi::serves(archives, it.archive_id))
     }
 
@@ -220,6 +236,32 @@ impl Cdt {
         }
         self.skip_and_compact();
         n
+    }
+
+    /// Puts the active actions with `cookies` back at the head of the queue, in the order
+    /// they were handed out; those cancelled meanwhile are dropped. Nothing moves if there is
+    /// no memory to requeue them all.
+    pub(crate) fn give_back(&mut self, cookies: &[u64]) -> Result {
+        self.reserve_retry(cookies.len())?;
+        for cookie in cookies.iter().rev() {
+            if let Some(i) = self.active.iter().position(|it| it.cookie == *cookie) {
+                if let Ok(it) = self.active.remove(i) {
+                    if !it.canceled {
+                        self.requeue(it);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// CANCEL of `fid`: drops its waiting actions and marks the active ones cancelled (a
+    /// copytool that has not started one gets `ECANCELED` when it does).
+    pub(crate) fn cancel(&mut self, fid: &Fid) {
+        self.cancel_waiting(fid);
+        for it in self.active.iter_mut().filter(|it| it.fid == *fid) {
+            it.canceled = true;
+        }
     }
 
     /// Drops every waiting and active action (`purge`).
@@ -309,18 +351,7 @@ impl Hsm {
                     max_requests: DEFAULT_MAX_REQUESTS,
                     upcall_batch: argv::DEFAULT_BATCH,
                 }),
-                cdt <- new_mutex!(Cdt {
-                    control: Control::Stopped,
-                    waiting: KVVec::new(),
-                    head: 0,
-                    live: 0,
-                    retry: KVec::new(),
-                    active: KVec::new(),
-                    agents: KVec::new(),
-                    next_cookie: 1,
-                    next_compound: 1,
-                    next_agent: 1,
-                }),
+                cdt <- new_mutex!(Cdt::new()),
                 cdt_wait <- new_poll_condvar!("hsm_cdt"),
                 state_lock <- new_mutex!(()),
                 counters: Counters::default(),
@@ -528,10 +559,7 @@ impl Hsm {
     fn cancel(&self, fids: &[Fid]) {
         let mut cdt = self.cdt.lock();
         for f in fids {
-            cdt.cancel_waiting(f);
-            for it in cdt.active.iter_mut().filter(|it| it.fid == *f) {
-                it.canceled = true;
-            }
+            cdt.cancel(f);
         }
         drop(cdt);
         for f in fids {
@@ -919,21 +947,8 @@ impl Hsm {
     /// Puts back actions handed out by [`Hsm::next_actions`] that never reached the copytool
     /// (its buffer faulted); those cancelled meanwhile are dropped, as on a copytool's exit.
     pub(crate) fn give_back(&self, cookies: &[u64]) {
-        let mut cdt = self.cdt.lock();
-        if cdt.reserve_retry(cookies.len()).is_err() {
-            return;
-        }
-        // Back at the head of the queue in the order they were handed out.
-        for cookie in cookies.iter().rev() {
-            if let Some(i) = cdt.active.iter().position(|it| it.cookie == *cookie) {
-                if let Ok(it) = cdt.active.remove(i) {
-                    if !it.canceled {
-                        cdt.requeue(it);
-                    }
-                }
-            }
-        }
-        drop(cdt);
+        // Without memory to requeue them, they stay active until the copytool's file closes.
+        let _ = self.cdt.lock().give_back(cookies);
         self.cdt_wait.notify_all();
     }
 

@@ -254,6 +254,62 @@ mod tests {
         assert_eq!(cl_hsm_flags(HsmEvent::Archive, 300, true), 0x7f | 0x400);
     }
 
+    /// Actions handed out and given back (the copytool's buffer faulted): the others return
+    /// to the head of the queue in their order, a cancelled one is dropped.
+    #[test]
+    fn give_back_drops_cancelled_actions() {
+        let fid = |oid| fid::Fid {
+            seq: 0x2_0000_0400,
+            oid,
+            ver: 0,
+        };
+        let Ok(data) = kernel::sync::Arc::new(KVec::new(), GFP_KERNEL) else {
+            return;
+        };
+        let mut cdt = hsm::Cdt::new();
+        for oid in 1..=4u32 {
+            let it = hsm::Item {
+                cookie: u64::from(oid),
+                compound: 1,
+                action: mask::Action::Archive,
+                fid: fid(oid),
+                archive_id: 1,
+                flags: 0,
+                data: data.clone(),
+                agent: 0,
+                started: false,
+                canceled: false,
+            };
+            let Ok(b) = KBox::new(it, GFP_KERNEL) else {
+                return;
+            };
+            assert_eq!(cdt.push(b), Ok(()));
+        }
+        // Three handed out to copytool 7, as `next_actions` does.
+        for _ in 0..3 {
+            let taken = cdt.take_for(0);
+            assert!(taken.is_some());
+            let Some(mut it) = taken else {
+                return;
+            };
+            it.agent = 7;
+            assert_eq!(cdt.active.push(it, GFP_KERNEL), Ok(()));
+        }
+        cdt.cancel(&fid(2));
+        assert_eq!(cdt.waiting_len(), 1);
+        assert_eq!(cdt.give_back(&[1, 2, 3]), Ok(()));
+        assert_eq!(cdt.active.len(), 0);
+        let mut order = [0u32; 4];
+        let mut n = 0;
+        for (slot, it) in order.iter_mut().zip(cdt.waiting_iter()) {
+            *slot = it.fid.oid;
+            assert_eq!(it.agent, 0);
+            n += 1;
+        }
+        assert_eq!(n, 3);
+        assert_eq!(order, [1, 3, 4, 0]);
+    }
+
     #[test]
     fn request_and_action_list_layouts() {
         let fids = [fid::Fid {

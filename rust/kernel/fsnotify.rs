@@ -84,12 +84,11 @@ impl InodeInfo {
     ///
     /// `inode` must point to a live inode.
     unsafe fn read(inode: *const bindings::inode) -> Self {
-        // SAFETY: The caller guarantees `inode` is live; `i_hash.pprev` is read without the
-        // hash lock, as `hlist_unhashed_lockless()` does: a stale answer only costs (or saves)
-        // one encoding, which is idempotent.
-        let unhashed = unsafe { core::ptr::read_volatile(&(*inode).i_hash.pprev) }.is_null();
-        #[cfg(CONFIG_EXPORTFS)]
-        if unhashed {
+        #[cfg(CONFIG_EXPORTFS = "y")]
+        // SAFETY: The caller guarantees `inode` is live; `i_hash.pprev` is read through a raw
+        // pointer without the hash lock, as `hlist_unhashed_lockless()` does (other CPUs may
+        // write it): a stale answer only costs (or saves) one encoding, which is idempotent.
+        if unsafe { (&raw const (*inode).i_hash.pprev).read_volatile() }.is_null() {
             let mut fh = [0u32; 32];
             let mut words: c_int = 32;
             // SAFETY: The caller guarantees `inode` is live; `fh` has room for `words` 32-bit
@@ -106,8 +105,6 @@ impl InodeInfo {
                 )
             };
         }
-        #[cfg(not(CONFIG_EXPORTFS))]
-        let _ = unhashed;
         // SAFETY: The caller guarantees `inode` is live. The link count may change under us;
         // this is a snapshot, as `READ_ONCE()` would give.
         unsafe {
@@ -115,7 +112,7 @@ impl InodeInfo {
                 ino: (*inode).i_ino,
                 generation: (*inode).i_generation,
                 mode: (*inode).i_mode,
-                nlink: core::ptr::read_volatile(&(*inode).__bindgen_anon_1.__i_nlink),
+                nlink: (&raw const (*inode).__bindgen_anon_1.__i_nlink).read_volatile(),
             }
         }
     }
@@ -517,8 +514,9 @@ pub mod current {
     }
 
     /// Whether the caller has `CAP_SYS_ADMIN` in the initial user namespace (what the xattr
-    /// code asks of a `trusted.*` name), checked without an audit record or marking the task
-    /// as having used a privilege.
+    /// code asks of a `trusted.*` name), checked without an audit record. Like every
+    /// successful capability check, it marks the task as having used a privilege
+    /// (`PF_SUPERPRIV`); a task that set a `trusted.*` attribute was marked by that already.
     pub fn sys_admin() -> bool {
         // SAFETY: `init_user_ns` is a static object that lives as long as the kernel; the
         // check reads the current task's credentials and does not sleep.

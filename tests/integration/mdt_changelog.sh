@@ -206,6 +206,23 @@ chgrp 3 "$tf"                    # SATTR GID|CTIME
 expect "time and attribute records of a file with none before" "17MTIME/0x6 14SATTR/0x64 14SATTR/0x44 13TRUNC/0xe" \
 	"$(awk '$2 != "10OPEN" && $2 != "11CLOSE" { print $2 "/" $5 }' "$work/times.txt" | xargs)"
 
+# --- xattr names by who set them (mdt/attrs.rs xattr_record), on ext4 (user xattrs) -------------
+# A user's user.* name is recorded with the name; root's trusted.hsm makes no record (Lustre's
+# MDT keeps it) and root's trusted.foo is an XATTR with its name. The user sets it through a
+# descriptor opened here (fsetxattr), as $work is root's alone.
+xf=$work/ext4/xattr-owner
+touch "$xf" && chown 65534:65534 "$xf"
+setpriv --reuid=65534 --regid=65534 --clear-groups \
+	python3 -c "import os; os.setxattr(3, 'user.k', b'v')" 3<"$xf" ||
+	bad "fsetxattr user.k as uid 65534"
+python3 -c "import os, sys; os.setxattr(sys.argv[1], 'trusted.hsm', bytes(24)); os.setxattr(sys.argv[1], 'trusted.foo', b'v')" "$xf" ||
+	bad "setxattr trusted.hsm and trusted.foo as root"
+"$lctl" --device lustre-MDT0001 changelog_sync
+"$llog" "$("$lctl" get_param -n mdd.lustre-MDT0001.catalog)" |
+	grep " 15XATTR .* t=$("$lfs" path2fid "$xf" | sed 's/[][]/\\&/g') " >"$work/xattr.txt"
+expect "XATTR records by who set which name" "u=65534:65534/x=user.k u=0:0/x=trusted.foo" \
+	"$(sed -n 's/.* \(u=[0-9]*:[0-9]*\) .* \(x=[^ ]*\) .*/\1\/\2/p' "$work/xattr.txt" | xargs)"
+
 # --- FIDs: stable across rename and remount, found again by fid2path --------------------------
 for tgt in tmpfs:lustre-MDT0000 ext4:lustre-MDT0001; do
 	dir=$work/${tgt%%:*} name=${tgt#*:}
