@@ -25,8 +25,12 @@ for t in fatrace inotifywait; do
 	command -v $t >/dev/null || { echo "mdt_bench: $t is not installed (make deps)"; exit 1; }
 done
 
-load() { # prints elapsed seconds for the load over $n files
-	python3 - "$mnt" "$n" <<'PY'
+# The automatic kmemleak scan of the test kernel (every 10 minutes, a long walk of all memory
+# under emulation) would land in some loads and not others.
+[ -w /sys/kernel/debug/kmemleak ] && echo scan=off >/sys/kernel/debug/kmemleak
+
+load() { # prints elapsed seconds for the load over $n files, in $mnt/w
+	python3 - "$mnt/w" "$n" <<'PY'
 import os, sys, time
 d, n = sys.argv[1], int(sys.argv[2])
 t = time.monotonic()
@@ -66,8 +70,17 @@ stop() {
 	wait "$1" 2>/dev/null
 }
 
-# run MODE: prints "SECONDS EVENTS" for one load under MODE.
+# run MODE: prints "SECONDS EVENTS" for one load under MODE. Each load works in a new
+# directory, made before and removed after the watching: a directory that served earlier
+# loads keeps state of them (tmpfs numbers its entries for readdir cyclically), which slowed
+# each later load in the same directory.
 run() {
+	mkdir "$mnt/w"
+	run_mode "$1"
+	rmdir "$mnt/w"
+}
+
+run_mode() {
 	local s ev pid i
 	case $1 in
 	off)
@@ -135,6 +148,7 @@ if [ "${PROFILE:-0}" = 1 ]; then
 	perf=$(ls /usr/bin/perf_* /usr/lib/linux-tools-*/perf 2>/dev/null | tail -n1)
 	perf=${perf:-perf}
 	p=$(mktemp -d)
+	mkdir "$mnt/w"
 	"$lctl" mdt_attach bench-MDT0000 "$mnt" "$cat/bench.llog" >/dev/null || echo "profile: attach failed"
 	"$lctl" --device bench-MDT0000 changelog_register -n >/dev/null
 	if ! "$lctl" mdt_list | grep -q bench-MDT0000; then
@@ -149,6 +163,7 @@ if [ "${PROFILE:-0}" = 1 ]; then
 		echo "profile: perf record failed: $(head -n 3 "$p/err")"
 	fi
 	"$lctl" mdt_detach bench-MDT0000
+	rmdir "$mnt/w"
 	rm -rf "$p" "$cat/bench.llog"
 fi
 rmmod rustre_mdt
