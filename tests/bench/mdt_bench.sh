@@ -72,8 +72,8 @@ stop() {
 
 # run MODE: prints "SECONDS EVENTS" for one load under MODE. Each load works in a new
 # directory, made before and removed after the watching: a directory that served earlier
-# loads keeps state of them (tmpfs numbers its entries for readdir cyclically), which slowed
-# each later load in the same directory.
+# loads keeps state of them (tmpfs numbers its entries for readdir cyclically), the likely
+# reason why every load of a second round in one directory ran slower than in the first.
 run() {
 	mkdir "$mnt/w"
 	run_mode "$1"
