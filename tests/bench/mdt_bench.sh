@@ -75,9 +75,9 @@ stop() {
 # loads keeps state of them (tmpfs numbers its entries for readdir cyclically), the likely
 # reason why every load of a second round in one directory ran slower than in the first.
 run() {
-	mkdir "$mnt/w"
+	mkdir "$mnt/w" || { echo "mdt_bench: cannot make $mnt/w" >&2; return 1; }
 	run_mode "$1"
-	rmdir "$mnt/w"
+	rm -rf "$mnt/w"
 }
 
 run_mode() {
@@ -153,8 +153,13 @@ if [ "${PROFILE:-0}" = 1 ]; then
 	"$lctl" --device bench-MDT0000 changelog_register -n >/dev/null
 	if ! "$lctl" mdt_list | grep -q bench-MDT0000; then
 		:
-	elif "$perf" record -q -a -g -e cpu-clock -F 2000 -o "$p/perf.data" -- \
+	elif before=$("$lctl" get_param -n mdd.bench-MDT0000.changelog_current_index) &&
+		"$perf" record -q -a -g -e cpu-clock -F 2000 -o "$p/perf.data" -- \
 		bash -c "$(declare -f load); mnt=$mnt n=$n load" >/dev/null 2>"$p/err"; then
+		"$lctl" --device bench-MDT0000 changelog_sync
+		echo "profile: the profiled load made $(($("$lctl" get_param -n mdd.bench-MDT0000.changelog_current_index) - before)) records"
+		"$perf" report -i "$p/perf.data" --stdio --no-children --sort dso 2>/dev/null |
+			grep -E '^ +[0-9.]+%' | head -n 12 | sed 's/^/profile by object: /'
 		"$perf" report -i "$p/perf.data" --stdio --no-children --sort symbol --percent-limit 0.7 \
 			2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 45 | sed 's/^/profile self: /'
 		"$perf" report -i "$p/perf.data" --stdio --children --sort symbol --percent-limit 2 \
@@ -163,8 +168,7 @@ if [ "${PROFILE:-0}" = 1 ]; then
 		echo "profile: perf record failed: $(head -n 3 "$p/err")"
 	fi
 	"$lctl" mdt_detach bench-MDT0000
-	rmdir "$mnt/w"
-	rm -rf "$p" "$cat/bench.llog"
+	rm -rf "$mnt/w" "$p" "$cat/bench.llog"
 fi
 rmmod rustre_mdt
 umount "$mnt" "$cat"

@@ -220,6 +220,7 @@ python3 -c "import os, sys; os.setxattr(sys.argv[1], 'trusted.hsm', bytes(24)); 
 "$lctl" --device lustre-MDT0001 changelog_sync
 "$llog" "$("$lctl" get_param -n mdd.lustre-MDT0001.catalog)" |
 	grep " 15XATTR .* t=$("$lfs" path2fid "$xf" | sed 's/[][]/\\&/g') " >"$work/xattr.txt"
+expect "XATTR records of the file: two (none for trusted.hsm)" 2 "$(wc -l <"$work/xattr.txt")"
 expect "XATTR records by who set which name" "u=65534:65534/x=user.k u=0:0/x=trusted.foo" \
 	"$(sed -n 's/.* \(u=[0-9]*:[0-9]*\) .* \(x=[^ ]*\) .*/\1\/\2/p' "$work/xattr.txt" | xargs)"
 
