@@ -7,10 +7,11 @@
 #   scripts/bench-lloop.sh [SECONDS [ROUNDS [JOBS]]]   default 10 s per run, 3 rounds, all jobs
 #
 # JOBS picks jobs, e.g. "write:1M:8"; LLOOP_PARAMS in the environment are passed to insmod
-# (e.g. LLOOP_PARAMS=submit_queues=1).
+# (e.g. LLOOP_PARAMS=submit_queues=1). BENCH_NFS=4.2 or BENCH_NFS=3 measures the three over a
+# file on NFS of that version, served by the guest itself over 127.0.0.1.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-out=$top/build/vm/bench-lloop
+out=$top/build/vm/bench-lloop${BENCH_NFS:+-nfs$BENCH_NFS}
 make -C "$top" -s modules tools || exit 1
 mkdir -p "$out"
 img=$("$top/scripts/bench-img.sh" "$out" 4) || exit 1
@@ -18,7 +19,7 @@ trap 'rm -f "$img"' EXIT
 echo "bench: disk image $img"
 VM_TIMEOUT=${VM_TIMEOUT:-3000} VM_QEMU_OPTS="-drive file=$img,if=virtio,format=raw,cache=unsafe" \
 	bash "$top/scripts/vm.sh" "$out" \
-	"LLOOP_PARAMS='${LLOOP_PARAMS:-}' bash tests/bench/lloop_bench.sh '$top/build/modules' '$top' ${1:-10} ${2:-3} '${3:-}'" |
-	grep -E '^(setup|run|result|paired)'
+	"BENCH_NFS='${BENCH_NFS:-}' LLOOP_PARAMS='${LLOOP_PARAMS:-}' bash tests/bench/lloop_bench.sh '$top/build/modules' '$top' ${1:-10} ${2:-3} '${3:-}'" |
+	grep -E '^(setup|nfs|run|result|paired)'
 rc=${PIPESTATUS[0]}
 exit $rc

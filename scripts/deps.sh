@@ -37,6 +37,7 @@ apt_pkgs=(
 	flex bison bc libelf-dev libssl-dev cpio kmod xz-utils make
 	e2fsprogs xfsprogs util-linux fio stress-ng udev g++
 	fatrace inotify-tools
+	nfs-kernel-server iproute2
 	python3 python3-pip
 )
 
@@ -46,9 +47,18 @@ for p in "${apt_pkgs[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	log "installing: ${missing[*]}"
+	# The NFS server and rpcbind are for the guest: their postinst must not start daemons on
+	# this machine. A policy-rc.d that refuses every start is in place for the install only.
+	policy=/usr/sbin/policy-rc.d
+	own_policy=0
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+	fi
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
-		die "apt-get install failed for: ${missing[*]} (check the machine's apt sources)"
+	rc=0
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" || rc=$?
+	[ $own_policy = 1 ] && rm -f "$policy"
+	[ $rc = 0 ] || die "apt-get install failed for: ${missing[*]} (check the machine's apt sources)"
 fi
 
 # The Debian archive this machine uses, from its own apt configuration.

@@ -152,6 +152,13 @@ fi
 
 # 8. lloop over ext4 and XFS that must read their extent maps while serving I/O: cold after a
 # detach and dropped caches, then under memory pressure (tests/vm/lloop_stress.sh).
+echo "== vm: lloop on NFS files (the guest's own NFS server, v4.2 and v3)"
+if bash scripts/nfs-test.sh "$top/build/vm/nfs" | grep -E '^(ok|FAIL|PASS|NFS|nfs|hard|soft|export|vm|scan)'; then
+	pass 1
+else
+	fail 1 "lloop on NFS (see build/vm/nfs/)"
+fi
+
 echo "== vm: lloop with cold extent maps and under pressure (512 MiB guest)"
 if STRESS_SECONDS=${STRESS_SECONDS:-120} bash scripts/lloop-stress.sh "$top/build/vm/lloop-stress"; then
 	pass 1

@@ -11,7 +11,10 @@ use kernel::{
     uaccess::{UserPtr, UserSlice},
 };
 
-use crate::{geometry, uapi};
+use crate::{
+    geometry::{self, DioOff},
+    uapi,
+};
 
 /// Largest request, in sectors (1 MiB, as Lustre's lloop).
 const MAX_HW_SECTORS: u32 = 2048;
@@ -114,7 +117,7 @@ impl LloopDev {
         if cfg.block_size != 0 {
             geometry::check_block_size(cfg.block_size, PAGE_SIZE as u32).map_err(|_| EINVAL)?;
         }
-        let file = BackingFile::from_fd(cfg.fd).inspect_err(|e| {
+        let mut file = BackingFile::from_fd(cfg.fd).inspect_err(|e| {
             if *e == EINVAL {
                 pr_warn!(
                     "{}: backing file must be a regular file that can be read\n",
@@ -122,6 +125,17 @@ impl LloopDev {
                 );
             }
         })?;
+        // A file on a network filesystem: the writes that free memory (swap-out, writeback
+        // under pressure) must be able to reach the server when memory is short, so its
+        // transport may use the memory reserves while the file is attached (as for a swap
+        // file on NFS). The device still works without; `net_reserve` shows which.
+        if let Err(e) = file.reserve_transport() {
+            pr_warn!(
+                "{}: the backing file's network transport refused the memory reserves ({:?}); swap on this device may stall under memory pressure\n",
+                disk.name(),
+                e
+            );
+        }
         let read_only = cfg.info.flags & uapi::LO_FLAGS_READ_ONLY != 0 || !file.writable();
         let bs = if cfg.block_size != 0 {
             cfg.block_size
@@ -203,9 +217,11 @@ impl LloopDev {
     /// Direct I/O needs the filesystem's support, blocks no smaller than its alignment and an
     /// aligned offset (as the loop driver checks).
     fn direct_ok(file: &BackingFile, bs: u32, offset: u64) -> bool {
-        file.can_direct()
-            && bs >= file.dio_align()
-            && offset.is_multiple_of(u64::from(file.dio_align()))
+        Self::dio_allowed(file, bs, offset).is_ok()
+    }
+
+    fn dio_allowed(file: &BackingFile, bs: u32, offset: u64) -> Result<(), DioOff> {
+        geometry::dio_allowed(file.can_direct(), bs, file.dio_align(), offset)
     }
 
     fn limits(
@@ -446,6 +462,8 @@ impl Driver for LloopDev {
         c"dio",
         c"autoclear",
         c"submit_stats",
+        c"dio_reason",
+        c"net_reserve",
     ];
 
     fn handle(&self, io: &Io, rq: Request<'_>) {
@@ -605,6 +623,32 @@ impl Driver for LloopDev {
                     w.u64(v);
                 }
             }
+            6 => {
+                // Why direct I/O is off, or "-" while it is on.
+                let why = disk.with_io(|io| match io.file.as_ref() {
+                    _ if c.flags & uapi::LO_FLAGS_DIRECT_IO != 0 => None,
+                    Some(f) => Some(
+                        Self::dio_allowed(f, c.block_size, io.offset)
+                            .map_or_else(|e| (e, f.dio_align()), |()| (DioOff::Requested, 0)),
+                    ),
+                    None => None,
+                });
+                match why {
+                    None => w.bytes(b"-"),
+                    Some((why, align)) => {
+                        w.bytes(why.text().as_bytes());
+                        if matches!(why, DioOff::BlockSize | DioOff::Offset) {
+                            w.bytes(b" (");
+                            w.u64(u64::from(align));
+                            w.bytes(b")");
+                        }
+                    }
+                }
+            }
+            // 1 while the backing file's network transport may use the memory reserves.
+            7 => w.u64(u64::from(disk.with_io(|io| {
+                io.file.as_ref().is_some_and(|f| f.transport_reserved())
+            }))),
             _ => return Err(EIO),
         }
         w.bytes(b"\n");

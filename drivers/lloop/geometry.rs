@@ -66,6 +66,50 @@ pub const fn clamp_max_loop(requested: i64) -> (u32, bool) {
     }
 }
 
+/// Why a device does not do direct I/O on its backing file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DioOff {
+    /// The file's filesystem offers no direct I/O for it.
+    Unsupported,
+    /// The device's block size is below the file's direct-I/O offset alignment.
+    BlockSize,
+    /// The device's offset into the file is not a multiple of that alignment.
+    Offset,
+    /// Direct I/O was turned off (`LOOP_SET_DIRECT_IO`, `lloop dio DEVICE off`).
+    Requested,
+}
+
+impl DioOff {
+    /// The reason, for a person.
+    pub const fn text(self) -> &'static str {
+        match self {
+            Self::Unsupported => "the backing filesystem has no direct I/O for this file",
+            Self::BlockSize => "block size below the backing file's direct I/O alignment",
+            Self::Offset => "offset not a multiple of the backing file's direct I/O alignment",
+            Self::Requested => "turned off (LOOP_SET_DIRECT_IO)",
+        }
+    }
+}
+
+/// Whether a device of `block_size` at `offset` into a file with direct-I/O offset alignment
+/// `align` can do direct I/O on it (the loop driver's rule).
+pub const fn dio_allowed(
+    can_direct: bool,
+    block_size: u32,
+    align: u32,
+    offset: u64,
+) -> Result<(), DioOff> {
+    if !can_direct {
+        Err(DioOff::Unsupported)
+    } else if block_size < align {
+        Err(DioOff::BlockSize)
+    } else if !offset.is_multiple_of(align as u64) {
+        Err(DioOff::Offset)
+    } else {
+        Ok(())
+    }
+}
+
 /// One capacity test: file size, offset, sizelimit, block size, expected capacity.
 #[cfg(any(test, CONFIG_KUNIT = "y"))]
 pub type CapacityCase = (u64, u64, u64, u32, Result<u64, GeometryError>);
@@ -103,6 +147,17 @@ mod tests {
                 "{size} {off} {limit} {bs}"
             );
         }
+    }
+
+    #[test]
+    fn dio_rules() {
+        assert_eq!(dio_allowed(true, 4096, 4096, 8192), Ok(()));
+        assert_eq!(dio_allowed(true, 512, 512, 512), Ok(()));
+        assert_eq!(dio_allowed(false, 4096, 512, 0), Err(DioOff::Unsupported));
+        assert_eq!(dio_allowed(true, 512, 4096, 0), Err(DioOff::BlockSize));
+        assert_eq!(dio_allowed(true, 4096, 4096, 512), Err(DioOff::Offset));
+        assert_eq!(dio_allowed(true, 4096, 0, 512), Err(DioOff::Offset));
+        assert_eq!(dio_allowed(true, 4096, 0, 0), Ok(()));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/fsnotify_backend.h>
+#include <linux/nfs_fs.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/task_stack.h>
 #include <asm/syscall.h>
@@ -192,3 +193,27 @@ __rust_helper bool rust_helper_rustre_current_has_plug(void)
 {
 	return current->plug != NULL;
 }
+
+/* Only for an inode of an NFS client superblock (s_magic NFS_SUPER_MAGIC). */
+__rust_helper struct rpc_clnt *rust_helper_NFS_CLIENT(const struct inode *inode)
+{
+	return NFS_CLIENT(inode);
+}
+
+__rust_helper const struct nfs_rpc_ops *rust_helper_NFS_PROTO(const struct inode *inode)
+{
+	return NFS_PROTO(inode);
+}
+
+/* Without CONFIG_SUNRPC_SWAP these two are inline stubs (activation fails with -EINVAL). */
+#if !IS_ENABLED(CONFIG_SUNRPC_SWAP)
+__rust_helper int rust_helper_rpc_clnt_swap_activate(struct rpc_clnt *clnt)
+{
+	return rpc_clnt_swap_activate(clnt);
+}
+
+__rust_helper void rust_helper_rpc_clnt_swap_deactivate(struct rpc_clnt *clnt)
+{
+	rpc_clnt_swap_deactivate(clnt);
+}
+#endif

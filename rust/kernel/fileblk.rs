@@ -51,10 +51,11 @@ use core::{cell::UnsafeCell, fmt, marker::PhantomData, pin::Pin, ptr::NonNull};
 use segs::{BioPos, BioWalk};
 
 /// Bio vectors a request spanning several bios may have for one asynchronous call; more are
-/// transferred bio by bio, synchronously. It is also the queue's segment limit (the block
-/// layer's default, `BLK_MAX_SEGMENTS`), so that merged requests of one-page bios (swap
-/// writes) fit.
-pub const INLINE_VECS: usize = 128;
+/// transferred bio by bio, synchronously. It is also the queue's segment limit, so that merged
+/// requests of one-page bios (swap writes) fit. One bio's worth (`BIO_MAX_VECS`): a 1 MiB
+/// direct transfer of 4 KiB pages stays one request and one call on the file, where the
+/// block layer's default of 128 splits it in two (over NFS: two RPCs instead of one).
+pub const INLINE_VECS: usize = 256;
 
 /// A block status (`blk_status_t`) a request ends with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1701,6 +1702,10 @@ pub enum Falloc {
 /// `file` is a regular file with `read_iter`, and `write_iter` if open for writing; its
 /// mapping's allocation mask had `old_gfp` when we took it over.
 pub struct BackingFile {
+    /// The memory reserves of the file's network transport, if taken
+    /// ([`BackingFile::reserve_transport`]). Declared before `file`, so dropped before it:
+    /// the transport it refers to lives as long as the file's superblock.
+    net: Option<NetReserve>,
     file: ARef<File>,
     /// A second open of the same file, for direct writes (see [`Request::read_write`]):
     /// private to us, with `FMODE_NOCMTIME`. `None` if the file is not open for writing or
@@ -1757,6 +1762,7 @@ impl BackingFile {
         };
         // INVARIANT: Checked above; the second open is of the same file.
         Ok(Self {
+            net: None,
             file,
             quiet_file,
             times_stale: Atomic::new(0),
@@ -1943,17 +1949,121 @@ impl BackingFile {
         res
     }
 
+    /// Lets the network transport that carries this file's I/O allocate from the memory
+    /// reserves, as the kernel does for a swap file on NFS (`nfs_swap_activate`): so that the
+    /// writes a disk over the file makes to free memory (swap-out, writeback under
+    /// pressure) can still be sent when memory is short. Held until the file is dropped.
+    ///
+    /// Returns whether the file has such a transport: `false` for anything but a file on an
+    /// NFS mount. Process context only (marking a socket takes mutexes); an error if the
+    /// transport refuses (`EINVAL` without `CONFIG_SUNRPC_SWAP`).
+    ///
+    /// Everything on the transport gets that access, every mount sharing the NFS client
+    /// included, as with an NFS swap file. What it does not give is NFS's per-request flag
+    /// for swap writes (`RPC_TASK_SWAPPER`, set only for the inode of an active swap file),
+    /// which lets the RPC state machine of each such request run from the reserves too.
+    pub fn reserve_transport(&mut self) -> Result<bool> {
+        if self.net.is_none() {
+            self.net = NetReserve::take(&self.file)?;
+        }
+        Ok(self.net.is_some())
+    }
+
+    /// Whether [`BackingFile::reserve_transport`] holds the transport's reserves.
+    pub fn transport_reserved(&self) -> bool {
+        self.net.is_some()
+    }
+
     /// `fallocate` on `[pos, pos + len)`, keeping the file size.
+    ///
+    /// NFS 4.2 refuses `FALLOC_FL_KEEP_SIZE` with a zeroing or allocating mode (`EOPNOTSUPP`);
+    /// a range inside the file cannot change its size, so such a range is asked again without
+    /// the flag. (A concurrent truncate of the backing file below the range would then be
+    /// undone, as a write there would do.)
     pub fn fallocate(&self, mode: Falloc, pos: u64, len: u64) -> Result {
         let m = match mode {
             Falloc::PunchHole => bindings::FALLOC_FL_PUNCH_HOLE,
             Falloc::ZeroRange => bindings::FALLOC_FL_ZERO_RANGE,
             Falloc::Allocate => 0,
-        } | bindings::FALLOC_FL_KEEP_SIZE;
+        };
+        let (Ok(p), Ok(l)) = (i64::try_from(pos), i64::try_from(len)) else {
+            return Err(EINVAL);
+        };
         // SAFETY: The file is open.
-        to_result(unsafe { bindings::vfs_fallocate(self.raw(), m as i32, pos as i64, len as i64) })
+        let call = |m: u32| to_result(unsafe { bindings::vfs_fallocate(self.raw(), m as i32, p, l) });
+        match call(m | bindings::FALLOC_FL_KEEP_SIZE) {
+            Err(e)
+                if e == EOPNOTSUPP
+                    && mode != Falloc::PunchHole
+                    && pos.checked_add(len).is_some_and(|end| end <= self.size()) =>
+            {
+                call(m)
+            }
+            r => r,
+        }
     }
 }
+
+/// Access to the memory reserves for the RPC transport of a file on NFS: one
+/// `rpc_clnt_swap_activate` on the file's RPC client, and the protocol's `enable_swap` (NFSv4
+/// keeps its state manager thread running), undone when dropped.
+///
+/// # Invariants
+///
+/// `inode` is the inode of an open file on an NFS client superblock and `clnt` its
+/// `NFS_CLIENT`, on which this holds one activation; both are valid while that file is open,
+/// which its owner ([`BackingFile`]) keeps it until this is dropped.
+struct NetReserve {
+    inode: NonNull<bindings::inode>,
+    clnt: NonNull<bindings::rpc_clnt>,
+}
+
+impl NetReserve {
+    /// Takes the reserves for `file`'s transport; `None` if `file` is not on NFS.
+    fn take(file: &File) -> Result<Option<Self>> {
+        // SAFETY: An open file has a valid inode and superblock.
+        let (inode, magic) = unsafe {
+            let inode = (*file.as_ptr()).f_inode;
+            (inode, (*(*inode).i_sb).s_magic)
+        };
+        if magic as u64 != u64::from(bindings::NFS_SUPER_MAGIC) {
+            return Ok(None);
+        }
+        let inode = NonNull::new(inode).ok_or(EINVAL)?;
+        // SAFETY: Only the NFS client makes superblocks with this magic; their `s_fs_info` is
+        // the `nfs_server`, which lives as long as the superblock the open file pins.
+        let clnt = NonNull::new(unsafe { bindings::NFS_CLIENT(inode.as_ptr()) }).ok_or(EINVAL)?;
+        // SAFETY: `clnt` is a live RPC client (above); the call marks its transports and
+        // counts the activation, undone by `rpc_clnt_swap_deactivate` in `drop`.
+        to_result(unsafe { bindings::rpc_clnt_swap_activate(clnt.as_ptr()) })?;
+        // SAFETY: As above: the NFS client's protocol operations are static and live.
+        if let Some(enable) = unsafe { (*bindings::NFS_PROTO(inode.as_ptr())).enable_swap } {
+            // SAFETY: `inode` is an NFS inode of this protocol, as `enable_swap` expects.
+            unsafe { enable(inode.as_ptr()) };
+        }
+        // INVARIANT: `file` is open on NFS, `clnt` its client, activated above.
+        Ok(Some(Self { inode, clnt }))
+    }
+}
+
+impl Drop for NetReserve {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant both pointers are still valid and we hold one
+        // activation; the order is `nfs_swap_deactivate`'s (the protocol's `disable_swap`
+        // wakes the state manager, which then sees whether any activation is left).
+        unsafe {
+            bindings::rpc_clnt_swap_deactivate(self.clnt.as_ptr());
+            if let Some(disable) = (*bindings::NFS_PROTO(self.inode.as_ptr())).disable_swap {
+                disable(self.inode.as_ptr());
+            }
+        }
+    }
+}
+
+// SAFETY: The pointers are only used to undo the activation, which any task may do.
+unsafe impl Send for NetReserve {}
+// SAFETY: No method takes `&self`.
+unsafe impl Sync for NetReserve {}
 
 /// Dropping the file updates its times ([`BackingFile::update_times`]), which may sleep in the
 /// filesystem: a driver replacing its state in [`DiskRef::reconfigure`] returns the old file

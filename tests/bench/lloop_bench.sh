@@ -13,6 +13,10 @@
 # (default 3); each round starts with the next target, so that none always runs first. JOBS
 # picks some of the jobs (e.g. "write:1M:8"). Prints the median of each and the ratios. A
 # benchmark: nothing is asserted.
+#
+# BENCH_NFS=4.2 (or 3) puts NFS between them and the file: the guest's own server exports the
+# ext4 (tests/vm/nfs.sh, 127.0.0.1) and lloop, loop and the ceiling use the file through that
+# mount.
 set -u
 mods=$1 top=$2 secs=${3:-10} rounds=${4:-3}
 jobs=${5:-randread:4k:32 randwrite:4k:32 read:1M:8 write:1M:8}
@@ -22,8 +26,15 @@ w=/tmp/bench
 . "$top/tests/bench/lloop_backing.sh"
 # shellcheck disable=SC2086 # LLOOP_PARAMS are words for insmod
 insmod "$(find "$mods" -name lloop.ko | head -n1)" ${LLOOP_PARAMS:-} || exit 1
-lloop=$(lloop attach $w/file) || exit 1
-loop=$(losetup --direct-io=on -f --show $w/file) || exit 1
+src=$w/file
+if [ -n "${BENCH_NFS:-}" ]; then
+	# shellcheck source=tests/vm/nfs.sh
+	. "$top/tests/vm/nfs.sh"
+	nfs_up $w && nfs_mount "$BENCH_NFS" /tmp/m/nfs || exit 1
+	src=/tmp/m/nfs/file
+fi
+lloop=$(lloop attach $src) || exit 1
+loop=$(losetup --direct-io=on -f --show $src) || exit 1
 echo "setup: $(nproc) CPUs, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB;" \
 	"lloop $lloop dio=$(cat /sys/block/${lloop#/dev/}/lloop/dio) bs=$(cat /sys/block/${lloop#/dev/}/queue/logical_block_size);" \
 	"loop $loop dio=$(cat /sys/block/${loop#/dev/}/loop/dio) bs=$(cat /sys/block/${loop#/dev/}/queue/logical_block_size);" \
@@ -44,7 +55,7 @@ for r in $(seq 1 "$rounds"); do
 			case $target in
 			lloop) f=$lloop ;;
 			loop) f=$loop ;;
-			file) f=$w/file ;;
+			file) f=$src ;;
 			esac
 			v=$(bench_fio "$f" "$rw" "$bs" "$qd" "$secs" 2>$w/err.txt)
 			if [ -z "$v" ]; then
@@ -82,4 +93,5 @@ for (rw, bs) in med:
 PY
 losetup -d "$loop"
 lloop detach "$lloop"
+[ -z "${BENCH_NFS:-}" ] || nfs_down
 umount $w

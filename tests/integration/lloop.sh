@@ -6,7 +6,7 @@
 # again after detach and re-attach), flush and discard reaching the backing file, read-only
 # devices, a backing filesystem running out of space, busy detach and rmmod, sysfs, and bad
 # input: wrong files, garbage ioctl arguments, offsets and block sizes, and attach/detach
-# races. Backing files live on tmpfs and on ext4 (over the kernel's loop driver).
+# races. Backing files live on tmpfs, ext4 and XFS (both over the kernel's loop driver).
 set -u
 mods=${RUSTRE_MODDIR:?} top=${RUSTRE_TOP:?}
 rel=$top/tools/target/release
@@ -14,17 +14,21 @@ rel=$top/tools/target/release
 for t in lloop lctl; do
 	[ -x "$rel/$t" ] || { echo "skip: $rel/$t not built (make tools)"; exit 77; }
 done
-for t in fio mkfs.ext4 e2fsck blkdiscard losetup python3; do
+for t in fio mkfs.ext4 e2fsck mkfs.xfs blkdiscard losetup python3; do
 	command -v $t >/dev/null || { echo "skip: $t not installed (make deps)"; exit 77; }
 done
 export PATH=$rel:$PATH
 
 work=$(mktemp -d)
-mkdir -p "$work/t" "$work/ext4" "$work/mnt" "$work/small"
+mkdir -p "$work/t" "$work/ext4" "$work/xfs" "$work/mnt" "$work/small"
 mount -t tmpfs -o size=600M tmpfs "$work/t"
 truncate -s 200M "$work/t/ext4.img"
 mkfs.ext4 -q -F "$work/t/ext4.img"
 mount -o loop "$work/t/ext4.img" "$work/ext4"
+# mkfs.xfs wants at least 300 MiB; the image is sparse and holds one 64 MiB backing file.
+truncate -s 320M "$work/t/xfs.img"
+mkfs.xfs -q -f "$work/t/xfs.img"
+mount -o loop "$work/t/xfs.img" "$work/xfs"
 ext4_loop=$(findmnt -no SOURCE "$work/ext4")
 mount -t tmpfs -o size=8M tmpfs "$work/small"
 cleanup() {
@@ -32,7 +36,7 @@ cleanup() {
 	umount "$work/mnt" 2>/dev/null
 	for d in /dev/lloop[0-9]*; do [ -b "$d" ] && lloop detach "$d" 2>/dev/null; done
 	rmmod lloop 2>/dev/null
-	umount "$work/ext4" "$work/small" 2>/dev/null
+	umount "$work/ext4" "$work/xfs" "$work/small" 2>/dev/null
 	umount "$work/t" 2>/dev/null
 	rm -rf "$work"
 }
@@ -109,9 +113,9 @@ lloop detach "$dev" && ok "detach" || bad "detach"
 expect "detached device is empty" "0" "$(sectors "$dev")"
 expect "status of a detached device" "ENXIO" "$(ioctl "$dev" $LOOP_GET_STATUS64 buf:"$(printf '%0464d' 0)")"
 
-# --- fio verification, on tmpfs and on ext4, then after re-attach ---------------------------
-truncate -s 64M "$work/ext4/b.img"
-for backing in "$work/t/a.img" "$work/ext4/b.img"; do
+# --- fio verification, on tmpfs, ext4 and XFS, then after re-attach -------------------------
+truncate -s 64M "$work/ext4/b.img" "$work/xfs/c.img"
+for backing in "$work/t/a.img" "$work/ext4/b.img" "$work/xfs/c.img"; do
 	for bs in 4k 64k; do
 		dev=$(lloop attach "$backing")
 		out=$(fio_verify "$dev" $bs)
@@ -128,6 +132,8 @@ done
 # The same through the page cache (direct I/O off).
 dev=$(lloop attach --buffered "$work/ext4/b.img")
 expect "--buffered turns direct I/O off" "0" "$(cat /sys/block/lloop0/lloop/dio)"
+expect "dio_reason of --buffered" "turned off (LOOP_SET_DIRECT_IO)" "$(cat /sys/block/lloop0/lloop/dio_reason)"
+expect "no network transport to reserve on ext4" "0" "$(cat /sys/block/lloop0/lloop/net_reserve)"
 out=$(fio_verify "$dev" 64k --verify_only)
 expect "buffered verify_only of the direct-I/O data" "0" "$(echo "$out" | awk -F';' '/^3;/ {print $5}')"
 lloop detach "$dev"

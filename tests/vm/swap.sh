@@ -3,10 +3,13 @@
 #
 # Swap on a file-backed block device under memory pressure, in a small guest:
 #
-#   tests/vm/swap.sh OUTDIR MODDIR lloop|loop
+#   tests/vm/swap.sh OUTDIR MODDIR lloop|loop|lloop-nfs|loop-nfs|nfsfile
 #
 # The guest's first virtio disk gets an ext4 filesystem holding a swap file, which is attached
-# to /dev/lloop0 (or to a kernel loop device with direct I/O on), made swap and enabled. Then
+# to /dev/lloop0 (or to a kernel loop device with direct I/O on), made swap and enabled. The
+# -nfs drivers and nfsfile reach the same file over NFSv4.2 from the guest's own server
+# (tests/vm/nfs.sh, 127.0.0.1): attached to lloop, to loop with direct I/O, or enabled as a
+# swap file on NFS itself (the kernel's own swap over NFS). Then
 # stress-ng runs a memory load well beyond the guest's RAM that verifies its own data for
 # SWAP_SECONDS (default 90); the load is SWAP_LOAD_PCT (default 200) percent of the memory
 # the guest has available. The run fails on a verification error, an OOM kill, a load that
@@ -18,7 +21,9 @@ secs=${SWAP_SECONDS:-90}
 # The margins over the load's own time (scripts/vm.sh sets the scale: 3 on a KASAN kernel).
 slack=$((300 * ${RUSTRE_TIMEOUT_SCALE:-1}))
 res=$out/swap-$driver.txt
-export PATH=$(cd "$(dirname "$0")/../.." && pwd)/tools/target/release:$PATH
+top=$(cd "$(dirname "$0")/../.." && pwd)
+export PATH=$top/tools/target/release:$PATH
+. "$top/tests/vm/nfs.sh"
 
 fail() { echo "FAIL: $*" | tee -a "$res"; exit 1; }
 : >"$res"
@@ -29,17 +34,30 @@ mkdir -p /tmp/swapfs && mount /dev/vda /tmp/swapfs || fail "mount /dev/vda"
 # Written out, not fallocated: the swap file's blocks exist before the first swap-out.
 dd if=/dev/zero of=/tmp/swapfs/swapfile bs=1M count=768 oflag=direct status=none || fail "swap file"
 sync
+file=/tmp/swapfs/swapfile
 case $driver in
-lloop)
-	insmod "$(find "$mods" -name lloop.ko | head -n1)" || fail "insmod lloop"
-	dev=$(lloop attach /tmp/swapfs/swapfile) || fail "lloop attach"
-	dio=$(cat /sys/block/${dev#/dev/}/lloop/dio)
+*-nfs | nfsfile)
+	nfs_up /tmp/swapfs || fail "NFS server did not start"
+	nfs_mount 4.2 /tmp/m/nfs || fail "NFS mount"
+	file=/tmp/m/nfs/swapfile
 	;;
-loop)
-	dev=$(losetup --direct-io=on -f --show /tmp/swapfs/swapfile) || fail "losetup"
+esac
+case $driver in
+lloop | lloop-nfs)
+	insmod "$(find "$mods" -name lloop.ko | head -n1)" || fail "insmod lloop"
+	dev=$(lloop attach $file) || fail "lloop attach"
+	dio=$(cat /sys/block/${dev#/dev/}/lloop/dio)
+	dio+=" net_reserve=$(cat /sys/block/${dev#/dev/}/lloop/net_reserve)"
+	;;
+loop | loop-nfs)
+	dev=$(losetup --direct-io=on -f --show $file) || fail "losetup"
 	dio=$(cat /sys/block/${dev#/dev/}/loop/dio)
 	;;
-*) fail "driver must be lloop or loop" ;;
+nfsfile)
+	dev=$file dio=-
+	chmod 600 $file
+	;;
+*) fail "driver must be lloop, loop, lloop-nfs, loop-nfs or nfsfile" ;;
 esac
 mkswap -q "$dev" || fail "mkswap $dev"
 swapon "$dev" || fail "swapon $dev"
@@ -66,6 +84,13 @@ kill $sampler $watchdog 2>/dev/null
 peak=$(awk '$2 > m {m = $2} END {print m + 0}' "$out/swap-$driver-usage.log")
 ops=$(awk '/metrc:.* vm / {print $5}' "$out/swap-$driver-stress.log")
 echo "stress-ng exit $rc after $((end - start)) s; peak swap use ${peak} MiB; ${ops:-0} verified passes" | tee -a "$res"
+case $driver in *-nfs | nfsfile)
+	# Packets the server dropped because they came from the memory reserves (a socket that
+	# is not marked for them), and the client's RPC retransmissions.
+	drops=$(awk '/^TcpExt:/ { if (!h) { split($0, n); h = 1 } else for (i = 2; i <= NF; i++) if (n[i] == "PFMemallocDrop") print $i }' /proc/net/netstat)
+	echo "nfs: TCP PFMemallocDrop ${drops:-?}; client RPC $(awk '/^rpc / {print "calls " $2 ", retransmissions " $3}' /proc/net/rpc/nfs)" | tee -a "$res"
+	;;
+esac
 swapoff "$dev" || fail "swapoff $dev"
 [ "$rc" = 124 ] && fail "the load did not finish within $((secs + slack)) s"
 grep -qi "verif.*fail\|bit errors\|miscompare" "$out/swap-$driver-stress.log" && fail "stress-ng reports verification errors"
@@ -74,7 +99,8 @@ dmesg | grep -q "Out of memory: Killed process" && fail "OOM kill: $(dmesg | gre
 [ "$peak" -ge 50 ] || fail "less than 50 MiB went to swap: the load did not press memory"
 echo "PASS: $driver: no verification error, no OOM kill" | tee -a "$res"
 case $driver in
-lloop) lloop detach "$dev" ;;
-loop) losetup -d "$dev" ;;
+lloop*) lloop detach "$dev" ;;
+loop*) losetup -d "$dev" ;;
 esac
+case $driver in *-nfs | nfsfile) nfs_down ;; esac
 umount /tmp/swapfs

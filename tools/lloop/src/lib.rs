@@ -45,6 +45,8 @@ pub struct Entry {
     pub offset: u64,
     /// Direct I/O on.
     pub dio: bool,
+    /// Why direct I/O is off (`lloop/dio_reason`), when it is.
+    pub dio_reason: Option<String>,
     /// Autoclear on.
     pub autoclear: bool,
 }
@@ -322,6 +324,7 @@ pub fn list() -> io::Result<Vec<Entry>> {
             size: num("size") * 512,
             offset: num("lloop/offset"),
             dio: num("lloop/dio") != 0,
+            dio_reason: sys(&name, "lloop/dio_reason").filter(|r| r != "-"),
             autoclear: num("lloop/autoclear") != 0,
         });
     }

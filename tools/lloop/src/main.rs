@@ -90,6 +90,9 @@ fn run(args: &[String]) -> Result<(), String> {
                     if e.autoclear { "on" } else { "off" },
                     e.backing_file
                 );
+                if let (false, Some(why)) = (e.dio, e.dio_reason.as_deref()) {
+                    println!("{:<12} direct I/O off: {why}", "");
+                }
             }
             Ok(())
         }
