@@ -53,6 +53,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 	own_policy=0
 	if [ ! -e "$policy" ]; then
 		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+		# An interrupted install must not leave it behind (it would stop every service start).
+		trap 'rm -f "$policy"' EXIT
 	fi
 	apt-get update -qq
 	rc=0

@@ -8,7 +8,8 @@
 #   scripts/swap-test.sh [OUTDIR [DRIVERS]]   DRIVERS: "lloop loop" (default) or some of
 #                                            lloop, loop, lloop-nfs, loop-nfs, nfsfile;
 #                                            SWAP_SECONDS=N sets the load's duration (90),
-#                                            SWAP_LOAD_PCT=P its size in % of free memory (200)
+#                                            SWAP_LOAD_PCT=P its size in % of free memory (200),
+#                                            SWAP_NFS_LEAN=1 a lean NFS server (tests/vm/swap.sh)
 #
 # The -nfs drivers put the swap file on NFSv4.2 from the guest's own server, attached to lloop
 # or to loop with direct I/O; nfsfile enables the NFS file itself as swap (the kernel's swap
@@ -36,7 +37,7 @@ for driver in $drivers; do
 	VM_MEMORY=$mem VM_TIMEOUT=$(( ${SWAP_SECONDS:-90} + 600 )) \
 		VM_QEMU_OPTS="-drive file=$img,if=virtio,format=raw,cache=unsafe" \
 		bash "$top/scripts/vm.sh" "$out/$driver" \
-		"SWAP_SECONDS=${SWAP_SECONDS:-90} SWAP_LOAD_PCT=${SWAP_LOAD_PCT:-200} bash tests/vm/swap.sh '$out/$driver' '$top/build/modules' $driver" \
+		"SWAP_NFS_LEAN=${SWAP_NFS_LEAN:-0} SWAP_SECONDS=${SWAP_SECONDS:-90} SWAP_LOAD_PCT=${SWAP_LOAD_PCT:-200} bash tests/vm/swap.sh '$out/$driver' '$top/build/modules' $driver" \
 		>"$out/$driver.console" 2>&1
 	r=$?
 	rm -f "$img"

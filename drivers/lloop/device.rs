@@ -125,17 +125,6 @@ impl LloopDev {
                 );
             }
         })?;
-        // A file on a network filesystem: the writes that free memory (swap-out, writeback
-        // under pressure) must be able to reach the server when memory is short, so its
-        // transport may use the memory reserves while the file is attached (as for a swap
-        // file on NFS). The device still works without; `net_reserve` shows which.
-        if let Err(e) = file.reserve_transport() {
-            pr_warn!(
-                "{}: the backing file's network transport refused the memory reserves ({:?}); swap on this device may stall under memory pressure\n",
-                disk.name(),
-                e
-            );
-        }
         let read_only = cfg.info.flags & uapi::LO_FLAGS_READ_ONLY != 0 || !file.writable();
         let bs = if cfg.block_size != 0 {
             cfg.block_size
@@ -168,6 +157,20 @@ impl LloopDev {
         let cache = file.can_fsync() && !read_only;
         let granularity = file.fs_block_size();
         let mem_align = file.dio_mem_align();
+        // A writable device over a file on a network filesystem: the writes that free memory
+        // (swap-out, writeback under pressure) must be able to reach the server when memory
+        // is short, so the file's transport may use the memory reserves while the file is
+        // attached, as for a swap file on NFS. The device works without; `net_reserve`
+        // shows which.
+        if !read_only {
+            if let Err(e) = file.reserve_transport() {
+                pr_warn!(
+                    "{}: the backing file's network transport refused the memory reserves ({:?})\n",
+                    disk.name(),
+                    e
+                );
+            }
+        }
         let res = disk.reconfigure(|io, lim| {
             *lim = Self::limits(bs, direct, mem_align, discard, granularity, cache);
             *io = Io {

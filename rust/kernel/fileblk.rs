@@ -51,11 +51,10 @@ use core::{cell::UnsafeCell, fmt, marker::PhantomData, pin::Pin, ptr::NonNull};
 use segs::{BioPos, BioWalk};
 
 /// Bio vectors a request spanning several bios may have for one asynchronous call; more are
-/// transferred bio by bio, synchronously. It is also the queue's segment limit, so that merged
-/// requests of one-page bios (swap writes) fit. One bio's worth (`BIO_MAX_VECS`): a 1 MiB
-/// direct transfer of 4 KiB pages stays one request and one call on the file, where the
-/// block layer's default of 128 splits it in two (over NFS: two RPCs instead of one).
-pub const INLINE_VECS: usize = 256;
+/// transferred bio by bio, synchronously. It is also the queue's segment limit (the block
+/// layer's default, `BLK_MAX_SEGMENTS`), so that merged requests of one-page bios (swap
+/// writes) fit.
+pub const INLINE_VECS: usize = 128;
 
 /// A block status (`blk_status_t`) a request ends with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1700,7 +1699,9 @@ pub enum Falloc {
 /// # Invariants
 ///
 /// `file` is a regular file with `read_iter`, and `write_iter` if open for writing; its
-/// mapping's allocation mask had `old_gfp` when we took it over.
+/// mapping's allocation mask had `old_gfp` when we took it over. `net`, if set, holds the
+/// reserves of `file`'s own transport, and is dropped before `file` (field order, and
+/// explicitly in `drop`).
 pub struct BackingFile {
     /// The memory reserves of the file's network transport, if taken
     /// ([`BackingFile::reserve_transport`]). Declared before `file`, so dropped before it:
@@ -1964,6 +1965,7 @@ impl BackingFile {
     /// which lets the RPC state machine of each such request run from the reserves too.
     pub fn reserve_transport(&mut self) -> Result<bool> {
         if self.net.is_none() {
+            // INVARIANT: The reserve is of `self.file`, which outlives it (see `drop`).
             self.net = NetReserve::take(&self.file)?;
         }
         Ok(self.net.is_some())
@@ -1978,8 +1980,9 @@ impl BackingFile {
     ///
     /// NFS 4.2 refuses `FALLOC_FL_KEEP_SIZE` with a zeroing or allocating mode (`EOPNOTSUPP`);
     /// a range inside the file cannot change its size, so such a range is asked again without
-    /// the flag. (A concurrent truncate of the backing file below the range would then be
-    /// undone, as a write there would do.)
+    /// the flag. "Inside" is judged by the size this kernel knows: a truncate of the backing
+    /// file below the range, here or by another NFS client, would be undone, as a write there
+    /// would undo it.
     pub fn fallocate(&self, mode: Falloc, pos: u64, len: u64) -> Result {
         let m = match mode {
             Falloc::PunchHole => bindings::FALLOC_FL_PUNCH_HOLE,
@@ -1989,8 +1992,10 @@ impl BackingFile {
         let (Ok(p), Ok(l)) = (i64::try_from(pos), i64::try_from(len)) else {
             return Err(EINVAL);
         };
-        // SAFETY: The file is open.
-        let call = |m: u32| to_result(unsafe { bindings::vfs_fallocate(self.raw(), m as i32, p, l) });
+        let call = |m: u32| {
+            // SAFETY: The file is open.
+            to_result(unsafe { bindings::vfs_fallocate(self.raw(), m as i32, p, l) })
+        };
         match call(m | bindings::FALLOC_FL_KEEP_SIZE) {
             Err(e)
                 if e == EOPNOTSUPP
@@ -2019,17 +2024,24 @@ struct NetReserve {
 }
 
 impl NetReserve {
-    /// Takes the reserves for `file`'s transport; `None` if `file` is not on NFS.
+    /// Takes the reserves for `file`'s transport; `None` if `file` is not on NFS, or if the
+    /// kernel's sunrpc is a module (this crate is built in and cannot call it then).
+    #[cfg(CONFIG_SUNRPC = "y")]
     fn take(file: &File) -> Result<Option<Self>> {
-        // SAFETY: An open file has a valid inode and superblock.
-        let (inode, magic) = unsafe {
-            let inode = (*file.as_ptr()).f_inode;
-            (inode, (*(*inode).i_sb).s_magic)
+        // SAFETY: An open file has an inode.
+        let inode = NonNull::new(unsafe { (*file.as_ptr()).f_inode }).ok_or(EINVAL)?;
+        // SAFETY: An open file's inode has a valid superblock and filesystem type, whose name
+        // is a static NUL-terminated string.
+        let (magic, fs_name) = unsafe {
+            let sb = (*inode.as_ptr()).i_sb;
+            ((*sb).s_magic, CStr::from_char_ptr((*(*sb).s_type).name))
         };
-        if magic as u64 != u64::from(bindings::NFS_SUPER_MAGIC) {
+        // The NFS client's types are "nfs" and "nfs4", both with NFS_SUPER_MAGIC.
+        if magic as u64 != u64::from(bindings::NFS_SUPER_MAGIC)
+            || !fs_name.to_bytes().starts_with(b"nfs")
+        {
             return Ok(None);
         }
-        let inode = NonNull::new(inode).ok_or(EINVAL)?;
         // SAFETY: Only the NFS client makes superblocks with this magic; their `s_fs_info` is
         // the `nfs_server`, which lives as long as the superblock the open file pins.
         let clnt = NonNull::new(unsafe { bindings::NFS_CLIENT(inode.as_ptr()) }).ok_or(EINVAL)?;
@@ -2044,9 +2056,16 @@ impl NetReserve {
         // INVARIANT: `file` is open on NFS, `clnt` its client, activated above.
         Ok(Some(Self { inode, clnt }))
     }
+
+    /// Without a built-in sunrpc there is nothing this crate can reserve.
+    #[cfg(not(CONFIG_SUNRPC = "y"))]
+    fn take(_file: &File) -> Result<Option<Self>> {
+        Ok(None)
+    }
 }
 
 impl Drop for NetReserve {
+    #[cfg(CONFIG_SUNRPC = "y")]
     fn drop(&mut self) {
         // SAFETY: By the type invariant both pointers are still valid and we hold one
         // activation; the order is `nfs_swap_deactivate`'s (the protocol's `disable_swap`
@@ -2058,6 +2077,9 @@ impl Drop for NetReserve {
             }
         }
     }
+
+    #[cfg(not(CONFIG_SUNRPC = "y"))]
+    fn drop(&mut self) {}
 }
 
 // SAFETY: The pointers are only used to undo the activation, which any task may do.
@@ -2077,5 +2099,7 @@ impl Drop for BackingFile {
         }
         // SAFETY: The mapping is valid while we hold the file; we restore the mask we changed.
         unsafe { (*(*self.raw()).f_mapping).gfp_mask = self.old_gfp };
+        // The transport's reserves go before the file that keeps the transport alive.
+        drop(self.net.take());
     }
 }

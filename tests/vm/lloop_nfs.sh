@@ -8,7 +8,7 @@
 #
 # The guest's first virtio disk carries ext4, exported by the kernel's NFS server and mounted
 # over 127.0.0.1 with NFSv4.2 and v3 (tests/vm/nfs.sh). On each version: a file of the mount
-# attached (direct I/O with 4 KiB blocks; discard and write-zeroes only where NFS has
+# attached (direct I/O with 512-byte blocks; discard and write-zeroes only where NFS has
 # fallocate), mkfs.ext4, fio verify (crc32c, random writes of 4 KiB to 1 MiB, 16 in flight)
 # with the NFS server stopped and started in the middle, e2fsck -fn, detach, re-attach and
 # verify_only; lctl blockdev_attach and losetup of an NFS file. On 4.2: discard and write-zeroes reaching the server's file, a flush of
@@ -35,9 +35,10 @@ mkfs.ext4 -q -F /dev/vda || die "mkfs.ext4 /dev/vda"
 exp=/tmp/export
 mkdir -p $exp /tmp/m/fs && mount /dev/vda $exp || die "mount /dev/vda"
 cleanup() {
+	# The server first: a device on a hard mount cannot finish its I/O without it.
+	[ "$(cat /proc/fs/nfsd/threads 2>/dev/null)" = 0 ] && nfsd_start >/dev/null 2>&1
 	umount /tmp/m/fs 2>/dev/null
 	for d in /dev/lloop[0-9]*; do [ -b "$d" ] && lloop detach "$d" 2>/dev/null; done
-	nfsd_start >/dev/null 2>&1
 	nfs_down
 	rmmod lloop 2>/dev/null
 	umount $exp 2>/dev/null
@@ -55,7 +56,8 @@ fio_fs() {
 		--iodepth=16 --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 \
 		--verify_state_save=0 --randseed=17 --output-format=terse --terse-version=3 "$@" \
 		>/tmp/fio.out 2>&1
-	echo "$(awk -F';' '/^3;/ {print $5}' /tmp/fio.out) $?"
+	local rc=$?
+	echo "$(awk -F';' '/^3;/ {print $5}' /tmp/fio.out) $rc"
 }
 # wait_gone PID SECONDS: waits for PID to end; fails if it is still there after SECONDS.
 wait_gone() {
@@ -86,9 +88,12 @@ for v in 4.2 3; do
 	fio_fs >/tmp/fio.rc &
 	load=$!
 	sleep 5
+	kill -0 $load 2>/dev/null || bad "NFS $v: the load ended before the server was stopped (no outage tested)"
 	t0=$(date +%s.%N)
 	nfsd_stop
+	expect "NFS $v: server stopped (nfsd threads)" 0 "$(cat /proc/fs/nfsd/threads)"
 	sleep 5
+	kill -0 $load 2>/dev/null || bad "NFS $v: the load ended while the server was stopped"
 	nfsd_start || bad "NFS $v: nfsd did not restart"
 	wait $load
 	t1=$(date +%s.%N)
@@ -111,9 +116,11 @@ truncate -s 64M /tmp/m/n42/l.img
 lctl blockdev_attach /tmp/m/n42/l.img /tmp/lldev && ok "lctl blockdev_attach of an NFS file" || bad "lctl blockdev_attach"
 info=$(lctl blockdev_info /tmp/lldev)
 [[ $info == "lloop device info: attached to inode "* ]] && ok "blockdev_info: $info" || bad "blockdev_info: $info"
+expect "lctl blockdev_attach: direct I/O on" 1 "$(attr /dev/lloop0 lloop/dio)"
 lctl blockdev_detach /tmp/lldev && ok "lctl blockdev_detach" || bad "lctl blockdev_detach"
 out=$(losetup /dev/lloop0 /tmp/m/n42/l.img 2>&1)
 expect "losetup DEVICE FILE attaches an NFS file ($out)" 131072 "$(attr /dev/lloop0 size)"
+expect "losetup: direct I/O on" 1 "$(attr /dev/lloop0 lloop/dio)"
 lloop detach /dev/lloop0 || bad "detach after losetup"
 rm -f /tmp/m/n42/l.img
 
@@ -130,7 +137,12 @@ after=$(du -k $exp/z.img | cut -f1)
 	bad "discard: server file ${before} KiB -> ${after} KiB"
 expect "discarded range reads as zeroes" "" "$(cmp -n 16M "$dev" /dev/zero 2>&1)"
 dd if=/dev/urandom of="$dev" bs=1M count=16 oflag=direct status=none
+w0=$(nfs_ops 4 write)
 blkdiscard -z -o 0 -l 16M "$dev" || bad "blkdiscard -z"
+w1=$(nfs_ops 4 write)
+# The block layer falls back to writing zero pages when write-zeroes fails: no WRITE may go out.
+expect "write-zeroes sent no WRITE (no fallback to writing zero pages)" "$w0" "$w1"
+[ "$(attr "$dev" queue/write_zeroes_max_bytes)" -gt 0 ] && ok "write-zeroes still offered" || bad "write-zeroes turned off"
 expect "write-zeroes range reads as zeroes" "" "$(cmp -n 16M "$dev" /dev/zero 2>&1)"
 ops1=$(nfs_ops 4 deallocate zero_range allocate)
 echo "NFSv4.2 client DEALLOCATE ZERO_RANGE ALLOCATE calls: $ops0 -> $ops1"

@@ -17,6 +17,8 @@
 # Grace and lease are 15 s (the least nfsd takes is 10 s) so that an NFSv4 client that
 # reclaims its state after a restart is not held for the default 90 s.
 NFS_EXPORT=
+# The export's write mode: sync (the default, as a server should) or async.
+NFS_SYNC=${NFS_SYNC:-sync}
 NFS_MOUNTS=()
 NFS_PIDS=()
 NFSD_ARGS=(-H 127.0.0.1 -V 3 -V 4.2 -G 15 -L 15 4)
@@ -41,7 +43,7 @@ nfs_up() {
 		nfsdcld -F -p /var/lib/nfs/rpc_pipefs -s /var/lib/nfs/nfsdcld 2>>/tmp/nfs-daemons.log &
 		NFS_PIDS+=($!)
 	fi
-	exportfs -i -o rw,sync,no_subtree_check,no_root_squash,fsid=0 "127.0.0.1:$dir" || return 1
+	exportfs -i -o rw,$NFS_SYNC,no_subtree_check,no_root_squash,fsid=0 "127.0.0.1:$dir" || return 1
 	# 1 MiB reads and writes, as a server with enough memory offers (the default scales with
 	# the guest's RAM: 64 KiB in 256 MiB).
 	echo 1048576 >/proc/fs/nfsd/max_block_size
@@ -56,7 +58,7 @@ nfs_up() {
 nfsd_start() { rpc.nfsd "${NFSD_ARGS[@]}" 2>>/tmp/nfs-daemons.log; [ "$(cat /proc/fs/nfsd/threads)" -gt 0 ]; }
 nfsd_stop() { rpc.nfsd 0; }
 nfs_unexport() { exportfs -u "127.0.0.1:$NFS_EXPORT"; }
-nfs_reexport() { exportfs -i -o rw,sync,no_subtree_check,no_root_squash,fsid=0 "127.0.0.1:$NFS_EXPORT"; }
+nfs_reexport() { exportfs -i -o rw,$NFS_SYNC,no_subtree_check,no_root_squash,fsid=0 "127.0.0.1:$NFS_EXPORT"; }
 
 nfs_mount() {
 	local vers=$1 mnt=$2 opts=${3:-hard} o path
