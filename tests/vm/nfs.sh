@@ -43,7 +43,7 @@ nfs_up() {
 		nfsdcld -F -p /var/lib/nfs/rpc_pipefs -s /var/lib/nfs/nfsdcld 2>>/tmp/nfs-daemons.log &
 		NFS_PIDS+=($!)
 	fi
-	exportfs -i -o rw,$NFS_SYNC,no_subtree_check,no_root_squash,fsid=0 "127.0.0.1:$dir" || return 1
+	nfs_reexport || return 1
 	# 1 MiB reads and writes, as a server with enough memory offers (the default scales with
 	# the guest's RAM: 64 KiB in 256 MiB).
 	echo 1048576 >/proc/fs/nfsd/max_block_size
@@ -58,7 +58,7 @@ nfs_up() {
 nfsd_start() { rpc.nfsd "${NFSD_ARGS[@]}" 2>>/tmp/nfs-daemons.log; [ "$(cat /proc/fs/nfsd/threads)" -gt 0 ]; }
 nfsd_stop() { rpc.nfsd 0; }
 nfs_unexport() { exportfs -u "127.0.0.1:$NFS_EXPORT"; }
-nfs_reexport() { exportfs -i -o rw,$NFS_SYNC,no_subtree_check,no_root_squash,fsid=0 "127.0.0.1:$NFS_EXPORT"; }
+nfs_reexport() { exportfs -i -o "rw,$NFS_SYNC,no_subtree_check,no_root_squash,fsid=0" "127.0.0.1:$NFS_EXPORT"; }
 
 nfs_mount() {
 	local vers=$1 mnt=$2 opts=${3:-hard} o path
