@@ -255,8 +255,8 @@ pub trait Driver: Send + Sync + Sized + 'static {
     /// Name of the sysfs directory under `/sys/block/<disk>/` holding [`Driver::ATTRS`].
     const ATTR_GROUP: &'static CStr = c"";
 
-    /// Read-only sysfs attributes of every disk (at most [`MAX_ATTRS`]), shown by
-    /// [`Driver::show_attr`].
+    /// Read-only sysfs attributes of every disk (at most [`MAX_ATTRS`], checked at build
+    /// time), shown by [`Driver::show_attr`].
     const ATTRS: &'static [&'static CStr] = &[];
 
     /// Writes attribute `ATTRS[index]` into `out` (a page); returns its length.
@@ -271,7 +271,7 @@ pub trait Driver: Send + Sync + Sized + 'static {
 }
 
 /// Most sysfs attributes a [`Driver`] may declare.
-pub const MAX_ATTRS: usize = 8;
+pub const MAX_ATTRS: usize = 12;
 
 /// Most workers of a disk ([`Workers::PerQueue`]).
 pub const MAX_WORKERS: usize = 16;
@@ -1004,7 +1004,11 @@ impl<T: Driver> Inner<T> {
     ///
     /// `self` must be pinned and the attributes not registered yet.
     unsafe fn init_attrs(&self) -> *mut *const bindings::attribute_group {
-        let n = T::ATTRS.len().min(MAX_ATTRS);
+        crate::const_assert!(
+            T::ATTRS.len() <= MAX_ATTRS,
+            "Driver::ATTRS has more than MAX_ATTRS entries"
+        );
+        let n = T::ATTRS.len();
         if n == 0 {
             return core::ptr::null_mut();
         }
