@@ -467,6 +467,7 @@ impl Driver for LloopDev {
         c"submit_stats",
         c"dio_reason",
         c"net_reserve",
+        c"dio_kmalloc_buffered",
     ];
 
     fn handle(&self, io: &Io, rq: Request<'_>) {
@@ -652,6 +653,9 @@ impl Driver for LloopDev {
             7 => w.u64(u64::from(disk.with_io(|io| {
                 io.file.as_ref().is_some_and(|f| f.transport_reserved())
             }))),
+            // Requests with slab or kmalloc memory sent through the page cache while direct
+            // I/O is on, since the file was attached (NFS cannot reference those pages).
+            8 => w.u64(disk.with_io(|io| io.file.as_ref().map_or(0, |f| f.kmalloc_buffered()))),
             _ => return Err(EIO),
         }
         w.bytes(b"\n");

@@ -9,6 +9,7 @@
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/fsnotify_backend.h>
+#include <linux/mm.h>
 #include <linux/nfs_fs.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/task_stack.h>
@@ -217,3 +218,18 @@ __rust_helper void rust_helper_rpc_clnt_swap_deactivate(struct rpc_clnt *clnt)
 	rpc_clnt_swap_deactivate(clnt);
 }
 #endif
+
+__rust_helper struct folio *rust_helper_rustre_page_folio(struct page *page)
+{
+	return page_folio(page);
+}
+
+__rust_helper bool rust_helper_rustre_folio_test_slab(const struct folio *folio)
+{
+	return folio_test_slab(folio);
+}
+
+__rust_helper bool rust_helper_rustre_folio_test_large_kmalloc(const struct folio *folio)
+{
+	return folio_test_large_kmalloc(folio);
+}

@@ -514,9 +514,10 @@ impl Request<'_> {
     /// With `direct`, one asynchronous `IOCB_DIRECT` call moves the data straight between
     /// the request's pages and the file; the request ends from the file's completion (in
     /// interrupt context, possibly). Otherwise the call is synchronous, through the page
-    /// cache. A request spanning more than [`INLINE_VECS`] vectors over several bios is moved
-    /// bio by bio, synchronously. FUA writes are `IOCB_DSYNC`. Any other operation, or a
-    /// write to a file not open for writing, fails with `EIO`.
+    /// cache, as it is for a request with slab or large-kmalloc memory on a file whose direct
+    /// I/O references the pages (NFS). A request spanning more than [`INLINE_VECS`] vectors
+    /// over several bios is moved bio by bio, synchronously. FUA writes are `IOCB_DSYNC`.
+    /// Any other operation, or a write to a file not open for writing, fails with `EIO`.
     ///
     /// Direct writes go through the file's private second open, which leaves the file's times
     /// alone (they are brought up to date by [`BackingFile::update_times`]). One that frees
@@ -527,6 +528,12 @@ impl Request<'_> {
             Op::Read => false,
             Op::Write if file.writable() => true,
             _ => return self.end(Status::IOERR),
+        };
+        let direct = if direct && file.dio_refs_pages && self.has_kmalloc_pages() {
+            file.kmalloc_buffered.fetch_add(1, Relaxed);
+            false
+        } else {
+            direct
         };
         // A direct write that frees memory (swap-out, or a write reclaim waits for) may use
         // the memory reserves for the few allocations the filesystem makes on its way (its
@@ -578,9 +585,10 @@ impl Request<'_> {
     /// Returns the request, untouched, if that cannot be done: not a read or a permitted
     /// write, a write that frees memory (it goes to the worker, see [`Request::read_write`]),
     /// a FUA write (its data sync may wait for a flush or a journal commit), a file without
-    /// direct or non-blocking I/O (`FMODE_NOWAIT`), a frozen filesystem, a request needing
-    /// more than one call, or a file that would have to wait. If the file takes the transfer
-    /// but does not complete all of it, the completion hands the request to the worker, whose
+    /// direct or non-blocking I/O (`FMODE_NOWAIT`), a request that must go through the page
+    /// cache (see [`Request::read_write`]), a frozen filesystem, a request needing more than
+    /// one call, or a file that would have to wait. If the file takes the transfer but does
+    /// not complete all of it, the completion hands the request to the worker, whose
     /// [`Driver::handle`] does it again, blocking.
     pub fn read_write_nowait(self, file: &BackingFile, pos: u64) -> Option<Self> {
         let (write, f) = match (self.op(), file.quiet_file.as_deref()) {
@@ -590,7 +598,10 @@ impl Request<'_> {
             }
             _ => return Some(self),
         };
-        if !file.can_direct() || !file.can_nowait() {
+        if !file.can_direct()
+            || !file.can_nowait()
+            || (file.dio_refs_pages && self.has_kmalloc_pages())
+        {
             return Some(self);
         }
         let mut iter = zeroed_c::<bindings::iov_iter>();
@@ -629,6 +640,42 @@ impl Request<'_> {
         unsafe { self.pdu.release_iocb() };
         self.pdu.refs.fetch_sub(1, Relaxed);
         Some(self)
+    }
+
+    /// Whether any of the request's data lies in slab or large-kmalloc memory (a
+    /// filesystem's metadata buffers, for instance), whose pages cannot be referenced.
+    fn has_kmalloc_pages(&self) -> bool {
+        // SAFETY: The request is started and valid; its bios and their vectors stay valid
+        // and unchanged until it ends, which needs our reference. The block layer builds a
+        // multi-page vector only from pages whose `struct page`s are contiguous
+        // (`bvec_try_merge_page`), so `bv_page` plus the index of a page the piece touches
+        // is that page, as `bvec_iter_page` computes it; every page belongs to a folio.
+        unsafe {
+            let mut bio = (*self.raw()).bio;
+            while !bio.is_null() {
+                let it = (*bio).bi_iter;
+                let vecs = (*bio).bi_io_vec;
+                let pos = BioPos {
+                    index: it.bi_idx as usize,
+                    done: it.bi_offset,
+                    left: it.bi_size,
+                };
+                for s in BioWalk::new(|i| (*vecs.add(i)).bv_len, usize::MAX, pos) {
+                    let v = &*vecs.add(s.index);
+                    let offset = v.bv_offset.saturating_add(s.skip);
+                    for p in segs::page_span(offset, s.len, bindings::PAGE_SIZE) {
+                        let folio = bindings::rustre_page_folio(v.bv_page.add(p));
+                        if bindings::rustre_folio_test_slab(folio)
+                            || bindings::rustre_folio_test_large_kmalloc(folio)
+                        {
+                            return true;
+                        }
+                    }
+                }
+                bio = (*bio).bi_next;
+            }
+        }
+        false
     }
 
     /// Points `iter` at the request's data for one call: over the bio's own vector array if
@@ -715,7 +762,7 @@ impl Request<'_> {
                     self.pdu.vecs[n].get().write(bindings::bio_vec {
                         bv_page: v.bv_page,
                         bv_len: s.len,
-                        bv_offset: v.bv_offset + s.skip,
+                        bv_offset: v.bv_offset.saturating_add(s.skip),
                     });
                     n += 1;
                     total += u64::from(s.len);
@@ -1722,6 +1769,14 @@ pub struct BackingFile {
     old_gfp: bindings::gfp_t,
     dio_align: u32,
     dio_mem_align: u32,
+    /// The file's direct I/O takes a reference on every page it moves (NFS:
+    /// `nfs_page_create_from_page()` calls `get_page()`), which slab memory cannot give
+    /// (`get_page()` warns and takes none) and large-kmalloc memory would leak (the bvec
+    /// `iov_iter_get_pages` takes one that `put_page()` never gives back). Requests with such
+    /// memory go through the page cache instead ([`Request::read_write`]).
+    dio_refs_pages: bool,
+    /// Requests sent through the page cache for that reason since the file was taken.
+    kmalloc_buffered: Atomic<u64>,
 }
 
 impl BackingFile {
@@ -1765,6 +1820,7 @@ impl BackingFile {
                 old & !((1 << bindings::___GFP_IO_BIT) | (1 << bindings::___GFP_FS_BIT));
             old
         };
+        let dio_refs_pages = on_nfs(&file);
         // INVARIANT: Checked above; the second open is of the same file.
         Ok(Self {
             net: None,
@@ -1774,6 +1830,8 @@ impl BackingFile {
             old_gfp,
             dio_align,
             dio_mem_align,
+            dio_refs_pages,
+            kmalloc_buffered: Atomic::new(0),
         })
     }
 
@@ -1928,6 +1986,13 @@ impl BackingFile {
         to_result(unsafe { bindings::vfs_fsync(self.raw(), 0) })
     }
 
+    /// Requests that direct I/O was asked for but that went through the page cache, since
+    /// their memory is slab or large-kmalloc and the file's direct I/O references pages
+    /// (see [`Request::read_write`]).
+    pub fn kmalloc_buffered(&self) -> u64 {
+        self.kmalloc_buffered.load(Relaxed)
+    }
+
     /// Records that a direct write went through the second open; cheap when already set.
     fn mark_times_stale(&self) {
         if self.times_stale.load(Relaxed) == 0 {
@@ -2027,25 +2092,28 @@ struct NetReserve {
     clnt: NonNull<bindings::rpc_clnt>,
 }
 
+/// Whether `file` is on the NFS client: a superblock with `NFS_SUPER_MAGIC` of type "nfs"
+/// or "nfs4".
+fn on_nfs(file: &File) -> bool {
+    // SAFETY: An open file has an inode, with a valid superblock and filesystem type, whose
+    // name is a static NUL-terminated string.
+    let (magic, fs_name) = unsafe {
+        let sb = (*(*file.as_ptr()).f_inode).i_sb;
+        ((*sb).s_magic, CStr::from_char_ptr((*(*sb).s_type).name))
+    };
+    magic as u64 == u64::from(bindings::NFS_SUPER_MAGIC) && fs_name.to_bytes().starts_with(b"nfs")
+}
+
 impl NetReserve {
     /// Takes the reserves for `file`'s transport; `None` if `file` is not on NFS, or if the
     /// kernel's sunrpc is a module (this crate is built in and cannot call it then).
     #[cfg(CONFIG_SUNRPC = "y")]
     fn take(file: &File) -> Result<Option<Self>> {
-        // SAFETY: An open file has an inode.
-        let inode = NonNull::new(unsafe { (*file.as_ptr()).f_inode }).ok_or(EINVAL)?;
-        // SAFETY: An open file's inode has a valid superblock and filesystem type, whose name
-        // is a static NUL-terminated string.
-        let (magic, fs_name) = unsafe {
-            let sb = (*inode.as_ptr()).i_sb;
-            ((*sb).s_magic, CStr::from_char_ptr((*(*sb).s_type).name))
-        };
-        // The NFS client's types are "nfs" and "nfs4", both with NFS_SUPER_MAGIC.
-        if magic as u64 != u64::from(bindings::NFS_SUPER_MAGIC)
-            || !fs_name.to_bytes().starts_with(b"nfs")
-        {
+        if !on_nfs(file) {
             return Ok(None);
         }
+        // SAFETY: An open file has an inode.
+        let inode = NonNull::new(unsafe { (*file.as_ptr()).f_inode }).ok_or(EINVAL)?;
         // SAFETY: Only the NFS client makes superblocks with this magic; their `s_fs_info` is
         // the `nfs_server`, which lives as long as the superblock the open file pins.
         let clnt = NonNull::new(unsafe { bindings::NFS_CLIENT(inode.as_ptr()) }).ok_or(EINVAL)?;

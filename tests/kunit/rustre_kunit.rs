@@ -338,7 +338,7 @@ mod owned_wq_tests {
 #[kunit_tests(rustre_fileblk)]
 mod fileblk_tests {
     use kernel::fileblk::{
-        segs::{count, BioPos, BioWalk, CASES},
+        segs::{count, page_span, BioPos, BioWalk, CASES, SPAN_CASES},
         Status,
     };
 
@@ -358,6 +358,14 @@ mod fileblk_tests {
                 count(|i| lens[i], lens.len(), *pos),
                 (want.len(), bytes == pos.left)
             );
+        }
+    }
+
+    /// Pages a piece of a (multi-page) vector touches.
+    #[test]
+    fn page_spans() {
+        for (offset, len, size, want) in SPAN_CASES {
+            assert_eq!(page_span(*offset, *len, *size), *want);
         }
     }
 

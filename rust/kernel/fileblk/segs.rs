@@ -88,6 +88,35 @@ pub fn count(len_of: impl Fn(usize) -> u32, nr: usize, pos: BioPos) -> (usize, b
     (n, bytes == u64::from(pos.left))
 }
 
+/// Indices of the pages a piece touches, counted from its vector's first page: the piece
+/// starts `offset` bytes into that page (the vector's offset plus the piece's skip, which
+/// may exceed a page in a multi-page vector) and is `len` bytes long. Empty for `len == 0`;
+/// `page_size` must not be 0 (it is the kernel's `PAGE_SIZE`).
+pub fn page_span(offset: u32, len: u32, page_size: usize) -> core::ops::Range<usize> {
+    if len == 0 || page_size == 0 {
+        return 0..0;
+    }
+    // u32 + u32 fits in u64, and a u64 count of pages fits in usize wherever a vector's
+    // pages can be addressed at all; saturate rather than trust that.
+    let end = u64::from(offset) + u64::from(len);
+    let size = page_size as u64;
+    let first = usize::try_from(u64::from(offset) / size).unwrap_or(usize::MAX);
+    let last = usize::try_from(end.div_ceil(size)).unwrap_or(usize::MAX);
+    first..last
+}
+
+/// Test cases of [`page_span`]: offset, length, page size, the span expected.
+pub const SPAN_CASES: &[(u32, u32, usize, core::ops::Range<usize>)] = &[
+    (0, 4096, 4096, 0..1),
+    (512, 512, 4096, 0..1),
+    (4000, 200, 4096, 0..2),
+    (8192, 4096, 4096, 2..3),
+    (100, 16384, 4096, 0..5),
+    (0, 0, 4096, 0..0),
+    (u32::MAX, u32::MAX, 4096, 1048575..2097152),
+    (0, 65536, 65536, 0..1),
+];
+
 /// Test vectors: vector lengths, start, and the pieces expected. Used by the KUnit suite and
 /// the host tests alike.
 pub const CASES: &[(&[u32], BioPos, &[Seg])] = &[

@@ -76,4 +76,15 @@ mod segs_tests {
             );
         }
     }
+
+    #[test]
+    fn page_spans() {
+        for (offset, len, size, want) in super::segs::SPAN_CASES {
+            assert_eq!(
+                super::segs::page_span(*offset, *len, *size),
+                *want,
+                "{offset} + {len} in pages of {size}"
+            );
+        }
+    }
 }
