@@ -9,11 +9,17 @@
 #                                            lloop, loop, lloop-nfs, loop-nfs, nfsfile;
 #                                            SWAP_SECONDS=N sets the load's duration (90),
 #                                            SWAP_LOAD_PCT=P its size in % of free memory (200),
-#                                            SWAP_NFS_LEAN=1 a lean NFS server (tests/vm/swap.sh)
+#                                            SWAP_NFS_SERVER=guest|local where the NFS
+#                                            server runs (guest), SWAP_NFS_LEAN=1 a lean
+#                                            local server (tests/vm/swap.sh)
 #
-# The -nfs drivers put the swap file on NFSv4.2 from the guest's own server, attached to lloop
-# or to loop with direct I/O; nfsfile enables the NFS file itself as swap (the kernel's swap
-# over NFS). Exits non-zero if an lloop run fails; the others are reported, not judged.
+# The -nfs drivers put the swap file on NFSv4.2, attached to lloop or to loop with direct I/O;
+# nfsfile enables the NFS file itself as swap (the kernel's swap over NFS). The server is a
+# second guest by default (tests/vm/nfs_server.sh: 1 GiB, one processor, the disk), linked to
+# the test guest by a QEMU socket network between two virtio NICs, as a diskless client
+# would reach its server; SWAP_NFS_SERVER=local runs it in the test guest itself, where it
+# competes for the memory the load exhausts (Documentation/lloop.rst, "Swap on NFS").
+# Exits non-zero if an lloop run fails; the others are reported, not judged.
 # `make test` runs lloop only: under this load the loop driver stalls until the guest's time
 # limit. The last lines set the runs side by side.
 #
@@ -30,16 +36,56 @@ drivers=${2:-lloop loop}
 mkdir -p "$out"
 rc=0
 summary=()
+server=${SWAP_NFS_SERVER:-guest}
+case $server in guest | local) ;; *) echo "swap-test: SWAP_NFS_SERVER must be guest or local" >&2; exit 2 ;; esac
+vm_timeout=$(( ${SWAP_SECONDS:-90} + 600 ))
 for driver in $drivers; do
 	img=$out/disk-$driver.img
 	rm -f "$img"
 	truncate -s 2G "$img"
-	VM_MEMORY=$mem VM_TIMEOUT=$(( ${SWAP_SECONDS:-90} + 600 )) \
-		VM_QEMU_OPTS="-drive file=$img,if=virtio,format=raw,cache=unsafe" \
+	qemu_opts="-drive file=$img,if=virtio,format=raw,cache=unsafe"
+	spid=
+	if [[ $driver == *-nfs || $driver == nfsfile ]] && [ "$server" = guest ]; then
+		# The server guest first, with the disk; the test guest connects to its socket once it
+		# exports (a QEMU socket netdev listens from QEMU's start).
+		srv=$out/$driver/server
+		rm -rf "$srv"
+		mkdir -p "$srv"
+		port=$((20000 + RANDOM % 20000))
+		VM_MEMORY=1G VM_CPUS=1 VM_TIMEOUT=$((vm_timeout + 900)) \
+			VM_QEMU_OPTS="$qemu_opts -netdev socket,id=n0,listen=127.0.0.1:$port -device virtio-net-pci,netdev=n0,mac=52:54:00:00:02:01" \
+			bash "$top/scripts/vm.sh" "$srv" "NFS_SERVE_SECONDS=$((vm_timeout + 300)) bash tests/vm/nfs_server.sh '$srv'" \
+			>"$out/$driver-server.console" 2>&1 &
+		spid=$!
+		for _ in $(seq 300); do
+			[ -e "$srv/ready" ] || ! kill -0 $spid 2>/dev/null && break
+			sleep 2
+		done
+		if [ ! -e "$srv/ready" ]; then
+			echo "$driver: the NFS server guest did not come up (see $out/$driver-server.console)"
+			touch "$srv/stop"
+			wait $spid
+			summary+=("$(printf '%-10s %s' "$driver" "FAIL: no NFS server guest")")
+			rm -f "$img"
+			[[ $driver == lloop* ]] && rc=1
+			continue
+		fi
+		qemu_opts="-netdev socket,id=n0,connect=127.0.0.1:$port -device virtio-net-pci,netdev=n0,mac=52:54:00:00:02:02"
+	fi
+	VM_MEMORY=$mem VM_TIMEOUT=$vm_timeout VM_QEMU_OPTS="$qemu_opts" \
 		bash "$top/scripts/vm.sh" "$out/$driver" \
-		"SWAP_NFS_LEAN=${SWAP_NFS_LEAN:-0} SWAP_SECONDS=${SWAP_SECONDS:-90} SWAP_LOAD_PCT=${SWAP_LOAD_PCT:-200} bash tests/vm/swap.sh '$out/$driver' '$top/build/modules' $driver" \
+		"SWAP_NFS_SERVER=$server SWAP_NFS_LEAN=${SWAP_NFS_LEAN:-0} SWAP_SECONDS=${SWAP_SECONDS:-90} SWAP_LOAD_PCT=${SWAP_LOAD_PCT:-200} bash tests/vm/swap.sh '$out/$driver' '$top/build/modules' $driver" \
 		>"$out/$driver.console" 2>&1
 	r=$?
+	if [ -n "$spid" ]; then
+		touch "$srv/stop"
+		wait $spid
+		sr=$?
+		cat "$srv/server.txt" 2>/dev/null
+		tail -n 3 "$out/$driver-server.console" | grep '^vm: ' || true
+		# A kernel report or failure in the server guest fails an lloop run as well.
+		[ $sr = 0 ] || { echo "$driver: the NFS server guest failed (exit $sr, see $out/$driver-server.console)"; [[ $driver == lloop* ]] && r=1; }
+	fi
 	rm -f "$img"
 	cat "$out/$driver/swap-$driver.txt" 2>/dev/null || echo "$driver: no result (see $out/$driver.console)"
 	tail -n 3 "$out/$driver.console" | grep '^vm: ' || true
@@ -48,6 +94,6 @@ for driver in $drivers; do
 	[ $r = 0 ] || [[ ${summary[-1]} == *FAIL* ]] || summary[-1]+="FAIL: guest exit $r ($(grep -E '^vm: FAIL' "$out/$driver.console" | head -n1))"
 	summary[-1]+=" | $(grep -E '^stress-ng exit' "$out/$driver/swap-$driver.txt" 2>/dev/null | head -n1)"
 done
-echo "swap, load ${SWAP_LOAD_PCT:-200} % of free memory:"
+echo "swap, load ${SWAP_LOAD_PCT:-200} % of free memory, NFS server: $server:"
 printf '  %s\n' "${summary[@]}"
 exit $rc

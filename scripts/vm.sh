@@ -8,8 +8,8 @@
 # The guest shares the host's root filesystem read-only (copy-on-write), so it has the host's
 # tools and this checkout; OUTDIR is shared read-write. The console is streamed to the terminal
 # and to OUTDIR/console.log. The run fails if the guest does not finish within VM_TIMEOUT
-# seconds (default 1200; VM_MEMORY sets the memory, default 2G, and VM_QEMU_OPTS adds QEMU
-# arguments), if COMMAND fails, or if the console shows an oops, BUG, WARN,
+# seconds (default 1200; VM_MEMORY sets the memory, default 2G, VM_CPUS the processors,
+# default 2, and VM_QEMU_OPTS adds QEMU arguments), if COMMAND fails, or if the console shows an oops, BUG, WARN,
 # lockdep, KASAN or kmemleak report.
 set -uo pipefail
 
@@ -63,7 +63,7 @@ append+=" rootflags=version=9p2000.L,trans=virtio,access=any,msize=524288,cache=
 cmd="cd '$top' && export RUSTRE_TIMEOUT_SCALE=$scale && ( $* ); echo \$? > '$out/guest.rc'"
 
 echo "vm: booting $(basename "$(readlink -f "$top/build/kernel")") (TCG, $mem), timeout ${timeout_s}s"
-vng_args=(-r "$kimg" "${accel[@]}" --force-9p --memory "$mem" --cpus 2
+vng_args=(-r "$kimg" "${accel[@]}" --force-9p --memory "$mem" --cpus "${VM_CPUS:-2}"
 	--rwdir "$out" --append "$append" --exec "$cmd")
 # Extra QEMU arguments, e.g. a virtio disk for the swap test.
 [ -n "${VM_QEMU_OPTS:-}" ] && vng_args+=("--qemu-opts=$VM_QEMU_OPTS")

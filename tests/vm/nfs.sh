@@ -3,6 +3,8 @@
 # An NFS server and client in the test guest, over 127.0.0.1 (sourced by the scripts under
 # tests/vm/). Debian's nfs-kernel-server tools drive the kernel's server; nothing runs
 # outside the guest. The guest's root is the host's, read-only: state goes to tmpfs.
+# NFS_HOST (the server's address) and NFS_CLIENT (the address the export is for) put server
+# and client in two guests instead (tests/vm/nfs_server.sh); both default to 127.0.0.1.
 #
 #   nfs_up DIR                  export DIR (a local filesystem) and start the server
 #   nfs_mount VERS MNT [OPTS]   mount the export: VERS 4.2 or 3, hard unless OPTS say soft
@@ -21,7 +23,9 @@ NFS_EXPORT=
 NFS_SYNC=${NFS_SYNC:-sync}
 NFS_MOUNTS=()
 NFS_PIDS=()
-NFSD_ARGS=(-H 127.0.0.1 -V 3 -V 4.2 -G 15 -L 15 4)
+NFS_HOST=${NFS_HOST:-127.0.0.1}
+NFS_CLIENT=${NFS_CLIENT:-127.0.0.1}
+NFSD_ARGS=(-H "$NFS_HOST" -V 3 -V 4.2 -G 15 -L 15 4)
 
 nfs_log() { echo "nfs: $*"; }
 
@@ -57,8 +61,8 @@ nfs_up() {
 
 nfsd_start() { rpc.nfsd "${NFSD_ARGS[@]}" 2>>/tmp/nfs-daemons.log; [ "$(cat /proc/fs/nfsd/threads)" -gt 0 ]; }
 nfsd_stop() { rpc.nfsd 0; }
-nfs_unexport() { exportfs -u "127.0.0.1:$NFS_EXPORT"; }
-nfs_reexport() { exportfs -i -o "rw,$NFS_SYNC,no_subtree_check,no_root_squash,fsid=0" "127.0.0.1:$NFS_EXPORT"; }
+nfs_unexport() { exportfs -u "$NFS_CLIENT:$NFS_EXPORT"; }
+nfs_reexport() { exportfs -i -o "rw,$NFS_SYNC,no_subtree_check,no_root_squash,fsid=0" "$NFS_CLIENT:$NFS_EXPORT"; }
 
 nfs_mount() {
 	local vers=$1 mnt=$2 opts=${3:-hard} o path
@@ -68,7 +72,7 @@ nfs_mount() {
 	[ "$vers" = 3 ] && o+=,nolock,mountproto=tcp
 	path=$NFS_EXPORT
 	[ "$vers" = 3 ] || path=/
-	mount -t nfs -o "$o" "127.0.0.1:$path" "$mnt" || return 1
+	mount -t nfs -o "$o" "$NFS_HOST:$path" "$mnt" || return 1
 	NFS_MOUNTS+=("$mnt")
 	nfs_log "mounted $(findmnt -no FSTYPE,OPTIONS "$mnt" | tr ',' ' ' | grep -oE '^nfs4?|vers=[^ ]+|rsize=[^ ]+|wsize=[^ ]+|hard|soft|timeo=[^ ]+|retrans=[^ ]+' | xargs) on $mnt"
 }

@@ -9,7 +9,9 @@
 # to /dev/lloop0 (or to a kernel loop device with direct I/O on), made swap and enabled. The
 # -nfs drivers and nfsfile reach the same file over NFSv4.2 from the guest's own server
 # (tests/vm/nfs.sh, 127.0.0.1): attached to lloop, to loop with direct I/O, or enabled as a
-# swap file on NFS itself (the kernel's own swap over NFS). Then
+# swap file on NFS itself (the kernel's own swap over NFS). With SWAP_NFS_SERVER=guest the
+# server is a second guest instead (tests/vm/nfs_server.sh, 10.0.2.1 behind this guest's
+# virtio NIC), which holds the disk and the file, as a diskless client would have it. Then
 # stress-ng runs a memory load well beyond the guest's RAM that verifies its own data for
 # SWAP_SECONDS (default 90); the load is SWAP_LOAD_PCT (default 200) percent of the memory
 # the guest has available. The run fails on a verification error, an OOM kill, a load that
@@ -27,30 +29,50 @@ export PATH=$top/tools/target/release:$PATH
 
 fail() { echo "FAIL: $*" | tee -a "$res"; exit 1; }
 : >"$res"
-[ -b /dev/vda ] || fail "no /dev/vda (the swap test needs a virtio disk)"
 command -v stress-ng >/dev/null || fail "stress-ng not installed (make deps)"
-mkfs.ext4 -q -F /dev/vda || fail "mkfs.ext4 /dev/vda"
-mkdir -p /tmp/swapfs && mount /dev/vda /tmp/swapfs || fail "mount /dev/vda"
-# Written out, not fallocated: the swap file's blocks exist before the first swap-out.
-dd if=/dev/zero of=/tmp/swapfs/swapfile bs=1M count=768 oflag=direct status=none || fail "swap file"
-sync
+remote=0
+case $driver in *-nfs | nfsfile) [ "${SWAP_NFS_SERVER:-local}" = guest ] && remote=1 ;; esac
+mkdir -p /tmp/swapfs
+if [ $remote = 0 ]; then
+	[ -b /dev/vda ] || fail "no /dev/vda (the swap test needs a virtio disk)"
+	mkfs.ext4 -q -F /dev/vda || fail "mkfs.ext4 /dev/vda"
+	mount /dev/vda /tmp/swapfs || fail "mount /dev/vda"
+	# Written out, not fallocated: the swap file's blocks exist before the first swap-out.
+	dd if=/dev/zero of=/tmp/swapfs/swapfile bs=1M count=768 oflag=direct status=none || fail "swap file"
+	sync
+fi
 file=/tmp/swapfs/swapfile
 case $driver in
 *-nfs | nfsfile)
+	if [ $remote = 1 ]; then
+		# The server guest has written the file and exports it (tests/vm/nfs_server.sh).
+		nic=
+		for n in /sys/class/net/*; do
+			[ "${n##*/}" = lo ] || { nic=${n##*/}; break; }
+		done
+		[ -n "$nic" ] || fail "no network interface (SWAP_NFS_SERVER=guest needs a virtio NIC)"
+		ip addr add 10.0.2.2/24 dev "$nic" && ip link set "$nic" up || fail "address on $nic"
+		NFS_HOST=10.0.2.1
+		nfs_mount 4.2 /tmp/m/nfs || fail "NFS mount of $NFS_HOST"
+		file=/tmp/m/nfs/swapfile
+		echo "nfs server: the guest at $NFS_HOST" | tee -a "$res"
+	fi
 	# The server shares the guest's memory, and to complete the writes that free memory it
 	# must not need much of it: SWAP_NFS_LEAN=1 has it write around its page cache
 	# (nfsd's io_cache_write/io_cache_read 2: direct I/O) and reply before committing
 	# (an async export), so that a WRITE needs neither new page cache nor a journal commit.
-	if [ "${SWAP_NFS_LEAN:-0}" = 1 ]; then
+	if [ "${SWAP_NFS_LEAN:-0}" = 1 ] && [ $remote = 0 ]; then
 		mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 		echo 2 >/sys/kernel/debug/nfsd/io_cache_write || fail "nfsd io_cache_write"
 		echo 2 >/sys/kernel/debug/nfsd/io_cache_read || fail "nfsd io_cache_read"
 		NFS_SYNC=async
 		echo "nfs server: direct I/O, async export" | tee -a "$res"
 	fi
-	nfs_up /tmp/swapfs || fail "NFS server did not start"
-	nfs_mount 4.2 /tmp/m/nfs || fail "NFS mount"
-	file=/tmp/m/nfs/swapfile
+	if [ $remote = 0 ]; then
+		nfs_up /tmp/swapfs || fail "NFS server did not start"
+		nfs_mount 4.2 /tmp/m/nfs || fail "NFS mount"
+		file=/tmp/m/nfs/swapfile
+	fi
 	;;
 esac
 case $driver in
@@ -114,4 +136,4 @@ lloop*) lloop detach "$dev" ;;
 loop*) losetup -d "$dev" ;;
 esac
 case $driver in *-nfs | nfsfile) nfs_down ;; esac
-umount /tmp/swapfs
+[ $remote = 1 ] || umount /tmp/swapfs
