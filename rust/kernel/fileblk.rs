@@ -642,6 +642,50 @@ impl Request<'_> {
         Some(self)
     }
 
+    /// The pieces of the request's data, bio after bio, each as a vector of its own: the
+    /// page, the offset from it (beyond a page in a multi-page vector) and the length.
+    ///
+    /// # Safety
+    ///
+    /// The request must be started, with its bios valid, while the iterator is used.
+    unsafe fn pieces(&self) -> impl Iterator<Item = bindings::bio_vec> + '_ {
+        // SAFETY: By the caller the bio chain is valid.
+        let mut bio = unsafe { (*self.raw()).bio };
+        let mut walk = None;
+        core::iter::from_fn(move || loop {
+            if let Some((vecs, w)) = walk.as_mut() {
+                let vecs: *mut bindings::bio_vec = *vecs;
+                if let Some(s) = Iterator::next(w) {
+                    let s: segs::Seg = s;
+                    // SAFETY: `BioWalk` yields only indices of vectors the bio's iterator
+                    // covers, which exist.
+                    let v = unsafe { &*vecs.add(s.index) };
+                    return Some(bindings::bio_vec {
+                        bv_page: v.bv_page,
+                        bv_len: s.len,
+                        bv_offset: v.bv_offset.saturating_add(s.skip),
+                    });
+                }
+                walk = None;
+            }
+            if bio.is_null() {
+                return None;
+            }
+            // SAFETY: `bio` is a bio of the request's valid chain (by the caller).
+            let (it, vecs, next) = unsafe { ((*bio).bi_iter, (*bio).bi_io_vec, (*bio).bi_next) };
+            let pos = BioPos {
+                index: it.bi_idx as usize,
+                done: it.bi_offset,
+                left: it.bi_size,
+            };
+            // `bi_vcnt` is 0 for cloned bios: as the block layer, trust `bi_size`.
+            // SAFETY: As above: the walk reads only vectors the bio's iterator covers.
+            let lens = move |i: usize| unsafe { (*vecs.add(i)).bv_len };
+            walk = Some((vecs, BioWalk::new(lens, usize::MAX, pos)));
+            bio = next;
+        })
+    }
+
     /// Whether any of the request's data lies in slab or large-kmalloc memory (a
     /// filesystem's metadata buffers, for instance), whose pages cannot be referenced.
     fn has_kmalloc_pages(&self) -> bool {
@@ -651,31 +695,14 @@ impl Request<'_> {
         // (`bvec_try_merge_page`), so `bv_page` plus the index of a page the piece touches
         // is that page, as `bvec_iter_page` computes it; every page belongs to a folio.
         unsafe {
-            let mut bio = (*self.raw()).bio;
-            while !bio.is_null() {
-                let it = (*bio).bi_iter;
-                let vecs = (*bio).bi_io_vec;
-                let pos = BioPos {
-                    index: it.bi_idx as usize,
-                    done: it.bi_offset,
-                    left: it.bi_size,
-                };
-                for s in BioWalk::new(|i| (*vecs.add(i)).bv_len, usize::MAX, pos) {
-                    let v = &*vecs.add(s.index);
-                    let offset = v.bv_offset.saturating_add(s.skip);
-                    for p in segs::page_span(offset, s.len, bindings::PAGE_SIZE) {
-                        let folio = bindings::rustre_page_folio(v.bv_page.add(p));
-                        if bindings::rustre_folio_test_slab(folio)
-                            || bindings::rustre_folio_test_large_kmalloc(folio)
-                        {
-                            return true;
-                        }
-                    }
-                }
-                bio = (*bio).bi_next;
-            }
+            self.pieces().any(|v| {
+                segs::page_span(v.bv_offset, v.bv_len, bindings::PAGE_SIZE).any(|p| {
+                    let folio = bindings::rustre_page_folio(v.bv_page.add(p));
+                    bindings::rustre_folio_test_slab(folio)
+                        || bindings::rustre_folio_test_large_kmalloc(folio)
+                })
+            })
         }
-        false
     }
 
     /// Points `iter` at the request's data for one call: over the bio's own vector array if
@@ -744,30 +771,13 @@ impl Request<'_> {
         // SAFETY: By the caller the bio chain is valid; we only read it and write our own
         // inline array, which no I/O uses yet.
         unsafe {
-            let mut bio = (*self.raw()).bio;
-            while !bio.is_null() {
-                let it = (*bio).bi_iter;
-                let vecs = (*bio).bi_io_vec;
-                let pos = BioPos {
-                    index: it.bi_idx as usize,
-                    done: it.bi_offset,
-                    left: it.bi_size,
-                };
-                // `bi_vcnt` is 0 for cloned bios: as the block layer, trust `bi_size`.
-                for s in BioWalk::new(|i| (*vecs.add(i)).bv_len, usize::MAX, pos) {
-                    if n == INLINE_VECS {
-                        return false;
-                    }
-                    let v = &*vecs.add(s.index);
-                    self.pdu.vecs[n].get().write(bindings::bio_vec {
-                        bv_page: v.bv_page,
-                        bv_len: s.len,
-                        bv_offset: v.bv_offset.saturating_add(s.skip),
-                    });
-                    n += 1;
-                    total += u64::from(s.len);
+            for v in self.pieces() {
+                if n == INLINE_VECS {
+                    return false;
                 }
-                bio = (*bio).bi_next;
+                self.pdu.vecs[n].get().write(v);
+                n += 1;
+                total += u64::from(v.bv_len);
             }
             if total != u64::from(self.bytes()) {
                 return false;
