@@ -9,6 +9,7 @@
 #                                            lloop, loop, lloop-nfs, loop-nfs, nfsfile;
 #                                            SWAP_SECONDS=N sets the load's duration (90),
 #                                            SWAP_LOAD_PCT=P its size in % of free memory (200),
+#                                            SWAP_DUMP_AFTER=N dumps tasks after N s of load,
 #                                            SWAP_NFS_SERVER=guest|local where the NFS
 #                                            server runs (guest), SWAP_NFS_LEAN=1 a lean
 #                                            local server (tests/vm/swap.sh)
@@ -74,7 +75,7 @@ for driver in $drivers; do
 	fi
 	VM_MEMORY=$mem VM_TIMEOUT=$vm_timeout VM_QEMU_OPTS="$qemu_opts" \
 		bash "$top/scripts/vm.sh" "$out/$driver" \
-		"SWAP_NFS_SERVER=$server SWAP_NFS_LEAN=${SWAP_NFS_LEAN:-0} SWAP_SECONDS=${SWAP_SECONDS:-90} SWAP_LOAD_PCT=${SWAP_LOAD_PCT:-200} bash tests/vm/swap.sh '$out/$driver' '$top/build/modules' $driver" \
+		"${SWAP_DUMP_AFTER:+SWAP_DUMP_AFTER=$SWAP_DUMP_AFTER }SWAP_NFS_SERVER=$server SWAP_NFS_LEAN=${SWAP_NFS_LEAN:-0} SWAP_SECONDS=${SWAP_SECONDS:-90} SWAP_LOAD_PCT=${SWAP_LOAD_PCT:-200} bash tests/vm/swap.sh '$out/$driver' '$top/build/modules' $driver" \
 		>"$out/$driver.console" 2>&1
 	r=$?
 	if [ -n "$spid" ]; then

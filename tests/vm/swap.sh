@@ -103,10 +103,19 @@ echo "driver=$driver device=$dev dio=$dio mem=${mem}MiB available=${avail}MiB lo
 swap_used() { awk '/SwapTotal/ {t = $2} /SwapFree/ {f = $2} END {print int((t - f) / 1024)}' /proc/meminfo; }
 ( while :; do echo "$(date +%s) $(swap_used)"; sleep 2; done ) >"$out/swap-$driver-usage.log" &
 sampler=$!
-# If the load is not over well after its deadline, dump the blocked tasks to the console once,
-# so that a run that then times out (scripts/vm.sh kills the guest) shows where it stood.
-( sleep $((secs + slack + 60)); echo "swap: load still running after $((secs + slack + 60)) s; blocked tasks follow"
-	echo w >/proc/sysrq-trigger; awk '/Swap(Total|Free)|MemFree/' /proc/meminfo ) &
+# If the load is not over well after its deadline (or after SWAP_DUMP_AFTER seconds), dump the
+# blocked tasks, the CPUs' backtraces and the memory state to the console once, so that a run
+# that then times out (scripts/vm.sh kills the guest) shows where it stood. The watchdog locks
+# its memory: a shell here would be swapped out and wait for the very device that stalls.
+python3 - "${SWAP_DUMP_AFTER:-$((secs + slack + 60))}" <<'EOF' &
+import ctypes, sys, time
+ctypes.CDLL(None).mlockall(3)  # MCL_CURRENT | MCL_FUTURE
+time.sleep(int(sys.argv[1]))
+print(f"swap: load still running after {sys.argv[1]} s; blocked tasks, CPUs and memory follow", flush=True)
+for c in "wlm":
+    with open("/proc/sysrq-trigger", "w") as f:
+        f.write(c)
+EOF
 watchdog=$!
 start=$(date +%s)
 timeout $((secs + slack)) stress-ng --vm 2 --vm-bytes ${load}M --vm-keep --vm-method all --verify \
