@@ -40,33 +40,61 @@ summary=()
 server=${SWAP_NFS_SERVER:-guest}
 case $server in guest | local) ;; *) echo "swap-test: SWAP_NFS_SERVER must be guest or local" >&2; exit 2 ;; esac
 vm_timeout=$(( ${SWAP_SECONDS:-90} + 600 ))
+nfs_runs=0
+# The server guest of the current run: asked to stop through its output directory, killed
+# (its whole session: vm.sh, vng, QEMU) if it has not stopped GRACE seconds later. Also on
+# the way out of this script, however it ends.
+spid= srv= sr=0
+stop_server() { # stop_server GRACE
+	[ -n "$spid" ] || return 0
+	touch "$srv/stop"
+	for _ in $(seq "$1"); do
+		kill -0 "$spid" 2>/dev/null || break
+		sleep 1
+	done
+	if kill -0 "$spid" 2>/dev/null; then
+		echo "swap-test: the NFS server guest did not stop within $1 s: killed"
+		kill -- -"$spid" 2>/dev/null || kill "$spid" 2>/dev/null
+	fi
+	wait "$spid"
+	sr=$?
+	spid=
+}
+trap 'stop_server 5' EXIT
+trap 'exit 130' INT TERM
 for driver in $drivers; do
 	img=$out/disk-$driver.img
-	rm -f "$img"
+	rm -f "$img" "$out/$driver/swap-$driver.txt"
 	truncate -s 2G "$img"
 	qemu_opts="-drive file=$img,if=virtio,format=raw,cache=unsafe"
-	spid=
+	srv_note=
 	if [[ $driver == *-nfs || $driver == nfsfile ]] && [ "$server" = guest ]; then
-		# The server guest first, with the disk; the test guest connects to its socket once it
-		# exports (a QEMU socket netdev listens from QEMU's start).
-		srv=$out/$driver/server
+		nfs_runs=$((nfs_runs + 1))
+		# The server guest first, with the disk, in a session of its own (so that it can be
+		# killed whole); the test guest connects to its socket once it exports (a QEMU socket
+		# netdev listens from QEMU's start). The MAC addresses are how the guests find their
+		# NICs (tests/vm/nfs.sh, nfs_nic).
+		srv=$out/$driver-server
 		rm -rf "$srv"
 		mkdir -p "$srv"
-		port=$((20000 + RANDOM % 20000))
+		for _ in $(seq 20); do
+			port=$((20000 + RANDOM % 20000))
+			ss -Htln "sport = :$port" 2>/dev/null | grep -q . || break
+		done
+		sr=0
 		VM_MEMORY=1G VM_CPUS=1 VM_TIMEOUT=$((vm_timeout + 900)) \
 			VM_QEMU_OPTS="$qemu_opts -netdev socket,id=n0,listen=127.0.0.1:$port -device virtio-net-pci,netdev=n0,mac=52:54:00:00:02:01" \
-			bash "$top/scripts/vm.sh" "$srv" "NFS_SERVE_SECONDS=$((vm_timeout + 300)) bash tests/vm/nfs_server.sh '$srv'" \
+			setsid bash "$top/scripts/vm.sh" "$srv" "NFS_SERVE_SECONDS=$(((vm_timeout + 300) * scale)) bash tests/vm/nfs_server.sh '$srv'" \
 			>"$out/$driver-server.console" 2>&1 &
 		spid=$!
-		for _ in $(seq 300); do
+		for _ in $(seq $((300 * scale))); do
 			[ -e "$srv/ready" ] || ! kill -0 $spid 2>/dev/null && break
 			sleep 2
 		done
 		if [ ! -e "$srv/ready" ]; then
 			echo "$driver: the NFS server guest did not come up (see $out/$driver-server.console)"
-			touch "$srv/stop"
-			wait $spid
-			summary+=("$(printf '%-10s %s' "$driver" "FAIL: no NFS server guest")")
+			stop_server 5
+			summary+=("$(printf '%-10s %s' "$driver" "FAIL: the NFS server guest did not come up (exit $sr)")")
 			rm -f "$img"
 			[[ $driver == lloop* ]] && rc=1
 			continue
@@ -79,22 +107,27 @@ for driver in $drivers; do
 		>"$out/$driver.console" 2>&1
 	r=$?
 	if [ -n "$spid" ]; then
-		touch "$srv/stop"
-		wait $spid
-		sr=$?
+		stop_server $((120 * scale))
 		cat "$srv/server.txt" 2>/dev/null
 		tail -n 3 "$out/$driver-server.console" | grep '^vm: ' || true
 		# A kernel report or failure in the server guest fails an lloop run as well.
-		[ $sr = 0 ] || { echo "$driver: the NFS server guest failed (exit $sr, see $out/$driver-server.console)"; [[ $driver == lloop* ]] && r=1; }
+		if [ $sr != 0 ]; then
+			srv_note=" | server FAIL: exit $sr (see $out/$driver-server.console)"
+			[[ $driver == lloop* ]] && r=1
+		fi
 	fi
 	rm -f "$img"
 	cat "$out/$driver/swap-$driver.txt" 2>/dev/null || echo "$driver: no result (see $out/$driver.console)"
 	tail -n 3 "$out/$driver.console" | grep '^vm: ' || true
 	if [[ $driver == lloop* ]] && [ $r != 0 ]; then rc=1; fi
 	summary+=("$(printf '%-10s %s' "$driver" "$(grep -E '^(PASS|FAIL)' "$out/$driver/swap-$driver.txt" 2>/dev/null | head -n1 || true)")")
-	[ $r = 0 ] || [[ ${summary[-1]} == *FAIL* ]] || summary[-1]+="FAIL: guest exit $r ($(grep -E '^vm: FAIL' "$out/$driver.console" | head -n1))"
-	summary[-1]+=" | $(grep -E '^stress-ng exit' "$out/$driver/swap-$driver.txt" 2>/dev/null | head -n1)"
+	[ $r = 0 ] || [[ ${summary[-1]} == *FAIL* ]] || [ -n "$srv_note" ] ||
+		summary[-1]+="FAIL: guest exit $r ($(grep -E '^vm: FAIL' "$out/$driver.console" | head -n1))"
+	summary[-1]+=" | $(grep -E '^stress-ng exit' "$out/$driver/swap-$driver.txt" 2>/dev/null | head -n1)$srv_note"
 done
-echo "swap, load ${SWAP_LOAD_PCT:-200} % of free memory, NFS server: $server:"
+where=
+[ $nfs_runs = 0 ] || where=", NFS server: a second guest"
+[[ $server == local && $drivers == *nfs* ]] && where=", NFS server: in the test guest"
+echo "swap, load ${SWAP_LOAD_PCT:-200} % of free memory$where:"
 printf '  %s\n' "${summary[@]}"
 exit $rc

@@ -29,6 +29,16 @@ NFSD_ARGS=(-H "$NFS_HOST" -V 3 -V 4.2 -G 15 -L 15 4)
 
 nfs_log() { echo "nfs: $*"; }
 
+# The network interface with MAC address $1 (scripts/swap-test.sh gives each guest's virtio
+# NIC a fixed one), printed; fails if there is none.
+nfs_nic() {
+	local n
+	for n in /sys/class/net/*; do
+		[ "$(cat "$n/address" 2>/dev/null)" = "$1" ] && { echo "${n##*/}"; return 0; }
+	done
+	return 1
+}
+
 nfs_up() {
 	local dir=$1 i
 	NFS_EXPORT=$dir

@@ -5,7 +5,8 @@
 #
 #   tests/vm/nfs_server.sh OUTDIR
 #
-# The guest's virtio NIC (a QEMU socket link to the client guest's) gets 10.0.2.1/24. Its
+# The guest's virtio NIC (MAC 52:54:00:00:02:01, a QEMU socket link to the client guest's)
+# gets 10.0.2.1/24. Its
 # first virtio disk gets an ext4 filesystem with a 768 MiB file, swapfile, written out; the
 # filesystem is exported to 10.0.2.2 as the NFSv4 root (tests/vm/nfs.sh). Then the script
 # writes OUTDIR/ready and serves until OUTDIR/stop appears (the host writes it when the
@@ -21,11 +22,7 @@ NFS_CLIENT=10.0.2.2
 
 fail() { echo "FAIL: $*" | tee -a "$res"; exit 1; }
 : >"$res"
-nic=
-for n in /sys/class/net/*; do
-	[ "${n##*/}" = lo ] || { nic=${n##*/}; break; }
-done
-[ -n "$nic" ] || fail "no network interface (the server guest needs a virtio NIC)"
+nic=$(nfs_nic 52:54:00:00:02:01) || fail "no NIC with MAC 52:54:00:00:02:01 (scripts/swap-test.sh gives the server guest one)"
 ip addr add "$NFS_HOST/24" dev "$nic" && ip link set "$nic" up || fail "address on $nic"
 [ -b /dev/vda ] || fail "no /dev/vda (the server needs a virtio disk)"
 mkfs.ext4 -q -F /dev/vda || fail "mkfs.ext4 /dev/vda"

@@ -7,11 +7,12 @@
 #
 # The guest's first virtio disk gets an ext4 filesystem holding a swap file, which is attached
 # to /dev/lloop0 (or to a kernel loop device with direct I/O on), made swap and enabled. The
-# -nfs drivers and nfsfile reach the same file over NFSv4.2 from the guest's own server
-# (tests/vm/nfs.sh, 127.0.0.1): attached to lloop, to loop with direct I/O, or enabled as a
-# swap file on NFS itself (the kernel's own swap over NFS). With SWAP_NFS_SERVER=guest the
-# server is a second guest instead (tests/vm/nfs_server.sh, 10.0.2.1 behind this guest's
-# virtio NIC), which holds the disk and the file, as a diskless client would have it. Then
+# -nfs drivers and nfsfile reach the file over NFSv4.2: attached to lloop, to loop with
+# direct I/O, or enabled as a swap file on NFS itself (the kernel's own swap over NFS). With
+# SWAP_NFS_SERVER=guest (what scripts/swap-test.sh sets by default) the server is a second
+# guest (tests/vm/nfs_server.sh, 10.0.2.1 behind this guest's virtio NIC) which holds the
+# disk and the file, and this guest is diskless; with SWAP_NFS_SERVER=local the server runs
+# here (tests/vm/nfs.sh, 127.0.0.1) and exports the file of the disk's ext4. Then
 # stress-ng runs a memory load well beyond the guest's RAM that verifies its own data for
 # SWAP_SECONDS (default 90); the load is SWAP_LOAD_PCT (default 200) percent of the memory
 # the guest has available. The run fails on a verification error, an OOM kill, a load that
@@ -30,6 +31,8 @@ export PATH=$top/tools/target/release:$PATH
 fail() { echo "FAIL: $*" | tee -a "$res"; exit 1; }
 : >"$res"
 command -v stress-ng >/dev/null || fail "stress-ng not installed (make deps)"
+command -v python3 >/dev/null || fail "python3 not installed (make deps): the watchdog needs it"
+case ${SWAP_DUMP_AFTER:-0} in *[!0-9]*) fail "SWAP_DUMP_AFTER must be a number of seconds" ;; esac
 remote=0
 case $driver in *-nfs | nfsfile) [ "${SWAP_NFS_SERVER:-local}" = guest ] && remote=1 ;; esac
 mkdir -p /tmp/swapfs
@@ -46,18 +49,14 @@ case $driver in
 *-nfs | nfsfile)
 	if [ $remote = 1 ]; then
 		# The server guest has written the file and exports it (tests/vm/nfs_server.sh).
-		nic=
-		for n in /sys/class/net/*; do
-			[ "${n##*/}" = lo ] || { nic=${n##*/}; break; }
-		done
-		[ -n "$nic" ] || fail "no network interface (SWAP_NFS_SERVER=guest needs a virtio NIC)"
+		nic=$(nfs_nic 52:54:00:00:02:02) || fail "no NIC with MAC 52:54:00:00:02:02 (SWAP_NFS_SERVER=guest needs the one scripts/swap-test.sh gives)"
 		ip addr add 10.0.2.2/24 dev "$nic" && ip link set "$nic" up || fail "address on $nic"
 		NFS_HOST=10.0.2.1
 		nfs_mount 4.2 /tmp/m/nfs || fail "NFS mount of $NFS_HOST"
 		file=/tmp/m/nfs/swapfile
 		echo "nfs server: the guest at $NFS_HOST" | tee -a "$res"
 	fi
-	# The server shares the guest's memory, and to complete the writes that free memory it
+	# A local server shares the guest's memory, and to complete the writes that free memory it
 	# must not need much of it: SWAP_NFS_LEAN=1 has it write around its page cache
 	# (nfsd's io_cache_write/io_cache_read 2: direct I/O) and reply before committing
 	# (an async export), so that a WRITE needs neither new page cache nor a journal commit.
@@ -68,6 +67,8 @@ case $driver in
 		NFS_SYNC=async
 		echo "nfs server: direct I/O, async export" | tee -a "$res"
 	fi
+	[ "${SWAP_NFS_LEAN:-0}" = 1 ] && [ $remote = 1 ] &&
+		echo "nfs: SWAP_NFS_LEAN=1 applies to a local server only: ignored" | tee -a "$res"
 	if [ $remote = 0 ]; then
 		nfs_up /tmp/swapfs || fail "NFS server did not start"
 		nfs_mount 4.2 /tmp/m/nfs || fail "NFS mount"
@@ -108,13 +109,18 @@ sampler=$!
 # that then times out (scripts/vm.sh kills the guest) shows where it stood. The watchdog locks
 # its memory: a shell here would be swapped out and wait for the very device that stalls.
 python3 - "${SWAP_DUMP_AFTER:-$((secs + slack + 60))}" <<'EOF' &
-import ctypes, sys, time
-ctypes.CDLL(None).mlockall(3)  # MCL_CURRENT | MCL_FUTURE
+import ctypes, os, sys, time
+# Everything it needs after the sleep is allocated before: under the stall, an allocation
+# would wait in reclaim like the rest.
+msg = f"swap: load still running after {sys.argv[1]} s; blocked tasks, CPUs and memory follow\n".encode()
+fd = os.open("/proc/sysrq-trigger", os.O_WRONLY)
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.mlockall(3) != 0:  # MCL_CURRENT | MCL_FUTURE
+    os.write(2, f"swap: watchdog: mlockall: {os.strerror(ctypes.get_errno())}\n".encode())
 time.sleep(int(sys.argv[1]))
-print(f"swap: load still running after {sys.argv[1]} s; blocked tasks, CPUs and memory follow", flush=True)
-for c in "wlm":
-    with open("/proc/sysrq-trigger", "w") as f:
-        f.write(c)
+os.write(1, msg)
+for c in (b"w", b"l", b"m"):
+    os.write(fd, c)
 EOF
 watchdog=$!
 start=$(date +%s)
