@@ -73,7 +73,7 @@ for driver in $drivers; do
 		# The server guest first, with the disk, in a session of its own (so that it can be
 		# killed whole); the test guest connects to its socket once it exports (a QEMU socket
 		# netdev listens from QEMU's start). The MAC addresses are how the guests find their
-		# NICs (tests/vm/nfs.sh, nfs_nic).
+		# NICs (tests/vm/nfs.sh, nfs_net).
 		srv=$out/$driver-server
 		rm -rf "$srv"
 		mkdir -p "$srv"

@@ -29,14 +29,26 @@ NFSD_ARGS=(-H "$NFS_HOST" -V 3 -V 4.2 -G 15 -L 15 4)
 
 nfs_log() { echo "nfs: $*"; }
 
-# The network interface with MAC address $1 (scripts/swap-test.sh gives each guest's virtio
-# NIC a fixed one), printed; fails if there is none.
-nfs_nic() {
-	local n
+# nfs_net MAC ADDR: gives the network interface with that MAC address (scripts/swap-test.sh
+# gives each guest's virtio NIC a fixed one) the address ADDR/24 and brings it up; fails, with
+# a message, if there is no such interface.
+nfs_net() {
+	local n nic=
 	for n in /sys/class/net/*; do
-		[ "$(cat "$n/address" 2>/dev/null)" = "$1" ] && { echo "${n##*/}"; return 0; }
+		[ "$(cat "$n/address" 2>/dev/null)" = "$1" ] && { nic=${n##*/}; break; }
 	done
-	return 1
+	[ -n "$nic" ] || { nfs_log "no network interface with MAC $1"; return 1; }
+	ip addr add "$2/24" dev "$nic" && ip link set "$nic" up || return 1
+	nfs_log "$nic: $2"
+}
+
+# nfs_tcp_counters NAME...: "NAME VALUE" for each of those TCP counters (TcpExt in
+# /proc/net/netstat), on one line.
+nfs_tcp_counters() {
+	awk -v names=" $* " '/^TcpExt:/ {
+		if (!h) { split($0, n); h = 1; next }
+		for (i = 2; i <= NF; i++) if (index(names, " " n[i] " ")) printf "%s%s %s", (k++ ? " " : ""), n[i], $i
+	} END { print "" }' /proc/net/netstat
 }
 
 nfs_up() {

@@ -22,8 +22,7 @@ NFS_CLIENT=10.0.2.2
 
 fail() { echo "FAIL: $*" | tee -a "$res"; exit 1; }
 : >"$res"
-nic=$(nfs_nic 52:54:00:00:02:01) || fail "no NIC with MAC 52:54:00:00:02:01 (scripts/swap-test.sh gives the server guest one)"
-ip addr add "$NFS_HOST/24" dev "$nic" && ip link set "$nic" up || fail "address on $nic"
+nfs_net 52:54:00:00:02:01 "$NFS_HOST" || fail "no network (scripts/swap-test.sh gives the server guest a NIC)"
 [ -b /dev/vda ] || fail "no /dev/vda (the server needs a virtio disk)"
 mkfs.ext4 -q -F /dev/vda || fail "mkfs.ext4 /dev/vda"
 mkdir -p /tmp/export && mount /dev/vda /tmp/export || fail "mount /dev/vda"
@@ -31,13 +30,13 @@ dd if=/dev/zero of=/tmp/export/swapfile bs=1M count=768 oflag=direct status=none
 chmod 600 /tmp/export/swapfile
 sync
 nfs_up /tmp/export || fail "NFS server did not start"
-echo "server: $nic $NFS_HOST, $(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo) MiB, exporting to $NFS_CLIENT" | tee -a "$res"
+echo "server: $NFS_HOST, $(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo) MiB, exporting to $NFS_CLIENT" | tee -a "$res"
 touch "$out/ready"
 end=$((SECONDS + ${NFS_SERVE_SECONDS:-3600}))
 while [ ! -e "$out/stop" ] && [ $SECONDS -lt $end ]; do sleep 2; done
 [ -e "$out/stop" ] || echo "server: no stop from the host after ${NFS_SERVE_SECONDS:-3600} s" | tee -a "$res"
 # Operations served, and what the server's TCP dropped or pruned for want of memory.
-echo "server: nfsd $(awk '/^rpc / {print "calls " $2 ", bad " $3}' /proc/net/rpc/nfsd); TCP $(awk '/^TcpExt:/ { if (!h) { split($0, n); h = 1 } else for (i = 2; i <= NF; i++) if (n[i] ~ /^(PFMemallocDrop|PruneCalled|TCPRcvQDrop)$/) printf "%s %s ", n[i], $i }' /proc/net/netstat)" | tee -a "$res"
+echo "server: nfsd $(awk '/^rpc / {print "calls " $2 ", bad " $3}' /proc/net/rpc/nfsd); TCP $(nfs_tcp_counters PFMemallocDrop PruneCalled TCPRcvQDrop)" | tee -a "$res"
 nfs_down
 umount /tmp/export
 echo "server: done" | tee -a "$res"

@@ -49,8 +49,7 @@ case $driver in
 *-nfs | nfsfile)
 	if [ $remote = 1 ]; then
 		# The server guest has written the file and exports it (tests/vm/nfs_server.sh).
-		nic=$(nfs_nic 52:54:00:00:02:02) || fail "no NIC with MAC 52:54:00:00:02:02 (SWAP_NFS_SERVER=guest needs the one scripts/swap-test.sh gives)"
-		ip addr add 10.0.2.2/24 dev "$nic" && ip link set "$nic" up || fail "address on $nic"
+		nfs_net 52:54:00:00:02:02 10.0.2.2 || fail "no network (SWAP_NFS_SERVER=guest needs the NIC scripts/swap-test.sh gives)"
 		NFS_HOST=10.0.2.1
 		nfs_mount 4.2 /tmp/m/nfs || fail "NFS mount of $NFS_HOST"
 		file=/tmp/m/nfs/swapfile
@@ -135,7 +134,7 @@ echo "stress-ng exit $rc after $((end - start)) s; peak swap use ${peak} MiB; ${
 case $driver in *-nfs | nfsfile)
 	# Packets the server dropped because they came from the memory reserves (a socket that
 	# is not marked for them), and the client's RPC retransmissions.
-	drops=$(awk '/^TcpExt:/ { if (!h) { split($0, n); h = 1 } else for (i = 2; i <= NF; i++) if (n[i] == "PFMemallocDrop") print $i }' /proc/net/netstat)
+	drops=$(nfs_tcp_counters PFMemallocDrop | awk '{print $2}')
 	echo "nfs: TCP PFMemallocDrop ${drops:-?}; client RPC $(awk '/^rpc / {print "calls " $2 ", retransmissions " $3}' /proc/net/rpc/nfs)" | tee -a "$res"
 	;;
 esac
