@@ -19,7 +19,7 @@
 # second guest by default (tests/vm/nfs_server.sh: 1 GiB, one processor, the disk), linked to
 # the test guest by a QEMU socket network between two virtio NICs, as a diskless client
 # would reach its server; SWAP_NFS_SERVER=local runs it in the test guest itself, where it
-# competes for the memory the load exhausts (Documentation/lloop.rst, "Swap on NFS").
+# competes for the memory the load exhausts (Documentation/lloop.rst, "Swap on an NFS file").
 # Exits non-zero if an lloop run fails; the others are reported, not judged.
 # `make test` runs lloop only: under this load the loop driver stalls until the guest's time
 # limit. The last lines set the runs side by side.
