@@ -34,7 +34,7 @@ log() { echo "deps: $*"; }
 apt_pkgs=(
 	clang-19 lld-19 llvm-19 libclang-19-dev
 	qemu-system-x86 busybox-static
-	flex bison bc libelf-dev libssl-dev cpio kmod xz-utils make
+	flex bison bc libelf-dev libssl-dev cpio kmod xz-utils make patch
 	e2fsprogs xfsprogs util-linux fio stress-ng udev g++
 	fatrace inotify-tools
 	nfs-kernel-server iproute2

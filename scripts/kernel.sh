@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Apply the rust/ overlay to the kernel source and build the test kernel.
+# Apply the rust/ overlay and the patches/ series to the kernel source and
+# build the test kernel.
 #
 # The build directory lives in the cache next to the source
 # ($RUSTRE_CACHE/kernel-obj) and carries a key: the hash of everything that
-# goes into the kernel (source package, config fragment, rust/ overlay, this
+# goes into the kernel (source package, config fragment, rust/ overlay, patches, this
 # script, toolchain versions). A matching key skips make entirely; a changed
 # key rebuilds incrementally in the same directory.
 set -euo pipefail
@@ -82,11 +83,46 @@ apply_overlay() {
 	extend rust/kernel/alloc.rs "$top/rust/alloc.rs.add" "    use super::Flags;"
 }
 
+# --- patches ---------------------------------------------------------------
+# patches/series lists changes to the kernel's own C files (each a patch in
+# kernel style). Every file a patch touches is regenerated from its pristine
+# copy (.rustre-orig) plus the whole series, and a file no longer touched is
+# restored, so applying is idempotent and a removed patch is undone.
+apply_patches() {
+	local list=$src/.rustre-patched-files new_list tmp f p
+	new_list=$(mktemp)
+	tmp=$(mktemp -d)
+	while read -r p; do
+		case "$p" in '' | '#'*) continue ;; esac
+		[ -f "$top/patches/$p" ] || die "patches/series names $p, which is not in patches/"
+		sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$top/patches/$p"
+	done <"$top/patches/series" | sort -u >"$new_list"
+	while read -r f; do
+		[ -f "$src/$f.rustre-orig" ] || cp -p "$src/$f" "$src/$f.rustre-orig"
+		mkdir -p "$(dirname "$tmp/$f")"
+		cp "$src/$f.rustre-orig" "$tmp/$f"
+	done <"$new_list"
+	while read -r p; do
+		case "$p" in '' | '#'*) continue ;; esac
+		patch -s -p1 -d "$tmp" --no-backup-if-mismatch -F0 <"$top/patches/$p" ||
+			die "patches/$p does not apply to this kernel source"
+	done <"$top/patches/series"
+	while read -r f; do put "$tmp/$f" "$src/$f"; done <"$new_list"
+	if [ -f "$list" ]; then
+		comm -23 "$list" "$new_list" | while read -r f; do
+			put "$src/$f.rustre-orig" "$src/$f"
+		done
+	fi
+	mv "$new_list" "$list"
+	rm -rf "$tmp"
+}
+
 key() {
 	{
 		cat "$src/.rustre-source"
 		cat "${frags[@]}" "$0"
 		(cd "$top/rust" && find . -type f | sort | xargs sha256sum)
+		(cd "$top/patches" && find . -type f | sort | xargs sha256sum)
 		rustc --version
 		bindgen --version
 		clang-19 --version | head -n1
@@ -95,6 +131,7 @@ key() {
 }
 
 apply_overlay
+apply_patches
 want=$(key)
 have=$(cat "$obj/.rustre-key" 2>/dev/null || true)
 if [ "$want" = "$have" ] && [ -f "$obj/arch/x86/boot/bzImage" ]; then
