@@ -44,6 +44,31 @@ for d in $lloop $loop; do
 	echo "setup: $d max_hw_sectors_kb=$(cat $q/max_hw_sectors_kb) max_segments=$(cat $q/max_segments) nr_requests=$(cat $q/nr_requests) scheduler=$(cat $q/scheduler)"
 done
 
+# On NFS, what each run asked of the server and how busy the guest was: READ and WRITE RPCs
+# and their payload, COMMITs, and the RPCs' summed execution time from /proc/self/mountstats
+# (over the run's wall time: the mean number of RPCs in flight, by Little's law), and the
+# share of the CPUs' time idle (/proc/stat).
+nfs_ops() { # READ+WRITE ops, their payload bytes, their execute ms, COMMIT ops
+	awk '$1 == "READ:" { o += $2; b += $6; e += $9 } $1 == "WRITE:" { o += $2; b += $5; e += $9 }
+		$1 == "COMMIT:" { c += $2 } END { print o + 0, b + 0, e + 0, c + 0 }' /proc/self/mountstats
+}
+cpu_times() { # idle+iowait, total (clock ticks)
+	awk '$1 == "cpu" { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat
+}
+run_stats() { # BEFORE-OPS BEFORE-CPU START-NS
+	local o1 c1 t1
+	o1=$(nfs_ops) c1=$(cpu_times) t1=$(date +%s%N)
+	awk -v a="$1" -v b="$o1" -v c="$2" -v d="$c1" -v t0="$3" -v t1="$t1" -v nfs="${BENCH_NFS:-}" 'BEGIN {
+		split(a, x); split(b, y); split(c, p); split(d, q)
+		ms = (t1 - t0) / 1e6; n = y[1] - x[1]; tot = q[2] - p[2]
+		s = sprintf("idle %.0f%%", tot > 0 ? 100 * (q[1] - p[1]) / tot : 0)
+		if (nfs != "")
+			s = s sprintf("; RPCs %d of %.0f KiB, %.1f in flight, %d COMMIT", n,
+				n > 0 ? (y[2] - x[2]) / n / 1024 : 0, ms > 0 ? (y[3] - x[3]) / ms : 0, y[4] - x[4])
+		print s
+	}'
+}
+
 res=$w/results
 : >$res
 for r in $(seq 1 "$rounds"); do
@@ -57,13 +82,15 @@ for r in $(seq 1 "$rounds"); do
 			loop) f=$loop ;;
 			file) f=$src ;;
 			esac
+			o0=$(nfs_ops) c0=$(cpu_times) t0=$(date +%s%N)
 			v=$(bench_fio "$f" "$rw" "$bs" "$qd" "$secs" 2>$w/err.txt)
+			st=$(run_stats "$o0" "$c0" "$t0")
 			if [ -z "$v" ]; then
 				echo "run: fio failed on $f: $(tail -n 2 $w/err.txt | tr '\n' ' ')"
 				continue
 			fi
 			echo "$rw $bs $target $r $v" >>$res
-			echo "run: round $r $rw $bs $target $(tail -n1 $res | awk '{printf "%.0f IOPS %.1f MiB/s", $5, $6 / 1048576}')"
+			echo "run: round $r $rw $bs $target $(tail -n1 $res | awk '{printf "%.0f IOPS %.1f MiB/s", $5, $6 / 1048576}') ($st)"
 		done
 	done
 done
