@@ -86,8 +86,9 @@ apply_overlay() {
 # --- patches ---------------------------------------------------------------
 # patches/series lists changes to the kernel's own C files (each a patch in
 # kernel style). Every file a patch touches is regenerated from its pristine
-# copy (.rustre-orig) plus the whole series, and a file no longer touched is
-# restored, so applying is idempotent and a removed patch is undone.
+# copy (.rustre-orig, or nothing for a file the series creates) plus the whole
+# series, and a file no longer touched is restored (or removed), so applying is
+# idempotent and a removed patch is undone.
 apply_patches() {
 	local list=$src/.rustre-patched-files new_list tmp f p
 	new_list=$(mktemp)
@@ -98,9 +99,17 @@ apply_patches() {
 		sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$top/patches/$p"
 	done <"$top/patches/series" | sort -u >"$new_list"
 	while read -r f; do
-		[ -f "$src/$f.rustre-orig" ] || cp -p "$src/$f" "$src/$f.rustre-orig"
+		# The pristine state: a copy, or a marker for a file the series creates.
+		if [ ! -f "$src/$f.rustre-orig" ] && [ ! -f "$src/$f.rustre-absent" ]; then
+			if [ -f "$src/$f" ]; then
+				cp -p "$src/$f" "$src/$f.rustre-orig"
+			else
+				mkdir -p "$(dirname "$src/$f")"
+				: >"$src/$f.rustre-absent"
+			fi
+		fi
 		mkdir -p "$(dirname "$tmp/$f")"
-		cp "$src/$f.rustre-orig" "$tmp/$f"
+		[ ! -f "$src/$f.rustre-orig" ] || cp "$src/$f.rustre-orig" "$tmp/$f"
 	done <"$new_list"
 	while read -r p; do
 		case "$p" in '' | '#'*) continue ;; esac
@@ -110,7 +119,11 @@ apply_patches() {
 	while read -r f; do put "$tmp/$f" "$src/$f"; done <"$new_list"
 	if [ -f "$list" ]; then
 		comm -23 "$list" "$new_list" | while read -r f; do
-			put "$src/$f.rustre-orig" "$src/$f"
+			if [ -f "$src/$f.rustre-absent" ]; then
+				rm -f "$src/$f" "$src/$f.rustre-absent"
+			else
+				put "$src/$f.rustre-orig" "$src/$f"
+			fi
 		done
 	fi
 	mv "$new_list" "$list"
