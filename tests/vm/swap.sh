@@ -15,8 +15,10 @@
 # here (tests/vm/nfs.sh, 127.0.0.1) and exports the file of the disk's ext4. Then
 # stress-ng runs a memory load well beyond the guest's RAM that verifies its own data for
 # SWAP_SECONDS (default 90); the load is SWAP_LOAD_PCT (default 200) percent of the memory
-# the guest has available. The run fails on a verification error, an OOM kill, a load that
-# does not finish in time, or (checked by scripts/vm.sh) any kernel report. The outcome and
+# the guest has available. On NFS a whole verifying pass over as much memory follows
+# (swap_verify.py; SWAP_VERIFY=0/1 turns it off or on for any driver). The run fails on a
+# verification error, an OOM kill, a load or pass that does not finish in time, or (checked
+# by scripts/vm.sh) any kernel report. The outcome and
 # the swap traffic go to OUTDIR/swap-<driver>.txt.
 set -u
 out=$1 mods=$2 driver=$3
@@ -138,8 +140,25 @@ case $driver in *-nfs | nfsfile)
 	echo "nfs: TCP PFMemallocDrop ${drops:-?}; client RPC $(awk '/^rpc / {print "calls " $2 ", retransmissions " $3}' /proc/net/rpc/nfs)" | tee -a "$res"
 	;;
 esac
+# On NFS the load may end its run before stress-ng completes a pass, having compared
+# nothing: one whole verifying pass of its own over as much memory (swap_verify.py) follows
+# there, which writes every page and reads it back. SWAP_VERIFY=1 or 0 turns it on or off.
+vrc=0
+verify=${SWAP_VERIFY:-}
+case $driver in *-nfs | nfsfile) verify=${verify:-1} ;; esac
+if [ "$rc" = 0 ] && [ "${verify:-0}" = 1 ]; then
+	( while :; do echo "$(date +%s) $(swap_used)"; sleep 2; done ) >>"$out/swap-$driver-usage.log" &
+	sampler=$!
+	timeout "$slack" python3 "$top/tests/vm/swap_verify.py" "$load" 1 >"$out/swap-$driver-verify.log" 2>&1
+	vrc=$?
+	kill $sampler 2>/dev/null
+	peak=$(awk '$2 > m {m = $2} END {print m + 0}' "$out/swap-$driver-usage.log")
+	echo "verifying pass: exit $vrc; $(tail -n 1 "$out/swap-$driver-verify.log"); peak swap use ${peak} MiB" | tee -a "$res"
+fi
 swapoff "$dev" || fail "swapoff $dev"
 [ "$rc" = 124 ] && fail "the load did not finish within $((secs + slack)) s"
+[ "$vrc" = 124 ] && fail "the verifying pass did not finish within $slack s"
+[ "$vrc" = 0 ] || fail "the verifying pass failed: $(tail -n 1 "$out/swap-$driver-verify.log")"
 grep -qi "verif.*fail\|bit errors\|miscompare" "$out/swap-$driver-stress.log" && fail "stress-ng reports verification errors"
 dmesg | grep -q "Out of memory: Killed process" && fail "OOM kill: $(dmesg | grep 'Out of memory' | head -n1)"
 [ "$rc" = 0 ] || fail "stress-ng exited $rc ($(tail -n 3 "$out/swap-$driver-stress.log" | tr '\n' ' '))"
