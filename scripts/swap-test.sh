@@ -10,6 +10,9 @@
 #                                            SWAP_SECONDS=N sets the load's duration (90),
 #                                            SWAP_LOAD_PCT=P its size in % of free memory (200),
 #                                            SWAP_DUMP_AFTER=N dumps tasks after N s of load,
+#                                            SWAP_VERIFY=0|1 the verifying pass after the
+#                                            load (on by default for the NFS drivers),
+#                                            SWAP_VERIFY_PCT=P its size (150),
 #                                            SWAP_NFS_SERVER=guest|local where the NFS
 #                                            server runs (guest), SWAP_NFS_LEAN=1 a lean
 #                                            local server (tests/vm/swap.sh)
@@ -39,7 +42,8 @@ rc=0
 summary=()
 server=${SWAP_NFS_SERVER:-guest}
 case $server in guest | local) ;; *) echo "swap-test: SWAP_NFS_SERVER must be guest or local" >&2; exit 2 ;; esac
-vm_timeout=$(( ${SWAP_SECONDS:-90} + 600 ))
+# The load's time and margin, the verifying pass's margin (tests/vm/swap.sh), and setup.
+vm_timeout=$(( ${SWAP_SECONDS:-90} + 1200 ))
 nfs_runs=0
 # The server guest of the current run: asked to stop through its output directory, killed
 # (its whole session: vm.sh, vng, QEMU) if it has not stopped GRACE seconds later. Also on
@@ -103,7 +107,7 @@ for driver in $drivers; do
 	fi
 	VM_MEMORY=$mem VM_TIMEOUT=$vm_timeout VM_QEMU_OPTS="$qemu_opts" \
 		bash "$top/scripts/vm.sh" "$out/$driver" \
-		"${SWAP_DUMP_AFTER:+SWAP_DUMP_AFTER=$SWAP_DUMP_AFTER }SWAP_NFS_SERVER=$server SWAP_NFS_LEAN=${SWAP_NFS_LEAN:-0} SWAP_SECONDS=${SWAP_SECONDS:-90} SWAP_LOAD_PCT=${SWAP_LOAD_PCT:-200} bash tests/vm/swap.sh '$out/$driver' '$top/build/modules' $driver" \
+		"${SWAP_DUMP_AFTER:+SWAP_DUMP_AFTER=$SWAP_DUMP_AFTER }${SWAP_VERIFY:+SWAP_VERIFY=$SWAP_VERIFY }${SWAP_VERIFY_PCT:+SWAP_VERIFY_PCT=$SWAP_VERIFY_PCT }SWAP_NFS_SERVER=$server SWAP_NFS_LEAN=${SWAP_NFS_LEAN:-0} SWAP_SECONDS=${SWAP_SECONDS:-90} SWAP_LOAD_PCT=${SWAP_LOAD_PCT:-200} bash tests/vm/swap.sh '$out/$driver' '$top/build/modules' $driver" \
 		>"$out/$driver.console" 2>&1
 	r=$?
 	if [ -n "$spid" ]; then

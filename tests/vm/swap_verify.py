@@ -33,10 +33,17 @@ def main():
     view = memoryview(buf)
     for rnd in range(1, rounds + 1):
         start = time.monotonic()
+        step = 32 * 256  # a progress line every 32 MiB: a slow pass is told from a stall
         for p in range(pages):
             view[p * PAGE:(p + 1) * PAGE] = pattern(rnd, p)
+            if p % step == step - 1:
+                print(f"verify: round {rnd}: {(p + 1) // 256} MiB written "
+                      f"after {time.monotonic() - start:.0f} s", flush=True)
         filled = time.monotonic()
         for p in range(pages):
+            if p % step == step - 1:
+                print(f"verify: round {rnd}: {(p + 1) // 256} MiB read back "
+                      f"after {time.monotonic() - filled:.0f} s", flush=True)
             if view[p * PAGE:(p + 1) * PAGE] != pattern(rnd, p):
                 got = bytes(view[p * PAGE:p * PAGE + 8]).hex()
                 print(f"verify: round {rnd}: page {p} of {pages} differs "
