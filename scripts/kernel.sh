@@ -64,6 +64,9 @@ extend() { # extend KERNEL-FILE ADDITION-FILE [LINE]: append, or insert after LI
 	rm -f "$f.rustre-new"
 }
 
+# The kernel files the overlay regenerates from a pristine copy plus rust/*.add.
+extended=(rust/kernel/lib.rs rust/helpers/helpers.c rust/bindings/bindings_helper.h rust/kernel/alloc.rs)
+
 apply_overlay() {
 	local list=$src/.rustre-overlay-files new_list f
 	new_list=$(mktemp)
@@ -97,12 +100,25 @@ apply_patches() {
 		case "$p" in '' | '#'*) continue ;; esac
 		[ -f "$top/patches/$p" ] || die "patches/series names $p, which is not in patches/"
 		sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$top/patches/$p"
-	done <"$top/patches/series" | sort -u >"$new_list"
+	done <"$top/patches/series" | LC_ALL=C sort -u >"$new_list"
+	for f in "${extended[@]}"; do
+		! grep -qxF "$f" "$new_list" ||
+			die "patches/ may not touch $f: the rust/ overlay regenerates it (rust/*.add)"
+	done
+	# Record every file about to change before changing any, so that an interrupted run
+	# still restores the files of a patch later taken out of the series.
+	if [ -f "$list" ]; then
+		LC_ALL=C sort -u "$list" "$new_list" >"$list.new"
+		mv "$list.new" "$list"
+	else
+		cp "$new_list" "$list"
+	fi
 	while read -r f; do
 		# The pristine state: a copy, or a marker for a file the series creates.
 		if [ ! -f "$src/$f.rustre-orig" ] && [ ! -f "$src/$f.rustre-absent" ]; then
 			if [ -f "$src/$f" ]; then
-				cp -p "$src/$f" "$src/$f.rustre-orig"
+				cp -p "$src/$f" "$src/$f.rustre-orig.tmp"
+				mv "$src/$f.rustre-orig.tmp" "$src/$f.rustre-orig"
 			else
 				mkdir -p "$(dirname "$src/$f")"
 				: >"$src/$f.rustre-absent"
@@ -118,7 +134,7 @@ apply_patches() {
 	done <"$top/patches/series"
 	while read -r f; do put "$tmp/$f" "$src/$f"; done <"$new_list"
 	if [ -f "$list" ]; then
-		comm -23 "$list" "$new_list" | while read -r f; do
+		LC_ALL=C comm -23 "$list" "$new_list" | while read -r f; do
 			if [ -f "$src/$f.rustre-absent" ]; then
 				rm -f "$src/$f" "$src/$f.rustre-absent"
 			else
