@@ -45,10 +45,12 @@ for d in $lloop $loop; do
 done
 
 # On NFS, what each run asked of the server and how busy the guest was: READ and WRITE RPCs
-# and their payload, COMMITs, and the RPCs' summed execution time from /proc/self/mountstats
-# (over the run's wall time: the mean number of RPCs in flight, by Little's law), and the
-# share of the CPUs' time idle (/proc/stat).
-nfs_ops() { # READ+WRITE ops, their payload bytes, their execute ms, COMMIT ops
+# and their mean size (bytes on the wire, headers included), COMMITs, and the RPCs' summed
+# execution time from /proc/self/mountstats over the run's wall time (the mean number of
+# RPCs in flight, by Little's law), and the share of the CPUs' time idle or waiting for I/O
+# (/proc/stat). The window is fio's whole run, its start and 2 s ramp included, which the
+# IOPS figure leaves out: it understates the RPCs in flight a little.
+nfs_ops() { # READ+WRITE ops, their bytes, their execute ms, COMMIT ops
 	awk '$1 == "READ:" { o += $2; b += $6; e += $9 } $1 == "WRITE:" { o += $2; b += $5; e += $9 }
 		$1 == "COMMIT:" { c += $2 } END { print o + 0, b + 0, e + 0, c + 0 }' /proc/self/mountstats
 }
@@ -61,7 +63,7 @@ run_stats() { # BEFORE-OPS BEFORE-CPU START-NS
 	awk -v a="$1" -v b="$o1" -v c="$2" -v d="$c1" -v t0="$3" -v t1="$t1" -v nfs="${BENCH_NFS:-}" 'BEGIN {
 		split(a, x); split(b, y); split(c, p); split(d, q)
 		ms = (t1 - t0) / 1e6; n = y[1] - x[1]; tot = q[2] - p[2]
-		s = sprintf("idle %.0f%%", tot > 0 ? 100 * (q[1] - p[1]) / tot : 0)
+		s = sprintf("idle or iowait %.0f%%", tot > 0 ? 100 * (q[1] - p[1]) / tot : 0)
 		if (nfs != "")
 			s = s sprintf("; RPCs %d of %.0f KiB, %.1f in flight, %d COMMIT", n,
 				n > 0 ? (y[2] - x[2]) / n / 1024 : 0, ms > 0 ? (y[3] - x[3]) / ms : 0, y[4] - x[4])
