@@ -18,8 +18,8 @@
 # the guest has available. On NFS a whole verifying pass over 150 % of it follows
 # (swap_verify.py; SWAP_VERIFY=0/1 turns it off or on for any driver). The run fails on a
 # verification error, an OOM kill, a load or pass that does not finish in time, or (checked
-# by scripts/vm.sh) any kernel report. The outcome and
-# the swap traffic go to OUTDIR/swap-<driver>.txt.
+# by scripts/vm.sh) any kernel report. The outcome and the swap traffic go to
+# OUTDIR/swap-<driver>.txt.
 set -u
 out=$1 mods=$2 driver=$3
 secs=${SWAP_SECONDS:-90}
@@ -146,8 +146,7 @@ esac
 # all back, so that at least a third of it goes out to swap and comes back. It is bounded by
 # twice the load's margin (600 s, scaled on KASAN): under TCG a swap device on NFS moves about
 # 2 MiB/s out and 0.5 MiB/s back in, and the pass thrashes (every page read back from swap
-# evicts another). SWAP_VERIFY=1 or 0 turns it on
-# or off for any driver.
+# evicts another). SWAP_VERIFY=1 or 0 turns it on or off for any driver.
 vrc=0
 case ${SWAP_VERIFY_PCT:-150} in '' | *[!0-9]*) fail "SWAP_VERIFY_PCT must be a number" ;; esac
 vmib=$((avail * ${SWAP_VERIFY_PCT:-150} / 100))

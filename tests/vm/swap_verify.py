@@ -9,8 +9,9 @@
 # every page back and compares; ROUNDS times, each with new contents, so that pages go out to
 # swap and come back at least once per round whatever the swap device's speed. stress-ng's
 # verifying load on a slow swap device (a file on NFS) can end its run before it completes a
-# pass, and then has compared nothing; this pass always completes (or the caller's timeout
-# reports a stall). Prints one line per round and exits 1 on the first mismatch.
+# pass, and then has compared nothing; this pass does not end before it has compared every
+# page (the caller's timeout bounds it). Prints a progress line every 32 MiB and one line per
+# round, and exits 1 on the first mismatch.
 import struct
 import sys
 import time
@@ -41,14 +42,14 @@ def main():
                       f"after {time.monotonic() - start:.0f} s", flush=True)
         filled = time.monotonic()
         for p in range(pages):
-            if p % step == step - 1:
-                print(f"verify: round {rnd}: {(p + 1) // 256} MiB read back "
-                      f"after {time.monotonic() - filled:.0f} s", flush=True)
             if view[p * PAGE:(p + 1) * PAGE] != pattern(rnd, p):
                 got = bytes(view[p * PAGE:p * PAGE + 8]).hex()
                 print(f"verify: round {rnd}: page {p} of {pages} differs "
                       f"(first 8 bytes {got}, expected {pattern(rnd, p)[:8].hex()})", flush=True)
                 return 1
+            if p % step == step - 1:
+                print(f"verify: round {rnd}: {(p + 1) // 256} MiB read back "
+                      f"after {time.monotonic() - filled:.0f} s", flush=True)
         done = time.monotonic()
         print(f"verify: round {rnd}: {mib} MiB written in {filled - start:.0f} s and read back "
               f"in {done - filled:.0f} s, every page as written", flush=True)
