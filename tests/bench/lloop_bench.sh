@@ -51,7 +51,8 @@ done
 # (/proc/stat). The window is fio's whole run, its start and 2 s ramp included, which the
 # IOPS figure leaves out: it understates the RPCs in flight a little.
 nfs_ops() { # READ+WRITE ops, their bytes, their execute ms, COMMIT ops
-	awk '$1 == "READ:" { o += $2; b += $6; e += $9 } $1 == "WRITE:" { o += $2; b += $5; e += $9 }
+	# NFS 4.2 reads are READ_PLUS calls.
+	awk '$1 == "READ:" || $1 == "READ_PLUS:" { o += $2; b += $6; e += $9 } $1 == "WRITE:" { o += $2; b += $5; e += $9 }
 		$1 == "COMMIT:" { c += $2 } END { print o + 0, b + 0, e + 0, c + 0 }' /proc/self/mountstats
 }
 cpu_times() { # idle+iowait, total (clock ticks)
