@@ -103,7 +103,9 @@ load=$((avail * ${SWAP_LOAD_PCT:-200} / 100))
 echo "driver=$driver device=$dev dio=$dio mem=${mem}MiB available=${avail}MiB load=${load}MiB seconds=$secs" | tee -a "$res"
 # Swap in use, sampled every 2 s (tinyconfig has no /proc/vmstat swap counters).
 swap_used() { awk '/SwapTotal/ {t = $2} /SwapFree/ {f = $2} END {print int((t - f) / 1024)}' /proc/meminfo; }
-( while :; do echo "$(date +%s) $(swap_used)"; sleep 2; done ) >"$out/swap-$driver-usage.log" &
+sample_swap() { while :; do echo "$(date +%s) $(swap_used)"; sleep 2; done >"$1"; } # LOG, in the background
+peak_of() { awk '$2 > m {m = $2} END {print m + 0}' "$1"; } # LOG: the most swap in use
+sample_swap "$out/swap-$driver-usage.log" &
 sampler=$!
 # If the load is not over well after its deadline (or after SWAP_DUMP_AFTER seconds), dump the
 # blocked tasks, the CPUs' backtraces and the memory state to the console once, so that a run
@@ -130,7 +132,7 @@ timeout $((secs + slack)) stress-ng --vm 2 --vm-bytes ${load}M --vm-keep --vm-me
 rc=$?
 end=$(date +%s)
 kill $sampler $watchdog 2>/dev/null
-peak=$(awk '$2 > m {m = $2} END {print m + 0}' "$out/swap-$driver-usage.log")
+peak=$(peak_of "$out/swap-$driver-usage.log")
 ops=$(awk '/metrc:.* vm / {print $5}' "$out/swap-$driver-stress.log")
 echo "stress-ng exit $rc after $((end - start)) s; peak swap use ${peak} MiB; ${ops:-0} verified passes" | tee -a "$res"
 case $driver in *-nfs | nfsfile)
@@ -154,12 +156,12 @@ verify=${SWAP_VERIFY:-}
 case $driver in *-nfs | nfsfile) verify=${verify:-1} ;; esac
 vpeak=0
 if [ "$rc" = 0 ] && [ "${verify:-0}" = 1 ]; then
-	( while :; do echo "$(date +%s) $(swap_used)"; sleep 2; done ) >"$out/swap-$driver-verify-usage.log" &
+	sample_swap "$out/swap-$driver-verify-usage.log" &
 	sampler=$!
 	timeout $((2 * slack)) python3 "$top/tests/vm/swap_verify.py" "$vmib" 1 >"$out/swap-$driver-verify.log" 2>&1
 	vrc=$?
 	kill $sampler 2>/dev/null
-	vpeak=$(awk '$2 > m {m = $2} END {print m + 0}' "$out/swap-$driver-verify-usage.log")
+	vpeak=$(peak_of "$out/swap-$driver-verify-usage.log")
 	echo "verifying pass over $vmib MiB: exit $vrc; $(tail -n 1 "$out/swap-$driver-verify.log"); peak swap use ${vpeak} MiB" | tee -a "$res"
 fi
 swapoff "$dev" || fail "swapoff $dev"
