@@ -8,7 +8,8 @@
 #   make fuzz     run every fuzz target of tools/fuzz for FUZZ_SECONDS each (default 3600)
 #
 # KASAN=1 (e.g. make test KASAN=1) uses the KASAN variant of the test kernel, cached on its own;
-# the modules are rebuilt whenever the kernel they were built for changes.
+# PERF=1 the performance variant for the benchmarks (no debug checks; scripts/rustre-perf.config).
+# The modules are rebuilt whenever the kernel they were built for changes.
 #
 # The kernel is built once per input hash and reused (scripts/kernel.sh).
 
@@ -25,6 +26,11 @@ ifneq ($(filter-out 0 1,$(KASAN)),)
 $(error KASAN must be 0 or 1, not '$(KASAN)')
 endif
 export RUSTRE_KASAN := $(KASAN)
+PERF       ?= $(or $(RUSTRE_PERF),0)
+ifneq ($(filter-out 0 1,$(PERF)),)
+$(error PERF must be 0 or 1, not '$(PERF)')
+endif
+export RUSTRE_PERF := $(PERF)
 
 .PHONY: all deps kernel modules tools test run host-test fuzz lint clean
 

@@ -25,6 +25,9 @@ for b in "$@"; do
 	cp "$ko" "$out/builds/$name.ko"
 	echo "${params//,/ }" >"$out/builds/$name.params"
 done
+# On the performance variant of the kernel (no debug checks, built once and cached:
+# Documentation/build.rst); RUSTRE_PERF=0 measures on the test kernel instead.
+export RUSTRE_PERF=${RUSTRE_PERF:-1}
 make -C "$top" -s modules tools || exit 1
 img=$("$top/scripts/bench-img.sh" "$out" 4) || exit 1
 trap 'rm -f "$img"' EXIT

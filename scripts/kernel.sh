@@ -17,11 +17,22 @@ src=$cache/linux-src
 # RUSTRE_KASAN=1 (make ... KASAN=1) builds the KASAN variant: the fragment plus
 # scripts/rustre-kasan.config, in its own directory, so that both stay cached; build/kernel
 # points at whichever was asked for last (the modules follow it, see the Makefile).
+# RUSTRE_PERF=1 (make ... PERF=1) builds the performance variant for the benchmarks the same
+# way: scripts/rustre-perf.config in place of the debug checks, in kernel-obj-perf.
 frags=("$top/scripts/rustre.config")
 variant=
-if [ "${RUSTRE_KASAN:-0}" = 1 ]; then
-	frags+=("$top/scripts/rustre-kasan.config")
-	variant=-kasan
+if [ "${RUSTRE_KASAN:-0}" = 1 ] && [ "${RUSTRE_PERF:-0}" = 1 ]; then
+	echo "kernel: KASAN=1 and PERF=1 are two different kernels: pick one" >&2
+	exit 1
+elif [ "${RUSTRE_PERF:-0}" = 1 ]; then
+	frags+=("$top/scripts/rustre-perf.config")
+	variant=-perf
+else
+	frags+=("$top/scripts/rustre-debug.config")
+	if [ "${RUSTRE_KASAN:-0}" = 1 ]; then
+		frags+=("$top/scripts/rustre-kasan.config")
+		variant=-kasan
+	fi
 fi
 # RUSTRE_KERNEL_OBJ builds elsewhere (to time a fresh build without losing the cached one);
 # build/kernel then keeps pointing at the cached build.

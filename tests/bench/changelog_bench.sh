@@ -32,6 +32,9 @@ insmod "$(find "$mods" -name changelog_chardev.ko | head -n1)" || exit 1
 "$rel/lctl" --device bench-MDT0000 changelog_mark "$n" 0123456789012345678901234567890123456789 >/dev/null
 "$rel/lctl" --device bench-MDT0000 changelog_sync
 bytes=$("$rel/lctl" get_param -n mdd.bench-MDT0000.changelog_size)
+# shellcheck source=tests/bench/kernel_kind.sh
+. "$top/tests/bench/kernel_kind.sh"
+echo "records: kernel $(kernel_kind)"
 echo "records: $n, $((bytes / n)) bytes each on average in the catalog ($bytes bytes)"
 
 # secs KIND: runs one reader, prints its time in seconds (empty on failure).

@@ -52,6 +52,9 @@ PY
 	rm -f "$db"/q.db*
 }
 
+# shellcheck source=tests/bench/kernel_kind.sh
+. "$top/tests/bench/kernel_kind.sh"
+echo "setup: kernel $(kernel_kind)"
 echo "setup: $narc files to archive (1 KiB), $nres to restore (4 KiB); one in-process copytool, max_requests $(lctl get_param -n mdt.$T.hsm.max_requests)"
 echo "setup: $(hsm_bench archive $T "$fs" "$arc" "$w/rlist")"
 for r in $(seq 1 "$rounds"); do

@@ -24,6 +24,9 @@ builds=$(cd "$dir" && ls -- *.ko | sed 's/\.ko$//')
 # shellcheck disable=SC2206 # names without spaces
 targets=($builds loop)
 n=${#targets[@]}
+# shellcheck source=tests/bench/kernel_kind.sh
+. "$top/tests/bench/kernel_kind.sh"
+echo "setup: kernel $(kernel_kind)"
 echo "setup: builds" $builds "and loop; fio $(fio --version), libaio, direct=1, ${secs} s per run, $rounds rounds"
 for r in $(seq 1 "$rounds"); do
 	for job in $jobs; do

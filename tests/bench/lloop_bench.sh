@@ -17,6 +17,10 @@
 # BENCH_NFS=4.2 (or 3) puts NFS between them and the file: the guest's own server exports the
 # ext4 (tests/vm/nfs.sh, 127.0.0.1) and lloop, loop and the ceiling use the file through that
 # mount.
+#
+# PROFILE=1 adds, after the rounds, one more run of every job on each target with the whole
+# guest sampled by perf (cpu-clock, call graphs): per target, the samples per MiB moved, the
+# share of each object and the hottest symbols.
 set -u
 mods=$1 top=$2 secs=${3:-10} rounds=${4:-3}
 jobs=${5:-randread:4k:32 randwrite:4k:32 read:1M:8 write:1M:8}
@@ -35,6 +39,9 @@ if [ -n "${BENCH_NFS:-}" ]; then
 fi
 lloop=$(lloop attach $src) || exit 1
 loop=$(losetup --direct-io=on -f --show $src) || exit 1
+# shellcheck source=tests/bench/kernel_kind.sh
+. "$top/tests/bench/kernel_kind.sh"
+echo "setup: kernel $(kernel_kind)"
 echo "setup: $(nproc) CPUs, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB;" \
 	"lloop $lloop dio=$(cat /sys/block/${lloop#/dev/}/lloop/dio) bs=$(cat /sys/block/${lloop#/dev/}/queue/logical_block_size);" \
 	"loop $loop dio=$(cat /sys/block/${loop#/dev/}/loop/dio) bs=$(cat /sys/block/${loop#/dev/}/queue/logical_block_size);" \
@@ -48,8 +55,10 @@ done
 # and their mean size (bytes on the wire, headers included), COMMITs, and the RPCs' summed
 # execution time from /proc/self/mountstats over the run's wall time (the mean number of
 # RPCs in flight, by Little's law), and the share of the CPUs' time idle or waiting for I/O
-# (/proc/stat). The window is fio's whole run, its start and 2 s ramp included, which the
-# IOPS figure leaves out: it understates the RPCs in flight a little.
+# (/proc/stat), and the CPU time spent (busy, all CPUs) per MiB fio moved (BYTES, fio's rate
+# times SECONDS). The window is fio's whole run, its start and 2 s ramp included, which the
+# IOPS figure leaves out: it understates the RPCs in flight a little and overstates the CPU
+# time per MiB by about as much for every target.
 nfs_ops() { # READ+WRITE ops, their bytes, their execute ms, COMMIT ops
 	# NFS 4.2 reads are READ_PLUS calls.
 	awk '$1 == "READ:" || $1 == "READ_PLUS:" { o += $2; b += $6; e += $9 } $1 == "WRITE:" { o += $2; b += $5; e += $9 }
@@ -58,13 +67,15 @@ nfs_ops() { # READ+WRITE ops, their bytes, their execute ms, COMMIT ops
 cpu_times() { # idle+iowait, total (clock ticks)
 	awk '$1 == "cpu" { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat
 }
-run_stats() { # BEFORE-OPS BEFORE-CPU START-NS
+run_stats() { # BEFORE-OPS BEFORE-CPU START-NS BYTES
 	local o1 c1 t1
 	o1=$(nfs_ops) c1=$(cpu_times) t1=$(date +%s%N)
-	awk -v a="$1" -v b="$o1" -v c="$2" -v d="$c1" -v t0="$3" -v t1="$t1" -v nfs="${BENCH_NFS:-}" 'BEGIN {
+	awk -v a="$1" -v b="$o1" -v c="$2" -v d="$c1" -v t0="$3" -v t1="$t1" -v nfs="${BENCH_NFS:-}" \
+		-v bytes="${4:-0}" -v hz="$(getconf CLK_TCK)" 'BEGIN {
 		split(a, x); split(b, y); split(c, p); split(d, q)
-		ms = (t1 - t0) / 1e6; n = y[1] - x[1]; tot = q[2] - p[2]
-		s = sprintf("idle or iowait %.0f%%", tot > 0 ? 100 * (q[1] - p[1]) / tot : 0)
+		ms = (t1 - t0) / 1e6; n = y[1] - x[1]; tot = q[2] - p[2]; busy = tot - (q[1] - p[1])
+		s = sprintf("idle or iowait %.0f%%, CPU %.1f ms/MiB", tot > 0 ? 100 * (q[1] - p[1]) / tot : 0,
+			bytes > 0 ? 1000 * busy / hz / (bytes / 1048576) : 0)
 		if (nfs != "")
 			s = s sprintf("; RPCs %d of %.0f KiB, %.1f in flight, %d COMMIT", n,
 				n > 0 ? (y[2] - x[2]) / n / 1024 : 0, ms > 0 ? (y[3] - x[3]) / ms : 0, y[4] - x[4])
@@ -87,7 +98,7 @@ for r in $(seq 1 "$rounds"); do
 			esac
 			o0=$(nfs_ops) c0=$(cpu_times) t0=$(date +%s%N)
 			v=$(bench_fio "$f" "$rw" "$bs" "$qd" "$secs" 2>$w/err.txt)
-			st=$(run_stats "$o0" "$c0" "$t0")
+			st=$(run_stats "$o0" "$c0" "$t0" "$(awk -v s="$secs" '{ printf "%.0f", $2 * s }' <<<"$v")")
 			if [ -z "$v" ]; then
 				echo "run: fio failed on $f: $(tail -n 2 $w/err.txt | tr '\n' ' ')"
 				continue
@@ -121,6 +132,37 @@ for (rw, bs) in med:
         print("paired: %-10s %-4s lloop/loop per round %s; median %.2f; lloop ahead in %d of %d" % (
             rw, bs, " ".join("%.2f" % x for x in rs), statistics.median(rs), sum(x >= 1 for x in rs), len(rs)))
 PY
+if [ "${PROFILE:-0}" = 1 ]; then
+	# Debian's perf wrapper looks for a perf of the running kernel's version: call the binary.
+	perf=$(ls /usr/bin/perf_* /usr/lib/linux-tools-*/perf 2>/dev/null | tail -n1)
+	perf=${perf:-perf}
+	for job in $jobs; do
+		IFS=: read -r rw bs qd <<<"$job"
+		for target in lloop loop file; do
+			case $target in
+			lloop) f=$lloop ;;
+			loop) f=$loop ;;
+			file) f=$src ;;
+			esac
+			p=$w/perf.data
+			o0=$(nfs_ops) c0=$(cpu_times) t0=$(date +%s%N)
+			if ! "$perf" record -q -a -g -e cpu-clock -F 1000 -o "$p" -- \
+				bash -c "$(declare -f bench_fio); bench_fio $f $rw $bs $qd $secs" >$w/v.txt 2>$w/err.txt ||
+				[ ! -s $w/v.txt ]; then
+				echo "profile: $rw $bs $target: perf record or fio failed: $(tail -n 2 $w/err.txt | tr '\n' ' ')"
+				continue
+			fi
+			# (perf's own start and stop fall in the window too.)
+			st=$(run_stats "$o0" "$c0" "$t0" "$(awk -v s="$secs" '{ printf "%.0f", $2 * s }' $w/v.txt)")
+			echo "profile: $rw $bs $target: $(awk '{ printf "%.0f IOPS %.1f MiB/s", $1, $2 / 1048576 }' $w/v.txt) ($st)"
+			"$perf" report -i "$p" --stdio --no-children --sort dso 2>/dev/null |
+				grep -E '^ +[0-9.]+%' | head -n 8 | sed "s/^/profile: $rw $bs $target by object: /"
+			"$perf" report -i "$p" --stdio --no-children --sort symbol --percent-limit 1 2>/dev/null |
+				grep -E '^ +[0-9.]+%' | head -n 25 | sed "s/^/profile: $rw $bs $target self: /"
+			rm -f "$p"
+		done
+	done
+fi
 losetup -d "$loop"
 lloop detach "$lloop"
 [ -z "${BENCH_NFS:-}" ] || nfs_down

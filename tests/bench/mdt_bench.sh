@@ -124,6 +124,9 @@ run_mode() {
 	esac
 }
 
+# shellcheck source=tests/bench/kernel_kind.sh
+. "$top/tests/bench/kernel_kind.sh"
+echo "load: kernel $(kernel_kind)"
 echo "load: create, stat, rename and unlink $n files on tmpfs, python3, $rounds rounds, modes in turn"
 modes=(off rustre fatrace inotify)
 for r in $(seq 1 "$rounds"); do
