@@ -19,8 +19,9 @@
 # mount.
 #
 # PROFILE=1 adds, after the rounds, one more run of every job on each target with the whole
-# guest sampled by perf (cpu-clock, call graphs): per target, the samples per MiB moved, the
-# share of each object and the hottest symbols.
+# guest sampled by perf (cpu-clock, call graphs): per target, the rate and the statistics of a
+# run (below; perf's own work counts in them), the share of each object in all samples (idle
+# included) and the hottest symbols.
 set -u
 mods=$1 top=$2 secs=${3:-10} rounds=${4:-3}
 jobs=${5:-randread:4k:32 randwrite:4k:32 read:1M:8 write:1M:8}
