@@ -15,6 +15,6 @@ out=$top/build/vm/bench-changelog
 # Documentation/build.rst); RUSTRE_PERF=0 measures on the test kernel instead.
 export RUSTRE_PERF=${RUSTRE_PERF:-1}
 make -C "$top" -s modules tools || exit 1
-VM_TIMEOUT=${VM_TIMEOUT:-3600} bash "$top/scripts/vm.sh" "$out" \
+VM_TIMEOUT=${VM_TIMEOUT:-3600} VM_BENCH=1 bash "$top/scripts/vm.sh" "$out" \
 	"PROFILE=${PROFILE:-0} bash tests/bench/changelog_bench.sh '$top/build/modules' '$top' ${1:-500000} ${2:-3} ${3:-1000}" |
 	grep -E '^(records|round|latency|profile|changelog_bench)'

@@ -13,6 +13,6 @@ out=$top/build/vm/bench-hsm
 # Documentation/build.rst); RUSTRE_PERF=0 measures on the test kernel instead.
 export RUSTRE_PERF=${RUSTRE_PERF:-1}
 make -C "$top" -s modules tools || exit 1
-VM_TIMEOUT=${VM_TIMEOUT:-3000} bash "$top/scripts/vm.sh" "$out" \
+VM_TIMEOUT=${VM_TIMEOUT:-3000} VM_BENCH=1 bash "$top/scripts/vm.sh" "$out" \
 	"bash tests/bench/hsm_bench.sh '$top/build/modules' '$top' ${1:-10000} ${2:-100} ${3:-2}" |
 	grep -E '^(setup|latency|throughput)'

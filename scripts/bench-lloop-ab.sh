@@ -7,6 +7,7 @@
 #   scripts/bench-lloop-ab.sh SECONDS ROUNDS JOBS NAME=MODULE.ko[:PARAMS]...
 #
 # e.g. scripts/bench-lloop-ab.sh 8 5 "read:1M:8 write:1M:8" old=/tmp/old.ko new=build/modules/lloop.ko
+# (unlike the other benchmarks, on the test kernel unless RUSTRE_PERF=1: see below)
 # PARAMS are module parameters for that build ("submit_queues=1", several separated by commas),
 # so that one module can be measured with several settings: one=M.ko:submit_queues=1 all=M.ko
 # Prints the median IOPS of each build and of loop per job, and each build's ratio to loop.
@@ -25,15 +26,15 @@ for b in "$@"; do
 	cp "$ko" "$out/builds/$name.ko"
 	echo "${params//,/ }" >"$out/builds/$name.params"
 done
-# On the performance variant of the kernel (no debug checks, built once and cached:
-# Documentation/build.rst); RUSTRE_PERF=0 measures on the test kernel instead.
-export RUSTRE_PERF=${RUSTRE_PERF:-1}
+# On the test kernel, for which `make modules` builds the modules compared; RUSTRE_PERF=1
+# measures on the performance variant (Documentation/build.rst), whose modules must then be
+# built with `make modules PERF=1` (a module loads only on the kernel it was built for).
 make -C "$top" -s modules tools || exit 1
 img=$("$top/scripts/bench-img.sh" "$out" 4) || exit 1
 trap 'rm -f "$img"' EXIT
 echo "bench: disk image $img"
 VM_TIMEOUT=${VM_TIMEOUT:-3000} VM_QEMU_OPTS="-drive file=$img,if=virtio,format=raw,cache=unsafe" \
-	bash "$top/scripts/vm.sh" "$out" \
+	VM_BENCH=1 bash "$top/scripts/vm.sh" "$out" \
 	"bash tests/bench/lloop_ab.sh '$top' '$out/builds' $secs $rounds '$jobs'" | grep -E '^(setup|run|stats)'
 rc=${PIPESTATUS[0]}
 python3 - "$out/console.log" <<'PY'

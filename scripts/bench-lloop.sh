@@ -22,7 +22,7 @@ img=$("$top/scripts/bench-img.sh" "$out" 4) || exit 1
 trap 'rm -f "$img"' EXIT
 echo "bench: disk image $img"
 VM_TIMEOUT=${VM_TIMEOUT:-3000} VM_QEMU_OPTS="-drive file=$img,if=virtio,format=raw,cache=unsafe" \
-	bash "$top/scripts/vm.sh" "$out" \
+	VM_BENCH=1 bash "$top/scripts/vm.sh" "$out" \
 	"PROFILE=${PROFILE:-0} BENCH_NFS='${BENCH_NFS:-}' LLOOP_PARAMS='${LLOOP_PARAMS:-}' bash tests/bench/lloop_bench.sh '$top/build/modules' '$top' ${1:-10} ${2:-3} '${3:-}'" |
 	grep -E '^(setup|nfs|run|result|paired|profile)'
 rc=${PIPESTATUS[0]}

@@ -16,6 +16,6 @@ out=$top/build/vm/bench-mdt
 # Documentation/build.rst); RUSTRE_PERF=0 measures on the test kernel instead.
 export RUSTRE_PERF=${RUSTRE_PERF:-1}
 make -C "$top" -s modules tools || exit 1
-VM_TIMEOUT=${VM_TIMEOUT:-$((600 + ${1:-100000} * (${2:-3} + ${PROFILE:-0}) * 16 / 1000))} bash "$top/scripts/vm.sh" "$out" \
+VM_TIMEOUT=${VM_TIMEOUT:-$((600 + ${1:-100000} * (${2:-3} + ${PROFILE:-0}) * 16 / 1000))} VM_BENCH=1 bash "$top/scripts/vm.sh" "$out" \
 	"PROFILE=${PROFILE:-0} bash tests/bench/mdt_bench.sh '$top/build/modules' '$top' ${1:-100000} ${2:-3}" |
 	grep -E '^(load|round|profile|mdt_bench)'

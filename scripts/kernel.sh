@@ -6,7 +6,7 @@
 #
 # The build directory lives in the cache next to the source
 # ($RUSTRE_CACHE/kernel-obj) and carries a key: the hash of everything that
-# goes into the kernel (source package, config fragment, rust/ overlay, patches, this
+# goes into the kernel (source package, config fragments, rust/ overlay, patches, this
 # script, toolchain versions). A matching key skips make entirely; a changed
 # key rebuilds incrementally in the same directory.
 set -euo pipefail
@@ -14,7 +14,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${RUSTRE_CACHE:-/var/cache/rustre}
 src=$cache/linux-src
-# RUSTRE_KASAN=1 (make ... KASAN=1) builds the KASAN variant: the fragment plus
+# The test kernel is scripts/rustre.config plus rustre-debug.config (the debug checks).
+# RUSTRE_KASAN=1 (make ... KASAN=1) builds the KASAN variant: those plus
 # scripts/rustre-kasan.config, in its own directory, so that both stay cached; build/kernel
 # points at whichever was asked for last (the modules follow it, see the Makefile).
 # RUSTRE_PERF=1 (make ... PERF=1) builds the performance variant for the benchmarks the same
@@ -183,7 +184,7 @@ else
 	kmake tinyconfig >/dev/null
 	"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "${frags[@]}" >/dev/null
 	kmake olddefconfig >/dev/null
-	# Every option of the fragment must have taken; a silent drop (a missing
+	# Every option of the fragments must have taken; a silent drop (a missing
 	# dependency) would hide checks the tests rely on.
 	bad=0
 	while IFS= read -r line; do

@@ -11,7 +11,8 @@
 #                                            SWAP_LOAD_PCT=P its size in % of free memory (200),
 #                                            SWAP_DUMP_AFTER=N dumps tasks after N s of load,
 #                                            SWAP_VERIFY=0|1 the verifying pass after the
-#                                            load (on by default for the NFS drivers),
+#                                            load (on by default for the NFS drivers
+#                                            and after a load with no verified pass),
 #                                            SWAP_VERIFY_PCT=P its size (150),
 #                                            SWAP_NFS_SERVER=guest|local where the NFS
 #                                            server runs (guest), SWAP_NFS_LEAN=1 a lean

@@ -54,7 +54,7 @@ fi
 
 # 2. Build the kernel (or reuse it), the modules and the tools the VM tests run.
 echo "== build: kernel, modules and tools"
-if ! make -s modules tools KASAN="$kasan"; then
+if ! make -s modules tools KASAN="$kasan" PERF=0; then
 	fail 1 "module or tool build"
 	echo "${passed} passed, ${failed} failed"
 	exit 1

@@ -26,6 +26,13 @@ timeout_s=$((timeout_s * scale))
 
 [ -f "$kimg" ] || { echo "vm: no kernel at $kimg: run 'make modules' first" >&2; exit 2; }
 command -v vng >/dev/null || { echo "vm: vng not found: run 'make deps'" >&2; exit 2; }
+# The tests rely on the debug checks: only a benchmark (VM_BENCH=1) boots the performance
+# variant, which build/kernel points at after one ran.
+if [ "$perf" = 1 ] && [ "${VM_BENCH:-0}" != 1 ]; then
+	echo "vm: build/kernel is the performance variant (PERF=1), without the debug checks the tests" \
+		"rely on: 'make modules' points it back at the test kernel" >&2
+	exit 2
+fi
 mkdir -p "$out"
 rm -f "$out"/console.log "$out"/guest.rc
 # virtme-ng's init mounts empty tmpfs over these in the guest: a checkout or an output
@@ -44,8 +51,9 @@ accel=(--disable-kvm)
 [ "${VM_KVM:-0}" = 1 ] && accel=()
 
 # Kernel command line: a large log buffer so the guest's dmesg keeps every KUnit line, and
-# lockdep / kmemleak on.
-append="log_buf_len=8M kmemleak=on panic_on_warn=0 oops=panic panic=-1"
+# kmemleak on (where the kernel has it).
+append="log_buf_len=8M panic_on_warn=0 oops=panic panic=-1"
+[ "$perf" = 1 ] || append+=" kmemleak=on"
 # The root (the host's, over 9p) with the guest's page and dentry caches: virtme-ng mounts it
 # uncached, and every exec then reads the program and its libraries over 9p again, which under
 # TCG costs about half a second per process. The host does not change the checkout while a

@@ -52,7 +52,7 @@ for d in $lloop $loop; do
 	echo "setup: $d max_hw_sectors_kb=$(cat $q/max_hw_sectors_kb) max_segments=$(cat $q/max_segments) nr_requests=$(cat $q/nr_requests) scheduler=$(cat $q/scheduler)"
 done
 
-# On NFS, what each run asked of the server and how busy the guest was: READ and WRITE RPCs
+# What each run asked of the server, on NFS, and how busy the guest was: READ and WRITE RPCs
 # and their mean size (bytes on the wire, headers included), COMMITs, and the RPCs' summed
 # execution time from /proc/self/mountstats over the run's wall time (the mean number of
 # RPCs in flight, by Little's law), and the share of the CPUs' time idle or waiting for I/O
@@ -65,8 +65,8 @@ nfs_ops() { # READ+WRITE ops, their bytes, their execute ms, COMMIT ops
 	awk '$1 == "READ:" || $1 == "READ_PLUS:" { o += $2; b += $6; e += $9 } $1 == "WRITE:" { o += $2; b += $5; e += $9 }
 		$1 == "COMMIT:" { c += $2 } END { print o + 0, b + 0, e + 0, c + 0 }' /proc/self/mountstats
 }
-cpu_times() { # idle+iowait, total (clock ticks)
-	awk '$1 == "cpu" { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat
+cpu_times() { # idle+iowait, total, steal (clock ticks)
+	awk '$1 == "cpu" { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $9; exit }' /proc/stat
 }
 run_stats() { # BEFORE-OPS BEFORE-CPU START-NS BYTES
 	local o1 c1 t1
@@ -74,7 +74,7 @@ run_stats() { # BEFORE-OPS BEFORE-CPU START-NS BYTES
 	awk -v a="$1" -v b="$o1" -v c="$2" -v d="$c1" -v t0="$3" -v t1="$t1" -v nfs="${BENCH_NFS:-}" \
 		-v bytes="${4:-0}" -v hz="$(getconf CLK_TCK)" 'BEGIN {
 		split(a, x); split(b, y); split(c, p); split(d, q)
-		ms = (t1 - t0) / 1e6; n = y[1] - x[1]; tot = q[2] - p[2]; busy = tot - (q[1] - p[1])
+		ms = (t1 - t0) / 1e6; n = y[1] - x[1]; tot = q[2] - p[2]; busy = tot - (q[1] - p[1]) - (q[3] - p[3])
 		s = sprintf("idle or iowait %.0f%%, CPU %.1f ms/MiB", tot > 0 ? 100 * (q[1] - p[1]) / tot : 0,
 			bytes > 0 ? 1000 * busy / hz / (bytes / 1048576) : 0)
 		if (nfs != "")

@@ -158,7 +158,7 @@ case $driver in *-nfs | nfsfile) verify=${verify:-1} ;; esac
 # Elsewhere too when the load completed no verified pass (stress-ng compares a pass's data only
 # at its end; a slow host can leave it with none), so that every run compares data, unless
 # SWAP_VERIFY=0 says otherwise.
-if [ -z "$verify" ] && awk -v o="${ops:-0}" 'BEGIN { exit !(o + 0 == 0) }'; then
+if [ "$rc" = 0 ] && [ -z "$verify" ] && awk -v o="${ops:-0}" 'BEGIN { exit !(o + 0 == 0) }'; then
 	verify=1
 	echo "stress-ng completed no verified pass: the verifying pass runs" | tee -a "$res"
 fi
@@ -178,7 +178,7 @@ swapoff "$dev" || fail "swapoff $dev"
 [ "$vrc" = 0 ] || fail "the verifying pass failed: $(tail -n 1 "$out/swap-$driver-verify.log")"
 # A page that never left memory compares trivially: at least half of what did not fit must
 # have been out in swap during the pass.
-[ "${verify:-0}" != 1 ] || [ "$vpeak" -ge $(((vmib - avail) / 2)) ] ||
+[ "$rc" != 0 ] || [ "${verify:-0}" != 1 ] || [ "$vpeak" -ge $(((vmib - avail) / 2)) ] ||
 	fail "the verifying pass used ${vpeak} MiB of swap, less than half of the $((vmib - avail)) MiB that did not fit"
 grep -qi "verif.*fail\|bit errors\|miscompare" "$out/swap-$driver-stress.log" && fail "stress-ng reports verification errors"
 dmesg | grep -q "Out of memory: Killed process" && fail "OOM kill: $(dmesg | grep 'Out of memory' | head -n1)"
