@@ -97,55 +97,45 @@ pub(crate) struct Agent {
     pub(crate) done_err: u64,
 }
 
-/// The coordinator.
-pub(crate) struct Cdt {
-    pub(crate) control: Control,
-    /// First-in first-out; requeued actions go to `retry`, served first.
+/// One service class of the coordinator's queue: first in, first out, with the actions put
+/// back (their copytool gone, or its buffer faulted) ahead of the rest.
+struct Queue {
+    /// In arrival order; taken and cancelled actions leave holes, skipped and compacted away.
     waiting: KVVec<Option<KBox<Item>>>,
     head: usize,
     /// Actions (not holes) in `waiting[head..]`.
     live: usize,
+    /// Actions put back, the next to go out last.
     retry: KVec<KBox<Item>>,
-    /// Actions handed to copytools, at most `max_requests`.
-    pub(crate) active: KVec<KBox<Item>>,
-    pub(crate) agents: KVec<Agent>,
-    next_cookie: u64,
-    next_compound: u64,
-    next_agent: u64,
 }
 
-impl Cdt {
-    /// A stopped coordinator with nothing queued.
-    pub(crate) fn new() -> Self {
+impl Queue {
+    fn new() -> Self {
         Self {
-            control: Control::Stopped,
             waiting: KVVec::new(),
             head: 0,
             live: 0,
             retry: KVec::new(),
-            active: KVec::new(),
-            agents: KVec::new(),
-            next_cookie: 1,
-            next_compound: 1,
-            next_agent: 1,
         }
     }
 
-    pub(crate) fn waiting_len(&self) -> usize {
+    fn len(&self) -> usize {
         self.retry.len() + self.live
     }
 
-    /// The waiting actions, in the order they will be handed out.
-    pub(crate) fn waiting_iter(&self) -> impl Iterator<Item = &Item> {
+    /// The actions, in the order they will be handed out.
+    fn iter(&self) -> impl Iterator<Item = &Item> {
         Iterator::chain(
             self.retry.iter().rev().map(|b| &**b),
-            self.waiting[self.head..]
+            self.waiting
+                .get(self.head..)
+                .unwrap_or(&[])
                 .iter()
                 .filter_map(|o| o.as_deref()),
         )
     }
 
-    pub(crate) fn push(&mut self, it: KBox<Item>) -> Result {
+    fn push(&mut self, it: KBox<Item>) -> Result {
         if self.head > 0 && self.head == self.waiting.len() {
             self.waiting.clear();
             self.head = 0;
@@ -155,7 +145,7 @@ impl Cdt {
         Ok(())
     }
 
-    /// Puts an action back at the head of the queue. `reserve_retry` must have made room.
+    /// Puts an action back at the head. `retry` must have room (see [`Cdt::reserve_retry`]).
     fn requeue(&mut self, mut it: KBox<Item>) {
         it.agent = 0;
         it.started = false;
@@ -168,19 +158,8 @@ impl Cdt {
         }
     }
 
-    /// Makes room for `n` requeued actions, before taking them out of anywhere.
-    fn reserve_retry(&mut self, n: usize) -> Result {
-        self.retry.reserve(n, GFP_KERNEL)?;
-        Ok(())
-    }
-
-    /// Takes the first waiting action that a copytool serving `archives` can do.
-    pub(crate) fn take_for(&mut self, archives: u64) -> Option<KBox<Item>> {
-        self.take_where(|it| uapi::serves(archives, it.archive_id))
-    }
-
-    /// Takes the first waiting action, in the order they are handed out, that `pred` accepts.
-    fn take_where(&mut self, pred: impl Fn(&Item) -> bool) -> Option<KBox<Item>> {
+    /// Takes the first action, in the order they are handed out, that `pred` accepts.
+    fn take_where(&mut self, pred: &impl Fn(&Item) -> bool) -> Option<KBox<Item>> {
         if let Some(i) = self.retry.iter().rposition(|it| pred(it)) {
             return self.retry.remove(i).ok();
         }
@@ -188,7 +167,7 @@ impl Cdt {
             .waiting
             .get(self.head..)?
             .iter()
-            .position(|o| o.as_deref().is_some_and(&pred))?;
+            .position(|o| o.as_deref().is_some_and(pred))?;
         let it = self.waiting.get_mut(self.head + at)?.take();
         self.live -= 1;
         self.skip_and_compact();
@@ -198,7 +177,7 @@ impl Cdt {
     /// Skips the holes at the front; compacts once holes outnumber actions, so that neither
     /// scans nor memory grow with actions long gone.
     fn skip_and_compact(&mut self) {
-        while self.head < self.waiting.len() && self.waiting[self.head].is_none() {
+        while self.waiting.get(self.head).is_some_and(|o| o.is_none()) {
             self.head += 1;
         }
         let holes = self.waiting.len() - self.head - self.live;
@@ -222,8 +201,8 @@ impl Cdt {
         }
     }
 
-    /// Removes the waiting actions for `fid` (CANCEL); returns how many.
-    fn cancel_waiting(&mut self, fid: &Fid) -> usize {
+    /// Removes the actions for `fid`; returns how many.
+    fn cancel(&mut self, fid: &Fid) -> usize {
         let before = self.retry.len();
         self.retry.retain(|it| it.fid != *fid);
         let mut n = before - self.retry.len();
@@ -237,8 +216,94 @@ impl Cdt {
         self.skip_and_compact();
         n
     }
+}
 
-    /// Puts the active actions with `cookies` back at the head of the queue, in the order
+/// The coordinator.
+pub(crate) struct Cdt {
+    pub(crate) control: Control,
+    /// The waiting actions: the [`Action::urgent`] ones (RESTOREs), all served before the
+    /// others.
+    queues: [Queue; 2],
+    /// Actions handed to copytools, at most `max_requests`.
+    pub(crate) active: KVec<KBox<Item>>,
+    pub(crate) agents: KVec<Agent>,
+    next_cookie: u64,
+    next_compound: u64,
+    next_agent: u64,
+}
+
+impl Cdt {
+    /// A stopped coordinator with nothing queued.
+    pub(crate) fn new() -> Self {
+        Self {
+            control: Control::Stopped,
+            queues: [Queue::new(), Queue::new()],
+            active: KVec::new(),
+            agents: KVec::new(),
+            next_cookie: 1,
+            next_compound: 1,
+            next_agent: 1,
+        }
+    }
+
+    pub(crate) fn waiting_len(&self) -> usize {
+        self.queues.iter().map(Queue::len).sum()
+    }
+
+    /// The waiting actions, in the order they will be handed out: RESTOREs first.
+    pub(crate) fn waiting_iter(&self) -> impl Iterator<Item = &Item> {
+        self.queues.iter().flat_map(Queue::iter)
+    }
+
+    /// The queue `action` waits in.
+    fn queue_of(&mut self, action: Action) -> &mut Queue {
+        let [urgent, other] = &mut self.queues;
+        if action.urgent() {
+            urgent
+        } else {
+            other
+        }
+    }
+
+    /// Makes room for `n` more waiting actions of `action`.
+    fn reserve(&mut self, action: Action, n: usize) -> Result {
+        self.queue_of(action).waiting.reserve(n, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    pub(crate) fn push(&mut self, it: KBox<Item>) -> Result {
+        self.queue_of(it.action).push(it)
+    }
+
+    /// Puts an action back at the head of its class. `reserve_retry` must have made room.
+    fn requeue(&mut self, it: KBox<Item>) {
+        self.queue_of(it.action).requeue(it);
+    }
+
+    /// Makes room for `n` requeued actions, before taking them out of anywhere.
+    fn reserve_retry(&mut self, n: usize) -> Result {
+        for q in self.queues.iter_mut() {
+            q.retry.reserve(n, GFP_KERNEL)?;
+        }
+        Ok(())
+    }
+
+    /// Takes the first waiting action that a copytool serving `archives` can do.
+    pub(crate) fn take_for(&mut self, archives: u64) -> Option<KBox<Item>> {
+        self.take_where(|it| uapi::serves(archives, it.archive_id))
+    }
+
+    /// Takes the first waiting action, in the order they are handed out, that `pred` accepts.
+    fn take_where(&mut self, pred: impl Fn(&Item) -> bool) -> Option<KBox<Item>> {
+        self.queues.iter_mut().find_map(|q| q.take_where(&pred))
+    }
+
+    /// Removes the waiting actions for `fid` (CANCEL); returns how many.
+    fn cancel_waiting(&mut self, fid: &Fid) -> usize {
+        self.queues.iter_mut().map(|q| q.cancel(fid)).sum()
+    }
+
+    /// Puts the active actions with `cookies` back at the head of their class, in the order
     /// they were handed out; those cancelled meanwhile are dropped. Nothing moves if there is
     /// no memory to requeue them all.
     pub(crate) fn give_back(&mut self, cookies: &[u64]) -> Result {
@@ -267,10 +332,7 @@ impl Cdt {
     /// Drops every waiting and active action (`purge`).
     fn purge(&mut self) -> usize {
         let n = self.waiting_len() + self.active.len();
-        self.waiting = KVVec::new();
-        self.head = 0;
-        self.live = 0;
-        self.retry = KVec::new();
+        self.queues = [Queue::new(), Queue::new()];
         self.active = KVec::new();
         n
     }
@@ -780,7 +842,7 @@ impl Hsm {
         if cdt.waiting_len() + items.len() > MAX_WAITING {
             return Err(ENOSPC);
         }
-        cdt.waiting.reserve(items.len(), GFP_KERNEL)?;
+        cdt.reserve(action, items.len())?;
         let compound = cdt.next_compound;
         cdt.next_compound += 1;
         for mut it in items.drain_all() {
@@ -811,7 +873,7 @@ impl Hsm {
         Ok(id)
     }
 
-    /// Unregisters a copytool; its unfinished actions wait again, first in line.
+    /// Unregisters a copytool; its unfinished actions wait again, first in line of their class.
     pub(crate) fn unregister_agent(&self, id: u64) {
         let mut cdt = self.cdt.lock();
         cdt.agents.retain(|a| a.id != id);

@@ -254,25 +254,16 @@ mod tests {
         assert_eq!(cl_hsm_flags(HsmEvent::Archive, 300, true), 0x7f | 0x400);
     }
 
-    /// Actions handed out and given back (the copytool's buffer faulted): the others return
-    /// to the head of the queue in their order, a cancelled one is dropped.
-    #[test]
-    fn give_back_drops_cancelled_actions() {
-        let fid = |oid| fid::Fid {
-            seq: 0x2_0000_0400,
-            oid,
-            ver: 0,
-        };
-        let Ok(data) = kernel::sync::Arc::new(KVec::new(), GFP_KERNEL) else {
-            return;
-        };
+    /// A coordinator holding one action per `(action, oid)`, cookies 1, 2, ... in that order.
+    fn coordinator(actions: &[(mask::Action, u32)]) -> Result<hsm::Cdt> {
+        let data = kernel::sync::Arc::new(KVec::new(), GFP_KERNEL)?;
         let mut cdt = hsm::Cdt::new();
-        for oid in 1..=4u32 {
+        for (cookie, &(action, oid)) in (1u64..).zip(actions) {
             let it = hsm::Item {
-                cookie: u64::from(oid),
+                cookie,
                 compound: 1,
-                action: mask::Action::Archive,
-                fid: fid(oid),
+                action,
+                fid: test_fid(oid),
                 archive_id: 1,
                 flags: 0,
                 data: data.clone(),
@@ -280,34 +271,79 @@ mod tests {
                 started: false,
                 canceled: false,
             };
-            let Ok(b) = KBox::new(it, GFP_KERNEL) else {
-                return;
-            };
-            assert_eq!(cdt.push(b), Ok(()));
+            cdt.push(KBox::new(it, GFP_KERNEL)?)?;
         }
-        // Three handed out to copytool 7, as `next_actions` does.
-        for _ in 0..3 {
-            let taken = cdt.take_for(0);
-            assert!(taken.is_some());
-            let Some(mut it) = taken else {
-                return;
-            };
-            it.agent = 7;
-            assert_eq!(cdt.active.push(it, GFP_KERNEL), Ok(()));
+        Ok(cdt)
+    }
+
+    fn test_fid(oid: u32) -> fid::Fid {
+        fid::Fid {
+            seq: 0x2_0000_0400,
+            oid,
+            ver: 0,
         }
-        cdt.cancel(&fid(2));
-        assert_eq!(cdt.waiting_len(), 1);
-        assert_eq!(cdt.give_back(&[1, 2, 3]), Ok(()));
-        assert_eq!(cdt.active.len(), 0);
-        let mut order = [0u32; 4];
+    }
+
+    /// The oids of the waiting actions in service order (at most 8), how many there are, and
+    /// whether none of them is marked as held by a copytool.
+    fn waiting_oids(cdt: &hsm::Cdt) -> ([u32; 8], usize, bool) {
+        let mut order = [0u32; 8];
         let mut n = 0;
         for (slot, it) in order.iter_mut().zip(cdt.waiting_iter()) {
             *slot = it.fid.oid;
-            assert_eq!(it.agent, 0);
             n += 1;
         }
-        assert_eq!(n, 3);
-        assert_eq!(order, [1, 3, 4, 0]);
+        (order, n, cdt.waiting_iter().all(|it| it.agent == 0))
+    }
+
+    /// Hands out the next action to copytool 7, as `next_actions` does; returns its oid.
+    fn hand_out(cdt: &mut hsm::Cdt) -> Result<u32> {
+        let mut it = cdt.take_for(0).ok_or(ENOENT)?;
+        it.agent = 7;
+        let oid = it.fid.oid;
+        cdt.active.push(it, GFP_KERNEL)?;
+        Ok(oid)
+    }
+
+    /// Actions handed out and given back (the copytool's buffer faulted): the others return
+    /// to the head of the queue in their order, a cancelled one is dropped.
+    #[test]
+    fn give_back_drops_cancelled_actions() -> Result {
+        use mask::Action::Archive;
+        let mut cdt = coordinator(&[(Archive, 1), (Archive, 2), (Archive, 3), (Archive, 4)])?;
+        for want in 1..=3 {
+            assert_eq!(hand_out(&mut cdt)?, want);
+        }
+        cdt.cancel(&test_fid(2));
+        assert_eq!(cdt.waiting_len(), 1);
+        assert_eq!(cdt.give_back(&[1, 2, 3]), Ok(()));
+        assert_eq!(cdt.active.len(), 0);
+        assert_eq!(waiting_oids(&cdt), ([1, 3, 4, 0, 0, 0, 0, 0], 3, true));
+        Ok(())
+    }
+
+    /// RESTOREs are served before ARCHIVEs and REMOVEs whenever they came, each class first in,
+    /// first out; an action given back goes to the head of its own class.
+    #[test]
+    fn restores_go_first() -> Result {
+        use mask::Action::{Archive, Remove, Restore};
+        let mut cdt = coordinator(&[
+            (Archive, 1),
+            (Remove, 2),
+            (Restore, 3),
+            (Archive, 4),
+            (Restore, 5),
+        ])?;
+        assert_eq!(waiting_oids(&cdt), ([3, 5, 1, 2, 4, 0, 0, 0], 5, true));
+        assert_eq!(hand_out(&mut cdt)?, 3);
+        assert_eq!(hand_out(&mut cdt)?, 5);
+        assert_eq!(hand_out(&mut cdt)?, 1);
+        // The archive goes back ahead of the other archives, the restore ahead of everything.
+        assert_eq!(cdt.give_back(&[1, 3]), Ok(()));
+        assert_eq!(waiting_oids(&cdt), ([3, 1, 2, 4, 0, 0, 0, 0], 4, true));
+        cdt.cancel(&test_fid(2));
+        assert_eq!(waiting_oids(&cdt), ([3, 1, 4, 0, 0, 0, 0, 0], 3, true));
+        Ok(())
     }
 
     #[test]

@@ -49,6 +49,13 @@ impl Action {
         1 << (self as u32)
     }
 
+    /// Whether the coordinator serves the action ahead of the others (ARCHIVE and REMOVE): a
+    /// RESTORE, which someone may be waiting for. Within each class actions go first in, first
+    /// out. (CANCEL is never queued: it takes effect when it is requested.)
+    pub const fn urgent(self) -> bool {
+        matches!(self, Action::Restore)
+    }
+
     /// Looks an action up by name, ignoring case.
     pub fn from_name(name: &[u8]) -> Option<Action> {
         ACTIONS
@@ -127,6 +134,12 @@ mod tests {
         for (input, want) in MASK_CASES {
             assert_eq!(parse_upcall_mask(input), *want, "{:?}", input);
         }
+    }
+
+    #[test]
+    fn urgent_actions() {
+        let urgent: Vec<_> = ACTIONS.iter().filter(|a| a.urgent()).collect();
+        assert_eq!(urgent, [&Action::Restore]);
     }
 
     #[test]

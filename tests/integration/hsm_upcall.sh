@@ -295,6 +295,24 @@ timeout "$(scaled 300)" lhsm_copytool --once $T 2>"$work/batch.log" || bad "copy
 expect "one read hands out the 100 actions" 100 "$(grep -c 'ARCHIVE .* done in' "$work/batch.log")"
 expect "and they are all archived" 100 \
 	"$(lfs hsm_state "$fs"/batch/* | grep -c 'exists archived, archive_id:1')"
+
+# Service order: a RESTORE goes ahead of the ARCHIVEs queued before it, each class in arrival
+# order; hsm.actions lists the queue in that order.
+g=$fs/batch/1
+lfs hsm_release "$g" || bad "hsm_release before the order check"
+echo again >>"$fs/batch/2"
+echo again >>"$fs/batch/3"
+lfs hsm_archive "$fs/batch/2" "$fs/batch/3" || bad "hsm_archive of two dirty files"
+lfs hsm_restore "$g" || bad "hsm_restore after queued archives"
+expect "hsm.actions lists the restore first" "RESTORE ARCHIVE ARCHIVE" \
+	"$(lctl get_param -n mdt.$T.hsm.actions | grep -o 'action=[A-Z]*' | cut -d= -f2 | xargs)"
+expect "then the archives in the order they came" \
+	"$(lfs path2fid "$fs/batch/2" | tr -d '[]') $(lfs path2fid "$fs/batch/3" | tr -d '[]')" \
+	"$(lctl get_param -n mdt.$T.hsm.actions | grep 'action=ARCHIVE' | sed 's/^fid=\[\([^]]*\)\].*/\1/' | xargs)"
+lctl set_param mdt.$T.hsm.max_requests=1 >/dev/null
+timeout "$(scaled 60)" lhsm_copytool --once $T 2>>"$work/ct.log" || bad "copytool on the restore"
+expect "the copytool got the restore first" "$g: (0x00000009) exists archived, archive_id:1" "$(lfs hsm_state "$g")"
+expect "the archives still wait" 2 "$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'action=ARCHIVE')"
 lctl set_param mdt.$T.hsm.max_requests=3 >/dev/null
 
 # Bad input on the device.
