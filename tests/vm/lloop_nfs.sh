@@ -52,8 +52,10 @@ nfs_mount 3 /tmp/m/n3 || die "mount NFSv3"
 
 attr() { cat "/sys/block/${1#/dev/}/$2"; }
 # fio verify of a file on the filesystem at /tmp/m/fs; prints its error count and exit status.
+# 128 MiB, so that the load outlasts the server's outage below (48 MiB, with 1 MiB transfers
+# in one RPC each, could end before the stop took effect).
 fio_fs() {
-	fio --name=verify --filename=/tmp/m/fs/fio.dat --size=48M --rw=randwrite --bsrange=4k-1m \
+	fio --name=verify --filename=/tmp/m/fs/fio.dat --size=128M --rw=randwrite --bsrange=4k-1m \
 		--iodepth=16 --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 \
 		--verify_state_save=0 --randseed=17 --output-format=terse --terse-version=3 "$@" \
 		>/tmp/fio.out 2>&1
