@@ -10,7 +10,8 @@
 # and to OUTDIR/console.log. The run fails if the guest does not finish within VM_TIMEOUT
 # seconds (default 1200; VM_MEMORY sets the memory, default 2G, VM_CPUS the processors,
 # default 2, and VM_QEMU_OPTS adds QEMU arguments), if COMMAND fails, or if the console shows an oops, BUG, WARN,
-# lockdep, KASAN or kmemleak report.
+# lockdep, KASAN or kmemleak report. It refuses a kernel without the debug checks (the
+# performance variant) unless VM_BENCH=1 says that COMMAND is a benchmark.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -139,7 +139,7 @@ for (rw, bs) in med:
 PY
 if [ "${PROFILE:-0}" = 1 ]; then
 	# Debian's perf wrapper looks for a perf of the running kernel's version: call the binary.
-	perf=$(ls /usr/bin/perf_* /usr/lib/linux-tools-*/perf 2>/dev/null | tail -n1)
+	perf=$(ls /usr/bin/perf_* /usr/lib/linux-tools-*/perf 2>/dev/null | sort -V | tail -n1)
 	perf=${perf:-perf}
 	for job in $jobs; do
 		IFS=: read -r rw bs qd <<<"$job"

@@ -52,8 +52,6 @@ nfs_mount 3 /tmp/m/n3 || die "mount NFSv3"
 
 attr() { cat "/sys/block/${1#/dev/}/$2"; }
 # fio verify of a file on the filesystem at /tmp/m/fs; prints its error count and exit status.
-# 128 MiB, so that the load outlasts the server's outage below (48 MiB, with 1 MiB transfers
-# in one RPC each, could end before the stop took effect).
 fio_fs() {
 	fio --name=verify --filename=/tmp/m/fs/fio.dat --size=128M --rw=randwrite --bsrange=4k-1m \
 		--iodepth=16 --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 \
@@ -87,8 +85,10 @@ for v in 4.2 3; do
 	fi
 	lloop list | grep -q "$img" && ok "NFS $v: lloop list shows the file" || bad "NFS $v: lloop list: $(lloop list)"
 	mkfs.ext4 -q -F "$dev" && mount "$dev" /tmp/m/fs || die "NFS $v: mkfs.ext4/mount on $dev"
-	# The load, with the server stopped for 5 s after 5 s and started again.
-	fio_fs >/tmp/fio.rc &
+	# The load, with the server stopped for 5 s after 5 s and started again. Its writes are held
+	# to 4 MiB/s, so that it outlasts the outage (at least 32 s for 128 MiB) however fast the
+	# device is; unbounded, 48 MiB ended during the stop once 1 MiB transfers went in one RPC.
+	fio_fs --rate=,4m >/tmp/fio.rc &
 	load=$!
 	sleep 5
 	kill -0 $load 2>/dev/null || bad "NFS $v: the load ended before the server was stopped (no outage tested)"
