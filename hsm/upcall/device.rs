@@ -6,7 +6,8 @@
 //! A copytool registers its open file with `IOC_CT_START`; each `read()` then hands it one
 //! `hsm_action_list` of as many actions of one archive as its buffer and `max_requests` allow
 //! (blocking unless `O_NONBLOCK`; `poll()` says when one is there), and it
-//! reports with `IOC_COPY_START` and `IOC_COPY_END`. Closing the file gives its unfinished
+//! reports with `IOC_COPY_START`, `IOC_PROGRESS` as the copy goes on, and `IOC_COPY_END`.
+//! Closing the file gives its unfinished
 //! actions back to the queue.
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -80,6 +81,16 @@ impl HsmFile {
             c.encode(&mut b);
             w.write_slice(&b)?;
         }
+        Ok(0)
+    }
+
+    fn ioctl_progress(&self, arg: usize) -> Result<isize> {
+        let mut b = [0u8; uapi::PROGRESS_LEN];
+        UserSlice::new(UserPtr::from_addr(arg), b.len())
+            .reader()
+            .read_slice(&mut b)?;
+        let p = uapi::Progress::decode(&b).ok_or(EINVAL)?;
+        self.hsm.progress(&p, self.agent())?;
         Ok(0)
     }
 
@@ -194,6 +205,7 @@ impl MiscFile for HsmFile {
             uapi::IOC_REQUEST => this.ioctl_request(arg),
             uapi::IOC_COPY_START => this.ioctl_copy(arg, false),
             uapi::IOC_COPY_END => this.ioctl_copy(arg, true),
+            uapi::IOC_PROGRESS => this.ioctl_progress(arg),
             uapi::IOC_CT_START => this.ioctl_register(arg),
             uapi::IOC_STATE_GET => this.ioctl_state(arg),
             _ => Err(ENOTTY),

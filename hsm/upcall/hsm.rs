@@ -33,11 +33,11 @@ pub(crate) const MAX_WAITING: usize = 1 << 20;
 const RELEASE_ALIGN: u64 = 64 << 10;
 /// Lustre's default `max_requests`.
 const DEFAULT_MAX_REQUESTS: u32 = 3;
-/// `HPS_WAITING` and `HPS_RUNNING`, for `hus_in_progress_state`.
-const HPS_WAITING: u32 = 1;
-const HPS_RUNNING: u32 = 2;
 /// The object id IGIF FIDs of a tmpfs file carry in 3-word handles (`FILEID_INO32_GEN`).
 const FILEID_INO32_GEN: i32 = 1;
+
+/// XFS's flag on handle types that carry a 64-bit inode number (`fs/xfs/xfs_export.h`).
+const XFS_FILEID_TYPE_64FLAG: i32 = 0x80;
 
 /// `hsm_control`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -84,6 +84,8 @@ pub(crate) struct Item {
     pub(crate) agent: u64,
     /// COPY_START was received.
     pub(crate) started: bool,
+    /// Bytes the copytool reported copied (`IOC_PROGRESS`) since COPY_START.
+    pub(crate) moved: u64,
     /// A CANCEL request came for it while a copytool had it.
     pub(crate) canceled: bool,
 }
@@ -149,6 +151,7 @@ impl Queue {
     fn requeue(&mut self, mut it: KBox<Item>) {
         it.agent = 0;
         it.started = false;
+        it.moved = 0;
         if let Err(e) = self.retry.push_within_capacity(it) {
             // Not reached after `reserve_retry`; said loudly if it ever is.
             pr_err!(
@@ -432,11 +435,22 @@ impl Hsm {
     fn lookup(&self, fid: &Fid) -> Result<(FsPath, Stat)> {
         let (ino, generation) = fid.inode().ok_or(ENOENT)?;
         // The handle layouts of the filesystems' encoders: tmpfs (`shmem_encode_fh`) puts the
-        // generation first and a 64-bit inode number; the generic one (ext2/3/4, ...) a 32-bit
-        // inode number then the generation.
-        let found = if self.root.fs_type().to_bytes() == b"tmpfs" {
+        // generation first and a 64-bit inode number; XFS (`xfs_fs_encode_fh`, type
+        // `FILEID_INO32_GEN | XFS_FILEID_TYPE_64FLAG`) a native 64-bit inode number, then the
+        // generation; the generic one (ext2/3/4, ...) a 32-bit inode number then the generation.
+        let fs = self.root.fs_type().to_bytes();
+        let found = if fs == b"tmpfs" {
             let w = [generation, ino as u32, (ino >> 32) as u32];
             self.root.by_handle(FILEID_INO32_GEN, &w)
+        } else if fs == b"xfs" {
+            let [a, b, c, d, e, f, g, h] = ino.to_ne_bytes();
+            let w = [
+                u32::from_ne_bytes([a, b, c, d]),
+                u32::from_ne_bytes([e, f, g, h]),
+                generation,
+            ];
+            self.root
+                .by_handle(FILEID_INO32_GEN | XFS_FILEID_TYPE_64FLAG, &w)
         } else {
             let ino = u32::try_from(ino).map_err(|_| ENOENT)?;
             self.root.by_handle(FILEID_INO32_GEN, &[ino, generation])
@@ -488,7 +502,19 @@ impl Hsm {
         let cdt = self.cdt.lock();
         if let Some(it) = cdt.active.iter().find(|it| it.fid == fid) {
             us.in_progress_action = it.action as u32;
-            us.in_progress_state = if it.started { HPS_RUNNING } else { HPS_WAITING };
+            if it.started {
+                us.in_progress_state = uapi::HPS_RUNNING;
+                us.location_length = it.moved;
+            } else {
+                us.in_progress_state = uapi::HPS_WAITING;
+                us.location_length = uapi::LUSTRE_EOF;
+            }
+        } else if let Some(it) = cdt.waiting_iter().find(|it| it.fid == fid) {
+            // The whole file, as the action's extent says (Lustre restores and archives whole
+            // files).
+            us.in_progress_action = it.action as u32;
+            us.in_progress_state = uapi::HPS_WAITING;
+            us.location_length = uapi::LUSTRE_EOF;
         }
         Ok(us)
     }
@@ -591,28 +617,55 @@ impl Hsm {
     }
 
     /// Releases a file: drops its data (the size stays) once the archive holds it.
+    ///
+    /// Refused with `EOPNOTSUPP` on a filesystem without pre-content events, where nothing
+    /// could bring the data back on access, and with `EBUSY` while anyone else has the file
+    /// open or mapped (Lustre takes an exclusive lease for this too). The write lease held
+    /// from the check to the end makes a concurrent open wait until the release is done.
     fn release(&self, fid: &Fid, p: &FsPath) -> Result {
+        if !p.allows_hsm() {
+            pr_warn!(
+                "{}: RELEASE of {} refused: {} has no pre-content events (SB_I_ALLOW_HSM), so a released file could not be restored on access\n",
+                BStr(self.name.to_bytes()),
+                crate::D(fid),
+                BStr(p.fs_type().to_bytes())
+            );
+            return Err(EOPNOTSUPP);
+        }
         let _guard = self.state_lock.lock();
         // A running archive or remove could lose the only copy of the data.
         if self.cdt.lock().active.iter().any(|it| it.fid == *fid) {
             return Err(EBUSY);
         }
+        let f = p.open(kernel::kfile::flags::O_RDWR | kernel::kfile::flags::O_LARGEFILE)?;
+        let _lease = f
+            .write_lease()
+            .map_err(|e| if e == EAGAIN { EBUSY } else { e })?;
         let st = p.stat()?;
         let a = Self::read_attrs(p)?;
         let new = a.released(Self::data_version(&st)).map_err(state_errno)?;
         if new == a {
             return Ok(());
         }
-        let f = p.open(kernel::kfile::flags::O_RDWR | kernel::kfile::flags::O_LARGEFILE)?;
         // Past the end of file up to a 64 KiB boundary, so that the last partial page or
         // block is freed too, not only zeroed.
         let len = f
             .size()
             .checked_next_multiple_of(RELEASE_ALIGN)
             .ok_or(EFBIG)?;
-        f.punch_hole(0, len)?;
-        f.sync(false)?;
+        // The state first: a crash between the two leaves a released file that still has its
+        // data (a restore rewrites it), never an archived one that reads as zeros.
         Self::write_attrs(p, &new)?;
+        if let Err(e) = f.punch_hole(0, len) {
+            // `EOPNOTSUPP` and `EINVAL` come before anything is freed: the old state goes back.
+            // After another error part of the data may be gone: the file stays released, and
+            // a restore brings all of it back.
+            if e == EOPNOTSUPP || e == EINVAL {
+                let _ = Self::write_attrs(p, &a);
+            }
+            return Err(e);
+        }
+        f.sync(false)?;
         self.changelog(fid, HsmEvent::Release, 0, false);
         Ok(())
     }
@@ -831,6 +884,7 @@ impl Hsm {
                 data: data.clone(),
                 agent: 0,
                 started: false,
+                moved: 0,
                 canceled: false,
             };
             items.push(KBox::new(it, GFP_KERNEL)?, GFP_KERNEL)?;
@@ -890,10 +944,12 @@ impl Hsm {
             );
             return;
         }
-        let mut i = 0;
-        while i < cdt.active.len() {
+        // From the last handed out to the first, as `give_back`: the retried ones are served
+        // from the end, so the first handed out goes first again.
+        let mut i = cdt.active.len();
+        while i > 0 {
+            i -= 1;
             if cdt.active[i].agent != id {
-                i += 1;
                 continue;
             }
             if let Ok(it) = cdt.active.remove(i) {
@@ -1101,6 +1157,24 @@ impl Hsm {
             Err(ENOENT) if action == Action::Remove => 0,
             Err(e) => return Err(e),
         };
+        Ok(())
+    }
+
+    /// `IOC_PROGRESS`: the copytool holding the action of `p.cookie` copied `p.length` more
+    /// bytes; `hsm_action` shows the sum while the copy runs. `ENOENT` for an action it does
+    /// not hold (or that ended), `EINVAL` for a report about another file or before
+    /// COPY_START, or one that says the copy is over (that is COPY_END's).
+    pub(crate) fn progress(&self, p: &uapi::Progress, agent: u64) -> Result {
+        if p.flags & uapi::HP_FLAG_COMPLETED != 0 {
+            return Err(EINVAL);
+        }
+        let mut cdt = self.cdt.lock();
+        let i = Self::held(&cdt, p.cookie, agent)?;
+        let it = cdt.active.get_mut(i).ok_or(ENOENT)?;
+        if it.fid != p.fid || !it.started {
+            return Err(EINVAL);
+        }
+        it.moved = it.moved.saturating_add(p.length);
         Ok(())
     }
 

@@ -269,6 +269,7 @@ mod tests {
                 data: data.clone(),
                 agent: 0,
                 started: false,
+                moved: 0,
                 canceled: false,
             };
             cdt.push(KBox::new(it, GFP_KERNEL)?)?;

@@ -11,6 +11,7 @@
 //! | [`IOC_COPY_START`] (`LL_IOC_HSM_COPY_START`) | `0x400866d6` | `hsm_copy *`, in and out |
 //! | [`IOC_COPY_END`] (`LL_IOC_HSM_COPY_END`) | `0x400866d7` | `hsm_copy *` |
 //! | [`IOC_CT_START`] (`LL_IOC_HSM_CT_START`) | `0x401866d5` | `lustre_kernelcomm *` |
+//! | [`IOC_PROGRESS`] (`LL_IOC_HSM_PROGRESS`) | `0x401866d8` | `hsm_progress *` |
 //! | [`IOC_STATE_GET`] (rustre) | `0xc02866f3` | `rustre_hsm_state`, in and out |
 //!
 //! The numbers are Lustre's own (`lustre_user.h`), so that a copytool or a request tool built
@@ -32,6 +33,9 @@ pub const IOC_COPY_END: u32 = 0x4008_66d7;
 /// `LL_IOC_HSM_CT_START`, `_IOW('f', 213, struct lustre_kernelcomm)`, the argument a pointer to
 /// it: registers the open file as a copytool. Closing the file unregisters it.
 pub const IOC_CT_START: u32 = 0x4018_66d5;
+/// `LL_IOC_HSM_PROGRESS`, `_IOW('f', 216, struct hsm_user_request)` (Lustre's size field; the
+/// argument is a pointer to a `struct hsm_progress`): a copytool tells how far a copy got.
+pub const IOC_PROGRESS: u32 = 0x4018_66d8;
 /// rustre's `_IOWR('f', 0xf3, struct rustre_hsm_state)`: the HSM state of the file open at
 /// `fd` in the caller (Lustre asks the file itself with `LL_IOC_HSM_STATE_GET`).
 pub const IOC_STATE_GET: u32 = 0xc028_66f3;
@@ -487,6 +491,66 @@ pub fn serves(mask: u64, archive_id: u32) -> bool {
     mask == 0 || (archive_id <= 32 && mask & (1 << archive_id) != 0)
 }
 
+/// Size of `struct hsm_progress`.
+pub const PROGRESS_LEN: usize = 48;
+
+/// `struct hsm_progress`: a copytool's report that the bytes of `extent` were copied for the
+/// action of `cookie` (on the data FID `fid`). The target adds up the lengths.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// `hp_fid`.
+    pub fid: Fid,
+    /// `hp_cookie`.
+    pub cookie: u64,
+    /// `hp_extent.offset`.
+    pub offset: u64,
+    /// `hp_extent.length`.
+    pub length: u64,
+    /// `hp_flags` (`HP_FLAG_*`).
+    pub flags: u16,
+    /// `hp_errval`.
+    pub errval: u16,
+}
+
+impl Progress {
+    /// Decodes a report from `b`, which must hold [`PROGRESS_LEN`] bytes.
+    pub fn decode(b: &[u8]) -> Option<Progress> {
+        if b.len() < PROGRESS_LEN {
+            return None;
+        }
+        Some(Progress {
+            fid: get_fid(b, 0),
+            cookie: le64(b, 16),
+            offset: le64(b, 24),
+            length: le64(b, 32),
+            flags: le16(b, 40),
+            errval: le16(b, 42),
+        })
+    }
+
+    /// Encodes the report into `b`, which must hold [`PROGRESS_LEN`] bytes.
+    pub fn encode(&self, b: &mut [u8]) {
+        b[..PROGRESS_LEN].fill(0);
+        put_fid(b, 0, &self.fid);
+        put(b, 16, &self.cookie.to_le_bytes());
+        put(b, 24, &self.offset.to_le_bytes());
+        put(b, 32, &self.length.to_le_bytes());
+        put(b, 40, &self.flags.to_le_bytes());
+        put(b, 42, &self.errval.to_le_bytes());
+    }
+}
+
+/// `hsm_progress_states`: no action, waiting for a copytool, running.
+pub const HPS_NONE: u32 = 0;
+/// `HPS_WAITING`.
+pub const HPS_WAITING: u32 = 1;
+/// `HPS_RUNNING`.
+pub const HPS_RUNNING: u32 = 2;
+
+/// Lustre's end of file in an extent (`LUSTRE_EOF`): an extent from `offset` to the end has the
+/// length `LUSTRE_EOF - offset`.
+pub const LUSTRE_EOF: u64 = u64::MAX;
+
 /// Size of `struct rustre_hsm_state`: `{ s32 rs_fd; u32 pad; struct hsm_user_state; }`.
 pub const STATE_LEN: usize = 40;
 
@@ -497,10 +561,16 @@ pub struct UserState {
     pub states: u32,
     /// `hus_archive_id`.
     pub archive_id: u32,
-    /// `hus_in_progress_state`: `HPS_RUNNING` (2) while an action runs, else 0.
+    /// `hus_in_progress_state`: [`HPS_WAITING`] while an action waits for a copytool (or has
+    /// one that has not started it), [`HPS_RUNNING`] once started, [`HPS_NONE`] without one.
     pub in_progress_state: u32,
-    /// `hus_in_progress_action`: the `HSMA_*` action running, or 0.
+    /// `hus_in_progress_action`: the `HSMA_*` action waiting or running, or 0.
     pub in_progress_action: u32,
+    /// `hus_in_progress_location.offset`: 0.
+    pub location_offset: u64,
+    /// `hus_in_progress_location.length`: for a running copy, the bytes the copytool reported
+    /// copied; for a waiting one, the extent of the action (to [`LUSTRE_EOF`]).
+    pub location_length: u64,
 }
 
 impl UserState {
@@ -514,6 +584,8 @@ impl UserState {
             archive_id: le32(b, 12),
             in_progress_state: le32(b, 16),
             in_progress_action: le32(b, 20),
+            location_offset: le64(b, 24),
+            location_length: le64(b, 32),
         })
     }
 
@@ -525,6 +597,8 @@ impl UserState {
         put(b, 12, &self.archive_id.to_le_bytes());
         put(b, 16, &self.in_progress_state.to_le_bytes());
         put(b, 20, &self.in_progress_action.to_le_bytes());
+        put(b, 24, &self.location_offset.to_le_bytes());
+        put(b, 32, &self.location_length.to_le_bytes());
     }
 
     /// The fd of a `rustre_hsm_state`.
@@ -557,6 +631,7 @@ mod tests {
         assert_eq!(IOC_COPY_START, iow(214, 8));
         assert_eq!(IOC_COPY_END, iow(215, 8));
         assert_eq!(IOC_CT_START, iow(213, 24));
+        assert_eq!(IOC_PROGRESS, iow(216, 24));
         assert_eq!(
             IOC_STATE_GET,
             (3 << 30) | ((STATE_LEN as u32) << 16) | (0x66 << 8) | 0xf3
@@ -694,13 +769,36 @@ mod tests {
         let s = UserState {
             states: 9,
             archive_id: 2,
-            in_progress_state: 0,
-            in_progress_action: 0,
+            in_progress_state: HPS_RUNNING,
+            in_progress_action: 10,
+            location_offset: 0,
+            location_length: 65536,
         };
         let mut b = [0u8; STATE_LEN];
         s.encode(-1, &mut b);
         assert_eq!(UserState::decode(&b), Some(s));
         assert_eq!(UserState::fd(&b), Some(-1));
+    }
+
+    #[test]
+    fn progress_round_trip() {
+        let p = Progress {
+            fid: Fid {
+                seq: 0x200000401,
+                oid: 7,
+                ver: 0,
+            },
+            cookie: 0x1234,
+            offset: 4096,
+            length: 65536,
+            flags: 0,
+            errval: 0,
+        };
+        let mut b = [0xffu8; PROGRESS_LEN];
+        p.encode(&mut b);
+        assert_eq!(Progress::decode(&b), Some(p));
+        assert_eq!(&b[44..48], &[0; 4]);
+        assert_eq!(Progress::decode(&b[..PROGRESS_LEN - 1]), None);
     }
 
     #[test]

@@ -202,6 +202,15 @@ impl FsPath {
         unsafe { CStr::from_char_ptr((*(*(*self.inode()).i_sb).s_type).name) }
     }
 
+    /// Whether the filesystem reports pre-content events (`SB_I_ALLOW_HSM`: ext4, XFS and
+    /// btrfs in 7.3, not tmpfs): whether an access to a file's data can be held until a
+    /// hierarchical storage manager has brought the data back.
+    pub fn allows_hsm(&self) -> bool {
+        // SAFETY: The inode is valid while we hold the dentry; its superblock never changes
+        // and sets `s_iflags` at mount time.
+        unsafe { (*(*self.inode()).i_sb).s_iflags & bindings::SB_I_ALLOW_HSM as usize != 0 }
+    }
+
     /// The inode's superblock (an address, compared only); cheaper than [`FsPath::stat`].
     pub fn sb(&self) -> usize {
         // SAFETY: The inode is valid while we hold the dentry; its superblock never changes.

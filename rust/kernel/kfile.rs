@@ -189,6 +189,142 @@ impl KFile {
     }
 }
 
+impl KFile {
+    /// Takes a write lease on the file, as `fcntl(F_SETLEASE, F_WRLCK)` does for a process:
+    /// `EAGAIN` unless this is the only open of the file (nobody else has it open for reading
+    /// or writing, mapped, or executing). While the lease is held, an open of the file by
+    /// anyone else, or a truncate, waits until the lease is dropped or, at the latest, for
+    /// `/proc/sys/fs/lease-break-time` seconds (after which the kernel takes the lease back).
+    ///
+    /// The check and the lease are one step against a concurrent open (the lease code checks
+    /// the open counts again once the lease is visible to `break_lease()`), so the holder can
+    /// change the file knowing no other user can see the change half done. `EINVAL` if the
+    /// filesystem has no leases or the file is not a regular file.
+    pub fn write_lease(&self) -> Result<WriteLease<'_>> {
+        // SAFETY: No requirements; returns a zeroed, initialised lease or null.
+        let fl = unsafe { bindings::locks_alloc_lease() };
+        if fl.is_null() {
+            return Err(ENOMEM);
+        }
+        let pid = crate::current!().tgid();
+        // SAFETY: `fl` is a new lease that nobody else sees yet; the fields are what
+        // `lease_init()` sets for `fcntl`'s leases, with our callbacks.
+        unsafe {
+            (*fl).c.flc_flags = bindings::FL_LEASE;
+            (*fl).c.flc_type = bindings::F_WRLCK as u8;
+            (*fl).c.flc_file = self.raw();
+            (*fl).c.flc_owner = self.raw().cast();
+            (*fl).c.flc_pid = pid;
+            (*fl).fl_lmops = &LEASE_OPS;
+        }
+        let mut lease = fl;
+        let mut unused: *mut core::ffi::c_void = core::ptr::null_mut();
+        // SAFETY: The file is open by the invariants; `lease` points to a lease set up as
+        // `kernel_setlease()` expects. It takes the lease over and clears `lease` on success.
+        let rc = unsafe {
+            bindings::kernel_setlease(
+                self.raw(),
+                bindings::F_WRLCK as i32,
+                &mut lease,
+                &mut unused,
+            )
+        };
+        if !lease.is_null() {
+            // SAFETY: The lease code did not keep it, so it is still ours.
+            unsafe { bindings::locks_free_lease(lease) };
+        }
+        to_result(rc)?;
+        Ok(WriteLease { file: self })
+    }
+}
+
+/// A write lease held on a [`KFile`] (see [`KFile::write_lease`]), given back when dropped;
+/// opens that waited for it then go on.
+pub struct WriteLease<'a> {
+    file: &'a KFile,
+}
+
+impl Drop for WriteLease<'_> {
+    fn drop(&mut self) {
+        let mut owner: *mut core::ffi::c_void = self.file.raw().cast();
+        // SAFETY: The file is open; `F_UNLCK` takes no lease and finds ours by the owner it was
+        // set with (the file). If the kernel already took it back after `lease-break-time`,
+        // this fails with `EAGAIN`, and there is nothing left to undo.
+        unsafe {
+            bindings::kernel_setlease(
+                self.file.raw(),
+                bindings::F_UNLCK as i32,
+                core::ptr::null_mut(),
+                &mut owner,
+            )
+        };
+    }
+}
+
+/// Lease callbacks of [`KFile::write_lease`]: a lease that is never given up on request, no
+/// signal to anyone; `lease_modify()` is the kernel's own change and removal.
+static LEASE_OPS: bindings::lease_manager_operations = bindings::lease_manager_operations {
+    lm_break: Some(lease_break),
+    lm_change: Some(bindings::lease_modify),
+    lm_setup: None,
+    lm_breaker_owns_lease: None,
+    lm_open_conflict: Some(lease_open_conflict),
+    lm_breaker_timedout: None,
+};
+
+/// Called when someone opens or truncates the file while the lease is held: returns `false`,
+/// so the lease stays and they wait for it to be dropped (or to time out).
+///
+/// # Safety
+///
+/// Called by the lease code, under the inode's lock context spinlock, with a valid lease.
+unsafe extern "C" fn lease_break(_fl: *mut bindings::file_lease) -> bool {
+    false
+}
+
+/// Whether `filp` is the only open of its inode, for a write lease (`F_WRLCK`), or whether the
+/// inode is not open for writing, for a read lease: 0 or `-EAGAIN`, as the kernel's own check
+/// for `fcntl` leases. Atomic loads only: it runs under a spinlock.
+///
+/// # Safety
+///
+/// Called by the lease code with a valid open file.
+unsafe extern "C" fn lease_open_conflict(
+    filp: *mut bindings::file,
+    arg: core::ffi::c_int,
+) -> core::ffi::c_int {
+    use crate::sync::atomic::{Atomic, Relaxed};
+    // SAFETY: By the function's requirements `filp` is open, so it has a valid inode.
+    let (mode, inode) = unsafe { ((*filp).f_mode, (*filp).f_inode) };
+    // SAFETY: The counts are `atomic_t`s of the valid inode, only ever accessed atomically.
+    let (writers, readers) = unsafe {
+        (
+            Atomic::<i32>::from_ptr(&raw mut (*inode).i_writecount.counter).load(Relaxed),
+            Atomic::<i32>::from_ptr(&raw mut (*inode).i_readcount.counter).load(Relaxed),
+        )
+    };
+    let busy = if arg == bindings::F_RDLCK as core::ffi::c_int {
+        writers > 0
+    } else if arg == bindings::F_WRLCK as core::ffi::c_int {
+        let (own_w, own_r) = if mode & bindings::FMODE_WRITE != 0 {
+            (1, 0)
+        } else if mode & bindings::FMODE_READ != 0 {
+            (0, 1)
+        } else {
+            (0, 0)
+        };
+        // A negative write count (denied writes: an executable) conflicts too.
+        writers != own_w || readers != own_r
+    } else {
+        false
+    };
+    if busy {
+        EAGAIN.to_errno()
+    } else {
+        0
+    }
+}
+
 /// Takes a reference to the file behind the caller's descriptor `fd`, which must be a pipe (or
 /// FIFO) open for writing: `EBADF` otherwise. For a stream the kernel writes to with
 /// [`write_stream`] on the caller's behalf (from another thread, too).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# HSM dispatch, in the VM (run by scripts/bench-hsm.sh), on a tmpfs target:
+# HSM dispatch, in the VM (run by scripts/bench-hsm.sh), on an ext4 target (RELEASE needs a
+# filesystem with pre-content events; a sparse image on the guest's /tmp):
 #
 # 1. Restore dispatch latency (request to copytool) of NRES restores sent while NARC archive
 #    requests are pending, with the coordinator handling everything, then with ARCHIVE
@@ -18,7 +19,10 @@ T=bench-MDT0000
 w=$(mktemp -d)
 fs=$w/fs arc=$w/arc db=$w/db
 mkdir -p "$fs" "$w/cat" "$arc" "$db"
-for d in "$fs" "$w/cat" "$arc" "$db"; do mount -t tmpfs tmpfs "$d"; done
+truncate -s 1G "$w/fs.img"
+mkfs.ext4 -q -F "$w/fs.img" || exit 1
+mount -o loop "$w/fs.img" "$fs" || exit 1
+for d in "$w/cat" "$arc" "$db"; do mount -t tmpfs tmpfs "$d"; done
 insmod "$(find "$mods" -name rustre_mdt.ko | head -n1)" || exit 1
 insmod "$(find "$mods" -name hsm_upcall.ko | head -n1)" || exit 1
 lctl mdt_attach $T "$fs" "$w/cat/c.llog" || exit 1

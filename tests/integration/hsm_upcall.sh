@@ -4,7 +4,8 @@
 # HSM on a real target in the VM: parameters through lctl, files archived through the
 # upcall (lhsm_mdt_upcall queue, lhsm_worker, lfs hsm_upcall, lhsm_worker_posix) and checked
 # byte for byte, hsm_state, CL_HSM records through the changelog device, remove, release and
-# restore through the coordinator and lhsm_copytool (on tmpfs and ext4), and the faults: an
+# restore through the coordinator and lhsm_copytool (on ext4 and XFS; release refused on
+# tmpfs, which has no pre-content events, and while the file is open or mapped), and the faults: an
 # upcall that fails, is missing, relative, group-writable, not executable or hangs, a worker
 # killed mid-archive, a queue on a full filesystem, and a non-root user. Every archive runs
 # the worker chain (several processes): 50 took 71-175 s and the batch of 100 246 s under TCG
@@ -17,19 +18,28 @@ rel=$top/tools/target/release
 for t in lctl lfs lhsm_mdt_upcall lhsm_worker lhsm_copytool; do
 	[ -x "$rel/$t" ] || { echo "skip: $rel/$t not built (make tools)"; exit 77; }
 done
+for t in mkfs.ext4 mkfs.xfs python3; do
+	command -v $t >/dev/null || { echo "skip: $t is not installed (scripts/deps.sh installs it)"; exit 77; }
+done
 export PATH=$rel:$top/tools/lhsm/scripts:$PATH
 
-T=lustre-MDT0000 T2=lustre-MDT0001
+# The main target is ext4 and the second XFS, both with pre-content events (RELEASE needs
+# them); the third, tmpfs, has none. Sparse images on the guest's /tmp.
+T=lustre-MDT0000 T2=lustre-MDT0001 T3=lustre-MDT0002
 work=$(mktemp -d)
 fs=$work/fs arc=$work/arc db=$work/db
-mkdir -p "$fs" "$work/cat" "$arc" "$db" "$work/ext4" "$work/full"
-mount -t tmpfs tmpfs "$fs"
+mkdir -p "$fs" "$work/cat" "$arc" "$db" "$work/xfs" "$work/tmpfs" "$work/full"
+truncate -s 512M "$work/fs.img"
+mkfs.ext4 -q -F "$work/fs.img"
+mount -o loop "$work/fs.img" "$fs"
 mount -t tmpfs tmpfs "$work/cat"
 mount -t tmpfs tmpfs "$arc"
 mount -t tmpfs tmpfs "$db"
-truncate -s 64M "$work/ext4.img"
-mkfs.ext4 -q -F "$work/ext4.img"
-mount -o loop "$work/ext4.img" "$work/ext4"
+# mkfs.xfs wants at least 300 MiB.
+truncate -s 320M "$work/xfs.img"
+mkfs.xfs -q -f "$work/xfs.img"
+mount -o loop "$work/xfs.img" "$work/xfs"
+mount -t tmpfs tmpfs "$work/tmpfs"
 cleanup() {
 	pkill -9 -f lhsm_copytool 2>/dev/null
 	pkill -9 -f lhsm_worker 2>/dev/null
@@ -37,8 +47,9 @@ cleanup() {
 	sleep 0.5
 	lctl mdt_detach $T 2>/dev/null
 	lctl mdt_detach $T2 2>/dev/null
+	lctl mdt_detach $T3 2>/dev/null
 	rmmod hsm_upcall changelog_chardev rustre_mdt 2>/dev/null
-	umount "$fs" "$work/cat" "$arc" "$db" "$work/ext4" "$work/full" 2>/dev/null
+	umount "$fs" "$work/cat" "$arc" "$db" "$work/xfs" "$work/tmpfs" "$work/full" 2>/dev/null
 	rm -rf "$work" /etc/rustre
 }
 trap cleanup EXIT
@@ -152,14 +163,43 @@ lfs hsm_release "$f" || bad "hsm_release"
 expect "released" "$f: (0x0000000d) released exists archived, archive_id:1" "$(lfs hsm_state "$f")"
 expect "a released file keeps its size" "$(stat -c %s "$work/f50.orig")" "$(stat -c %s "$f")"
 expect "a released file has no data" "0" "$(du -k "$f" | cut -f1)"
+expect "hsm_action of a file with no action" "$f: NOOP" "$(lfs hsm_action "$f")"
 lfs hsm_restore "$f" || bad "hsm_restore"
 expect "restore waits in the coordinator" "RESTORE" "$(lctl get_param -n mdt.$T.hsm.actions | grep -o 'action=RESTORE' | cut -d= -f2)"
+expect "hsm_action: the restore waits" "$f: RESTORE waiting (from 0 to EOF)" "$(lfs hsm_action "$f")"
 timeout "$(scaled 60)" lhsm_copytool --once $T 2>"$work/ct.log" || bad "lhsm_copytool restore: $(cat "$work/ct.log")"
 cmp -s "$f" "$work/f50.orig" && ok "restore brings the data back" || bad "restored data differs"
 expect "restored" "$f: (0x00000009) exists archived, archive_id:1" "$(lfs hsm_state "$f")"
 echo more >>"$f"
 expect "a write makes it dirty" "$f: (0x0000000b) exists dirty archived, archive_id:1" "$(lfs hsm_state "$f")"
 expect_fail "a dirty file cannot be released" "Operation not permitted" lfs hsm_release "$f"
+
+# RELEASE takes an exclusive lease: refused while anyone has the file open or mapped.
+h=$fs/d/f49
+exec 4<"$h"
+expect_fail "release of a file open for reading" "Device or resource busy" lfs hsm_release "$h"
+exec 4<&-
+exec 4<>"$h"
+expect_fail "release of a file open for writing" "Device or resource busy" lfs hsm_release "$h"
+exec 4<&-
+python3 - "$h" "$work/mapped" <<'PY' &
+import mmap, os, signal, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+m = mmap.mmap(fd, 0, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+os.close(fd)
+open(sys.argv[2], "w").close()
+signal.pause()
+PY
+mapper=$!
+t=0
+while [ ! -e "$work/mapped" ] && [ $t -lt 100 ]; do sleep 0.1; t=$((t + 1)); done
+expect_fail "release of a file mapped shared-writable, its descriptor closed" "Device or resource busy" \
+	lfs hsm_release "$h"
+kill $mapper
+wait $mapper 2>/dev/null
+expect "the refused releases left it archived" "$h: (0x00000009) exists archived, archive_id:1" "$(lfs hsm_state "$h")"
+lfs hsm_release "$h" || bad "release once the file is closed and unmapped"
+expect "and then it is released" "$h: (0x0000000d) released exists archived, archive_id:1" "$(lfs hsm_state "$h")"
 
 # Faults. A failing upcall: the request goes to the coordinator and completes there.
 printf '#!/bin/sh\nexit 3\n' >"$work/fail"
@@ -263,6 +303,34 @@ expect "a dead copytool's action waits again" "0" "$(lctl get_param -n mdt.$T.hs
 timeout "$(scaled 60)" lhsm_copytool --once $T 2>>"$work/ct.log" || bad "copytool after a killed one"
 expect "and completes" "$fs/ct: (0x00000009) exists archived, archive_id:1" "$(lfs hsm_state "$fs/ct")"
 
+# hsm_action while a copy runs: the bytes its copytool reported moved (IOC_PROGRESS, every
+# second), from a worker that reads 64 KiB of the file and then hangs.
+head -c 256K /dev/urandom >"$fs/prog"
+lfs hsm_archive "$fs/prog" || bad "hsm_archive for the progress check"
+expect "hsm_action: the archive waits" "$fs/prog: ARCHIVE waiting (from 0 to EOF)" "$(lfs hsm_action "$fs/prog")"
+printf '#!/bin/sh\ndd bs=64k count=1 of=/dev/null 2>/dev/null\nexec sleep 1001\n' >"$work/part_worker"
+chmod 755 "$work/part_worker"
+lhsm_copytool $T "$work/part_worker" 2>>"$work/ct.log" &
+ct=$!
+t=0 a=
+while [ $t -lt 100 ]; do
+	a=$(lfs hsm_action "$fs/prog")
+	[ "$a" = "$fs/prog: ARCHIVE running (65536 bytes moved)" ] && break
+	sleep 0.2
+	t=$((t + 1))
+done
+expect "hsm_action: a running archive and the bytes its copytool moved" \
+	"$fs/prog: ARCHIVE running (65536 bytes moved)" "$a"
+kill -9 $ct
+pkill -9 -f "sleep 1001"
+wait $ct 2>/dev/null
+sleep 1
+expect "a dead copytool's archive waits again, from the start" "$fs/prog: ARCHIVE waiting (from 0 to EOF)" \
+	"$(lfs hsm_action "$fs/prog")"
+timeout "$(scaled 60)" lhsm_copytool --once $T 2>>"$work/ct.log" || bad "copytool after the progress check"
+expect "and once archived, no action" "$fs/prog: NOOP" "$(lfs hsm_action "$fs/prog")"
+expect_fail "hsm_action of a file on no target" "get hsm action for '/etc/hostname' failed" lfs hsm_action /etc/hostname
+
 # Batches: with room for 100 actions in flight, a copytool reading with Lustre's 1 MiB buffer
 # gets the 100 archives of one archive id in a single list, as Lustre's coordinator gathers
 # them; a buffer with room for fewer gets fewer.
@@ -320,18 +388,34 @@ expect_fail "hsm_state of a file on another filesystem" "" lfs hsm_state /etc/ho
 lctl set_param mdt.$T.hsm_control=purge >/dev/null
 expect "purge empties the coordinator" "" "$(lctl get_param -n mdt.$T.hsm.actions)"
 
-# ext4: file handles of another layout.
-lctl mdt_attach $T2 "$work/ext4" "$work/cat/c2.llog" || bad "attach ext4"
+# XFS: file handles of another layout (64-bit inode numbers).
+lctl mdt_attach $T2 "$work/xfs" "$work/cat/c2.llog" || bad "attach xfs"
 lctl set_param mdt.$T2.hsm_control=enabled >/dev/null
-head -c 100000 /dev/urandom >"$work/ext4/e"
-cp "$work/ext4/e" "$work/e.orig"
-lfs hsm_archive "$work/ext4/e" || bad "ext4 hsm_archive"
-timeout "$(scaled 60)" lhsm_copytool --once $T2 2>>"$work/ct.log" || bad "ext4 archive copytool"
-lfs hsm_release "$work/ext4/e" || bad "ext4 release"
-expect "ext4 release" "$work/ext4/e: (0x0000000d) released exists archived, archive_id:1" "$(lfs hsm_state "$work/ext4/e")"
-lfs hsm_restore "$work/ext4/e" || bad "ext4 restore"
-timeout "$(scaled 60)" lhsm_copytool --once $T2 2>>"$work/ct.log" || bad "ext4 restore copytool"
-cmp -s "$work/ext4/e" "$work/e.orig" && ok "ext4 restore brings the data back" || bad "ext4 restored data differs"
+head -c 100000 /dev/urandom >"$work/xfs/e"
+cp "$work/xfs/e" "$work/e.orig"
+lfs hsm_archive "$work/xfs/e" || bad "xfs hsm_archive"
+timeout "$(scaled 60)" lhsm_copytool --once $T2 2>>"$work/ct.log" || bad "xfs archive copytool"
+lfs hsm_release "$work/xfs/e" || bad "xfs release"
+expect "xfs release" "$work/xfs/e: (0x0000000d) released exists archived, archive_id:1" "$(lfs hsm_state "$work/xfs/e")"
+expect "an XFS released file has no data" "0" "$(du -k "$work/xfs/e" | cut -f1)"
+lfs hsm_restore "$work/xfs/e" || bad "xfs restore"
+timeout "$(scaled 60)" lhsm_copytool --once $T2 2>>"$work/ct.log" || bad "xfs restore copytool"
+cmp -s "$work/xfs/e" "$work/e.orig" && ok "xfs restore brings the data back" || bad "xfs restored data differs"
+
+# tmpfs has no pre-content events: nothing could restore a released file on access there, so
+# RELEASE is refused (archive and restore still work).
+lctl mdt_attach $T3 "$work/tmpfs" "$work/cat/c3.llog" || bad "attach tmpfs"
+lctl set_param mdt.$T3.hsm_control=enabled >/dev/null
+echo tmpfs >"$work/tmpfs/t"
+lfs hsm_archive "$work/tmpfs/t" || bad "tmpfs hsm_archive"
+timeout "$(scaled 60)" lhsm_copytool --once $T3 2>>"$work/ct.log" || bad "tmpfs archive copytool"
+expect_fail "tmpfs: release refused" "Operation not supported" lfs hsm_release "$work/tmpfs/t"
+dmesg | grep -q "$T3: RELEASE of .* refused: tmpfs has no pre-content events" &&
+	ok "kernel log says why the release was refused" || bad "no kernel log line for the tmpfs release"
+expect "tmpfs: the file keeps its data and state" "tmpfs $work/tmpfs/t: (0x00000009) exists archived, archive_id:1" \
+	"$(cat "$work/tmpfs/t") $(lfs hsm_state "$work/tmpfs/t")"
+lctl mdt_detach $T3 || bad "detach tmpfs"
+lctl mdt_detach $T2 || bad "detach xfs"
 
 # Detach with an open device is refused; the device goes with the target.
 exec 3<>"$dev"

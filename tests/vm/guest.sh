@@ -107,7 +107,10 @@ demo_changelog() {
 demo_hsm() {
 	local bin=$top/tools/target/release data cat arc
 	data=$(mktemp -d) cat=$(mktemp -d) arc=$(mktemp -d)
-	mount -t tmpfs tmpfs "$data" && mount -t tmpfs tmpfs "$cat" || return 1
+	# RELEASE needs a filesystem with pre-content events: ext4 on a sparse image.
+	mount -t tmpfs tmpfs "$cat" || return 1
+	truncate -s 64M "$cat/data.img" && mkfs.ext4 -q -F "$cat/data.img" &&
+		mount -o loop "$cat/data.img" "$data" || return 1
 	(
 		set -ex
 		export PATH=$bin:$top/tools/lhsm/scripts:$PATH LHSM_ARCHIVE_BASE=$arc/ LHSM_QUEUE=$cat/queue.db

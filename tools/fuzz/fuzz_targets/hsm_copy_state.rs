@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The other HSM inputs (`hsm/upcall/uapi.rs`, `hsm/upcall/state.rs`): `struct hsm_copy` from a
-//! copytool (`LL_IOC_HSM_COPY_START`/`END`), a copytool's registration (`lustre_kernelcomm`),
+//! copytool (`LL_IOC_HSM_COPY_START`/`END`), its progress reports (`struct hsm_progress`,
+//! `LL_IOC_HSM_PROGRESS`), a copytool's registration (`lustre_kernelcomm`),
 //! `rustre_hsm_state`, and a file's `trusted.hsm` attribute read from disk with the state
 //! transitions applied to it.
 
@@ -15,8 +16,9 @@ use rustre_logic::state::{
     HS_ARCHIVED, HS_DIRTY, HS_EXISTS, HS_LOST, HS_RELEASED, XATTR_LEN,
 };
 use rustre_logic::uapi::{
-    decode_register, encode_register, serves, Copy, UserAction, UserState, COPY_LEN,
-    HP_FLAG_ACTION_MASK, HP_FLAG_UPCALL, KERNELCOMM_LEN, MAX_ARCHIVES_PER_AGENT, STATE_LEN,
+    decode_register, encode_register, serves, Copy, Progress, UserAction, UserState, COPY_LEN,
+    HP_FLAG_ACTION_MASK, HP_FLAG_UPCALL, KERNELCOMM_LEN, MAX_ARCHIVES_PER_AGENT, PROGRESS_LEN,
+    STATE_LEN,
 };
 
 fn copy(b: &[u8]) {
@@ -39,6 +41,21 @@ fn copy(b: &[u8]) {
     );
     let again = Copy { flags, ..c };
     assert_eq!(again.upcall_action(), c.hai.action & 0x1f);
+}
+
+fn progress(b: &[u8]) {
+    let Some(p) = Progress::decode(b) else {
+        assert!(b.len() < PROGRESS_LEN);
+        return;
+    };
+    let mut out = [0u8; PROGRESS_LEN];
+    p.encode(&mut out);
+    // Everything but the padding is kept.
+    assert_eq!(out[..44], b[..44]);
+    assert_eq!(out[44..], [0; 4]);
+    assert_eq!(Progress::decode(&out), Some(p));
+    // The target adds up lengths without overflowing.
+    let _ = p.length.saturating_add(p.offset);
 }
 
 fn register(b: &[u8]) {
@@ -153,10 +170,11 @@ fuzz_target!(|data: &[u8]| {
     let mut c = Cursor::new(data);
     let which = c.u8();
     let body = c.short_slice();
-    match which % 4 {
+    match which % 5 {
         0 => copy(body),
         1 => register(body),
         2 => user_state(body),
+        3 => progress(body),
         _ => attrs(body, &mut c),
     }
 });

@@ -6,8 +6,8 @@
 //! IGIF mapping `[inode number : generation : 0]`, or a normal sequence for inode numbers
 //! outside the IGIF range; `Documentation/mdt.rst`). Both halves are what the filesystem's NFS file handle holds, so
 //! `path2fid` reads them from `name_to_handle_at()` and `fid2path` builds the handle and opens
-//! it with `open_by_handle_at()`. The handle layout depends on the filesystem; the two layouts
-//! below cover ext2/3/4 and tmpfs. Other filesystems fall back to `stat()` and
+//! it with `open_by_handle_at()`. The handle layout depends on the filesystem; the layouts
+//! below cover ext2/3/4, tmpfs and XFS. Other filesystems fall back to `stat()` and
 //! `FS_IOC_GETVERSION` for `path2fid` and to a tree walk for `fid2path`. [`open_fid`] opens a
 //! file by FID the same way, for the HSM commands and copytools.
 
@@ -28,17 +28,25 @@ pub enum Layout {
     Ino32Gen,
     /// tmpfs (type 1, 3 words): `u32 gen, u64 ino` as two 32-bit words.
     ShmemGen64,
+    /// XFS (type `0x81`, 3 words): a native-endian `u64 ino`, then `u32 gen`; type 1 as
+    /// [`Layout::Ino32Gen`] on an `inode32` mount.
+    Xfs64,
 }
 
 /// `statfs` magic numbers.
 const EXT4_SUPER_MAGIC: i64 = 0xef53;
 const TMPFS_MAGIC: i64 = 0x0102_1994;
+const XFS_SUPER_MAGIC: i64 = 0x5846_5342;
+
+/// XFS's handle type for a 64-bit inode number and generation.
+const XFS_INO64_GEN: i32 = 0x81;
 
 /// The handle layout of a filesystem type, if known.
 pub fn layout_for(f_type: i64) -> Option<Layout> {
     match f_type {
         EXT4_SUPER_MAGIC => Some(Layout::Ino32Gen),
         TMPFS_MAGIC => Some(Layout::ShmemGen64),
+        XFS_SUPER_MAGIC => Some(Layout::Xfs64),
         _ => None,
     }
 }
@@ -50,6 +58,12 @@ pub fn fid_from_handle(layout: Layout, htype: i32, words: &[u32]) -> Option<Fid>
         (Layout::ShmemGen64, 1, [gen, lo, hi, ..]) => {
             Fid::from_inode(u64::from(*lo) | (u64::from(*hi) << 32), *gen)
         }
+        (Layout::Xfs64, XFS_INO64_GEN, [a, b, gen, ..]) => {
+            let (a, b) = (a.to_ne_bytes(), b.to_ne_bytes());
+            let ino = u64::from_ne_bytes([a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]);
+            Fid::from_inode(ino, *gen)
+        }
+        (Layout::Xfs64, 1, [ino, gen, ..]) => Fid::from_inode(u64::from(*ino), *gen),
         _ => None,
     }
 }
@@ -60,6 +74,17 @@ pub fn handle_from_fid(layout: Layout, fid: &Fid) -> Option<(i32, Vec<u32>)> {
     match layout {
         Layout::Ino32Gen => Some((1, vec![u32::try_from(ino).ok()?, gen])),
         Layout::ShmemGen64 => Some((1, vec![gen, ino as u32, (ino >> 32) as u32])),
+        Layout::Xfs64 => {
+            let [a, b, c, d, e, f, g, h] = ino.to_ne_bytes();
+            Some((
+                XFS_INO64_GEN,
+                vec![
+                    u32::from_ne_bytes([a, b, c, d]),
+                    u32::from_ne_bytes([e, f, g, h]),
+                    gen,
+                ],
+            ))
+        }
     }
 }
 
@@ -247,7 +272,7 @@ mod tests {
 
     #[test]
     fn layouts_round_trip() {
-        for layout in [Layout::Ino32Gen, Layout::ShmemGen64] {
+        for layout in [Layout::Ino32Gen, Layout::ShmemGen64, Layout::Xfs64] {
             let fid = Fid::from_inode(0x1234, 0xdead_beef).expect("IGIF");
             let (t, w) = handle_from_fid(layout, &fid).expect("encodes");
             assert_eq!(fid_from_handle(layout, t, &w), Some(fid));
@@ -257,6 +282,12 @@ mod tests {
         let (t, w) = handle_from_fid(Layout::ShmemGen64, &big).expect("encodes");
         assert_eq!(w, vec![7, 1, 1]);
         assert_eq!(fid_from_handle(Layout::ShmemGen64, t, &w), Some(big));
+        let (t, w) = handle_from_fid(Layout::Xfs64, &big).expect("encodes");
+        assert_eq!((t, w.len()), (0x81, 3));
+        assert_eq!(fid_from_handle(Layout::Xfs64, t, &w), Some(big));
+        // An `inode32` XFS mount hands out the generic layout.
+        let small = Fid::from_inode(131, 9).expect("IGIF");
+        assert_eq!(fid_from_handle(Layout::Xfs64, 1, &[131, 9]), Some(small));
         // tmpfs's root is inode 1: a normal FID, not Lustre's reserved sequence 1.
         let root = fid_from_handle(Layout::ShmemGen64, 1, &[3, 1, 0]).expect("decodes");
         assert_eq!(root.to_string(), "[0x200000402:0x3:0x0]");

@@ -229,6 +229,13 @@ impl Device {
         self.ioctl(uapi::IOC_COPY_END, b.as_mut_ptr())
     }
 
+    /// Reports progress of a copy (`LL_IOC_HSM_PROGRESS`).
+    pub fn progress(&self, p: &uapi::Progress) -> io::Result<()> {
+        let mut b = [0u8; uapi::PROGRESS_LEN];
+        p.encode(&mut b);
+        self.ioctl(uapi::IOC_PROGRESS, b.as_mut_ptr())
+    }
+
     /// Registers this open device as a copytool for `archive_ids` (none: all archives).
     pub fn register(&self, archive_ids: &[u32]) -> io::Result<()> {
         if archive_ids.len() > uapi::MAX_ARCHIVES_PER_AGENT {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use rustre_logic::fid::Fid;
-use rustre_logic::mask::Action;
+use rustre_logic::mask::{Action, ACTIONS};
 use rustre_logic::state::StateText;
 use rustre_logic::uapi::{self, ActionItem, Copy, UserAction};
 
@@ -28,6 +28,7 @@ pub const USAGE: &str = "lfs hsm_archive [--archive|-a NUM] [--data|-d DATA] [--
                          lfs hsm_restore|hsm_release|hsm_cancel [--data|-d DATA] [--filelist|-l FILE] FILE...\n       \
                          lfs hsm_remove [--archive|-a NUM] [--data|-d DATA] [--filelist|-l FILE] FILE...\n       \
                          lfs hsm_state FILE...\n       \
+                         lfs hsm_action FILE...\n       \
                          lfs hsm_upcall [--mount|-M DIR] WORKER ACTION FSNAME ARCHIVE_ID FLAGS DATA FID...";
 
 /// The usage lines of command `cmd` (`hsm_state`).
@@ -293,24 +294,80 @@ fn send(
 
 /// `lfs hsm_state FILE...`.
 pub fn hsm_state(args: &[OsString]) -> i32 {
+    for_each_state("hsm_state", args, |path, s| {
+        StateText {
+            path,
+            states: s.states,
+            archive_id: s.archive_id,
+        }
+        .to_string()
+    })
+}
+
+/// `lfs hsm_action FILE...`: the HSM action waiting or running for each file, as Lustre prints
+/// it ([`action_text`]).
+pub fn hsm_action(args: &[OsString]) -> i32 {
+    for_each_state("hsm_action", args, action_text)
+}
+
+/// Lustre's `lfs hsm_action` line for a file in state `s`: `NOOP` without an action, else the
+/// action, `waiting` or `running`, and for a running copy the bytes its copytool reported
+/// moved, for any other the extent (`from 0 to EOF`: whole files here).
+pub fn action_text(path: &str, s: &uapi::UserState) -> String {
+    let action = ACTIONS
+        .iter()
+        .find(|a| **a as u32 == s.in_progress_action)
+        .copied();
+    let (action, name) = match action {
+        None | Some(Action::Noop) => return format!("{path}: NOOP"),
+        Some(a) => (a, a.name()),
+    };
+    let state = match s.in_progress_state {
+        uapi::HPS_WAITING => "waiting",
+        uapi::HPS_RUNNING => "running",
+        3 => "done",
+        _ => "unknown",
+    };
+    let (offset, length) = (s.location_offset, s.location_length);
+    if s.in_progress_state == uapi::HPS_RUNNING
+        && matches!(action, Action::Archive | Action::Restore)
+    {
+        format!("{path}: {name} {state} ({length} bytes moved)")
+    } else if offset.wrapping_add(length) == uapi::LUSTRE_EOF {
+        format!("{path}: {name} {state} (from {offset} to EOF)")
+    } else {
+        format!(
+            "{path}: {name} {state} (from {offset} to {})",
+            offset.wrapping_add(length)
+        )
+    }
+}
+
+/// Runs `text` on the HSM state of each file of `args` and prints its line; Lustre's message
+/// for the files whose state cannot be had.
+fn for_each_state(
+    cmd: &str,
+    args: &[OsString],
+    text: impl Fn(&str, &uapi::UserState) -> String,
+) -> i32 {
     let files: Vec<&OsStr> = match parse_opts(args, &[], false) {
         Ok(a) => a
             .into_iter()
             .filter_map(|a| if let Arg::Pos(p) = a { Some(p) } else { None })
             .collect(),
         Err(e) => {
-            eprintln!("lfs hsm_state: {e}\n{}", usage("hsm_state"));
+            eprintln!("lfs {cmd}: {e}\n{}", usage(cmd));
             return libc::EINVAL;
         }
     };
     if files.is_empty() {
-        eprintln!("lfs hsm_state: no file given\n{}", usage("hsm_state"));
+        eprintln!("lfs {cmd}: no file given\n{}", usage(cmd));
         return libc::EINVAL;
     }
     let targets = match hsm::targets() {
         Ok(t) => hsm::devs(&t),
         Err(e) => {
-            eprintln!("lfs hsm_state: {e}");
+            eprintln!("lfs {cmd}: {e}");
             return libc::ENODEV;
         }
     };
@@ -318,28 +375,25 @@ pub fn hsm_state(args: &[OsString]) -> i32 {
     let mut rc = 0;
     for f in files {
         match state_of(Path::new(f), &targets, &mut devices) {
-            Ok(s) => {
-                let path = f.to_string_lossy();
-                println!(
-                    "{}",
-                    StateText {
-                        path: &path,
-                        states: s.states,
-                        archive_id: s.archive_id
-                    }
-                );
-            }
+            Ok(s) => println!("{}", text(&f.to_string_lossy(), &s)),
             Err(e) => {
                 let hint = if errno_of(&e) == libc::ENODEV {
                     " (not on an attached metadata target?)"
                 } else {
                     ""
                 };
-                eprintln!(
-                    "lfs hsm_state: can't get hsm state for {}: {}{hint}",
-                    f.to_string_lossy(),
-                    strerror(&e)
-                );
+                let f = f.to_string_lossy();
+                if cmd == "hsm_action" {
+                    eprintln!(
+                        "lfs {cmd}: get hsm action for '{f}' failed: {}{hint}",
+                        strerror(&e)
+                    );
+                } else {
+                    eprintln!(
+                        "lfs {cmd}: can't get hsm state for {f}: {}{hint}",
+                        strerror(&e)
+                    );
+                }
                 rc = errno_of(&e);
             }
         }
@@ -794,8 +848,37 @@ mod tests {
     }
 
     #[test]
+    fn action_lines() {
+        let s = |state, action, length| uapi::UserState {
+            in_progress_state: state,
+            in_progress_action: action,
+            location_length: length,
+            ..Default::default()
+        };
+        assert_eq!(action_text("f", &s(0, 0, 0)), "f: NOOP");
+        assert_eq!(
+            action_text("f", &s(uapi::HPS_WAITING, 20, u64::MAX)),
+            "f: ARCHIVE waiting (from 0 to EOF)"
+        );
+        assert_eq!(
+            action_text("f", &s(uapi::HPS_RUNNING, 21, 65536)),
+            "f: RESTORE running (65536 bytes moved)"
+        );
+        assert_eq!(
+            action_text("f", &s(uapi::HPS_RUNNING, 22, u64::MAX)),
+            "f: REMOVE running (from 0 to EOF)"
+        );
+        assert_eq!(
+            action_text("f", &s(uapi::HPS_WAITING, 21, 4096)),
+            "f: RESTORE waiting (from 0 to 4096)"
+        );
+        assert_eq!(action_text("f", &s(uapi::HPS_RUNNING, 99, 1)), "f: NOOP");
+    }
+
+    #[test]
     fn usages() {
         assert_eq!(usage("hsm_state"), "usage: lfs hsm_state FILE...");
+        assert_eq!(usage("hsm_action"), "usage: lfs hsm_action FILE...");
         assert!(usage("hsm_release")
             .starts_with("usage: lfs hsm_restore|hsm_release|hsm_cancel [--data"));
         assert_eq!(usage("hsm_upcall").lines().count(), 1);

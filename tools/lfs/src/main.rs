@@ -4,7 +4,7 @@
 //!
 //! `lfs changelog`, `lfs changelog_clear`, `lfs path2fid FILE...`,
 //! `lfs fid2path <target|mount point> FID...`, and the HSM commands `lfs hsm_archive`,
-//! `hsm_restore`, `hsm_release`, `hsm_remove`, `hsm_cancel`, `hsm_state` and `hsm_upcall`
+//! `hsm_restore`, `hsm_release`, `hsm_remove`, `hsm_cancel`, `hsm_state`, `hsm_action` and `hsm_upcall`
 //! ([`lfs::hsm_cmd`]), with Lustre's output.
 
 use std::ffi::OsString;
@@ -168,6 +168,7 @@ fn main() -> ExitCode {
     }
     match cmd.as_str() {
         "hsm_state" => return ExitCode::from(exit(hsm_cmd::hsm_state(os_rest))),
+        "hsm_action" => return ExitCode::from(exit(hsm_cmd::hsm_action(os_rest))),
         "hsm_upcall" => return ExitCode::from(exit(hsm_cmd::hsm_upcall(os_rest))),
         _ => {}
     }

@@ -96,6 +96,12 @@ fn drain_wake() {
 /// Waits until `fd` (if not negative) is readable or a signal came; returns whether `fd` is
 /// ready (readable, or in error, which a read then reports).
 pub fn poll_with_wake(fd: RawFd) -> io::Result<bool> {
+    poll_with_wake_for(fd, -1)
+}
+
+/// [`poll_with_wake`] that also returns (`Ok(false)`) after `timeout_ms` milliseconds
+/// (negative: no limit).
+pub fn poll_with_wake_for(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
     install()?;
     let mut p = [
         libc::pollfd {
@@ -110,7 +116,7 @@ pub fn poll_with_wake(fd: RawFd) -> io::Result<bool> {
         },
     ];
     // SAFETY: `p` holds two valid pollfd entries (a negative fd is ignored by poll).
-    let n = unsafe { libc::poll(p.as_mut_ptr(), 2, -1) };
+    let n = unsafe { libc::poll(p.as_mut_ptr(), 2, timeout_ms) };
     if n < 0 {
         let e = io::Error::last_os_error();
         return if e.raw_os_error() == Some(libc::EINTR) {
@@ -155,8 +161,15 @@ pub struct Outcome {
 /// Waits for a worker started by [`spawn`]. A stop signal received meanwhile is passed on as
 /// SIGTERM, a second one as SIGKILL.
 pub fn wait(child: Child) -> io::Result<Outcome> {
+    wait_ticking(child, -1, &mut || {})
+}
+
+/// [`wait`] that calls `tick` about every `every_ms` milliseconds while the worker runs
+/// (never if negative), to report how far it got.
+pub fn wait_ticking(child: Child, every_ms: i32, tick: &mut dyn FnMut()) -> io::Result<Outcome> {
     let pid = child.id() as libc::pid_t;
     let mut forwarded = 0;
+    let mut last = std::time::Instant::now();
     loop {
         let mut st = 0;
         // SAFETY: `st` is a valid out-parameter; `pid` is our unreaped child.
@@ -187,7 +200,11 @@ pub fn wait(child: Child) -> io::Result<Outcome> {
             forwarded = count;
         }
         // SIGCHLD or a stop signal wakes this up; neither can be missed (see `install`).
-        poll_with_wake(-1)?;
+        poll_with_wake_for(-1, every_ms)?;
+        if every_ms >= 0 && last.elapsed().as_millis() >= every_ms.unsigned_abs() as u128 {
+            tick();
+            last = std::time::Instant::now();
+        }
     }
 }
 

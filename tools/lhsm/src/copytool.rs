@@ -17,7 +17,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Seek, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -27,7 +27,7 @@ use lfs::hsm_cmd::worker_args;
 use lfs::worker::{self, errno_of, strerror};
 use rustre_logic::fid::Fid;
 use rustre_logic::mask::Action;
-use rustre_logic::uapi::{ActionItem, ActionList, Copy, HP_FLAG_COMPLETED};
+use rustre_logic::uapi::{ActionItem, ActionList, Copy, Progress, HP_FLAG_COMPLETED};
 
 /// What the copytool needs of the device and the target's filesystem.
 pub trait Backend {
@@ -35,6 +35,8 @@ pub trait Backend {
     fn copy_start(&mut self, c: &mut Copy) -> io::Result<()>;
     /// `IOC_COPY_END`.
     fn copy_end(&mut self, c: &Copy) -> io::Result<()>;
+    /// `IOC_PROGRESS`.
+    fn progress(&mut self, p: &Progress) -> io::Result<()>;
     /// Opens the file of `fid` with `open(2)` flags.
     fn open(&mut self, fid: &Fid, flags: i32) -> io::Result<File>;
 }
@@ -76,6 +78,18 @@ enum Outcome {
 /// How a worker run ended: `hc_errval` and why if not 0; `None` (as `Option<Ran>`) if a stop
 /// signal interrupted it.
 type Ran = (u16, Option<String>);
+
+/// How often a running copy's progress is reported, in milliseconds.
+pub const PROGRESS_EVERY_MS: i32 = 1000;
+
+/// Where a copy's progress is read: a file sharing its open file description with the one the
+/// worker reads (ARCHIVE) or writes (RESTORE) from offset 0, so that its offset is the bytes
+/// moved so far.
+struct Probe<'a> {
+    file: &'a File,
+    item: &'a ActionItem,
+    reported: u64,
+}
 
 fn failed_text(errval: u16, why: Option<&str>, secs: f64) -> String {
     match why {
@@ -180,9 +194,9 @@ impl<B: Backend> Copytool<B> {
             )
         };
         let result = match action {
-            Some(a @ Action::Archive) => self.archive(args(a), &item.fid),
-            Some(a @ Action::Restore) => self.restore(args(a), &item.fid),
-            Some(a @ Action::Remove) => self.run(args(a), Stdio::null(), Stdio::inherit()),
+            Some(a @ Action::Archive) => self.archive(args(a), item),
+            Some(a @ Action::Restore) => self.restore(args(a), item),
+            Some(a @ Action::Remove) => self.run(args(a), Stdio::null(), Stdio::inherit(), None),
             Some(Action::Noop) => Some((0, None)),
             Some(Action::Cancel) => Some((
                 libc::EOPNOTSUPP as u16,
@@ -209,18 +223,30 @@ impl<B: Backend> Copytool<B> {
         }
     }
 
-    fn archive(&mut self, args: Vec<OsString>, fid: &Fid) -> Option<Ran> {
-        match self.backend.open(fid, ARCHIVE_OPEN) {
-            Ok(f) => self.run(args, Stdio::from(f), Stdio::inherit()),
-            Err(e) => Some((
-                errno_of(&e) as u16,
-                Some(format!("cannot open: {}", strerror(&e))),
-            )),
-        }
+    fn archive(&mut self, args: Vec<OsString>, item: &ActionItem) -> Option<Ran> {
+        let f = match self.backend.open(&item.fid, ARCHIVE_OPEN) {
+            Ok(f) => f,
+            Err(e) => {
+                return Some((
+                    errno_of(&e) as u16,
+                    Some(format!("cannot open: {}", strerror(&e))),
+                ))
+            }
+        };
+        let probe = match f.try_clone() {
+            Ok(p) => p,
+            Err(e) => return Some((errno_of(&e) as u16, Some(strerror(&e)))),
+        };
+        let probe = Probe {
+            file: &probe,
+            item,
+            reported: 0,
+        };
+        self.run(args, Stdio::from(f), Stdio::inherit(), Some(probe))
     }
 
-    fn restore(&mut self, args: Vec<OsString>, fid: &Fid) -> Option<Ran> {
-        let f = match self.backend.open(fid, RESTORE_OPEN) {
+    fn restore(&mut self, args: Vec<OsString>, item: &ActionItem) -> Option<Ran> {
+        let f = match self.backend.open(&item.fid, RESTORE_OPEN) {
             Ok(f) => f,
             Err(e) => {
                 return Some((
@@ -233,7 +259,12 @@ impl<B: Backend> Copytool<B> {
             Ok(o) => o,
             Err(e) => return Some((errno_of(&e) as u16, Some(strerror(&e)))),
         };
-        let r = self.run(args, Stdio::null(), Stdio::from(out))?;
+        let probe = Probe {
+            file: &f,
+            item,
+            reported: 0,
+        };
+        let r = self.run(args, Stdio::null(), Stdio::from(out), Some(probe))?;
         if r.0 != 0 {
             return Some(r);
         }
@@ -246,8 +277,16 @@ impl<B: Backend> Copytool<B> {
         }
     }
 
-    /// Runs the worker; `None` if a stop signal stopped it.
-    fn run(&mut self, args: Vec<OsString>, stdin: Stdio, stdout: Stdio) -> Option<Ran> {
+    /// Runs the worker; `None` if a stop signal stopped it. With a `probe`, reports the bytes
+    /// it moved every [`PROGRESS_EVERY_MS`] while it runs (as Lustre's copytools report with
+    /// `llapi_hsm_action_progress`: the extent copied since the last report).
+    fn run(
+        &mut self,
+        args: Vec<OsString>,
+        stdin: Stdio,
+        stdout: Stdio,
+        mut probe: Option<Probe<'_>>,
+    ) -> Option<Ran> {
         let mut cmd = Command::new(&self.worker);
         cmd.args(args).stdin(stdin).stdout(stdout);
         let child = match worker::spawn(&mut cmd) {
@@ -262,7 +301,29 @@ impl<B: Backend> Copytool<B> {
             }
         };
         drop(cmd);
-        match worker::wait(child) {
+        let backend = &mut self.backend;
+        let mut tick = || {
+            let Some(p) = probe.as_mut() else { return };
+            // The worker moves the shared offset; a failed read or report is left for the next.
+            let Ok(pos) = (&mut &*p.file).stream_position() else {
+                return;
+            };
+            if pos <= p.reported {
+                return;
+            }
+            let report = Progress {
+                fid: p.item.dfid,
+                cookie: p.item.cookie,
+                offset: p.reported,
+                length: pos - p.reported,
+                flags: 0,
+                errval: 0,
+            };
+            if backend.progress(&report).is_ok() {
+                p.reported = pos;
+            }
+        };
+        match worker::wait_ticking(child, PROGRESS_EVERY_MS, &mut tick) {
             Ok(o) if o.stopped_by.is_some() && !o.status.success() => None,
             Ok(o) if o.status.success() => Some((0, None)),
             Ok(o) => Some((

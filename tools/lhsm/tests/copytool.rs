@@ -11,12 +11,13 @@ use std::path::{Path, PathBuf};
 use lhsm::archive::v1_path;
 use lhsm::copytool::{Backend, Copytool, Tally};
 use rustre_logic::fid::Fid;
-use rustre_logic::uapi::{ActionItem, ActionList, Copy, HP_FLAG_COMPLETED};
+use rustre_logic::uapi::{ActionItem, ActionList, Copy, Progress, HP_FLAG_COMPLETED};
 
 pub struct Fake {
     pub files: PathBuf,
     pub starts: Vec<Copy>,
     pub ends: Vec<Copy>,
+    pub progress: Vec<Progress>,
     pub fail_start: Option<i32>,
 }
 
@@ -32,6 +33,11 @@ impl Backend for Fake {
 
     fn copy_end(&mut self, c: &Copy) -> io::Result<()> {
         self.ends.push(*c);
+        Ok(())
+    }
+
+    fn progress(&mut self, p: &Progress) -> io::Result<()> {
+        self.progress.push(*p);
         Ok(())
     }
 
@@ -118,6 +124,7 @@ fn archive_release_restore_remove() {
         files: files.clone(),
         starts: vec![],
         ends: vec![],
+        progress: vec![],
         fail_start: None,
     };
     let mut ct = Copytool {
@@ -218,5 +225,54 @@ fn archive_release_restore_remove() {
     let mut short = list(&[(20, b, 10, b""), (20, b, 11, b"")]);
     short.truncate(short.len() - 8);
     assert!(ct.handle_list(&short, &mut sink).is_err());
+    std::fs::remove_dir_all(&d).expect("cleanup");
+}
+
+/// A copy that takes a few seconds is reported as it goes: contiguous extents from offset 0,
+/// adding up to the bytes the worker had read, on the action's data FID and cookie.
+#[test]
+fn progress_of_a_slow_archive() {
+    let d = tmp("progress");
+    let files = d.join("files");
+    std::fs::create_dir_all(&files).expect("mkdir");
+    let fid = Fid::from_inode(21, 3).expect("FID");
+    std::fs::write(files.join(fid.to_string()), vec![7u8; 256 << 10]).expect("write");
+    // Reads 64 KiB, waits 2.5 s (two or three reports), then the rest.
+    let w = d.join("slow.sh");
+    std::fs::write(
+        &w,
+        "#!/bin/sh\ndd bs=64k count=1 of=/dev/null 2>/dev/null\nsleep 2.5\ncat >/dev/null\n",
+    )
+    .expect("write worker");
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&w)
+        .status()
+        .expect("chmod");
+    let mut ct = Copytool {
+        backend: Fake {
+            files,
+            starts: vec![],
+            ends: vec![],
+            progress: vec![],
+            fail_start: None,
+        },
+        worker: w.into(),
+        name: "ct".into(),
+    };
+    let (t, log) = run(&mut ct, &list(&[(20, fid, 42, b"")]));
+    assert_eq!((t.done, t.failed), (1, 0), "{log}");
+    let p = &ct.backend.progress;
+    assert!(!p.is_empty(), "no progress reported");
+    assert_eq!(
+        (p[0].fid, p[0].cookie, p[0].offset, p[0].length),
+        (fid, 42, 0, 64 << 10)
+    );
+    let mut next = 0;
+    for r in p {
+        assert_eq!((r.offset, r.flags, r.errval), (next, 0, 0));
+        next += r.length;
+    }
+    assert!(next <= 256 << 10);
     std::fs::remove_dir_all(&d).expect("cleanup");
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use lhsm::copytool::{Backend, Copytool};
 use rustre_logic::fid::Fid;
-use rustre_logic::uapi::{ActionItem, ActionList, Copy};
+use rustre_logic::uapi::{ActionItem, ActionList, Copy, Progress};
 
 #[derive(Default)]
 struct Fake {
@@ -27,6 +27,10 @@ impl Backend for Fake {
 
     fn copy_end(&mut self, c: &Copy) -> io::Result<()> {
         self.ends.push(c.hai.cookie);
+        Ok(())
+    }
+
+    fn progress(&mut self, _p: &Progress) -> io::Result<()> {
         Ok(())
     }
 

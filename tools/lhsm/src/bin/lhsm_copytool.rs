@@ -26,7 +26,7 @@ use lfs::hsm::{self, Device};
 use lfs::worker::{self, errno_of, exit_code, strerror};
 use lhsm::copytool::{parse_args, Backend, Copytool, USAGE};
 use rustre_logic::fid::Fid;
-use rustre_logic::uapi::Copy;
+use rustre_logic::uapi::{Copy, Progress};
 
 /// Room for one action list (Lustre's `HAL_MAXSIZE`).
 const LIST_MAX: usize = 1 << 20;
@@ -44,6 +44,10 @@ impl Backend for DevBackend {
 
     fn copy_end(&mut self, c: &Copy) -> io::Result<()> {
         self.dev.copy_end(c)
+    }
+
+    fn progress(&mut self, p: &Progress) -> io::Result<()> {
+        self.dev.progress(p)
     }
 
     fn open(&mut self, fid: &Fid, flags: i32) -> io::Result<File> {
