@@ -501,14 +501,11 @@ impl Hsm {
         };
         let cdt = self.cdt.lock();
         if let Some(it) = cdt.active.iter().find(|it| it.fid == fid) {
+            // Running once handed to a copytool, as Lustre's coordinator marks an action
+            // started when it sends it; the bytes reported moved so far.
             us.in_progress_action = it.action as u32;
-            if it.started {
-                us.in_progress_state = uapi::HPS_RUNNING;
-                us.location_length = it.moved;
-            } else {
-                us.in_progress_state = uapi::HPS_WAITING;
-                us.location_length = uapi::LUSTRE_EOF;
-            }
+            us.in_progress_state = uapi::HPS_RUNNING;
+            us.location_length = it.moved;
         } else if let Some(it) = cdt.waiting_iter().find(|it| it.fid == fid) {
             // The whole file, as the action's extent says (Lustre restores and archives whole
             // files).
@@ -633,14 +630,49 @@ impl Hsm {
             return Err(EOPNOTSUPP);
         }
         let _guard = self.state_lock.lock();
-        // A running archive or remove could lose the only copy of the data.
-        if self.cdt.lock().active.iter().any(|it| it.fid == *fid) {
-            return Err(EBUSY);
+        // Whether the state allows it, before anything else, as Lustre checks before its lease:
+        // a file never archived is `EPERM` even while it is open.
+        let a = Self::read_attrs(p)?;
+        a.released(Self::data_version(&p.stat()?))
+            .map_err(state_errno)?;
+        // An archive or remove, running or waiting, could lose the only copy of the data (a
+        // waiting archive would copy the punched file over the good copy).
+        {
+            let cdt = self.cdt.lock();
+            let busy = |it: &Item| it.fid == *fid && it.action != Action::Restore;
+            if cdt.active.iter().any(|it| busy(it)) || cdt.waiting_iter().any(busy) {
+                return Err(EBUSY);
+            }
         }
-        let f = p.open(kernel::kfile::flags::O_RDWR | kernel::kfile::flags::O_LARGEFILE)?;
-        let _lease = f
-            .write_lease()
-            .map_err(|e| if e == EAGAIN { EBUSY } else { e })?;
+        // `O_NONBLOCK`: a lease or delegation someone else holds is `EBUSY` at once, not a
+        // wait of up to lease-break-time with `state_lock` held; a running executable
+        // (`ETXTBSY`) is busy too.
+        let f = p
+            .open(
+                kernel::kfile::flags::O_RDWR
+                    | kernel::kfile::flags::O_LARGEFILE
+                    | kernel::kfile::flags::O_NONBLOCK,
+            )
+            .map_err(|e| {
+                if e == EAGAIN || e == ETXTBSY {
+                    EBUSY
+                } else {
+                    e
+                }
+            })?;
+        let _lease = f.write_lease().map_err(|e| match e {
+            EAGAIN => EBUSY,
+            EINVAL => {
+                pr_warn!(
+                    "{}: RELEASE of {}: no lease could be taken on the file (are leases disabled, fs.leases-enable=0?)\n",
+                    BStr(self.name.to_bytes()),
+                    crate::D(fid)
+                );
+                EINVAL
+            }
+            e => e,
+        })?;
+        // Again under the lease: nobody can change the file now.
         let st = p.stat()?;
         let a = Self::read_attrs(p)?;
         let new = a.released(Self::data_version(&st)).map_err(state_errno)?;
@@ -662,12 +694,14 @@ impl Hsm {
             // a restore brings all of it back.
             if e == EOPNOTSUPP || e == EINVAL {
                 let _ = Self::write_attrs(p, &a);
+            } else {
+                self.changelog(fid, HsmEvent::Release, 0, false);
             }
             return Err(e);
         }
-        f.sync(false)?;
+        // Released from here on, synced or not.
         self.changelog(fid, HsmEvent::Release, 0, false);
-        Ok(())
+        f.sync(false)
     }
 
     /// Drops waiting actions for `fids` and marks active ones cancelled.
@@ -927,36 +961,31 @@ impl Hsm {
         Ok(id)
     }
 
-    /// Unregisters a copytool; its unfinished actions wait again, first in line of their class.
+    /// Unregisters a copytool; its unfinished actions wait again, first in line of their class,
+    /// in the order it got them ([`Cdt::give_back`]).
     pub(crate) fn unregister_agent(&self, id: u64) {
         let mut cdt = self.cdt.lock();
         cdt.agents.retain(|a| a.id != id);
-        let held = cdt
-            .active
-            .iter()
-            .filter(|it| it.agent == id && !it.canceled)
-            .count();
-        if cdt.reserve_retry(held).is_err() {
+        let held = cdt.active.iter().filter(|it| it.agent == id).count();
+        let mut cookies = KVec::new();
+        let res = cookies
+            .reserve(held, GFP_KERNEL)
+            .map_err(Error::from)
+            .and_then(|()| {
+                for it in cdt.active.iter().filter(|it| it.agent == id) {
+                    cookies
+                        .push_within_capacity(it.cookie)
+                        .map_err(|_| ENOMEM)?;
+                }
+                cdt.give_back(&cookies)
+            });
+        if res.is_err() {
             pr_err!(
                 "{}: no memory to requeue {} HSM actions; they stay listed as running\n",
                 BStr(self.name.to_bytes()),
                 held
             );
             return;
-        }
-        // From the last handed out to the first, as `give_back`: the retried ones are served
-        // from the end, so the first handed out goes first again.
-        let mut i = cdt.active.len();
-        while i > 0 {
-            i -= 1;
-            if cdt.active[i].agent != id {
-                continue;
-            }
-            if let Ok(it) = cdt.active.remove(i) {
-                if !it.canceled {
-                    cdt.requeue(it);
-                }
-            }
         }
         drop(cdt);
         self.cdt_wait.notify_all();
@@ -1153,7 +1182,19 @@ impl Hsm {
             (it.action, it.fid)
         };
         c.data_version = match self.lookup(&fid) {
-            Ok((_, st)) => Self::data_version(&st),
+            Ok((p, st)) => {
+                // A released file's archive is its only copy: archiving the punched file over
+                // it, or removing it, would lose the data (an action queued before the
+                // release, or through the upcall, which the release cannot see).
+                if Self::read_attrs(&p)?.flags & state::HS_RELEASED != 0 {
+                    match action {
+                        Action::Archive => return Err(ECANCELED),
+                        Action::Remove => return Err(EBUSY),
+                        _ => {}
+                    }
+                }
+                Self::data_version(&st)
+            }
             Err(ENOENT) if action == Action::Remove => 0,
             Err(e) => return Err(e),
         };

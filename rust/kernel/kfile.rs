@@ -28,6 +28,8 @@ pub mod flags {
     pub const O_LARGEFILE: u32 = bindings::O_LARGEFILE;
     /// Do not follow a final symbolic link.
     pub const O_NOFOLLOW: u32 = bindings::O_NOFOLLOW;
+    /// Do not wait: an open that would wait for a lease holder fails with `EAGAIN`.
+    pub const O_NONBLOCK: u32 = bindings::O_NONBLOCK;
 }
 
 /// A file opened by the kernel.
@@ -192,14 +194,18 @@ impl KFile {
 impl KFile {
     /// Takes a write lease on the file, as `fcntl(F_SETLEASE, F_WRLCK)` does for a process:
     /// `EAGAIN` unless this is the only open of the file (nobody else has it open for reading
-    /// or writing, mapped, or executing). While the lease is held, an open of the file by
-    /// anyone else, or a truncate, waits until the lease is dropped or, at the latest, for
-    /// `/proc/sys/fs/lease-break-time` seconds (after which the kernel takes the lease back).
+    /// or writing, or mapped). While the lease is held, any other open of the file, or a
+    /// truncate, waits until the lease is dropped (`EAGAIN` at once with `O_NONBLOCK`). Unlike
+    /// a process's lease, this one is never taken back when lease-break-time passes: a writer
+    /// waits for as long as it is held (a reader that waited lease-break-time is let in by the
+    /// kernel's downgrade to a read lease, which does not ask the lease's owner).
     ///
     /// The check and the lease are one step against a concurrent open (the lease code checks
     /// the open counts again once the lease is visible to `break_lease()`), so the holder can
-    /// change the file knowing no other user can see the change half done. `EINVAL` if the
-    /// filesystem has no leases or the file is not a regular file.
+    /// change the file knowing no other writer can see the change half done. `EINVAL` if the
+    /// filesystem has no leases, leases are disabled (`fs.leases-enable=0`) or the file is not
+    /// a regular file. Needs `CONFIG_FILE_LOCKING` (without it there are no leases, nor the
+    /// `i_readcount` this reads).
     pub fn write_lease(&self) -> Result<WriteLease<'_>> {
         // SAFETY: No requirements; returns a zeroed, initialised lease or null.
         let fl = unsafe { bindings::locks_alloc_lease() };
@@ -269,11 +275,21 @@ static LEASE_OPS: bindings::lease_manager_operations = bindings::lease_manager_o
     lm_setup: None,
     lm_breaker_owns_lease: None,
     lm_open_conflict: Some(lease_open_conflict),
-    lm_breaker_timedout: None,
+    lm_breaker_timedout: Some(lease_keep),
 };
 
+/// Called when a writer waited lease-break-time for the lease: returns `false`, so the lease
+/// stays (and the writer waits on) until its owner drops it.
+///
+/// # Safety
+///
+/// Called by the lease code, under the inode's lock context spinlock, with a valid lease.
+unsafe extern "C" fn lease_keep(_fl: *mut bindings::file_lease) -> bool {
+    false
+}
+
 /// Called when someone opens or truncates the file while the lease is held: returns `false`,
-/// so the lease stays and they wait for it to be dropped (or to time out).
+/// so the lease stays and they wait for it to be dropped.
 ///
 /// # Safety
 ///
@@ -313,7 +329,7 @@ unsafe extern "C" fn lease_open_conflict(
         } else {
             (0, 0)
         };
-        // A negative write count (denied writes: an executable) conflicts too.
+        // A negative write count (writes denied: an executable) conflicts too.
         writers != own_w || readers != own_r
     } else {
         false

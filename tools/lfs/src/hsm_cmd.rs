@@ -318,10 +318,11 @@ pub fn action_text(path: &str, s: &uapi::UserState) -> String {
         .iter()
         .find(|a| **a as u32 == s.in_progress_action)
         .copied();
-    let (action, name) = match action {
-        None | Some(Action::Noop) => return format!("{path}: NOOP"),
-        Some(a) => (a, a.name()),
-    };
+    if s.in_progress_action == 0 || action == Some(Action::Noop) {
+        return format!("{path}: NOOP");
+    }
+    // Lustre's `hsm_user_action2name` says UNKNOWN for a value it does not know.
+    let name = action.map_or("UNKNOWN", |a| a.name());
     let state = match s.in_progress_state {
         uapi::HPS_WAITING => "waiting",
         uapi::HPS_RUNNING => "running",
@@ -330,7 +331,7 @@ pub fn action_text(path: &str, s: &uapi::UserState) -> String {
     };
     let (offset, length) = (s.location_offset, s.location_length);
     if s.in_progress_state == uapi::HPS_RUNNING
-        && matches!(action, Action::Archive | Action::Restore)
+        && matches!(action, Some(Action::Archive | Action::Restore))
     {
         format!("{path}: {name} {state} ({length} bytes moved)")
     } else if offset.wrapping_add(length) == uapi::LUSTRE_EOF {
@@ -865,14 +866,17 @@ mod tests {
             "f: RESTORE running (65536 bytes moved)"
         );
         assert_eq!(
-            action_text("f", &s(uapi::HPS_RUNNING, 22, u64::MAX)),
-            "f: REMOVE running (from 0 to EOF)"
+            action_text("f", &s(uapi::HPS_RUNNING, 22, 0)),
+            "f: REMOVE running (from 0 to 0)"
         );
         assert_eq!(
             action_text("f", &s(uapi::HPS_WAITING, 21, 4096)),
             "f: RESTORE waiting (from 0 to 4096)"
         );
-        assert_eq!(action_text("f", &s(uapi::HPS_RUNNING, 99, 1)), "f: NOOP");
+        assert_eq!(
+            action_text("f", &s(uapi::HPS_RUNNING, 99, 1)),
+            "f: UNKNOWN running (from 0 to 1)"
+        );
     }
 
     #[test]

@@ -200,8 +200,16 @@ pub fn wait_ticking(child: Child, every_ms: i32, tick: &mut dyn FnMut()) -> io::
             forwarded = count;
         }
         // SIGCHLD or a stop signal wakes this up; neither can be missed (see `install`).
-        poll_with_wake_for(-1, every_ms)?;
-        if every_ms >= 0 && last.elapsed().as_millis() >= every_ms.unsigned_abs() as u128 {
+        // Until the next tick is due (or without limit), so that an early wake-up does not
+        // push the ticks apart.
+        let wait_ms = if every_ms < 0 {
+            -1
+        } else {
+            let due = u128::from(every_ms.unsigned_abs());
+            i32::try_from(due.saturating_sub(last.elapsed().as_millis())).unwrap_or(every_ms)
+        };
+        poll_with_wake_for(-1, wait_ms)?;
+        if every_ms >= 0 && last.elapsed().as_millis() >= u128::from(every_ms.unsigned_abs()) {
             tick();
             last = std::time::Instant::now();
         }
