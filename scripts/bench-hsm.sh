@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Benchmark of HSM dispatch (tests/bench/hsm_bench.sh) in one VM boot: restore dispatch
-# latency with archives pending, coordinator against upcall, and upcall throughput by FIDs
-# per invocation.
+# latency with archives pending, coordinator against upcall, upcall throughput by FIDs
+# per invocation, and what implicit restore's pre-content watch costs reads and opens of files
+# that are not released.
 #
 #   scripts/bench-hsm.sh [ARCHIVES [RESTORES [ROUNDS]]]     default 10000, 100, 2
 set -uo pipefail
@@ -15,4 +16,4 @@ export RUSTRE_PERF=${RUSTRE_PERF:-1}
 make -C "$top" -s modules tools || exit 1
 VM_TIMEOUT=${VM_TIMEOUT:-3000} VM_BENCH=1 bash "$top/scripts/vm.sh" "$out" \
 	"bash tests/bench/hsm_bench.sh '$top/build/modules' '$top' ${1:-10000} ${2:-100} ${3:-2}" |
-	grep -E '^(setup|latency|throughput)'
+	grep -E '^(setup|latency|throughput|precontent)'

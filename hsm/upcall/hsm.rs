@@ -6,15 +6,24 @@
 //!
 //! Locks: `params` and `cdt` are never held together, and neither is held while the upcall
 //! runs, while a file is looked up or its state written, or while a record is appended.
+//! `state_lock` comes before `cdt`.
+//!
+//! Implicit restore: the target's [`PreContentWatch`](kernel::fsnotify::PreContentWatch)
+//! calls [`Hsm::pre_open`] and [`Hsm::pre_access`], in the task opening or touching a file,
+//! with no lock of ours held; an access to a released file waits in [`Hsm::restore_and_wait`]
+//! (on `restore_wait`, under `cdt`) until a RESTORE through the coordinator brought the data
+//! back.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use kernel::{
+    fsnotify::{OpenPerm, PreAccess, PreContentHandler},
     fsobj::{FsPath, Stat},
-    new_mutex, new_poll_condvar,
+    new_condvar, new_mutex, new_poll_condvar,
     prelude::*,
     str::CString,
-    sync::{poll::PollCondVar, Arc, Mutex},
+    sync::{poll::PollCondVar, Arc, CondVar, CondVarTimeoutResult, Mutex},
+    time::msecs_to_jiffies,
     umh::Command,
 };
 
@@ -68,7 +77,15 @@ pub(crate) struct Params {
     pub(crate) default_archive_id: u32,
     pub(crate) max_requests: u32,
     pub(crate) upcall_batch: u32,
+    /// `hsm.policy` NBR (Lustre's NonBlockingRestore): an access to a released file queues
+    /// its restore and fails at once with `ENODATA` instead of waiting.
+    pub(crate) non_blocking_restore: bool,
+    /// `hsm.implicit_restore_timeout`: seconds an access waits for its restore.
+    pub(crate) implicit_restore_timeout: u32,
 }
+
+/// Default of `hsm.implicit_restore_timeout`, in seconds.
+pub(crate) const DEFAULT_IMPLICIT_RESTORE_TIMEOUT: u32 = 300;
 
 /// One action of the coordinator.
 pub(crate) struct Item {
@@ -93,6 +110,9 @@ pub(crate) struct Item {
 /// A registered copytool (an open device file after `IOC_CT_START`).
 pub(crate) struct Agent {
     pub(crate) id: u64,
+    /// The process that registered it: its opens of the files it restores are exempt from
+    /// implicit restore.
+    pub(crate) tgid: i32,
     /// Archive ids served (see [`uapi::decode_register`]); 0 for all.
     pub(crate) archives: u64,
     pub(crate) done_ok: u64,
@@ -233,6 +253,11 @@ pub(crate) struct Cdt {
     next_cookie: u64,
     next_compound: u64,
     next_agent: u64,
+    /// Counts actions that left the coordinator (done, cancelled, purged): implicit restores
+    /// waiting for theirs look again when it moves.
+    pub(crate) ended: u64,
+    /// The target is going: implicit restores stop waiting.
+    pub(crate) closing: bool,
 }
 
 impl Cdt {
@@ -246,7 +271,17 @@ impl Cdt {
             next_cookie: 1,
             next_compound: 1,
             next_agent: 1,
+            ended: 0,
+            closing: false,
         }
+    }
+
+    /// Whether a RESTORE of `fid` waits or runs.
+    fn restore_queued(&self, fid: &Fid) -> bool {
+        self.active
+            .iter()
+            .chain(self.waiting_iter())
+            .any(|it| it.action == Action::Restore && it.fid == *fid && !it.canceled)
     }
 
     pub(crate) fn waiting_len(&self) -> usize {
@@ -311,6 +346,8 @@ impl Cdt {
     /// no memory to requeue them all.
     pub(crate) fn give_back(&mut self, cookies: &[u64]) -> Result {
         self.reserve_retry(cookies.len())?;
+        // Cancelled ones leave: implicit restores waiting for them look again.
+        self.ended = self.ended.wrapping_add(1);
         for cookie in cookies.iter().rev() {
             if let Some(i) = self.active.iter().position(|it| it.cookie == *cookie) {
                 if let Ok(it) = self.active.remove(i) {
@@ -372,6 +409,11 @@ pub(crate) struct Hsm {
     /// Serialises the read-modify-write of files' HSM state (completions and releases).
     #[pin]
     state_lock: Mutex<()>,
+    /// Implicit restores wait here (with `cdt`) for their RESTORE to end.
+    #[pin]
+    restore_wait: CondVar,
+    /// Releases in progress: an open that sees one keeps its file's pre-content events.
+    releasing: AtomicU32,
     pub(crate) counters: Counters,
 }
 
@@ -415,10 +457,14 @@ impl Hsm {
                     default_archive_id: 1,
                     max_requests: DEFAULT_MAX_REQUESTS,
                     upcall_batch: argv::DEFAULT_BATCH,
+                    non_blocking_restore: false,
+                    implicit_restore_timeout: DEFAULT_IMPLICIT_RESTORE_TIMEOUT,
                 }),
                 cdt <- new_mutex!(Cdt::new()),
                 cdt_wait <- new_poll_condvar!("hsm_cdt"),
                 state_lock <- new_mutex!(()),
+                restore_wait <- new_condvar!("hsm_restore_wait"),
+                releasing: AtomicU32::new(0),
                 counters: Counters::default(),
             }),
             GFP_KERNEL,
@@ -644,6 +690,9 @@ impl Hsm {
                 return Err(EBUSY);
             }
         }
+        // Counted from before the lease: an open that comes meanwhile keeps its file's
+        // pre-content events (see `pre_open`).
+        let _releasing = Releasing::new(&self.releasing);
         // `O_NONBLOCK`: a lease or delegation someone else holds is `EBUSY` at once, not a
         // wait of up to lease-break-time with `state_lock` held; a running executable
         // (`ETXTBSY`) is busy too.
@@ -710,7 +759,9 @@ impl Hsm {
         for f in fids {
             cdt.cancel(f);
         }
+        cdt.ended = cdt.ended.wrapping_add(1);
         drop(cdt);
+        self.restore_wait.notify_all();
         for f in fids {
             self.changelog(f, HsmEvent::Cancel, 0, false);
         }
@@ -934,6 +985,10 @@ impl Hsm {
         let compound = cdt.next_compound;
         cdt.next_compound += 1;
         for mut it in items.drain_all() {
+            // One RESTORE per file at a time, as Lustre's coordinator: its waiters share it.
+            if it.action == Action::Restore && cdt.restore_queued(&it.fid) {
+                continue;
+            }
             it.compound = compound;
             it.cookie = cdt.next_cookie;
             cdt.next_cookie += 1;
@@ -949,9 +1004,11 @@ impl Hsm {
         let mut cdt = self.cdt.lock();
         let id = cdt.next_agent;
         cdt.next_agent += 1;
+        let tgid = kernel::current!().tgid();
         cdt.agents.push(
             Agent {
                 id,
+                tgid,
                 archives,
                 done_ok: 0,
                 done_err: 0,
@@ -989,6 +1046,7 @@ impl Hsm {
         }
         drop(cdt);
         self.cdt_wait.notify_all();
+        self.restore_wait.notify_all();
     }
 
     /// Hands the copytool the next actions it may do, encoded as one `hsm_action_list` in
@@ -1097,6 +1155,7 @@ impl Hsm {
         // Without memory to requeue them, they stay active until the copytool's file closes.
         let _ = self.cdt.lock().give_back(cookies);
         self.cdt_wait.notify_all();
+        self.restore_wait.notify_all();
     }
 
     /// Whether a copytool could get an action from `cdt` now.
@@ -1186,12 +1245,14 @@ impl Hsm {
                 // A released file's archive is its only copy: archiving the punched file over
                 // it, or removing it, would lose the data (an action queued before the
                 // release, or through the upcall, which the release cannot see).
-                if Self::read_attrs(&p)?.flags & state::HS_RELEASED != 0 {
-                    match action {
-                        Action::Archive => return Err(ECANCELED),
-                        Action::Remove => return Err(EBUSY),
-                        _ => {}
-                    }
+                let released = Self::read_attrs(&p)?.flags & state::HS_RELEASED != 0;
+                match action {
+                    Action::Archive if released => return Err(ECANCELED),
+                    Action::Remove if released => return Err(EBUSY),
+                    // A restore of a file already back would write the archived data over
+                    // whatever was written since.
+                    Action::Restore if !released => return Err(ECANCELED),
+                    _ => {}
                 }
                 Self::data_version(&st)
             }
@@ -1243,8 +1304,10 @@ impl Hsm {
                 if !it.canceled {
                     cdt.requeue(it);
                 }
+                cdt.ended = cdt.ended.wrapping_add(1);
                 drop(cdt);
                 self.cdt_wait.notify_all();
+                self.restore_wait.notify_all();
                 return Ok(());
             }
             let it = &cdt.active[i];
@@ -1255,6 +1318,7 @@ impl Hsm {
             let mut cdt = self.cdt.lock();
             if let Ok(i) = Self::held(&cdt, c.hai.cookie, agent) {
                 let _ = cdt.active.remove(i);
+                cdt.ended = cdt.ended.wrapping_add(1);
             }
             if let Some(a) = cdt.agents.iter_mut().find(|a| a.id == agent) {
                 if c.errval == 0 && res.is_ok() {
@@ -1265,6 +1329,7 @@ impl Hsm {
             }
             drop(cdt);
             self.cdt_wait.notify_all();
+            self.restore_wait.notify_all();
         }
         res
     }
@@ -1320,8 +1385,180 @@ impl Hsm {
             }
             _ => return Err(EINVAL),
         }
+        cdt.ended = cdt.ended.wrapping_add(1);
         drop(cdt);
         self.cdt_wait.notify_all();
+        self.restore_wait.notify_all();
         Ok(())
+    }
+
+    /// Whether the current task is a copytool holding a RESTORE of `fid`: its opens and
+    /// accesses of the file must not wait for the restore it is doing.
+    fn copytool_restoring(&self, fid: &Fid) -> bool {
+        let tgid = kernel::current!().tgid();
+        let cdt = self.cdt.lock();
+        cdt.active.iter().any(|it| {
+            it.action == Action::Restore
+                && it.fid == *fid
+                && cdt
+                    .agents
+                    .iter()
+                    .any(|a| a.id == it.agent && a.tgid == tgid)
+        })
+    }
+
+    /// A regular file of the target is being opened. A file that is not released (and not
+    /// being released) is exempted from pre-content events for this open, so that its reads
+    /// and writes cost nothing more; so is the file a copytool opens to restore it. An open
+    /// that truncates (`O_TRUNC`) a released file waits for its restore first; any other open
+    /// of a released file keeps the events, and its first access waits instead.
+    pub(crate) fn pre_open(&self, o: &OpenPerm<'_>) -> Result {
+        let info = o.inode();
+        let Some(fid) = Fid::from_inode(info.ino, info.generation) else {
+            return Ok(());
+        };
+        // Pairs with the barrier in the lease code after `release` counted itself: either this
+        // open sees the release, or the release sees this open (counted before this event)
+        // and refuses with `EBUSY`.
+        kernel::sync::barrier::smp_mb(kernel::sync::atomic::Full);
+        let releasing = self.releasing.load(Ordering::SeqCst) != 0;
+        let p = o.path();
+        // A state that cannot be read does not fail the open (nor exempt it): each access then
+        // reads it again, and fails if it still cannot.
+        let Ok(a) = Self::read_attrs(&p) else {
+            return Ok(());
+        };
+        if a.flags & state::HS_RELEASED == 0 {
+            if !releasing {
+                o.exempt();
+            }
+            return Ok(());
+        }
+        if self.copytool_restoring(&fid) {
+            o.exempt();
+            return Ok(());
+        }
+        // Any open with `O_TRUNC` truncates a regular file, for writing or not.
+        if o.flags() & kernel::fs::file::flags::O_TRUNC != 0 {
+            return o
+                .wait_unlocked(|| self.restore_and_wait(&fid, &p, a.archive_id))
+                .unwrap_or(Err(ENODATA));
+        }
+        Ok(())
+    }
+
+    /// Data of a file opened with pre-content events is about to be accessed (or a file is
+    /// truncated): if it is released, waits for its restore (outside the fsnotify SRCU read
+    /// lock).
+    pub(crate) fn pre_access(&self, ev: &PreAccess<'_>) -> Result {
+        let info = ev.inode();
+        if !info.is_reg() {
+            return Ok(());
+        }
+        let p = ev.path();
+        let a = Self::read_attrs(&p)?;
+        if a.flags & state::HS_RELEASED == 0 {
+            return Ok(());
+        }
+        let fid = Fid::from_inode(info.ino, info.generation).ok_or(EOVERFLOW)?;
+        if self.copytool_restoring(&fid) {
+            return Ok(());
+        }
+        ev.wait_unlocked(|| self.restore_and_wait(&fid, &p, a.archive_id))
+            .unwrap_or(Err(ENODATA))
+    }
+
+    /// Queues a RESTORE of `fid` (one for all waiters) and waits until it ended: `Ok` once the
+    /// file is no longer released, `ENODATA` if the restore failed or was cancelled, if no
+    /// copytool serves its archive, after `hsm.implicit_restore_timeout` seconds, with
+    /// `hsm.policy` NBR (at once), or if the target goes; `EAGAIN` while the coordinator is
+    /// shut down; `ERESTARTSYS` on a signal (the restore goes on for others).
+    fn restore_and_wait(&self, fid: &Fid, p: &FsPath, archive_id: u32) -> Result {
+        let (nbr, secs) = {
+            let params = self.params.lock();
+            (params.non_blocking_restore, params.implicit_restore_timeout)
+        };
+        let mut left = msecs_to_jiffies(secs.saturating_mul(1000));
+        let mut queued_once = false;
+        loop {
+            let seen_ended = self.cdt.lock().ended;
+            if Self::read_attrs(p)?.flags & state::HS_RELEASED == 0 {
+                return Ok(());
+            }
+            let mut cdt = self.cdt.lock();
+            if cdt.closing {
+                return Err(ENODATA);
+            }
+            if cdt.control == Control::Stopped {
+                return Err(EAGAIN);
+            }
+            if !cdt.restore_queued(fid) {
+                if cdt.ended != seen_ended {
+                    // Something ended after the state was read: read it again.
+                    continue;
+                }
+                if queued_once {
+                    return Err(ENODATA);
+                }
+                if !cdt
+                    .agents
+                    .iter()
+                    .any(|a| uapi::serves(a.archives, archive_id))
+                {
+                    return Err(ENODATA);
+                }
+                drop(cdt);
+                // (Deduplicated in `enqueue`, under the same lock as the check there.)
+                self.enqueue(Action::Restore, archive_id, 0, &[], &[*fid])
+                    .map_err(|e| if e == ENOSPC { EAGAIN } else { e })?;
+                queued_once = true;
+                continue;
+            }
+            queued_once = true;
+            if nbr {
+                return Err(ENODATA);
+            }
+            match self.restore_wait.wait_interruptible_timeout(&mut cdt, left) {
+                CondVarTimeoutResult::Timeout => return Err(ENODATA),
+                CondVarTimeoutResult::Signal { .. } => return Err(ERESTARTSYS),
+                CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
+            }
+        }
+    }
+
+    /// The target goes: every implicit restore stops waiting (with `ENODATA`), and none
+    /// starts, so that the pre-content watch can be taken down.
+    pub(crate) fn stop_waiters(&self) {
+        self.cdt.lock().closing = true;
+        self.restore_wait.notify_all();
+    }
+}
+
+/// Counts a release in progress for as long as it lives.
+struct Releasing<'a>(&'a AtomicU32);
+
+impl<'a> Releasing<'a> {
+    fn new(c: &'a AtomicU32) -> Self {
+        c.fetch_add(1, Ordering::SeqCst);
+        Releasing(c)
+    }
+}
+
+impl Drop for Releasing<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The pre-content handler of a target: implicit restore.
+pub(crate) struct Implicit(pub(crate) Arc<Hsm>);
+
+impl PreContentHandler for Implicit {
+    fn open(&self, open: &OpenPerm<'_>) -> Result {
+        self.0.pre_open(open)
+    }
+
+    fn access(&self, access: &PreAccess<'_>) -> Result {
+        self.0.pre_access(access)
     }
 }

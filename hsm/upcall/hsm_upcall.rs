@@ -10,7 +10,10 @@
 //!
 //! See `Documentation/hsm-upcall.rst`.
 
-use kernel::{debugfs::Scope, miscfile::Registration, prelude::*, str::CString};
+use kernel::{
+    debugfs::Scope, fsnotify::PreContentWatch, miscfile::Registration, prelude::*, str::CString,
+    sync::Arc,
+};
 
 use kernel::ffi::c_void;
 
@@ -55,11 +58,27 @@ module! {
 mod logfmt;
 pub(crate) use logfmt::{BStr, D};
 
-/// The HSM device and parameters of one target. Dropping it removes the parameters first (no
-/// callback runs after that), then the device.
+/// The HSM device, parameters and implicit restore of one target. Dropping it stops the
+/// implicit restores and removes the pre-content watch first, then the parameters (no callback
+/// runs after that), then the device.
 struct Entry {
+    _watch: Option<Watch>,
     _params: Pin<KBox<Scope<params::ParamData>>>,
     _reg: Pin<KBox<Registration<device::HsmFile>>>,
+}
+
+/// The pre-content watch of a target, taken down after its waiters were released.
+struct Watch {
+    hsm: Arc<Hsm>,
+    watch: Option<PreContentWatch<hsm::Implicit>>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // Waiters hold the fsnotify SRCU read lock that removing the mark waits for.
+        self.hsm.stop_waiters();
+        drop(self.watch.take());
+    }
 }
 
 /// Creates and removes the HSM side of targets as they come and go.
@@ -76,6 +95,24 @@ struct Targets {
 impl Targets {
     fn create(&self, target: client::Target, name: &CStr) -> Result<Entry> {
         let hsm = Hsm::new(target, name)?;
+        let mount = hsm.target.mount()?;
+        let watch = match PreContentWatch::new(
+            &mount,
+            Arc::new(hsm::Implicit(hsm.clone()), GFP_KERNEL)?,
+        ) {
+            Ok(w) => Some(Watch {
+                hsm: hsm.clone(),
+                watch: Some(w),
+            }),
+            Err(EOPNOTSUPP) => {
+                pr_info!(
+                    "{}: the filesystem has no pre-content events: no implicit restore, and RELEASE is refused\n",
+                    name
+                );
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let params = params::create(&self.mdt, hsm.clone())?;
         let devname = CString::try_from_fmt(fmt!("hsm-{}", name))?;
         let reg = KBox::pin_init(
@@ -83,6 +120,7 @@ impl Targets {
             GFP_KERNEL,
         )?;
         Ok(Entry {
+            _watch: watch,
             _params: params,
             _reg: reg,
         })
@@ -175,6 +213,20 @@ mod tests {
             mask::parse_upcall_mask(b.as_bytes()),
             Ok(mask::UPCALL_ALLOWED)
         );
+    }
+
+    #[test]
+    fn policy_parsing() {
+        assert_eq!(mask::parse_policy(0, b"NBR"), Some(mask::POLICY_NBR));
+        assert_eq!(
+            mask::parse_policy(mask::POLICY_NBR, b"-NonBlockingRestore"),
+            Some(0)
+        );
+        assert_eq!(mask::parse_policy(mask::POLICY_NBR, b"\n"), Some(0));
+        assert_eq!(mask::parse_policy(0, b"NRA"), None);
+        let mut b = Buf::new();
+        assert!(mask::format_policy(mask::POLICY_NBR, &mut b).is_ok());
+        assert_eq!(b.as_bytes(), b"[NonBlockingRestore]");
     }
 
     #[test]

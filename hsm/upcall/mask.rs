@@ -108,6 +108,51 @@ pub fn format_mask(mask: u32, out: &mut impl core::fmt::Write) -> core::fmt::Res
     Ok(())
 }
 
+/// `hsm.policy` bit NonBlockingRestore (NBR): an access to a released file queues its restore
+/// and fails at once instead of waiting. The only policy of Lustre's kept here (NoRetryAction
+/// is not: a failed copy is retried only when its copytool asks).
+pub const POLICY_NBR: u32 = 0x1;
+
+/// Parses an `hsm.policy` write as Lustre's coordinator does: words separated by spaces or
+/// newlines, each a policy name (`NonBlockingRestore` or `NBR`) with an optional `+` (set) or
+/// `-` (clear); without any sign the words replace the policy. `None` for an unknown name.
+pub fn parse_policy(current: u32, buf: &[u8]) -> Option<u32> {
+    let (mut set, mut add, mut remove) = (0, 0, 0);
+    for word in buf
+        .split(|c| matches!(c, b' ' | b'\n'))
+        .filter(|w| !w.is_empty())
+    {
+        let (sign, name) = match word.split_first() {
+            Some((b'+', rest)) => (b'+', rest),
+            Some((b'-', rest)) => (b'-', rest),
+            _ => (0, word),
+        };
+        let bit = match name {
+            b"NonBlockingRestore" | b"NBR" => POLICY_NBR,
+            _ => return None,
+        };
+        match sign {
+            b'+' => add |= bit,
+            b'-' => remove |= bit,
+            _ => set |= bit,
+        }
+    }
+    Some(if add == 0 && remove == 0 {
+        set
+    } else {
+        (current | set | add) & !remove
+    })
+}
+
+/// Writes the policy as Lustre prints it: every name, in brackets when set.
+pub fn format_policy(policy: u32, out: &mut impl core::fmt::Write) -> core::fmt::Result {
+    if policy & POLICY_NBR != 0 {
+        out.write_str("[NonBlockingRestore]")
+    } else {
+        out.write_str("NonBlockingRestore")
+    }
+}
+
 /// Test vectors for [`parse_upcall_mask`], shared by host tests and KUnit.
 #[cfg(any(test, CONFIG_KUNIT = "y"))]
 pub const MASK_CASES: &[(&[u8], Result<u32, MaskError>)] = &[
@@ -128,6 +173,20 @@ pub const MASK_CASES: &[(&[u8], Result<u32, MaskError>)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn policies() {
+        assert_eq!(parse_policy(0, b"NBR"), Some(POLICY_NBR));
+        assert_eq!(parse_policy(0, b"NonBlockingRestore\n"), Some(POLICY_NBR));
+        assert_eq!(parse_policy(POLICY_NBR, b""), Some(0));
+        assert_eq!(parse_policy(POLICY_NBR, b"-NBR"), Some(0));
+        assert_eq!(parse_policy(0, b"+NBR"), Some(POLICY_NBR));
+        assert_eq!(parse_policy(0, b"NRA"), None);
+        assert_eq!(parse_policy(0, b"+nbr"), None);
+        let mut t = String::new();
+        format_policy(POLICY_NBR, &mut t).unwrap();
+        assert_eq!(t, "[NonBlockingRestore]");
+    }
 
     #[test]
     fn mask_vectors() {

@@ -17,6 +17,8 @@
 //! | `hsm/actions` | r | every action of the coordinator, waiting or started |
 //! | `hsm/active_requests` | r | the actions copytools hold |
 //! | `hsm/agents` | r | registered copytools |
+//! | `hsm/policy` | rw | `NonBlockingRestore` (`NBR`), bracketed when set: accesses to released files fail at once |
+//! | `hsm/implicit_restore_timeout` | rw | seconds an access waits for its restore (1..86400, default 300) |
 
 use core::{fmt, sync::atomic::Ordering};
 
@@ -137,6 +139,35 @@ fn default_id_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 fn default_id_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
     let n = parse_u32(&read_value(r)?, 1..=u32::MAX)?;
     p.hsm.params.lock().default_archive_id = n;
+    Ok(())
+}
+
+fn policy_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let nbr = p.hsm.params.lock().non_blocking_restore;
+    mask::format_policy(if nbr { mask::POLICY_NBR } else { 0 }, f)?;
+    writeln!(f)
+}
+
+fn policy_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
+    let v = read_value(r)?;
+    let mut params = p.hsm.params.lock();
+    let cur = if params.non_blocking_restore {
+        mask::POLICY_NBR
+    } else {
+        0
+    };
+    let new = mask::parse_policy(cur, &v).ok_or(EINVAL)?;
+    params.non_blocking_restore = new & mask::POLICY_NBR != 0;
+    Ok(())
+}
+
+fn restore_timeout_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", p.hsm.params.lock().implicit_restore_timeout)
+}
+
+fn restore_timeout_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
+    let n = parse_u32(&read_value(r)?, 1..=86400)?;
+    p.hsm.params.lock().implicit_restore_timeout = n;
     Ok(())
 }
 
@@ -278,6 +309,13 @@ pub(crate) fn create(mdt: &Dir, hsm: Arc<Hsm>) -> Result<Pin<KBox<Scope<ParamDat
             h.read_callback_file(c"actions", p, &actions_show);
             h.read_callback_file(c"active_requests", p, &active_show);
             h.read_callback_file(c"agents", p, &agents_show);
+            h.read_write_callback_file(c"policy", p, &policy_show, &policy_store);
+            h.read_write_callback_file(
+                c"implicit_restore_timeout",
+                p,
+                &restore_timeout_show,
+                &restore_timeout_store,
+            );
         }),
         GFP_KERNEL,
     )

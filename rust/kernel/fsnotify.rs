@@ -13,6 +13,12 @@
 //! The watch holds a reference to the mount, so the filesystem cannot be unmounted while it is
 //! watched (`umount` fails with `EBUSY`).
 //!
+//! A [`PreContentWatch`] is the blocking kind, for hierarchical storage managers: it sees every
+//! open of a regular file of the filesystem before it completes ([`PreContentHandler::open`])
+//! and every access to the data of a file opened while it watches (read, write, `mmap`,
+//! truncate, `fallocate`, `copy_file_range`, splice: [`PreContentHandler::access`]), and holds
+//! the task there until the handler returns; an error from the handler fails the operation.
+//!
 //! C header: [`include/linux/fsnotify_backend.h`](srctree/include/linux/fsnotify_backend.h)
 
 use crate::{
@@ -47,6 +53,10 @@ pub mod mask {
     pub const RENAME: u32 = bindings::FS_RENAME;
     /// The event concerns a directory.
     pub const ISDIR: u32 = bindings::FS_ISDIR;
+    /// A file is being opened (permission event: the open waits for the answer).
+    pub const OPEN_PERM: u32 = bindings::FS_OPEN_PERM;
+    /// Data is about to be accessed (pre-content event: the access waits for the answer).
+    pub const PRE_ACCESS: u32 = bindings::FS_PRE_ACCESS;
 }
 
 /// What an [`SbWatch`] calls for each event.
@@ -594,5 +604,354 @@ pub mod current {
             return None;
         }
         Some(n - 1)
+    }
+}
+
+/// What a [`PreContentWatch`] calls, in the context of the task about to open a file or touch
+/// its data. No filesystem lock is held, except on an open that truncates (`O_TRUNC`), which
+/// holds the filesystem's freeze protection (`mnt_want_write()`): a wait there holds up a
+/// freeze. The handler runs under the fsnotify SRCU read lock, which every removal of a mark
+/// and every close of an inotify or fanotify file on the system waits for: a long wait must be
+/// made through [`OpenPerm::wait_unlocked`] or [`PreAccess::wait_unlocked`].
+pub trait PreContentHandler: Send + Sync + 'static {
+    /// A regular file of the watched filesystem is being opened, not yet visible to anyone.
+    /// `Err` fails the open with that error.
+    fn open(&self, open: &OpenPerm<'_>) -> Result;
+    /// Data of a regular file is about to be accessed: returns when the access may go on, or
+    /// the error the operation fails with.
+    fn access(&self, access: &PreAccess<'_>) -> Result;
+}
+
+/// Runs `f` with the fsnotify SRCU read lock dropped and the event's marks pinned instead, as
+/// fanotify waits for its listener; `None` without running it if a mark of the event is being
+/// removed (the watch is going).
+///
+/// # Safety
+///
+/// `iter_info` must be the iterator fsnotify passed to the handler now running, in the task
+/// running it, which holds the SRCU read lock.
+unsafe fn wait_unlocked<R>(
+    iter_info: *mut bindings::fsnotify_iter_info,
+    f: impl FnOnce() -> R,
+) -> Option<R> {
+    // SAFETY: By the function's requirements; on success it drops the SRCU read lock and pins
+    // the marks, to be undone by `fsnotify_finish_user_wait`.
+    if !unsafe { bindings::fsnotify_prepare_user_wait(iter_info) } {
+        return None;
+    }
+    let r = f();
+    // SAFETY: Pairs with the successful `fsnotify_prepare_user_wait` above: takes the SRCU read
+    // lock again and unpins the marks.
+    unsafe { bindings::fsnotify_finish_user_wait(iter_info) };
+    Some(r)
+}
+
+/// A file being opened, valid for the duration of [`PreContentHandler::open`].
+pub struct OpenPerm<'a> {
+    file: *mut bindings::file,
+    iter_info: *mut bindings::fsnotify_iter_info,
+    _p: PhantomData<&'a ()>,
+}
+
+impl OpenPerm<'_> {
+    /// Runs `f`, a wait, outside the fsnotify SRCU read lock (see [`PreContentHandler`]);
+    /// `None` without running it if the watch is being removed.
+    pub fn wait_unlocked<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
+        // SAFETY: `iter_info` is the one of the event being handled, in its task.
+        unsafe { wait_unlocked(self.iter_info, f) }
+    }
+
+    /// The file's inode.
+    pub fn inode(&self) -> InodeInfo {
+        // SAFETY: The file being opened holds its inode.
+        unsafe { InodeInfo::read((*self.file).f_inode) }
+    }
+
+    /// The open's flags (`O_*`, as in `f_flags`: `O_TRUNC` is still there).
+    pub fn flags(&self) -> u32 {
+        // SAFETY: The file is valid for the event; its flags are not changed while it opens.
+        unsafe { (*self.file).f_flags }
+    }
+
+    /// Whether the file is being opened for writing.
+    pub fn writable(&self) -> bool {
+        // SAFETY: As in `flags`.
+        unsafe { (*self.file).f_mode & bindings::FMODE_WRITE != 0 }
+    }
+
+    /// A counted reference to the file's path.
+    pub fn path(&self) -> crate::fsobj::FsPath {
+        // SAFETY: The file's path is valid and counted by the file for the event.
+        unsafe { crate::fsobj::FsPath::from_raw(&raw const (*self.file).__bindgen_anon_1.f_path) }
+    }
+
+    /// Exempts this open file, for its whole life, from the pre-content events of every
+    /// watcher of its filesystem (the mode fanotify gives its own event files): its accesses
+    /// then never wait. Done only if pre-content events are all the file would report: a
+    /// watcher of every access (`FAN_ACCESS_PERM`) keeps them.
+    pub fn exempt(&self) {
+        let hsm = bindings::FMODE_NONOTIFY | bindings::FMODE_NONOTIFY_PERM;
+        // SAFETY: The file is being opened and not installed anywhere yet: nobody else reads
+        // or writes `f_mode`, and fsnotify decided the mode before this event.
+        unsafe {
+            let m = &mut (*self.file).f_mode;
+            if *m & hsm == hsm {
+                *m &= !bindings::FMODE_NONOTIFY;
+            }
+        }
+    }
+}
+
+/// An access to a file's data, valid for the duration of [`PreContentHandler::access`].
+pub struct PreAccess<'a> {
+    path: *const bindings::path,
+    /// Position and length, if the event has them.
+    range: Option<(i64, usize)>,
+    iter_info: *mut bindings::fsnotify_iter_info,
+    _p: PhantomData<&'a ()>,
+}
+
+impl PreAccess<'_> {
+    /// A counted reference to the path of the file accessed.
+    pub fn path(&self) -> crate::fsobj::FsPath {
+        // SAFETY: The path lives for the event (a file's path, or the path a truncate was
+        // given) and is positive: the file exists.
+        unsafe { crate::fsobj::FsPath::from_raw(self.path) }
+    }
+
+    /// The inode of the file accessed, read without a permission or security check.
+    pub fn inode(&self) -> InodeInfo {
+        // SAFETY: The path's dentry is positive and held for the event.
+        unsafe { InodeInfo::read(bindings::d_inode((*self.path).dentry)) }
+    }
+
+    /// The byte range to be accessed, page-aligned, if the event says: position and length (a
+    /// truncate gives the new size, rounded down to a page, and a length of 0 or one page);
+    /// `None` for a stream file, whose accesses have no position.
+    pub fn range(&self) -> Option<(i64, usize)> {
+        self.range
+    }
+
+    /// Runs `f`, a wait, outside the fsnotify SRCU read lock (see [`PreContentHandler`]);
+    /// `None` without running it if the watch is being removed.
+    pub fn wait_unlocked<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
+        // SAFETY: `iter_info` is the one of the event being handled, in its task.
+        unsafe { wait_unlocked(self.iter_info, f) }
+    }
+}
+
+/// The fsnotify callback of every [`PreContentWatch`] group.
+///
+/// # Safety
+///
+/// Called by fsnotify only, for a group made by [`PreContentWatch::new`] with handler type `H`.
+unsafe extern "C" fn handle_pre_event<H: PreContentHandler>(
+    group: *mut bindings::fsnotify_group,
+    mask: u32,
+    data: *const c_void,
+    data_type: c_int,
+    _dir: *mut bindings::inode,
+    _file_name: *const bindings::qstr,
+    _cookie: u32,
+    iter_info: *mut bindings::fsnotify_iter_info,
+) -> c_int {
+    // SAFETY: `private` holds an `Arc<H>` from `PreContentWatch::new`, released only in
+    // `free_pre_group_priv`, after the last event.
+    let handler = unsafe { <Arc<H> as ForeignOwnable>::borrow((*group).__bindgen_anon_1.private) };
+    let res = if mask & bindings::FS_OPEN_PERM != 0
+        && data_type == bindings::fsnotify_data_type_FSNOTIFY_EVENT_PATH as c_int
+    {
+        // SAFETY: `FS_OPEN_PERM` is sent by `fsnotify_open_perm_and_set_mode()` with
+        // `&file->f_path` of the file being opened.
+        let file = unsafe {
+            crate::container_of!(
+                data.cast::<bindings::path>().cast_mut(),
+                bindings::file,
+                __bindgen_anon_1.f_path
+            )
+        };
+        // SAFETY: The file is live for the event; only regular files are passed on.
+        let reg =
+            unsafe { u32::from((*(*file).f_inode).i_mode) & bindings::S_IFMT == bindings::S_IFREG };
+        if reg {
+            handler.open(&OpenPerm {
+                file,
+                iter_info,
+                _p: PhantomData,
+            })
+        } else {
+            Ok(())
+        }
+    } else if mask & bindings::FS_PRE_ACCESS != 0
+        && data_type == bindings::fsnotify_data_type_FSNOTIFY_EVENT_FILE_RANGE as c_int
+    {
+        let range = data.cast::<bindings::file_range>();
+        // SAFETY: For `FSNOTIFY_EVENT_FILE_RANGE`, `data` is a `struct file_range` that lives
+        // for the event.
+        let (path, pos, count) = unsafe { ((*range).path, (*range).pos, (*range).count) };
+        handler.access(&PreAccess {
+            path,
+            range: Some((pos, count)),
+            iter_info,
+            _p: PhantomData,
+        })
+    } else if mask & bindings::FS_PRE_ACCESS != 0
+        && data_type == bindings::fsnotify_data_type_FSNOTIFY_EVENT_PATH as c_int
+    {
+        // An access without a position (a stream file): the whole file.
+        handler.access(&PreAccess {
+            path: data.cast(),
+            range: None,
+            iter_info,
+            _p: PhantomData,
+        })
+    } else {
+        Ok(())
+    };
+    match res {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Releases the handler when the group is freed.
+///
+/// # Safety
+///
+/// Called by fsnotify only, once, for a group made by [`PreContentWatch::new`].
+unsafe extern "C" fn free_pre_group_priv<H: PreContentHandler>(
+    group: *mut bindings::fsnotify_group,
+) {
+    // SAFETY: `private` holds an `Arc<H>` from `PreContentWatch::new`; this is its release.
+    drop(unsafe { <Arc<H> as ForeignOwnable>::from_foreign((*group).__bindgen_anon_1.private) });
+}
+
+struct PreOps<H>(PhantomData<H>);
+
+impl<H: PreContentHandler> PreOps<H> {
+    const OPS: bindings::fsnotify_ops = bindings::fsnotify_ops {
+        handle_event: Some(handle_pre_event::<H>),
+        handle_inode_event: None,
+        free_group_priv: Some(free_pre_group_priv::<H>),
+        freeing_mark: None,
+        free_event: None,
+        free_mark: Some(free_mark),
+    };
+}
+
+/// A pre-content mark on the superblock of a mounted filesystem (`FS_OPEN_PERM` and
+/// `FS_PRE_ACCESS` at fanotify's pre-content priority), delivering its events to a handler.
+///
+/// Whether a file reports pre-content events is decided when it is opened: files opened
+/// before the watch existed never reach the handler. Only filesystems that allow it
+/// (`SB_I_ALLOW_HSM`: ext4, XFS, btrfs) report truncates; [`PreContentWatch::new`] refuses the
+/// others with `EOPNOTSUPP`, as fanotify does.
+///
+/// # Invariants
+///
+/// As [`SbWatch`], with a group of priority `FSNOTIFY_PRIO_PRE_CONTENT` and `PreOps::<H>::OPS`.
+pub struct PreContentWatch<H: PreContentHandler> {
+    group: NonNull<bindings::fsnotify_group>,
+    mark: NonNull<bindings::fsnotify_mark>,
+    path: bindings::path,
+    _h: PhantomData<Arc<H>>,
+}
+
+// SAFETY: The raw pointers are fsnotify objects that may be used and released from any task.
+unsafe impl<H: PreContentHandler> Send for PreContentWatch<H> {}
+// SAFETY: No method of `&PreContentWatch` mutates anything.
+unsafe impl<H: PreContentHandler> Sync for PreContentWatch<H> {}
+
+impl<H: PreContentHandler> PreContentWatch<H> {
+    /// Watches the opens and data accesses of regular files of the filesystem mounted at
+    /// `mount_point`. `ENOENT`/`ENOTDIR` as [`SbWatch::new`]; `EOPNOTSUPP` if the filesystem
+    /// does not allow pre-content events.
+    pub fn new(mount_point: &CStr, handler: Arc<H>) -> Result<Self> {
+        let path = mount_root(mount_point)?;
+        // SAFETY: `path` is counted; a mounted superblock's flags are set at mount time.
+        let hsm =
+            unsafe { (*(*path.dentry).d_sb).s_iflags & bindings::SB_I_ALLOW_HSM as usize != 0 };
+        if !hsm {
+            // SAFETY: We own the path reference.
+            unsafe { bindings::path_put(&path) };
+            return Err(EOPNOTSUPP);
+        }
+        let ops: &'static bindings::fsnotify_ops = &PreOps::<H>::OPS;
+        // SAFETY: `ops` is static; flags 0 is a kernel-internal group.
+        let group =
+            match crate::error::from_err_ptr(unsafe { bindings::fsnotify_alloc_group(ops, 0) }) {
+                Ok(g) => g,
+                Err(e) => {
+                    // SAFETY: We own the path reference.
+                    unsafe { bindings::path_put(&path) };
+                    return Err(e);
+                }
+            };
+        let Some(group) = NonNull::new(group) else {
+            // SAFETY: We own the path reference.
+            unsafe { bindings::path_put(&path) };
+            return Err(ENOMEM);
+        };
+        // SAFETY: `group` is fresh: no mark yet, so no event reaches it and its priority may
+        // be set (marks are ordered and counted by it when they are added). From here on,
+        // dropping the group releases the handler.
+        unsafe {
+            (*group.as_ptr()).__bindgen_anon_1.private = handler.into_foreign();
+            (*group.as_ptr()).priority = bindings::fsnotify_group_prio_FSNOTIFY_PRIO_PRE_CONTENT;
+        }
+        let mark = match KBox::new(MarkBox(bindings::fsnotify_mark::default()), GFP_KERNEL) {
+            Ok(m) => KBox::into_raw(m).cast::<bindings::fsnotify_mark>(),
+            Err(e) => {
+                // SAFETY: We own the group reference and the path reference.
+                unsafe {
+                    bindings::fsnotify_put_group(group.as_ptr());
+                    bindings::path_put(&path);
+                }
+                return Err(e.into());
+            }
+        };
+        // SAFETY: As in `SbWatch::new`.
+        let ret = unsafe {
+            bindings::fsnotify_init_mark(mark, group.as_ptr());
+            (*mark).mask = mask::OPEN_PERM | mask::PRE_ACCESS;
+            let sb = (*path.dentry).d_sb;
+            bindings::fsnotify_add_mark(
+                mark,
+                sb.cast(),
+                bindings::fsnotify_obj_type_FSNOTIFY_OBJ_TYPE_SB as u32,
+                0,
+            )
+        };
+        if ret != 0 {
+            // SAFETY: As in `SbWatch::new`.
+            unsafe {
+                bindings::fsnotify_put_mark(mark);
+                bindings::fsnotify_wait_marks_destroyed();
+                bindings::fsnotify_put_group(group.as_ptr());
+                bindings::path_put(&path);
+            }
+            return Err(Error::from_errno(ret));
+        }
+        Ok(PreContentWatch {
+            group,
+            // SAFETY: `mark` came from `KBox::into_raw`, so it is not null.
+            mark: unsafe { NonNull::new_unchecked(mark) },
+            path,
+            _h: PhantomData,
+        })
+    }
+}
+
+impl<H: PreContentHandler> Drop for PreContentWatch<H> {
+    fn drop(&mut self) {
+        // SAFETY: As in `SbWatch::drop`. A handler still waiting delays the grace period; the
+        // owner makes its handler return (fail its waits) before dropping the watch.
+        unsafe {
+            bindings::fsnotify_destroy_mark(self.mark.as_ptr(), self.group.as_ptr());
+            bindings::fsnotify_put_mark(self.mark.as_ptr());
+            bindings::fsnotify_wait_marks_destroyed();
+            bindings::fsnotify_put_group(self.group.as_ptr());
+            bindings::path_put(&self.path);
+        }
     }
 }

@@ -283,6 +283,24 @@ impl FsPath {
     }
 }
 
+impl FsPath {
+    /// Takes a counted reference to `path`.
+    ///
+    /// # Safety
+    ///
+    /// `path` must point to a valid path with a positive dentry, kept valid by the caller for
+    /// the duration of the call.
+    pub(crate) unsafe fn from_raw(path: *const bindings::path) -> Self {
+        // SAFETY: By the function's requirements `path` is valid; `path_get` counts both halves.
+        unsafe { bindings::path_get(path) };
+        // INVARIANT: We now own one reference to the mount and to the positive dentry.
+        FsPath {
+            // SAFETY: As above; the struct is copied, the references are ours.
+            path: unsafe { core::ptr::read(path) },
+        }
+    }
+}
+
 impl Drop for FsPath {
     fn drop(&mut self) {
         // SAFETY: We own one reference to both halves by the invariants.

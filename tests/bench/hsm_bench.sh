@@ -9,6 +9,9 @@
 #    diverted to the upcall (lhsm_mdt_upcall and its SQLite queue), alternating, ROUNDS each.
 # 2. Upcall throughput: FIDs per second through `lfs hsm_archive` by FIDs per invocation
 #    (hsm.upcall_batch), with lhsm_mdt_upcall and with a shell script that only exits 0.
+# 3. What implicit restore costs files that are not released: reads of a cached 128 MiB file
+#    4 KiB at a time (dd) and opens and closes of 2,000 files (python3), with hsm_upcall
+#    loaded (its pre-content watch on the target) and unloaded, alternating, ROUNDS each.
 #
 # A benchmark, not a test: nothing is asserted.
 set -u
@@ -91,6 +94,45 @@ for up in lhsm_mdt_upcall true_upcall; do
 	done
 done
 lctl set_param mdt.$T.hsm_control=purge >/dev/null
+
+head -c 128M /dev/zero >"$fs/big"
+mkdir "$fs/o"
+python3 - "$fs/o" <<'PY'
+import os, sys
+for i in range(2000):
+    open(f"{sys.argv[1]}/{i}", "w").close()
+PY
+cat "$fs/big" >/dev/null
+reads() { # MB/s of a 4 KiB read of the cached file, as dd reports it
+	dd if="$fs/big" of=/dev/null bs=4k 2>&1 |
+		awk '/copied/ { for (i = 1; i <= NF; i++) if ($i == "s,") t = $(i - 1); printf "%.0f\n", $1 / t / 1e6 }'
+}
+opens() { # opens and closes per second
+	python3 - "$fs/o" <<'PY'
+import os, sys, time
+d = sys.argv[1]
+t = time.monotonic()
+for _ in range(5):
+    for i in range(2000):
+        os.close(os.open(f"{d}/{i}", os.O_RDONLY))
+print(f"{10000 / (time.monotonic() - t):.0f}")
+PY
+}
+for r in $(seq 1 "$rounds"); do
+	declare -A rd op
+	for mode in on off; do
+		if [ $mode = on ]; then
+			lsmod | grep -q '^hsm_upcall' || insmod "$(find "$mods" -name hsm_upcall.ko | head -n1)" || exit 1
+		else
+			rmmod hsm_upcall || exit 1
+		fi
+		rd[$mode]=$(reads)
+		op[$mode]=$(opens)
+	done
+	awk -v r="$r" -v a="${rd[on]}" -v b="${rd[off]}" -v c="${op[on]}" -v d="${op[off]}" 'BEGIN {
+		printf "precontent round %d: 4 KiB reads %s MB/s with the watch, %s without (%.2f); opens %s/s with, %s without (%.2f)\n", r, a, b, a / b, c, d, c / d }'
+done
+insmod "$(find "$mods" -name hsm_upcall.ko | head -n1)" || exit 1
 lctl mdt_detach $T
 rmmod hsm_upcall rustre_mdt
 rm -rf /etc/rustre

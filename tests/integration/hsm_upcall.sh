@@ -176,6 +176,7 @@ expect_fail "a dirty file cannot be released" "Operation not permitted" lfs hsm_
 
 # RELEASE takes an exclusive lease: refused while anyone has the file open or mapped.
 h=$fs/d/f49
+cp "$h" "$work/h.orig"
 exec 4<"$h"
 expect_fail "release of a file open for reading" "Device or resource busy" lfs hsm_release "$h"
 exec 4<&-
@@ -214,6 +215,128 @@ wait $mapper 2>/dev/null
 expect "the refused releases left it archived" "$h: (0x00000009) exists archived, archive_id:1" "$(lfs hsm_state "$h")"
 lfs hsm_release "$h" || bad "release once the file is closed and unmapped"
 expect "and then it is released" "$h: (0x0000000d) released exists archived, archive_id:1" "$(lfs hsm_state "$h")"
+
+# Implicit restore: an access to a released file waits for a RESTORE through the coordinator
+# and a copytool, then goes on with the data; or fails with ENODATA, never reads zeros.
+released="$h: (0x0000000d) released exists archived, archive_id:1"
+restored="$h: (0x00000009) exists archived, archive_id:1"
+# wait_state FILE STATE: waits (up to 60 s, scaled) for hsm_state to say STATE.
+wait_state() {
+	local t=0
+	while [ "$(lfs hsm_state "$1")" != "$2" ] && [ $t -lt "$(scaled 300)" ]; do sleep 0.2; t=$((t + 1)); done
+	[ "$(lfs hsm_state "$1")" = "$2" ]
+}
+# copytool [WORKER]: starts lhsm_copytool on $T in the background ($ct) and waits (up to 60 s,
+# scaled) until it is registered.
+copytool() {
+	local t=0
+	lhsm_copytool $T "$@" 2>>"$work/ct.log" &
+	ct=$!
+	while ! lctl get_param -n mdt.$T.hsm.agents | grep -q uuid && [ $t -lt "$(scaled 300)" ]; do
+		sleep 0.2
+		t=$((t + 1))
+	done
+}
+# rearchive: archives the (dirty) file again with the running copytool, then releases it.
+rearchive() {
+	lfs hsm_archive "$h" && wait_state "$h" "$restored" && lfs hsm_release "$h"
+}
+echo >/sys/kernel/debug/lustre/mdt/$T/hsm/upcall_mask
+expect_fail "no copytool: a read fails" "No data available" cat "$h"
+expect "and leaves the file released" "$released" "$(lfs hsm_state "$h")"
+expect "and no restore queued" 0 "$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'action=RESTORE')"
+printf '#!/bin/sh\n[ "$1" = RESTORE ] && sleep 8\nexec lhsm_worker_posix "$@"\n' >"$work/slow_restore"
+chmod 755 "$work/slow_restore"
+copytool "$work/slow_restore"
+readers=()
+for i in 1 2 3 4; do
+	(cmp -s "$h" "$work/h.orig" && echo same >"$work/reader$i") &
+	readers+=($!)
+done
+# All four are waiting once four cmp processes run while the restore does (8 s).
+t=0
+while [ "$(pgrep -c -f "cmp -s $h")" != 4 ] && [ $t -lt "$(scaled 100)" ]; do sleep 0.1; t=$((t + 1)); done
+expect "four readers waiting" 4 "$(pgrep -c -f "cmp -s $h")"
+expect "four readers, one RESTORE" 1 "$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'action=RESTORE')"
+wait "${readers[@]}"
+expect "the four readers got the data" "same same same same" "$(cat "$work"/reader[1-4] 2>/dev/null | xargs)"
+expect "and the file is restored" "$restored" "$(lfs hsm_state "$h")"
+lfs hsm_release "$h" || bad "release after the readers"
+cmp -s <(python3 -c 'import mmap, sys
+f = open(sys.argv[1], "rb")
+sys.stdout.buffer.write(mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)[:])' "$h") "$work/h.orig" &&
+	ok "mmap of a released file: restored, then read" || bad "mmap of a released file read wrong data"
+lfs hsm_release "$h" || bad "release before the append"
+echo tail >>"$h" || bad "append to a released file"
+cmp -s <(cat "$work/h.orig"; echo tail) "$h" && ok "an append to a released file lands after the restored data" ||
+	bad "append to a released file: wrong data"
+rearchive || bad "archive and release after the append"
+size=$(stat -c %s "$h")
+truncate -s $((size + 100)) "$h" || bad "truncate of a released file"
+cmp -s -n "$size" "$h" <(cat "$work/h.orig"; echo tail) && ok "truncate of a released file: restored first" ||
+	bad "truncate of a released file lost data"
+rearchive || bad "archive and release after the truncate"
+: >"$h" || bad "open with O_TRUNC of a released file"
+expect "O_TRUNC of a released file: restored, then emptied" \
+	"0 $h: (0x0000000b) exists dirty archived, archive_id:1" "$(stat -c %s "$h") $(lfs hsm_state "$h")"
+kill $ct
+wait $ct 2>/dev/null
+# Refill the file, archive it with a plain copytool, release it.
+cp "$work/h.orig" "$h"
+copytool
+rearchive || bad "archive and release with a plain copytool"
+cat "$h" >/dev/null || bad "read with a plain copytool"
+expect "a read with a copytool restores" "$restored" "$(lfs hsm_state "$h")"
+# NonBlockingRestore: the access fails at once, the restore is queued.
+lfs hsm_release "$h" || bad "release before NBR"
+kill $ct
+wait $ct 2>/dev/null
+printf '#!/bin/sh\n[ "$1" = RESTORE ] && exec sleep 1002\nexec lhsm_worker_posix "$@"\n' >"$work/stuck_restore"
+chmod 755 "$work/stuck_restore"
+copytool "$work/stuck_restore"
+lctl set_param mdt.$T.hsm.policy=+NBR >/dev/null
+expect "hsm.policy shows NBR set" "[NonBlockingRestore]" "$(lctl get_param -n mdt.$T.hsm.policy)"
+expect_fail "NBR: a read fails at once" "No data available" cat "$h"
+expect "NBR: the restore is queued" 1 "$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'action=RESTORE')"
+lctl set_param mdt.$T.hsm.policy=-NBR >/dev/null
+expect "hsm.policy shows NBR clear" "NonBlockingRestore" "$(lctl get_param -n mdt.$T.hsm.policy)"
+expect_fail "hsm.policy refuses a policy not kept here" "Invalid argument" lctl set_param mdt.$T.hsm.policy=+NRA
+# A restore that hangs: a reader can be killed; another gives up after the timeout.
+cat "$h" >/dev/null 2>&1 &
+reader=$!
+sleep 2
+kill -0 $reader 2>/dev/null && ok "a reader waits for the hanging restore" || bad "the reader did not wait"
+kill -9 $reader
+t=0
+while kill -0 $reader 2>/dev/null && [ $t -lt 50 ]; do sleep 0.1; t=$((t + 1)); done
+kill -0 $reader 2>/dev/null && bad "a reader waiting for a restore cannot be killed" ||
+	ok "a reader waiting for a restore is killed at once"
+lctl set_param mdt.$T.hsm.implicit_restore_timeout=3 >/dev/null
+t0=$(date +%s)
+expect_fail "a restore longer than implicit_restore_timeout fails the read" "No data available" cat "$h"
+t1=$(date +%s)
+[ $((t1 - t0)) -ge 3 ] && ok "after the timeout ($((t1 - t0)) s)" || bad "the read failed before the timeout ($((t1 - t0)) s)"
+lctl set_param mdt.$T.hsm.implicit_restore_timeout=300 >/dev/null
+expect "the hanging restore is still the only one" 1 "$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'action=RESTORE')"
+kill -9 $ct
+pkill -9 -f "sleep 1002"
+wait $ct 2>/dev/null
+copytool
+cmp -s "$h" "$work/h.orig" && ok "once a copytool works, the read gets the data" || bad "read after the hanging restore"
+expect "and the file is restored" "$restored" "$(lfs hsm_state "$h")"
+# After the module is reloaded, the released state (trusted.hsm) still holds.
+lfs hsm_release "$h" || bad "release before the reload"
+kill $ct
+wait $ct 2>/dev/null
+rmmod hsm_upcall || bad "rmmod hsm_upcall"
+insmod "$(find "$mods" -name hsm_upcall.ko | head -n1)" || bad "insmod hsm_upcall"
+lctl set_param mdt.$T.hsm_control=enabled >/dev/null
+copytool
+cmp -s "$h" "$work/h.orig" && ok "after a module reload a read restores" || bad "read after the module reload"
+kill $ct
+wait $ct 2>/dev/null
+lctl set_param mdt.$T.hsm.upcall_path="$work/lhsm_mdt_upcall" mdt.$T.hsm.upcall_mask="ARCHIVE REMOVE" >/dev/null
+lctl set_param mdt.$T.hsm.upcall_batch=100 >/dev/null
 
 # Faults. A failing upcall: the request goes to the coordinator and completes there.
 printf '#!/bin/sh\nexit 3\n' >"$work/fail"

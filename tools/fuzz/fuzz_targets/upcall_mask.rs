@@ -1,13 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The HSM upcall mask (`hsm/upcall/mask.rs`), as written to `mdt.*.hsm.upcall_mask`.
+//! The HSM upcall mask (`hsm/upcall/mask.rs`), as written to `mdt.*.hsm.upcall_mask`, and the
+//! coordinator policy, as written to `mdt.*.hsm.policy`.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rustre_logic::mask::{format_mask, parse_upcall_mask, Action, MaskError, UPCALL_ALLOWED};
+use rustre_logic::mask::{
+    format_mask, format_policy, parse_policy, parse_upcall_mask, Action, MaskError, POLICY_NBR,
+    UPCALL_ALLOWED,
+};
+
+fn policy(data: &[u8]) {
+    for current in [0, POLICY_NBR] {
+        let Some(p) = parse_policy(current, data) else {
+            continue;
+        };
+        assert_eq!(p & !POLICY_NBR, 0);
+        let mut text = String::new();
+        format_policy(p, &mut text).expect("formats");
+        assert!(text == "NonBlockingRestore" || text == "[NonBlockingRestore]");
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
+    policy(data);
     let words = || {
         data.split(|c| matches!(c, b' ' | b'\t' | b'\x0b' | b'\n'))
             .filter(|w| !w.is_empty())
