@@ -623,27 +623,50 @@ pub trait PreContentHandler: Send + Sync + 'static {
 }
 
 /// Runs `f` with the fsnotify SRCU read lock dropped and the event's marks pinned instead, as
-/// fanotify waits for its listener; `None` without running it if a mark of the event is being
-/// removed (the watch is going).
+/// fanotify waits for its listener; `false` without running it if a mark of the event is
+/// being removed (the watch is going). Not generic and not inlined: the two fsnotify
+/// functions are not exported to modules, and this runs in the kernel image.
 ///
 /// # Safety
 ///
 /// `iter_info` must be the iterator fsnotify passed to the handler now running, in the task
 /// running it, which holds the SRCU read lock.
+#[inline(never)]
+unsafe fn run_unlocked(iter_info: *mut bindings::fsnotify_iter_info, f: &mut dyn FnMut()) -> bool {
+    // SAFETY: By the function's requirements; on success it drops the SRCU read lock and pins
+    // the marks, to be undone by `fsnotify_finish_user_wait`.
+    if !unsafe { bindings::fsnotify_prepare_user_wait(iter_info) } {
+        return false;
+    }
+    f();
+    // SAFETY: Pairs with the successful `fsnotify_prepare_user_wait` above: takes the SRCU read
+    // lock again and unpins the marks.
+    unsafe { bindings::fsnotify_finish_user_wait(iter_info) };
+    true
+}
+
+/// [`run_unlocked`] for a closure with a result.
+///
+/// # Safety
+///
+/// As [`run_unlocked`].
 unsafe fn wait_unlocked<R>(
     iter_info: *mut bindings::fsnotify_iter_info,
     f: impl FnOnce() -> R,
 ) -> Option<R> {
-    // SAFETY: By the function's requirements; on success it drops the SRCU read lock and pins
-    // the marks, to be undone by `fsnotify_finish_user_wait`.
-    if !unsafe { bindings::fsnotify_prepare_user_wait(iter_info) } {
-        return None;
+    let mut f = Some(f);
+    let mut r = None;
+    let mut call = || {
+        if let Some(f) = f.take() {
+            r = Some(f());
+        }
+    };
+    // SAFETY: As required of the caller.
+    if unsafe { run_unlocked(iter_info, &mut call) } {
+        r
+    } else {
+        None
     }
-    let r = f();
-    // SAFETY: Pairs with the successful `fsnotify_prepare_user_wait` above: takes the SRCU read
-    // lock again and unpins the marks.
-    unsafe { bindings::fsnotify_finish_user_wait(iter_info) };
-    Some(r)
 }
 
 /// A file being opened, valid for the duration of [`PreContentHandler::open`].
@@ -944,14 +967,37 @@ impl<H: PreContentHandler> PreContentWatch<H> {
 
 impl<H: PreContentHandler> Drop for PreContentWatch<H> {
     fn drop(&mut self) {
-        // SAFETY: As in `SbWatch::drop`. A handler still waiting delays the grace period; the
-        // owner makes its handler return (fail its waits) before dropping the watch.
-        unsafe {
-            bindings::fsnotify_destroy_mark(self.mark.as_ptr(), self.group.as_ptr());
-            bindings::fsnotify_put_mark(self.mark.as_ptr());
-            bindings::fsnotify_wait_marks_destroyed();
-            bindings::fsnotify_put_group(self.group.as_ptr());
-            bindings::path_put(&self.path);
-        }
+        // SAFETY: By the invariants we own the initial mark reference, a group reference and a
+        // path reference. `fsnotify_destroy_group` stops the events, detaches the mark, waits
+        // for the handlers waiting outside the SRCU read lock (`wait_unlocked`: their pinned
+        // marks count in `user_waits`) and then for the SRCU grace period that ends every
+        // handler, and drops our group reference. Our put of the mark is then its last; the
+        // reaper, flushed by `fsnotify_wait_marks_destroyed`, frees it and with it the last
+        // group reference, which releases the handler (`free_pre_group_priv`) before we
+        // return, so no code of the handler's module runs after this. The owner makes its
+        // waiting handlers return first, or this waits for them.
+        unsafe { destroy_pre_watch(self.group.as_ptr(), self.mark.as_ptr(), &self.path) };
+    }
+}
+
+/// Takes a [`PreContentWatch`] down (see its `drop`). Not generic and not inlined:
+/// `fsnotify_destroy_group` is not exported to modules, and this runs in the kernel image.
+///
+/// # Safety
+///
+/// The caller owns the initial reference of `mark`, attached to `group`, a reference to
+/// `group` and one to `path`, and gives them all up.
+#[inline(never)]
+unsafe fn destroy_pre_watch(
+    group: *mut bindings::fsnotify_group,
+    mark: *mut bindings::fsnotify_mark,
+    path: *const bindings::path,
+) {
+    // SAFETY: As required of the caller; the order is explained in `PreContentWatch::drop`.
+    unsafe {
+        bindings::fsnotify_destroy_group(group);
+        bindings::fsnotify_put_mark(mark);
+        bindings::fsnotify_wait_marks_destroyed();
+        bindings::path_put(path);
     }
 }
