@@ -278,10 +278,8 @@ impl Cdt {
 
     /// Whether a RESTORE of `fid` waits or runs.
     fn restore_queued(&self, fid: &Fid) -> bool {
-        self.active
-            .iter()
-            .chain(self.waiting_iter())
-            .any(|it| it.action == Action::Restore && it.fid == *fid && !it.canceled)
+        let restore = |it: &Item| it.action == Action::Restore && it.fid == *fid && !it.canceled;
+        self.active.iter().any(|it| restore(it)) || self.waiting_iter().any(restore)
     }
 
     pub(crate) fn waiting_len(&self) -> usize {
@@ -1004,7 +1002,7 @@ impl Hsm {
         let mut cdt = self.cdt.lock();
         let id = cdt.next_agent;
         cdt.next_agent += 1;
-        let tgid = kernel::current!().tgid();
+        let tgid = kernel::current!().tgid_nr_ns(None);
         cdt.agents.push(
             Agent {
                 id,
@@ -1395,16 +1393,17 @@ impl Hsm {
     /// Whether the current task is a copytool holding a RESTORE of `fid`: its opens and
     /// accesses of the file must not wait for the restore it is doing.
     fn copytool_restoring(&self, fid: &Fid) -> bool {
-        let tgid = kernel::current!().tgid();
+        let tgid = kernel::current!().tgid_nr_ns(None);
         let cdt = self.cdt.lock();
-        cdt.active.iter().any(|it| {
+        let r = cdt.active.iter().any(|it| {
             it.action == Action::Restore
                 && it.fid == *fid
                 && cdt
                     .agents
                     .iter()
                     .any(|a| a.id == it.agent && a.tgid == tgid)
-        })
+        });
+        r
     }
 
     /// A regular file of the target is being opened. A file that is not released (and not

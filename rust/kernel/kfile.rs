@@ -212,7 +212,7 @@ impl KFile {
         if fl.is_null() {
             return Err(ENOMEM);
         }
-        let pid = crate::current!().tgid();
+        let pid = crate::current!().tgid_nr_ns(None);
         // SAFETY: `fl` is a new lease that nobody else sees yet; the fields are what
         // `lease_init()` sets for `fcntl`'s leases, with our callbacks.
         unsafe {
