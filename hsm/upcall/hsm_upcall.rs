@@ -75,7 +75,7 @@ struct Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        // Waiters hold the fsnotify SRCU read lock that removing the mark waits for.
+        // Waiters hold pinned marks that destroying the watch's group waits for.
         self.hsm.stop_waiters();
         drop(self.watch.take());
     }

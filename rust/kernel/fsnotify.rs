@@ -970,12 +970,13 @@ impl<H: PreContentHandler> Drop for PreContentWatch<H> {
         // SAFETY: By the invariants we own the initial mark reference, a group reference and a
         // path reference. `fsnotify_destroy_group` stops the events, detaches the mark, waits
         // for the handlers waiting outside the SRCU read lock (`wait_unlocked`: their pinned
-        // marks count in `user_waits`) and then for the SRCU grace period that ends every
-        // handler, and drops our group reference. Our put of the mark is then its last; the
-        // reaper, flushed by `fsnotify_wait_marks_destroyed`, frees it and with it the last
-        // group reference, which releases the handler (`free_pre_group_priv`) before we
-        // return, so no code of the handler's module runs after this. The owner makes its
-        // waiting handlers return first, or this waits for them.
+        // marks count in `user_waits`) and drops our group reference. Our put of the mark is
+        // then normally its last; the reaper, flushed by `fsnotify_wait_marks_destroyed` after
+        // an SRCU grace period, frees it and with it the last group reference, which releases
+        // the handler (`free_pre_group_priv`) before we return. A mark reference another
+        // group's wait took meanwhile delays that past this drop (a known gap, as in
+        // `SbWatch`). The owner makes its waiting handlers return first, or this waits for
+        // them.
         unsafe { destroy_pre_watch(self.group.as_ptr(), self.mark.as_ptr(), &self.path) };
     }
 }
