@@ -469,6 +469,11 @@ impl Hsm {
         )
     }
 
+    /// The superblock of the target's filesystem (an identity for comparisons).
+    pub(crate) fn root_sb(&self) -> usize {
+        self.root.sb()
+    }
+
     /// The file system name, `lustre` for `lustre-MDT0000`.
     pub(crate) fn fsname(&self) -> &[u8] {
         uapi::fsname(self.name.to_bytes())

@@ -100,6 +100,15 @@ impl Targets {
             &mount,
             Arc::new(hsm::Implicit(hsm.clone()), GFP_KERNEL)?,
         ) {
+            // The path could name another filesystem now (a mount over it, another mount
+            // namespace): the watch must be on the target's.
+            Ok(w) if w.sb_id() != hsm.root_sb() => {
+                pr_err!(
+                    "{}: the mount point is no longer the target's filesystem\n",
+                    name
+                );
+                return Err(EINVAL);
+            }
             Ok(w) => Some(Watch {
                 hsm: hsm.clone(),
                 watch: Some(w),

@@ -673,6 +673,8 @@ unsafe fn wait_unlocked<R>(
 pub struct OpenPerm<'a> {
     file: *mut bindings::file,
     iter_info: *mut bindings::fsnotify_iter_info,
+    /// Inside `wait_unlocked` already: the SRCU read lock is not ours to drop again.
+    unlocked: core::cell::Cell<bool>,
     _p: PhantomData<&'a ()>,
 }
 
@@ -680,8 +682,14 @@ impl OpenPerm<'_> {
     /// Runs `f`, a wait, outside the fsnotify SRCU read lock (see [`PreContentHandler`]);
     /// `None` without running it if the watch is being removed.
     pub fn wait_unlocked<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
-        // SAFETY: `iter_info` is the one of the event being handled, in its task.
-        unsafe { wait_unlocked(self.iter_info, f) }
+        if self.unlocked.replace(true) {
+            return Some(f());
+        }
+        // SAFETY: `iter_info` is the one of the event being handled, in its task, which holds
+        // the SRCU read lock: no `wait_unlocked` of this event is running (`unlocked`).
+        let r = unsafe { wait_unlocked(self.iter_info, f) };
+        self.unlocked.set(false);
+        r
     }
 
     /// The file's inode.
@@ -731,6 +739,8 @@ pub struct PreAccess<'a> {
     /// Position and length, if the event has them.
     range: Option<(i64, usize)>,
     iter_info: *mut bindings::fsnotify_iter_info,
+    /// Inside `wait_unlocked` already: the SRCU read lock is not ours to drop again.
+    unlocked: core::cell::Cell<bool>,
     _p: PhantomData<&'a ()>,
 }
 
@@ -758,8 +768,14 @@ impl PreAccess<'_> {
     /// Runs `f`, a wait, outside the fsnotify SRCU read lock (see [`PreContentHandler`]);
     /// `None` without running it if the watch is being removed.
     pub fn wait_unlocked<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
-        // SAFETY: `iter_info` is the one of the event being handled, in its task.
-        unsafe { wait_unlocked(self.iter_info, f) }
+        if self.unlocked.replace(true) {
+            return Some(f());
+        }
+        // SAFETY: `iter_info` is the one of the event being handled, in its task, which holds
+        // the SRCU read lock: no `wait_unlocked` of this event is running (`unlocked`).
+        let r = unsafe { wait_unlocked(self.iter_info, f) };
+        self.unlocked.set(false);
+        r
     }
 }
 
@@ -800,6 +816,7 @@ unsafe extern "C" fn handle_pre_event<H: PreContentHandler>(
             handler.open(&OpenPerm {
                 file,
                 iter_info,
+                unlocked: core::cell::Cell::new(false),
                 _p: PhantomData,
             })
         } else {
@@ -816,6 +833,7 @@ unsafe extern "C" fn handle_pre_event<H: PreContentHandler>(
             path,
             range: Some((pos, count)),
             iter_info,
+            unlocked: core::cell::Cell::new(false),
             _p: PhantomData,
         })
     } else if mask & bindings::FS_PRE_ACCESS != 0
@@ -826,6 +844,7 @@ unsafe extern "C" fn handle_pre_event<H: PreContentHandler>(
             path: data.cast(),
             range: None,
             iter_info,
+            unlocked: core::cell::Cell::new(false),
             _p: PhantomData,
         })
     } else {
@@ -890,6 +909,10 @@ impl<H: PreContentHandler> PreContentWatch<H> {
     /// `mount_point`. `ENOENT`/`ENOTDIR` as [`SbWatch::new`]; `EOPNOTSUPP` if the filesystem
     /// does not allow pre-content events.
     pub fn new(mount_point: &CStr, handler: Arc<H>) -> Result<Self> {
+        // Without it, opens never decide on pre-content events (the hook is a stub).
+        if !cfg!(CONFIG_FANOTIFY_ACCESS_PERMISSIONS) {
+            return Err(EOPNOTSUPP);
+        }
         let path = mount_root(mount_point)?;
         // SAFETY: `path` is counted; a mounted superblock's flags are set at mount time.
         let hsm =
@@ -962,6 +985,14 @@ impl<H: PreContentHandler> PreContentWatch<H> {
             path,
             _h: PhantomData,
         })
+    }
+}
+
+impl<H: PreContentHandler> PreContentWatch<H> {
+    /// The superblock watched, as an opaque identity for comparisons.
+    pub fn sb_id(&self) -> usize {
+        // SAFETY: `path` is counted by the invariants.
+        unsafe { (*self.path.dentry).d_sb as usize }
     }
 }
 

@@ -206,6 +206,10 @@ impl FsPath {
     /// btrfs in 7.3, not tmpfs): whether an access to a file's data can be held until a
     /// hierarchical storage manager has brought the data back.
     pub fn allows_hsm(&self) -> bool {
+        // Without it the kernel never reports pre-content events.
+        if !cfg!(CONFIG_FANOTIFY_ACCESS_PERMISSIONS) {
+            return false;
+        }
         // SAFETY: The inode is valid while we hold the dentry; its superblock never changes
         // and sets `s_iflags` at mount time.
         unsafe { (*(*self.inode()).i_sb).s_iflags & bindings::SB_I_ALLOW_HSM as usize != 0 }
