@@ -418,69 +418,92 @@ pub fn check_mount_root(dir: &CStr) -> Result {
     Ok(())
 }
 
+/// Makes the group and the superblock mark of a watch: a kernel-internal group with `ops`, at
+/// `priority`, whose `private` holds `handler` (released by the group's `free_group_priv`),
+/// and one mark with `events` on the superblock of `path`. Returns the group reference and the
+/// mark's initial reference, both the caller's; on failure nothing is left (the handler is
+/// dropped with its group).
+fn attach_sb_mark<P: ForeignOwnable>(
+    path: &bindings::path,
+    ops: &'static bindings::fsnotify_ops,
+    priority: bindings::fsnotify_group_prio,
+    events: u32,
+    handler: P,
+) -> Result<(
+    NonNull<bindings::fsnotify_group>,
+    NonNull<bindings::fsnotify_mark>,
+)> {
+    // SAFETY: `ops` is static; flags 0 is a kernel-internal group.
+    let group = crate::error::from_err_ptr(unsafe { bindings::fsnotify_alloc_group(ops, 0) })?;
+    let group = NonNull::new(group).ok_or(ENOMEM)?;
+    // SAFETY: `group` is fresh: no mark yet, so no event reaches it, and its priority may be
+    // set (marks are ordered and counted by it when they are added). From here on, dropping
+    // the group releases the handler.
+    unsafe {
+        (*group.as_ptr()).__bindgen_anon_1.private = handler.into_foreign();
+        (*group.as_ptr()).priority = priority;
+    }
+    let mark = match KBox::new(MarkBox(bindings::fsnotify_mark::default()), GFP_KERNEL) {
+        Ok(m) => KBox::into_raw(m).cast::<bindings::fsnotify_mark>(),
+        Err(e) => {
+            // SAFETY: We own the group reference.
+            unsafe { bindings::fsnotify_put_group(group.as_ptr()) };
+            return Err(e.into());
+        }
+    };
+    // SAFETY: `mark` is zeroed memory owned by fsnotify from now on (freed by `free_mark`);
+    // `fsnotify_init_mark` takes a group reference for it and sets our initial reference;
+    // `path` is counted by the caller.
+    let ret = unsafe {
+        bindings::fsnotify_init_mark(mark, group.as_ptr());
+        (*mark).mask = events;
+        let sb = (*path.dentry).d_sb;
+        bindings::fsnotify_add_mark(
+            mark,
+            sb.cast(),
+            bindings::fsnotify_obj_type_FSNOTIFY_OBJ_TYPE_SB as u32,
+            0,
+        )
+    };
+    if ret != 0 {
+        // SAFETY: `fsnotify_add_mark` failed and dropped its own reference; ours frees the mark
+        // (and its group reference); then ours of the group goes.
+        unsafe {
+            bindings::fsnotify_put_mark(mark);
+            bindings::fsnotify_wait_marks_destroyed();
+            bindings::fsnotify_put_group(group.as_ptr());
+        }
+        return Err(Error::from_errno(ret));
+    }
+    // SAFETY: `mark` came from `KBox::into_raw`, so it is not null.
+    Ok((group, unsafe { NonNull::new_unchecked(mark) }))
+}
+
 impl<H: SbHandler> SbWatch<H> {
     /// Watches the filesystem mounted at `mount_point` for the events in `events` (bits of
     /// [`mask`]). Fails with `ENOENT` if the path does not exist and `ENOTDIR` if it is not
     /// the root of a mount.
     pub fn new(mount_point: &CStr, events: u32, handler: Arc<H>) -> Result<Self> {
         let path = mount_root(mount_point)?;
-        let ops: &'static bindings::fsnotify_ops = &Ops::<H>::OPS;
-        // SAFETY: `ops` is static; flags 0 is a kernel-internal group.
-        let group =
-            match crate::error::from_err_ptr(unsafe { bindings::fsnotify_alloc_group(ops, 0) }) {
-                Ok(g) => g,
-                Err(e) => {
-                    // SAFETY: We own the path reference.
-                    unsafe { bindings::path_put(&path) };
-                    return Err(e);
-                }
-            };
-        // SAFETY: `group` is a fresh group that no event reaches before a mark is added.
-        unsafe { (*group).__bindgen_anon_1.private = handler.into_foreign() };
-        // From here on, dropping the group releases the handler.
-        let group = NonNull::new(group).ok_or(ENOMEM)?;
-        let mark = match KBox::new(MarkBox(bindings::fsnotify_mark::default()), GFP_KERNEL) {
-            Ok(m) => KBox::into_raw(m).cast::<bindings::fsnotify_mark>(),
-            Err(e) => {
-                // SAFETY: We own the group reference and the path reference.
-                unsafe {
-                    bindings::fsnotify_put_group(group.as_ptr());
-                    bindings::path_put(&path);
-                }
-                return Err(e.into());
-            }
-        };
-        // SAFETY: `mark` is zeroed memory owned by fsnotify from now on (freed by `free_mark`);
-        // `fsnotify_init_mark` takes a group reference for it and sets our initial reference.
-        let ret = unsafe {
-            bindings::fsnotify_init_mark(mark, group.as_ptr());
-            (*mark).mask = events | mask::ISDIR;
-            let sb = (*path.dentry).d_sb;
-            bindings::fsnotify_add_mark(
+        match attach_sb_mark(
+            &path,
+            &Ops::<H>::OPS,
+            bindings::fsnotify_group_prio_FSNOTIFY_PRIO_NORMAL,
+            events | mask::ISDIR,
+            handler,
+        ) {
+            Ok((group, mark)) => Ok(SbWatch {
+                group,
                 mark,
-                sb.cast(),
-                bindings::fsnotify_obj_type_FSNOTIFY_OBJ_TYPE_SB as u32,
-                0,
-            )
-        };
-        if ret != 0 {
-            // SAFETY: `fsnotify_add_mark` failed and dropped its own reference; ours frees the
-            // mark (and its group reference); then ours of the group and the path go.
-            unsafe {
-                bindings::fsnotify_put_mark(mark);
-                bindings::fsnotify_wait_marks_destroyed();
-                bindings::fsnotify_put_group(group.as_ptr());
-                bindings::path_put(&path);
+                path,
+                _h: PhantomData,
+            }),
+            Err(e) => {
+                // SAFETY: We own the path reference.
+                unsafe { bindings::path_put(&path) };
+                Err(e)
             }
-            return Err(Error::from_errno(ret));
         }
-        Ok(SbWatch {
-            group,
-            // SAFETY: `mark` came from `KBox::into_raw`, so it is not null.
-            mark: unsafe { NonNull::new_unchecked(mark) },
-            path,
-            _h: PhantomData,
-        })
     }
 
     /// The superblock watched, as an opaque identity for comparisons.
@@ -922,69 +945,25 @@ impl<H: PreContentHandler> PreContentWatch<H> {
             unsafe { bindings::path_put(&path) };
             return Err(EOPNOTSUPP);
         }
-        let ops: &'static bindings::fsnotify_ops = &PreOps::<H>::OPS;
-        // SAFETY: `ops` is static; flags 0 is a kernel-internal group.
-        let group =
-            match crate::error::from_err_ptr(unsafe { bindings::fsnotify_alloc_group(ops, 0) }) {
-                Ok(g) => g,
-                Err(e) => {
-                    // SAFETY: We own the path reference.
-                    unsafe { bindings::path_put(&path) };
-                    return Err(e);
-                }
-            };
-        let Some(group) = NonNull::new(group) else {
-            // SAFETY: We own the path reference.
-            unsafe { bindings::path_put(&path) };
-            return Err(ENOMEM);
-        };
-        // SAFETY: `group` is fresh: no mark yet, so no event reaches it and its priority may
-        // be set (marks are ordered and counted by it when they are added). From here on,
-        // dropping the group releases the handler.
-        unsafe {
-            (*group.as_ptr()).__bindgen_anon_1.private = handler.into_foreign();
-            (*group.as_ptr()).priority = bindings::fsnotify_group_prio_FSNOTIFY_PRIO_PRE_CONTENT;
-        }
-        let mark = match KBox::new(MarkBox(bindings::fsnotify_mark::default()), GFP_KERNEL) {
-            Ok(m) => KBox::into_raw(m).cast::<bindings::fsnotify_mark>(),
-            Err(e) => {
-                // SAFETY: We own the group reference and the path reference.
-                unsafe {
-                    bindings::fsnotify_put_group(group.as_ptr());
-                    bindings::path_put(&path);
-                }
-                return Err(e.into());
-            }
-        };
-        // SAFETY: As in `SbWatch::new`.
-        let ret = unsafe {
-            bindings::fsnotify_init_mark(mark, group.as_ptr());
-            (*mark).mask = mask::OPEN_PERM | mask::PRE_ACCESS;
-            let sb = (*path.dentry).d_sb;
-            bindings::fsnotify_add_mark(
+        match attach_sb_mark(
+            &path,
+            &PreOps::<H>::OPS,
+            bindings::fsnotify_group_prio_FSNOTIFY_PRIO_PRE_CONTENT,
+            mask::OPEN_PERM | mask::PRE_ACCESS,
+            handler,
+        ) {
+            Ok((group, mark)) => Ok(PreContentWatch {
+                group,
                 mark,
-                sb.cast(),
-                bindings::fsnotify_obj_type_FSNOTIFY_OBJ_TYPE_SB as u32,
-                0,
-            )
-        };
-        if ret != 0 {
-            // SAFETY: As in `SbWatch::new`.
-            unsafe {
-                bindings::fsnotify_put_mark(mark);
-                bindings::fsnotify_wait_marks_destroyed();
-                bindings::fsnotify_put_group(group.as_ptr());
-                bindings::path_put(&path);
+                path,
+                _h: PhantomData,
+            }),
+            Err(e) => {
+                // SAFETY: We own the path reference.
+                unsafe { bindings::path_put(&path) };
+                Err(e)
             }
-            return Err(Error::from_errno(ret));
         }
-        Ok(PreContentWatch {
-            group,
-            // SAFETY: `mark` came from `KBox::into_raw`, so it is not null.
-            mark: unsafe { NonNull::new_unchecked(mark) },
-            path,
-            _h: PhantomData,
-        })
     }
 }
 
