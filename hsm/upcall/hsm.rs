@@ -17,7 +17,7 @@
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use kernel::{
-    fsnotify::{OpenPerm, PreAccess, PreContentHandler},
+    fsnotify::{OpenPerm, PreAccess, PreContentHandler, PreContentWatch},
     fsobj::{FsPath, Stat},
     new_condvar, new_mutex, new_poll_condvar,
     prelude::*,
@@ -40,6 +40,12 @@ use crate::BStr;
 pub(crate) const MAX_WAITING: usize = 1 << 20;
 /// What a release punches past the end of file rounds up to: any page or block size.
 const RELEASE_ALIGN: u64 = 64 << 10;
+/// What a release keeps of a file's data: its first block (4 KiB, the page and block size of
+/// ext4 and XFS as made by default). A file with no data at all is one hole: `lseek(SEEK_DATA)`
+/// fails with `ENXIO` and `st_blocks` is 0, which has `cp` (and other programs that skip
+/// holes) write a file of zeros without reading a byte, so without a pre-content event. With
+/// its first block resident, the first read of such a program restores the whole file.
+const RELEASE_KEEP: u64 = 4096;
 /// Lustre's default `max_requests`.
 const DEFAULT_MAX_REQUESTS: u32 = 3;
 /// The object id IGIF FIDs of a tmpfs file carry in 3-word handles (`FILEID_INO32_GEN`).
@@ -469,9 +475,9 @@ impl Hsm {
         )
     }
 
-    /// The superblock of the target's filesystem (an identity for comparisons).
-    pub(crate) fn root_sb(&self) -> usize {
-        self.root.sb()
+    /// The root of the target's filesystem.
+    pub(crate) fn root(&self) -> &FsPath {
+        &self.root
     }
 
     /// The file system name, `lustre` for `lustre-MDT0000`.
@@ -731,16 +737,22 @@ impl Hsm {
         if new == a {
             return Ok(());
         }
-        // Past the end of file up to a 64 KiB boundary, so that the last partial page or
-        // block is freed too, not only zeroed.
-        let len = f
+        // From the end of the first block to past the end of file up to a 64 KiB boundary, so
+        // that the last partial page or block is freed too, not only zeroed.
+        let end = f
             .size()
             .checked_next_multiple_of(RELEASE_ALIGN)
             .ok_or(EFBIG)?;
+        let len = end.saturating_sub(RELEASE_KEEP);
         // The state first: a crash between the two leaves a released file that still has its
         // data (a restore rewrites it), never an archived one that reads as zeros.
         Self::write_attrs(p, &new)?;
-        if let Err(e) = f.punch_hole(0, len) {
+        let punched = if len > 0 {
+            f.punch_hole(RELEASE_KEEP, len)
+        } else {
+            Ok(())
+        };
+        if let Err(e) = punched {
             // `EOPNOTSUPP` and `EINVAL` come before anything is freed: the old state goes back.
             // After another error part of the data may be gone: the file stays released, and
             // a restore brings all of it back.
@@ -1007,7 +1019,7 @@ impl Hsm {
         let mut cdt = self.cdt.lock();
         let id = cdt.next_agent;
         cdt.next_agent += 1;
-        let tgid = kernel::current!().tgid_nr_ns(None);
+        let tgid = kernel::fsnotify::current::tgid();
         cdt.agents.push(
             Agent {
                 id,
@@ -1398,7 +1410,7 @@ impl Hsm {
     /// Whether the current task is a copytool holding a RESTORE of `fid`: its opens and
     /// accesses of the file must not wait for the restore it is doing.
     fn copytool_restoring(&self, fid: &Fid) -> bool {
-        let tgid = kernel::current!().tgid_nr_ns(None);
+        let tgid = kernel::fsnotify::current::tgid();
         let cdt = self.cdt.lock();
         let r = cdt.active.iter().any(|it| {
             it.action == Action::Restore
@@ -1476,7 +1488,8 @@ impl Hsm {
     /// file is no longer released, `ENODATA` if the restore failed or was cancelled, if no
     /// copytool serves its archive, after `hsm.implicit_restore_timeout` seconds, with
     /// `hsm.policy` NBR (at once), or if the target goes; `EAGAIN` while the coordinator is
-    /// shut down; `ERESTARTSYS` on a signal (the restore goes on for others).
+    /// shut down; `ERESTARTSYS` if the task is killed (the restore goes on for others; other
+    /// signals do not end the wait).
     fn restore_and_wait(&self, fid: &Fid, p: &FsPath, archive_id: u32) -> Result {
         let (nbr, secs) = {
             let params = self.params.lock();
@@ -1522,12 +1535,64 @@ impl Hsm {
             if nbr {
                 return Err(ENODATA);
             }
-            match self.restore_wait.wait_interruptible_timeout(&mut cdt, left) {
+            match self.restore_wait.wait_killable_timeout(&mut cdt, left) {
                 CondVarTimeoutResult::Timeout => return Err(ENODATA),
                 CondVarTimeoutResult::Signal { .. } => return Err(ERESTARTSYS),
                 CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
             }
         }
+    }
+
+    /// Refuses implicit restore on the target (`EBUSY`) while one of its released files is
+    /// open since before the watch `w` existed (opened while the module was not loaded, or
+    /// before the target was attached): fsnotify decided at that open that the file reports
+    /// no pre-content events, so its reads would return zeros instead of waiting for a
+    /// restore. Each such file is named in the kernel log (the first 8, then a count); the
+    /// target's HSM side is set up once they are closed and the module loaded again.
+    pub(crate) fn check_opened_before(&self, w: &PreContentWatch<Implicit>) -> Result {
+        let mut n = 0u32;
+        w.open_files(|p| {
+            // A state that cannot be read is not known to be released; each access of a file
+            // opened from now on reads it again.
+            let Ok(a) = Self::read_attrs(p) else {
+                return Ok(());
+            };
+            if a.flags & state::HS_RELEASED == 0 {
+                return Ok(());
+            }
+            n = n.saturating_add(1);
+            if n <= 8 {
+                match p.stat() {
+                    Ok(st) => match Fid::from_inode(st.ino, st.generation) {
+                        Some(fid) => pr_err!(
+                            "{}: released file {} (inode {}) has been open since before implicit restore was set up: its reads would return zeros\n",
+                            BStr(self.name.to_bytes()),
+                            crate::D(&fid),
+                            st.ino
+                        ),
+                        None => pr_err!(
+                            "{}: released file (inode {}) has been open since before implicit restore was set up: its reads would return zeros\n",
+                            BStr(self.name.to_bytes()),
+                            st.ino
+                        ),
+                    },
+                    Err(_) => pr_err!(
+                        "{}: a released file has been open since before implicit restore was set up: its reads would return zeros\n",
+                        BStr(self.name.to_bytes())
+                    ),
+                }
+            }
+            Ok(())
+        })?;
+        if n > 0 {
+            pr_err!(
+                "{}: {} released file(s) open from before: HSM not set up for this target; close them (lsof) and load hsm_upcall again\n",
+                BStr(self.name.to_bytes()),
+                n
+            );
+            return Err(EBUSY);
+        }
+        Ok(())
     }
 
     /// The target goes: every implicit restore stops waiting (with `ENODATA`), and none

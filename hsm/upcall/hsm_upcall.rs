@@ -95,24 +95,23 @@ struct Targets {
 impl Targets {
     fn create(&self, target: client::Target, name: &CStr) -> Result<Entry> {
         let hsm = Hsm::new(target, name)?;
-        let mount = hsm.target.mount()?;
-        let watch = match PreContentWatch::new(
-            &mount,
+        // On the target's own root (not looked up again by name, which could now lead to
+        // another filesystem: a mount over it, another mount namespace).
+        let watch = match PreContentWatch::on(
+            hsm.root(),
             Arc::new(hsm::Implicit(hsm.clone()), GFP_KERNEL)?,
         ) {
-            // The path could name another filesystem now (a mount over it, another mount
-            // namespace): the watch must be on the target's.
-            Ok(w) if w.sb_id() != hsm.root_sb() => {
-                pr_err!(
-                    "{}: the mount point is no longer the target's filesystem\n",
-                    name
-                );
-                return Err(EINVAL);
+            Ok(w) => {
+                let watch = Watch {
+                    hsm: hsm.clone(),
+                    watch: Some(w),
+                };
+                // On failure, dropping `watch` releases any open that waits already.
+                if let Some(w) = watch.watch.as_ref() {
+                    hsm.check_opened_before(w)?;
+                }
+                Some(watch)
             }
-            Ok(w) => Some(Watch {
-                hsm: hsm.clone(),
-                watch: Some(w),
-            }),
             Err(EOPNOTSUPP) => {
                 pr_info!(
                     "{}: the filesystem has no pre-content events: no implicit restore, and RELEASE is refused\n",

@@ -233,3 +233,23 @@ __rust_helper bool rust_helper_rustre_folio_test_large_kmalloc(const struct foli
 {
 	return folio_test_large_kmalloc(folio);
 }
+
+__rust_helper unsigned int rust_helper_rustre_inode_state_read(struct inode *inode)
+{
+	return inode_state_read(inode);
+}
+
+__rust_helper void rust_helper_rustre_iget(struct inode *inode)
+{
+	__iget(inode);
+}
+
+__rust_helper bool rust_helper_rustre_need_resched(void)
+{
+	return need_resched();
+}
+
+__rust_helper void rust_helper_rustre_cond_resched(void)
+{
+	cond_resched();
+}

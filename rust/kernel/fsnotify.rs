@@ -28,10 +28,10 @@ use crate::{
     ffi::{c_int, c_void},
     prelude::*,
     str::CStr,
-    sync::Arc,
+    sync::{Arc, Completion},
     types::ForeignOwnable,
 };
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{marker::PhantomData, pin::Pin, ptr::NonNull};
 
 /// Event bits (`FS_*`).
 pub mod mask {
@@ -298,12 +298,89 @@ impl<'a> Event<'a> {
     }
 }
 
+/// What fsnotify reaches through the `private` of every group a watch makes: the handler,
+/// type-erased, the module code that uses it, and the completion its owner waits for.
+///
+/// The group's operations ([`SB_OPS`], [`PRE_OPS`]) and everything they run after the owner
+/// let go of the group are in the kernel image, not in the module that made the watch: a
+/// mark reference another group's wait holds (`fsnotify_get_mark_safe`) can keep the group
+/// alive past the owner's drop, and the module may be unloaded by the time it is freed. The
+/// owner waits for `gone`, completed after the handler is released: from then on fsnotify
+/// reads nothing of the module.
+struct GroupData {
+    /// `Arc<H>::into_foreign()`.
+    handler: *mut c_void,
+    /// `&'static SbVt` or `&'static PreVt` (in the module), as the group's operations say.
+    vt: *const c_void,
+    /// Releases `handler` (module code, run while the owner still waits for `gone`).
+    release: unsafe fn(*mut c_void),
+    /// The owner's; completed once `handler` is released.
+    gone: NonNull<Completion>,
+}
+
+/// Releases the handler of a watch.
+///
+/// # Safety
+///
+/// `h` comes from `Arc<H>::into_foreign()` and is not used again.
+unsafe fn release_handler<H: Send + Sync + 'static>(h: *mut c_void) {
+    // SAFETY: By the function's requirements.
+    drop(unsafe { <Arc<H> as ForeignOwnable>::from_foreign(h) });
+}
+
+/// Releases a group's [`GroupData`] when the group is freed, after its last mark.
+///
+/// # Safety
+///
+/// Called by fsnotify only, once, for a group made by [`attach_sb_mark`].
+unsafe extern "C" fn free_group_priv(group: *mut bindings::fsnotify_group) {
+    // SAFETY: The group is being freed; `private` is null or the `GroupData` that
+    // `attach_sb_mark` put there, and this is its only release.
+    let data = unsafe { (*group).__bindgen_anon_1.private }.cast::<GroupData>();
+    if data.is_null() {
+        return;
+    }
+    // SAFETY: As above.
+    let data = unsafe { KBox::from_raw(data) };
+    // SAFETY: `handler` is the one `release` was made for, and no event runs any more.
+    unsafe { (data.release)(data.handler) };
+    let gone = data.gone;
+    drop(data);
+    // SAFETY: The owner keeps the completion until it was completed (it waits for it).
+    unsafe { gone.as_ref() }.complete_all();
+}
+
+/// The module side of an [`SbWatch`].
+struct SbVt {
+    /// Calls the handler (`Arc<H>` as foreign) for one event.
+    event: unsafe fn(*mut c_void, &Event<'_>),
+}
+
+/// Calls an [`SbHandler`].
+///
+/// # Safety
+///
+/// `h` is a live `Arc<H>` from `into_foreign()`.
+unsafe fn sb_event<H: SbHandler>(h: *mut c_void, ev: &Event<'_>) {
+    // SAFETY: By the function's requirements.
+    let handler = unsafe { <Arc<H> as ForeignOwnable>::borrow(h) };
+    handler.event(ev);
+}
+
+struct SbVtOf<H>(PhantomData<H>);
+
+impl<H: SbHandler> SbVtOf<H> {
+    const VT: SbVt = SbVt {
+        event: sb_event::<H>,
+    };
+}
+
 /// The fsnotify callback of every [`SbWatch`] group.
 ///
 /// # Safety
 ///
-/// Called by fsnotify only, for a group made by [`SbWatch::new`] with handler type `H`.
-unsafe extern "C" fn handle_event<H: SbHandler>(
+/// Called by fsnotify only, for a group made by [`SbWatch::new`].
+unsafe extern "C" fn handle_event(
     group: *mut bindings::fsnotify_group,
     mask: u32,
     data: *const c_void,
@@ -313,9 +390,13 @@ unsafe extern "C" fn handle_event<H: SbHandler>(
     _cookie: u32,
     _iter_info: *mut bindings::fsnotify_iter_info,
 ) -> c_int {
-    // SAFETY: `private` holds an `Arc<H>` from `SbWatch::new`, released only in
-    // `free_group_priv`, after the last event.
-    let handler = unsafe { <Arc<H> as ForeignOwnable>::borrow((*group).__bindgen_anon_1.private) };
+    // SAFETY: `private` holds the `GroupData` of an `SbWatch`, released only in
+    // `free_group_priv`, after the last event; its `vt` is an `SbVt` and its module is loaded
+    // while events reach the group.
+    let (h, vt) = unsafe {
+        let g = &*(*group).__bindgen_anon_1.private.cast::<GroupData>();
+        (g.handler, &*g.vt.cast::<SbVt>())
+    };
     let ev = Event {
         mask,
         data,
@@ -324,52 +405,41 @@ unsafe extern "C" fn handle_event<H: SbHandler>(
         name: file_name,
         _p: PhantomData,
     };
-    handler.event(&ev);
+    // SAFETY: `h` is the live handler `vt` was made for.
+    unsafe { (vt.event)(h, &ev) };
     0
-}
-
-/// Releases the handler when the group is freed.
-///
-/// # Safety
-///
-/// Called by fsnotify only, once, for a group made by [`SbWatch::new`].
-unsafe extern "C" fn free_group_priv<H: SbHandler>(group: *mut bindings::fsnotify_group) {
-    // SAFETY: `private` holds an `Arc<H>` from `SbWatch::new`; this is its only release.
-    drop(unsafe { <Arc<H> as ForeignOwnable>::from_foreign((*group).__bindgen_anon_1.private) });
 }
 
 /// Frees our mark after its last reference is gone.
 ///
 /// # Safety
 ///
-/// Called by fsnotify only, once, for a mark allocated by [`SbWatch::new`].
+/// Called by fsnotify only, once, for a mark allocated by [`attach_sb_mark`].
 unsafe extern "C" fn free_mark(mark: *mut bindings::fsnotify_mark) {
-    // SAFETY: The mark was allocated as a `KBox<fsnotify_mark>` in `SbWatch::new`.
+    // SAFETY: The mark was allocated as a `KBox<fsnotify_mark>` in `attach_sb_mark`.
     drop(unsafe { KBox::from_raw(mark.cast::<MarkBox>()) });
 }
 
 #[repr(transparent)]
 struct MarkBox(bindings::fsnotify_mark);
 
-struct Ops<H>(PhantomData<H>);
-
-impl<H: SbHandler> Ops<H> {
-    const OPS: bindings::fsnotify_ops = bindings::fsnotify_ops {
-        handle_event: Some(handle_event::<H>),
-        handle_inode_event: None,
-        free_group_priv: Some(free_group_priv::<H>),
-        freeing_mark: None,
-        free_event: None,
-        free_mark: Some(free_mark),
-    };
-}
+/// The operations of every [`SbWatch`] group, in the kernel image (see [`GroupData`]).
+static SB_OPS: bindings::fsnotify_ops = bindings::fsnotify_ops {
+    handle_event: Some(handle_event),
+    handle_inode_event: None,
+    free_group_priv: Some(free_group_priv),
+    freeing_mark: None,
+    free_event: None,
+    free_mark: Some(free_mark),
+};
 
 /// A mark on the superblock of a mounted filesystem, delivering its events to a handler.
 ///
 /// # Invariants
 ///
-/// - `group` is a group from `fsnotify_alloc_group()` with `Ops::<H>::OPS`, whose `private`
-///   holds an `Arc<H>`; this object owns one reference to it.
+/// - `group` is a group from `fsnotify_alloc_group()` with [`SB_OPS`], whose `private` is a
+///   [`GroupData`] with an `Arc<H>`, an `SbVt` for `H` and `gone`; this object owns one
+///   reference to the group.
 /// - `mark` is attached to the superblock of `path`'s mount, and this object owns its initial
 ///   reference.
 /// - `path` is a counted reference to the watched mount's root.
@@ -377,6 +447,7 @@ pub struct SbWatch<H: SbHandler> {
     group: NonNull<bindings::fsnotify_group>,
     mark: NonNull<bindings::fsnotify_mark>,
     path: bindings::path,
+    gone: Pin<KBox<Completion>>,
     _h: PhantomData<Arc<H>>,
 }
 
@@ -418,35 +489,91 @@ pub fn check_mount_root(dir: &CStr) -> Result {
     Ok(())
 }
 
+/// A counted copy of `p`'s path.
+fn counted_path(p: &crate::fsobj::FsPath) -> bindings::path {
+    // SAFETY: `p` holds a valid path; `path_get` takes references of our own to both halves.
+    unsafe {
+        let raw = p.as_raw();
+        bindings::path_get(raw);
+        core::ptr::read(raw)
+    }
+}
+
+/// The parts of a watch made by [`attach_sb_mark`].
+struct Attached {
+    group: NonNull<bindings::fsnotify_group>,
+    mark: NonNull<bindings::fsnotify_mark>,
+    gone: Pin<KBox<Completion>>,
+}
+
 /// Makes the group and the superblock mark of a watch: a kernel-internal group with `ops`, at
-/// `priority`, whose `private` holds `handler` (released by the group's `free_group_priv`),
-/// and one mark with `events` on the superblock of `path`. Returns the group reference and the
-/// mark's initial reference, both the caller's; on failure nothing is left (the handler is
-/// dropped with its group).
-fn attach_sb_mark<P: ForeignOwnable>(
+/// `priority`, whose `private` holds the handler `h` (`Arc<H>` as foreign) with `vt` and
+/// `release`, and one mark with `events` on the superblock of `path`. Returns the group
+/// reference, the mark's initial reference and the completion `free_group_priv` completes,
+/// all the caller's; on failure nothing is left (the handler is released with its group).
+/// Not generic and not inlined: it runs in the kernel image.
+///
+/// # Safety
+///
+/// `ops` is [`SB_OPS`] with an `SbVt` or [`PRE_OPS`] with a `PreVt` as `vt`, made for the
+/// handler `h` (from `Arc<H>::into_foreign()`, given up here), and `release` is
+/// `release_handler::<H>`.
+#[inline(never)]
+unsafe fn attach_sb_mark(
     path: &bindings::path,
     ops: &'static bindings::fsnotify_ops,
     priority: bindings::fsnotify_group_prio,
     events: u32,
-    handler: P,
-) -> Result<(
-    NonNull<bindings::fsnotify_group>,
-    NonNull<bindings::fsnotify_mark>,
-)> {
+    h: *mut c_void,
+    vt: *const c_void,
+    release: unsafe fn(*mut c_void),
+) -> Result<Attached> {
+    let gone = match KBox::pin_init(Completion::new(), GFP_KERNEL) {
+        Ok(g) => g,
+        Err(e) => {
+            // SAFETY: The handler is ours to release, by the function's requirements.
+            unsafe { release(h) };
+            return Err(e);
+        }
+    };
+    let data = match KBox::new(
+        GroupData {
+            handler: h,
+            vt,
+            release,
+            gone: NonNull::from(&*gone),
+        },
+        GFP_KERNEL,
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            // SAFETY: As above.
+            unsafe { release(h) };
+            return Err(e.into());
+        }
+    };
     // SAFETY: `ops` is static; flags 0 is a kernel-internal group.
-    let group = crate::error::from_err_ptr(unsafe { bindings::fsnotify_alloc_group(ops, 0) })?;
-    let group = NonNull::new(group).ok_or(ENOMEM)?;
+    let group = match crate::error::from_err_ptr(unsafe { bindings::fsnotify_alloc_group(ops, 0) })
+        .and_then(|g| NonNull::new(g).ok_or(ENOMEM))
+    {
+        Ok(g) => g,
+        Err(e) => {
+            // SAFETY: As above.
+            unsafe { release(h) };
+            return Err(e);
+        }
+    };
     // SAFETY: `group` is fresh: no mark yet, so no event reaches it, and its priority may be
     // set (marks are ordered and counted by it when they are added). From here on, dropping
-    // the group releases the handler.
+    // the group releases the handler and completes `gone`.
     unsafe {
-        (*group.as_ptr()).__bindgen_anon_1.private = handler.into_foreign();
+        (*group.as_ptr()).__bindgen_anon_1.private = KBox::into_raw(data).cast();
         (*group.as_ptr()).priority = priority;
     }
     let mark = match KBox::new(MarkBox(bindings::fsnotify_mark::default()), GFP_KERNEL) {
         Ok(m) => KBox::into_raw(m).cast::<bindings::fsnotify_mark>(),
         Err(e) => {
-            // SAFETY: We own the group reference.
+            // SAFETY: We own the only group reference: this frees it, synchronously.
             unsafe { bindings::fsnotify_put_group(group.as_ptr()) };
             return Err(e.into());
         }
@@ -467,7 +594,8 @@ fn attach_sb_mark<P: ForeignOwnable>(
     };
     if ret != 0 {
         // SAFETY: `fsnotify_add_mark` failed and dropped its own reference; ours frees the mark
-        // (and its group reference); then ours of the group goes.
+        // (and its group reference); then ours of the group goes. The mark was never
+        // attached, so nobody else took a reference: the group is freed before we return.
         unsafe {
             bindings::fsnotify_put_mark(mark);
             bindings::fsnotify_wait_marks_destroyed();
@@ -475,8 +603,12 @@ fn attach_sb_mark<P: ForeignOwnable>(
         }
         return Err(Error::from_errno(ret));
     }
-    // SAFETY: `mark` came from `KBox::into_raw`, so it is not null.
-    Ok((group, unsafe { NonNull::new_unchecked(mark) }))
+    Ok(Attached {
+        group,
+        // SAFETY: `mark` came from `KBox::into_raw`, so it is not null.
+        mark: unsafe { NonNull::new_unchecked(mark) },
+        gone,
+    })
 }
 
 impl<H: SbHandler> SbWatch<H> {
@@ -484,18 +616,36 @@ impl<H: SbHandler> SbWatch<H> {
     /// [`mask`]). Fails with `ENOENT` if the path does not exist and `ENOTDIR` if it is not
     /// the root of a mount.
     pub fn new(mount_point: &CStr, events: u32, handler: Arc<H>) -> Result<Self> {
-        let path = mount_root(mount_point)?;
-        match attach_sb_mark(
-            &path,
-            &Ops::<H>::OPS,
-            bindings::fsnotify_group_prio_FSNOTIFY_PRIO_NORMAL,
-            events | mask::ISDIR,
-            handler,
-        ) {
-            Ok((group, mark)) => Ok(SbWatch {
-                group,
-                mark,
+        Self::with_path(mount_root(mount_point)?, events, handler)
+    }
+
+    /// Watches the filesystem `root` is on, as [`SbWatch::new`] does.
+    pub fn on(root: &crate::fsobj::FsPath, events: u32, handler: Arc<H>) -> Result<Self> {
+        Self::with_path(counted_path(root), events, handler)
+    }
+
+    /// [`SbWatch::new`] with a counted path, given up here.
+    fn with_path(path: bindings::path, events: u32, handler: Arc<H>) -> Result<Self> {
+        let vt: &'static SbVt = &SbVtOf::<H>::VT;
+        // SAFETY: `SB_OPS` with an `SbVt` for `H`, the handler and its release.
+        let res = unsafe {
+            attach_sb_mark(
+                &path,
+                &SB_OPS,
+                bindings::fsnotify_group_prio_FSNOTIFY_PRIO_NORMAL,
+                events | mask::ISDIR,
+                handler.into_foreign(),
+                core::ptr::from_ref(vt).cast(),
+                release_handler::<H>,
+            )
+        };
+        match res {
+            // INVARIANT: As `attach_sb_mark` made them.
+            Ok(a) => Ok(SbWatch {
+                group: a.group,
+                mark: a.mark,
                 path,
+                gone: a.gone,
                 _h: PhantomData,
             }),
             Err(e) => {
@@ -519,8 +669,8 @@ impl<H: SbHandler> Drop for SbWatch<H> {
         // path reference. `fsnotify_destroy_mark` detaches the mark, so no new event starts;
         // after our put, `fsnotify_wait_marks_destroyed` waits for the SRCU grace period
         // that ends every running handler and for the mark to be freed, which drops the
-        // mark's group reference. Ours is then the last one: putting it frees the group and
-        // releases the handler (`free_group_priv`) before we return.
+        // mark's group reference, unless another group's wait pinned the mark meanwhile.
+        // Our group reference goes last.
         unsafe {
             bindings::fsnotify_destroy_mark(self.mark.as_ptr(), self.group.as_ptr());
             bindings::fsnotify_put_mark(self.mark.as_ptr());
@@ -528,6 +678,9 @@ impl<H: SbHandler> Drop for SbWatch<H> {
             bindings::fsnotify_put_group(self.group.as_ptr());
             bindings::path_put(&self.path);
         }
+        // The group is freed, and the handler released, when its last mark reference goes:
+        // at once, or when a wait that pinned the mark ends. Nothing of ours is used after.
+        self.gone.wait_for_completion();
     }
 }
 
@@ -578,6 +731,17 @@ pub mod current {
         // SAFETY: `ts` is a valid out-parameter.
         unsafe { bindings::ktime_get_real_ts64(&mut ts) };
         (ts.tv_sec.max(0) as u64, ts.tv_nsec.max(0) as u32)
+    }
+
+    /// The task's thread-group id (its process id) in the initial pid namespace: the same
+    /// number whichever namespace asks, unique among live processes.
+    pub fn tgid() -> i32 {
+        // SAFETY: `init_pid_ns` is a static object that lives as long as the kernel, and
+        // `PidNamespace` is a transparent wrapper of it.
+        let ns = unsafe {
+            crate::pid_namespace::PidNamespace::from_ptr(&raw const bindings::init_pid_ns)
+        };
+        crate::current!().tgid_nr_ns(Some(ns))
     }
 
     /// The number of the system call the task is in (the architecture's `__NR_*`), or -1 from
@@ -727,12 +891,6 @@ impl OpenPerm<'_> {
         unsafe { (*self.file).f_flags }
     }
 
-    /// Whether the file is being opened for writing.
-    pub fn writable(&self) -> bool {
-        // SAFETY: As in `flags`.
-        unsafe { (*self.file).f_mode & bindings::FMODE_WRITE != 0 }
-    }
-
     /// A counted reference to the file's path.
     pub fn path(&self) -> crate::fsobj::FsPath {
         // SAFETY: The file's path is valid and counted by the file for the event.
@@ -802,12 +960,49 @@ impl PreAccess<'_> {
     }
 }
 
+/// The module side of a [`PreContentWatch`].
+struct PreVt {
+    /// Calls the handler's `open` (`Arc<H>` as foreign).
+    open: unsafe fn(*mut c_void, &OpenPerm<'_>) -> Result,
+    /// Calls the handler's `access`.
+    access: unsafe fn(*mut c_void, &PreAccess<'_>) -> Result,
+}
+
+/// Calls [`PreContentHandler::open`].
+///
+/// # Safety
+///
+/// `h` is a live `Arc<H>` from `into_foreign()`.
+unsafe fn pre_open<H: PreContentHandler>(h: *mut c_void, o: &OpenPerm<'_>) -> Result {
+    // SAFETY: By the function's requirements.
+    unsafe { <Arc<H> as ForeignOwnable>::borrow(h) }.open(o)
+}
+
+/// Calls [`PreContentHandler::access`].
+///
+/// # Safety
+///
+/// `h` is a live `Arc<H>` from `into_foreign()`.
+unsafe fn pre_access<H: PreContentHandler>(h: *mut c_void, a: &PreAccess<'_>) -> Result {
+    // SAFETY: By the function's requirements.
+    unsafe { <Arc<H> as ForeignOwnable>::borrow(h) }.access(a)
+}
+
+struct PreVtOf<H>(PhantomData<H>);
+
+impl<H: PreContentHandler> PreVtOf<H> {
+    const VT: PreVt = PreVt {
+        open: pre_open::<H>,
+        access: pre_access::<H>,
+    };
+}
+
 /// The fsnotify callback of every [`PreContentWatch`] group.
 ///
 /// # Safety
 ///
-/// Called by fsnotify only, for a group made by [`PreContentWatch::new`] with handler type `H`.
-unsafe extern "C" fn handle_pre_event<H: PreContentHandler>(
+/// Called by fsnotify only, for a group made by [`PreContentWatch::new`].
+unsafe extern "C" fn handle_pre_event(
     group: *mut bindings::fsnotify_group,
     mask: u32,
     data: *const c_void,
@@ -817,9 +1012,13 @@ unsafe extern "C" fn handle_pre_event<H: PreContentHandler>(
     _cookie: u32,
     iter_info: *mut bindings::fsnotify_iter_info,
 ) -> c_int {
-    // SAFETY: `private` holds an `Arc<H>` from `PreContentWatch::new`, released only in
-    // `free_pre_group_priv`, after the last event.
-    let handler = unsafe { <Arc<H> as ForeignOwnable>::borrow((*group).__bindgen_anon_1.private) };
+    // SAFETY: `private` holds the `GroupData` of a `PreContentWatch`, released only in
+    // `free_group_priv`, after the last event; its `vt` is a `PreVt` and its module is loaded
+    // while events reach the group.
+    let (h, vt) = unsafe {
+        let g = &*(*group).__bindgen_anon_1.private.cast::<GroupData>();
+        (g.handler, &*g.vt.cast::<PreVt>())
+    };
     let res = if mask & bindings::FS_OPEN_PERM != 0
         && data_type == bindings::fsnotify_data_type_FSNOTIFY_EVENT_PATH as c_int
     {
@@ -836,12 +1035,14 @@ unsafe extern "C" fn handle_pre_event<H: PreContentHandler>(
         let reg =
             unsafe { u32::from((*(*file).f_inode).i_mode) & bindings::S_IFMT == bindings::S_IFREG };
         if reg {
-            handler.open(&OpenPerm {
+            let o = OpenPerm {
                 file,
                 iter_info,
                 unlocked: core::cell::Cell::new(false),
                 _p: PhantomData,
-            })
+            };
+            // SAFETY: `h` is the live handler `vt` was made for.
+            unsafe { (vt.open)(h, &o) }
         } else {
             Ok(())
         }
@@ -852,24 +1053,28 @@ unsafe extern "C" fn handle_pre_event<H: PreContentHandler>(
         // SAFETY: For `FSNOTIFY_EVENT_FILE_RANGE`, `data` is a `struct file_range` that lives
         // for the event.
         let (path, pos, count) = unsafe { ((*range).path, (*range).pos, (*range).count) };
-        handler.access(&PreAccess {
+        let a = PreAccess {
             path,
             range: Some((pos, count)),
             iter_info,
             unlocked: core::cell::Cell::new(false),
             _p: PhantomData,
-        })
+        };
+        // SAFETY: As above.
+        unsafe { (vt.access)(h, &a) }
     } else if mask & bindings::FS_PRE_ACCESS != 0
         && data_type == bindings::fsnotify_data_type_FSNOTIFY_EVENT_PATH as c_int
     {
         // An access without a position (a stream file): the whole file.
-        handler.access(&PreAccess {
+        let a = PreAccess {
             path: data.cast(),
             range: None,
             iter_info,
             unlocked: core::cell::Cell::new(false),
             _p: PhantomData,
-        })
+        };
+        // SAFETY: As above.
+        unsafe { (vt.access)(h, &a) }
     } else {
         Ok(())
     };
@@ -879,46 +1084,33 @@ unsafe extern "C" fn handle_pre_event<H: PreContentHandler>(
     }
 }
 
-/// Releases the handler when the group is freed.
-///
-/// # Safety
-///
-/// Called by fsnotify only, once, for a group made by [`PreContentWatch::new`].
-unsafe extern "C" fn free_pre_group_priv<H: PreContentHandler>(
-    group: *mut bindings::fsnotify_group,
-) {
-    // SAFETY: `private` holds an `Arc<H>` from `PreContentWatch::new`; this is its release.
-    drop(unsafe { <Arc<H> as ForeignOwnable>::from_foreign((*group).__bindgen_anon_1.private) });
-}
-
-struct PreOps<H>(PhantomData<H>);
-
-impl<H: PreContentHandler> PreOps<H> {
-    const OPS: bindings::fsnotify_ops = bindings::fsnotify_ops {
-        handle_event: Some(handle_pre_event::<H>),
-        handle_inode_event: None,
-        free_group_priv: Some(free_pre_group_priv::<H>),
-        freeing_mark: None,
-        free_event: None,
-        free_mark: Some(free_mark),
-    };
-}
+/// The operations of every [`PreContentWatch`] group, in the kernel image (see [`GroupData`]).
+static PRE_OPS: bindings::fsnotify_ops = bindings::fsnotify_ops {
+    handle_event: Some(handle_pre_event),
+    handle_inode_event: None,
+    free_group_priv: Some(free_group_priv),
+    freeing_mark: None,
+    free_event: None,
+    free_mark: Some(free_mark),
+};
 
 /// A pre-content mark on the superblock of a mounted filesystem (`FS_OPEN_PERM` and
 /// `FS_PRE_ACCESS` at fanotify's pre-content priority), delivering its events to a handler.
 ///
 /// Whether a file reports pre-content events is decided when it is opened: files opened
-/// before the watch existed never reach the handler. Only filesystems that allow it
-/// (`SB_I_ALLOW_HSM`: ext4, XFS, btrfs) report truncates; [`PreContentWatch::new`] refuses the
-/// others with `EOPNOTSUPP`, as fanotify does.
+/// before the watch existed never reach the handler ([`PreContentWatch::open_files`] finds
+/// them). Only filesystems that allow it (`SB_I_ALLOW_HSM`: ext4, XFS, btrfs) report
+/// truncates; [`PreContentWatch::new`] refuses the others with `EOPNOTSUPP`, as fanotify does.
 ///
 /// # Invariants
 ///
-/// As [`SbWatch`], with a group of priority `FSNOTIFY_PRIO_PRE_CONTENT` and `PreOps::<H>::OPS`.
+/// As [`SbWatch`], with a group of priority `FSNOTIFY_PRIO_PRE_CONTENT`, [`PRE_OPS`] and a
+/// `PreVt` for `H`.
 pub struct PreContentWatch<H: PreContentHandler> {
     group: NonNull<bindings::fsnotify_group>,
     mark: NonNull<bindings::fsnotify_mark>,
     path: bindings::path,
+    gone: Pin<KBox<Completion>>,
     _h: PhantomData<Arc<H>>,
 }
 
@@ -932,11 +1124,22 @@ impl<H: PreContentHandler> PreContentWatch<H> {
     /// `mount_point`. `ENOENT`/`ENOTDIR` as [`SbWatch::new`]; `EOPNOTSUPP` if the filesystem
     /// does not allow pre-content events.
     pub fn new(mount_point: &CStr, handler: Arc<H>) -> Result<Self> {
+        Self::with_path(mount_root(mount_point)?, handler)
+    }
+
+    /// Watches the filesystem `root` is on, as [`PreContentWatch::new`] does.
+    pub fn on(root: &crate::fsobj::FsPath, handler: Arc<H>) -> Result<Self> {
+        Self::with_path(counted_path(root), handler)
+    }
+
+    /// [`PreContentWatch::new`] with a counted path, given up here.
+    fn with_path(path: bindings::path, handler: Arc<H>) -> Result<Self> {
         // Without it, opens never decide on pre-content events (the hook is a stub).
         if !cfg!(CONFIG_FANOTIFY_ACCESS_PERMISSIONS) {
+            // SAFETY: We own the path reference.
+            unsafe { bindings::path_put(&path) };
             return Err(EOPNOTSUPP);
         }
-        let path = mount_root(mount_point)?;
         // SAFETY: `path` is counted; a mounted superblock's flags are set at mount time.
         let hsm =
             unsafe { (*(*path.dentry).d_sb).s_iflags & bindings::SB_I_ALLOW_HSM as usize != 0 };
@@ -945,17 +1148,26 @@ impl<H: PreContentHandler> PreContentWatch<H> {
             unsafe { bindings::path_put(&path) };
             return Err(EOPNOTSUPP);
         }
-        match attach_sb_mark(
-            &path,
-            &PreOps::<H>::OPS,
-            bindings::fsnotify_group_prio_FSNOTIFY_PRIO_PRE_CONTENT,
-            mask::OPEN_PERM | mask::PRE_ACCESS,
-            handler,
-        ) {
-            Ok((group, mark)) => Ok(PreContentWatch {
-                group,
-                mark,
+        let vt: &'static PreVt = &PreVtOf::<H>::VT;
+        // SAFETY: `PRE_OPS` with a `PreVt` for `H`, the handler and its release.
+        let res = unsafe {
+            attach_sb_mark(
+                &path,
+                &PRE_OPS,
+                bindings::fsnotify_group_prio_FSNOTIFY_PRIO_PRE_CONTENT,
+                mask::OPEN_PERM | mask::PRE_ACCESS,
+                handler.into_foreign(),
+                core::ptr::from_ref(vt).cast(),
+                release_handler::<H>,
+            )
+        };
+        match res {
+            // INVARIANT: As `attach_sb_mark` made them.
+            Ok(a) => Ok(PreContentWatch {
+                group: a.group,
+                mark: a.mark,
                 path,
+                gone: a.gone,
                 _h: PhantomData,
             }),
             Err(e) => {
@@ -965,14 +1177,105 @@ impl<H: PreContentHandler> PreContentWatch<H> {
             }
         }
     }
-}
 
-impl<H: PreContentHandler> PreContentWatch<H> {
     /// The superblock watched, as an opaque identity for comparisons.
     pub fn sb_id(&self) -> usize {
         // SAFETY: `path` is counted by the invariants.
         unsafe { (*self.path.dentry).d_sb as usize }
     }
+
+    /// Calls `f` with a path to every regular file of the watched filesystem that is open now
+    /// (for reading or writing, by anyone, mapped or executing included) and returns its
+    /// first error. Files opened before the watch existed are among them: their accesses never
+    /// reach the handler, so an owner that must not let them through checks them here, once,
+    /// after making the watch. A file opened from then on reports its events, or is seen here:
+    /// the open counts itself as a reader or writer of the inode (a locked, fully ordered
+    /// increment on x86) before it looks for pre-content watchers, and this looks for the
+    /// counts after the mark is attached and a full barrier. A file that is not linked any
+    /// more is given by one of its former names.
+    pub fn open_files(&self, mut f: impl FnMut(&crate::fsobj::FsPath) -> Result) -> Result {
+        crate::sync::barrier::smp_mb(crate::sync::atomic::Full);
+        // SAFETY: `path` is counted by the invariants, so its superblock is alive and mounted.
+        unsafe { for_each_open_file((*self.path.dentry).d_sb, self.path.mnt, &mut f) }
+    }
+}
+
+/// Calls `f` for every regular inode of `sb` open for reading or writing (see
+/// [`PreContentWatch::open_files`]), with a path on `mnt`, until it fails. The walk of the
+/// superblock's inode list is the one `drop_caches` makes: it holds the list lock only
+/// between two inodes, each held by a reference while the lock is dropped. Not generic and
+/// not inlined: it runs in the kernel image.
+///
+/// # Safety
+///
+/// `sb` is the superblock of `mnt`, and the caller holds a reference to the mount.
+#[inline(never)]
+unsafe fn for_each_open_file(
+    sb: *mut bindings::super_block,
+    mnt: *mut bindings::vfsmount,
+    f: &mut dyn FnMut(&crate::fsobj::FsPath) -> Result,
+) -> Result {
+    let skip = bindings::inode_state_flags_enum_I_FREEING
+        | bindings::inode_state_flags_enum_I_WILL_FREE
+        | bindings::inode_state_flags_enum_I_NEW;
+    let mut held: *mut bindings::inode = core::ptr::null_mut();
+    let mut res = Ok(());
+    // SAFETY: The superblock is alive (its mount is counted). Its inode list is walked under
+    // `s_inode_list_lock`; each inode is looked at under its `i_lock`, and held by a
+    // reference (`__iget` of an inode that is not being freed or set up) while the list lock
+    // is dropped, so it stays on the list and its `next` is valid when the lock is taken
+    // again. The previous inode's reference is dropped (`iput`, which may sleep) outside the
+    // locks, as is every call of `f`.
+    unsafe {
+        let list_lock = &raw mut (*sb).s_inode_list_lock;
+        let head = &raw mut (*sb).s_inodes;
+        bindings::spin_lock(list_lock);
+        let mut pos = (*head).next;
+        while pos != head {
+            let inode = crate::container_of!(pos, bindings::inode, i_sb_list);
+            bindings::spin_lock(&raw mut (*inode).i_lock);
+            let open = u32::from((*inode).i_mode) & bindings::S_IFMT == bindings::S_IFREG
+                && (bindings::atomic_read(&raw const (*inode).i_readcount) > 0
+                    || bindings::atomic_read(&raw const (*inode).i_writecount) > 0);
+            if bindings::rustre_inode_state_read(inode) & skip != 0
+                || (!open && !bindings::rustre_need_resched())
+            {
+                bindings::spin_unlock(&raw mut (*inode).i_lock);
+                pos = (*pos).next;
+                continue;
+            }
+            bindings::rustre_iget(inode);
+            bindings::spin_unlock(&raw mut (*inode).i_lock);
+            bindings::spin_unlock(list_lock);
+            if !held.is_null() {
+                bindings::iput(held);
+            }
+            held = inode;
+            if open {
+                let alias = bindings::d_find_any_alias(inode);
+                if !alias.is_null() {
+                    let p = bindings::path { mnt, dentry: alias };
+                    // The alias of a live inode is positive.
+                    let fp = crate::fsobj::FsPath::from_raw(&p);
+                    bindings::dput(alias);
+                    res = f(&fp);
+                }
+            }
+            bindings::rustre_cond_resched();
+            if res.is_err() {
+                break;
+            }
+            bindings::spin_lock(list_lock);
+            pos = (*inode).i_sb_list.next;
+        }
+        if res.is_ok() {
+            bindings::spin_unlock(list_lock);
+        }
+        if !held.is_null() {
+            bindings::iput(held);
+        }
+    }
+    res
 }
 
 impl<H: PreContentHandler> Drop for PreContentWatch<H> {
@@ -982,12 +1285,13 @@ impl<H: PreContentHandler> Drop for PreContentWatch<H> {
         // for the handlers waiting outside the SRCU read lock (`wait_unlocked`: their pinned
         // marks count in `user_waits`) and drops our group reference. Our put of the mark is
         // then normally its last; the reaper, flushed by `fsnotify_wait_marks_destroyed` after
-        // an SRCU grace period, frees it and with it the last group reference, which releases
-        // the handler (`free_pre_group_priv`) before we return. A mark reference another
-        // group's wait took meanwhile delays that past this drop (a known gap, as in
-        // `SbWatch`). The owner makes its waiting handlers return first, or this waits for
-        // them.
+        // an SRCU grace period, frees it and with it the last group reference. The owner
+        // makes its waiting handlers return first, or this waits for them.
         unsafe { destroy_pre_watch(self.group.as_ptr(), self.mark.as_ptr(), &self.path) };
+        // The group is freed, and the handler released, when its last mark reference goes:
+        // at once, or when another group's wait that pinned the mark ends. Nothing of ours is
+        // used after.
+        self.gone.wait_for_completion();
     }
 }
 

@@ -288,6 +288,11 @@ impl FsPath {
 }
 
 impl FsPath {
+    /// The path, valid (and counted) while `self` lives.
+    pub(crate) fn as_raw(&self) -> *const bindings::path {
+        &self.path
+    }
+
     /// Takes a counted reference to `path`.
     ///
     /// # Safety

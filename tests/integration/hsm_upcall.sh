@@ -162,7 +162,7 @@ expect_fail "release refuses a file never archived" "Operation not permitted" lf
 lfs hsm_release "$f" || bad "hsm_release"
 expect "released" "$f: (0x0000000d) released exists archived, archive_id:1" "$(lfs hsm_state "$f")"
 expect "a released file keeps its size" "$(stat -c %s "$work/f50.orig")" "$(stat -c %s "$f")"
-expect "a released file has no data" "0" "$(du -k "$f" | cut -f1)"
+expect "a released file keeps no more than its first 4 KiB" "4" "$(du -k "$f" | cut -f1)"
 expect "hsm_action of a file with no action" "$f: NOOP" "$(lfs hsm_action "$f")"
 lfs hsm_restore "$f" || bad "hsm_restore"
 expect "restore waits in the coordinator" "RESTORE" "$(lctl get_param -n mdt.$T.hsm.actions | grep -o 'action=RESTORE' | cut -d= -f2)"
@@ -226,6 +226,8 @@ wait_state() {
 	while [ "$(lfs hsm_state "$1")" != "$2" ] && [ $t -lt "$(scaled 300)" ]; do sleep 0.2; t=$((t + 1)); done
 	[ "$(lfs hsm_state "$1")" = "$2" ]
 }
+# restore_recs: how many CL_HSM RESTORE records without an error the changelog holds.
+restore_recs() { lfs changelog $T | awk '$2 == "16HSM" && $5 == "0x80"' | wc -l; }
 # copytool [WORKER]: starts lhsm_copytool on $T in the background ($ct) and waits (up to 60 s,
 # scaled) until it is registered.
 copytool() {
@@ -249,18 +251,64 @@ printf '#!/bin/sh\n[ "$1" = RESTORE ] && sleep 8\nexec lhsm_worker_posix "$@"\n'
 chmod 755 "$work/slow_restore"
 copytool "$work/slow_restore"
 readers=()
-for i in 1 2 3 4; do
+r0=$(restore_recs)
+for i in 1 2 3 4 5 6 7 8; do
 	(cmp -s "$h" "$work/h.orig" && echo same >"$work/reader$i") &
 	readers+=($!)
 done
-# All four are waiting once four cmp processes run while the restore does (8 s).
+# All eight are waiting once eight cmp processes run while the restore does (8 s).
 t=0
-while [ "$(pgrep -c -f "cmp -s $h")" != 4 ] && [ $t -lt "$(scaled 100)" ]; do sleep 0.1; t=$((t + 1)); done
-expect "four readers waiting" 4 "$(pgrep -c -f "cmp -s $h")"
-expect "four readers, one RESTORE" 1 "$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'action=RESTORE')"
+while [ "$(pgrep -c -f "cmp -s $h")" != 8 ] && [ $t -lt "$(scaled 100)" ]; do sleep 0.1; t=$((t + 1)); done
+expect "eight readers waiting" 8 "$(pgrep -c -f "cmp -s $h")"
+expect "eight readers, one RESTORE" 1 "$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'action=RESTORE')"
 wait "${readers[@]}"
-expect "the four readers got the data" "same same same same" "$(cat "$work"/reader[1-4] 2>/dev/null | xargs)"
+expect "the eight readers got the data" "same same same same same same same same" \
+	"$(cat "$work"/reader[1-8] 2>/dev/null | xargs)"
 expect "and the file is restored" "$restored" "$(lfs hsm_state "$h")"
+expect "one CL_HSM RESTORE record for the eight" $((r0 + 1)) "$(restore_recs)"
+# Readers of many files: a RESTORE each, no more than max_requests (3) handed out at once.
+mkdir -p "$fs/m"
+for i in 1 2 3 4 5 6; do head -c $((i * 5000)) /dev/urandom >"$fs/m/$i"; cp "$fs/m/$i" "$work/m$i.orig"; done
+lfs hsm_archive "$fs"/m/* || bad "archive of six files"
+for i in 1 2 3 4 5 6; do
+	wait_state "$fs/m/$i" "$fs/m/$i: (0x00000009) exists archived, archive_id:1" || bad "archive of $fs/m/$i"
+	lfs hsm_release "$fs/m/$i" || bad "release of $fs/m/$i"
+done
+# Four copytools (each does one action at a time), so that only max_requests bounds them.
+extra=()
+for i in 1 2 3; do
+	lhsm_copytool $T "$work/slow_restore" 2>>"$work/ct.log" &
+	extra+=($!)
+done
+t=0
+while [ "$(lctl get_param -n mdt.$T.hsm.agents | grep -c uuid)" != 4 ] && [ $t -lt "$(scaled 300)" ]; do
+	sleep 0.2
+	t=$((t + 1))
+done
+readers=()
+for i in 1 2 3 4 5 6; do
+	(cmp -s "$fs/m/$i" "$work/m$i.orig" && echo same >"$work/mreader$i") &
+	readers+=($!)
+done
+t=0
+while [ "$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'action=RESTORE')" != 6 ] && [ $t -lt "$(scaled 100)" ]; do
+	sleep 0.1
+	t=$((t + 1))
+done
+expect "six readers of six files: six RESTOREs" 6 "$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'action=RESTORE')"
+# The most handed out at once over the next 3 s (each restore takes 8 s).
+most=0
+for t in $(seq 30); do
+	n=$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'status=STARTED')
+	[ "$n" -gt $most ] && most=$n
+	sleep 0.1
+done
+expect "four copytools, at most max_requests (3) RESTOREs handed out at once" 3 "$most"
+wait "${readers[@]}"
+expect "the six readers got their data" "same same same same same same" \
+	"$(cat "$work"/mreader[1-6] 2>/dev/null | xargs)"
+kill "${extra[@]}"
+wait "${extra[@]}" 2>/dev/null
 lfs hsm_release "$h" || bad "release after the readers"
 cmp -s <(python3 -c 'import mmap, sys
 f = open(sys.argv[1], "rb")
@@ -287,6 +335,45 @@ copytool
 rearchive || bad "archive and release with a plain copytool"
 cat "$h" >/dev/null || bad "read with a plain copytool"
 expect "a read with a copytool restores" "$restored" "$(lfs hsm_state "$h")"
+# Every kind of access to a released file of several MiB restores it first and then goes on
+# with the original bytes: one RESTORE, one CL_HSM RESTORE record each.
+big=$fs/d/implicit
+head -c 6M /dev/urandom >"$big"
+cp "$big" "$work/big.orig"
+lfs hsm_archive "$big" && wait_state "$big" "$big: (0x00000009) exists archived, archive_id:1" ||
+	bad "archive of a 6 MiB file"
+# access NAME CMD...: releases $big, then CMD must succeed (and check the bytes it got).
+access() {
+	local name=$1 r0
+	shift
+	lfs hsm_release "$big" || bad "release before $name"
+	[ "$(du -k "$big" | cut -f1)" = 4 ] || bad "$name: the released file holds more than its first 4 KiB"
+	r0=$(restore_recs)
+	if "$@"; then ok "$name of a released file: the original bytes"; else bad "$name of a released file"; fi
+	expect "$name: one CL_HSM RESTORE record" $((r0 + 1)) "$(restore_recs)"
+}
+same_md5() { [ "$(md5sum <"$1" | cut -d' ' -f1)" = "$(md5sum <"$work/big.orig" | cut -d' ' -f1)" ]; }
+access md5sum same_md5 "$big"
+access "cp (to another filesystem)" eval 'cp "$big" "$work/big.copy" && cmp -s "$work/big.copy" "$work/big.orig"'
+access "cp --reflink=never (copy_file_range on one filesystem)" \
+	eval 'cp --reflink=never "$big" "$fs/d/big.copy" && cmp -s "$fs/d/big.copy" "$work/big.orig"'
+access "dd with an offset" eval '[ "$(dd if="$big" bs=4096 skip=700 count=50 2>/dev/null | md5sum)" = \
+	"$(dd if="$work/big.orig" bs=4096 skip=700 count=50 2>/dev/null | md5sum)" ]'
+access "tail -c" eval 'cmp -s <(tail -c 10000 "$big") <(tail -c 10000 "$work/big.orig")'
+access "sendfile" python3 -c 'import os, sys
+i = os.open(sys.argv[1], os.O_RDONLY); o = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+n = os.fstat(i).st_size; off = 0
+while off < n: off += os.sendfile(o, i, off, n - off)
+os.close(o); sys.exit(open(sys.argv[2], "rb").read() != open(sys.argv[3], "rb").read())' \
+	"$big" "$work/big.sent" "$work/big.orig"
+access "splice" python3 -c 'import os, sys
+i = os.open(sys.argv[1], os.O_RDONLY); r, w = os.pipe(); got = bytearray()
+while True:
+    n = os.splice(i, w, 65536)
+    if n == 0: break
+    while n: b = os.read(r, n); got += b; n -= len(b)
+sys.exit(bytes(got) != open(sys.argv[2], "rb").read())' "$big" "$work/big.orig"
+access "fallocate" eval 'fallocate -o 0 -l $((6 << 20 | 65536)) "$big" && cmp -s -n $((6 << 20)) "$big" "$work/big.orig"'
 # NonBlockingRestore: the access fails at once, the restore is queued.
 lfs hsm_release "$h" || bad "release before NBR"
 kill $ct
@@ -318,18 +405,75 @@ t1=$(date +%s)
 [ $((t1 - t0)) -ge 3 ] && ok "after the timeout ($((t1 - t0)) s)" || bad "the read failed before the timeout ($((t1 - t0)) s)"
 lctl set_param mdt.$T.hsm.implicit_restore_timeout=300 >/dev/null
 expect "the hanging restore is still the only one" 1 "$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'action=RESTORE')"
+# A reader with a signal handler (installed without SA_RESTART): an ordinary signal does not
+# end its wait (read(2) would fail with EINTR); it reads through libc to see that.
+python3 - "$h" "$work/h.orig" "$work/sigreader" <<'PY' &
+import ctypes, os, signal, sys
+libc = ctypes.CDLL(None, use_errno=True)
+got = []
+signal.signal(signal.SIGUSR1, lambda s, f: got.append(s))
+fd = os.open(sys.argv[1], os.O_RDONLY)
+buf = ctypes.create_string_buffer(1 << 20)
+data, res = bytearray(), "same"
+while True:
+    n = libc.read(fd, buf, len(buf))
+    if n < 0:
+        res = os.strerror(ctypes.get_errno())
+        break
+    if n == 0:
+        break
+    data += buf.raw[:n]
+if res == "same" and bytes(data) != open(sys.argv[2], "rb").read():
+    res = "differs"
+open(sys.argv[3], "w").write("%s %d\n" % (res, len(got)))
+PY
+sigreader=$!
+sleep 2
+kill -USR1 $sigreader
+sleep 1
+kill -0 $sigreader 2>/dev/null && ok "a reader waiting for a restore goes on waiting after a signal" ||
+	bad "a signal ended the wait for a restore: $(cat "$work/sigreader" 2>/dev/null)"
+# The copytool dies in the middle of the restore: the action waits again, the reader with it,
+# and the next copytool's restore gives it the data (never part of it).
 kill -9 $ct
 pkill -9 -f "sleep 1002"
 wait $ct 2>/dev/null
 copytool
+wait $sigreader
+expect "and after the copytool died, gets the data from the next one" "same 1" "$(cat "$work/sigreader" 2>/dev/null)"
 cmp -s "$h" "$work/h.orig" && ok "once a copytool works, the read gets the data" || bad "read after the hanging restore"
 expect "and the file is restored" "$restored" "$(lfs hsm_state "$h")"
+# A copytool whose restore fails: the access fails with ENODATA, the file stays released.
+lfs hsm_release "$h" || bad "release before the failing restore"
+kill $ct
+wait $ct 2>/dev/null
+printf '#!/bin/sh\n[ "$1" = RESTORE ] && exit 5\nexec lhsm_worker_posix "$@"\n' >"$work/failing_restore"
+chmod 755 "$work/failing_restore"
+copytool "$work/failing_restore"
+expect_fail "a failing restore fails the read" "No data available" cat "$h"
+expect "and leaves the file released" "$released" "$(lfs hsm_state "$h")"
+kill $ct
+wait $ct 2>/dev/null
+copytool
+cmp -s "$h" "$work/h.orig" && ok "the next read, with a working copytool, gets the data" || bad "read after a failed restore"
 # After the module is reloaded, the released state (trusted.hsm) still holds.
 lfs hsm_release "$h" || bad "release before the reload"
 kill $ct
 wait $ct 2>/dev/null
 rmmod hsm_upcall || bad "rmmod hsm_upcall"
+# A released file opened while no watch exists reports no pre-content events: the target's
+# HSM is not set up while it is open, and the file is named in the log.
+exec 7<"$h"
+log0=$(dmesg | wc -l)
+insmod "$(find "$mods" -name hsm_upcall.ko | head -n1)" || bad "insmod hsm_upcall with a released file open"
+[ -e /dev/hsm-$T ] && bad "HSM set up although a released file was open from before" ||
+	ok "HSM not set up while a released file is open from before"
+dmesg | tail -n +$((log0 + 1)) | grep -q "$T: released file .* has been open since before implicit restore was set up" &&
+	ok "the kernel log names the open file" || bad "no log line for the open released file: $(dmesg | tail -n 3)"
+exec 7<&-
+rmmod hsm_upcall || bad "rmmod hsm_upcall after the refusal"
 insmod "$(find "$mods" -name hsm_upcall.ko | head -n1)" || bad "insmod hsm_upcall"
+[ -e /dev/hsm-$T ] && ok "HSM set up once the file is closed" || bad "no HSM device after the file was closed"
 lctl set_param mdt.$T.hsm_control=enabled >/dev/null
 copytool
 cmp -s "$h" "$work/h.orig" && ok "after a module reload a read restores" || bad "read after the module reload"
@@ -534,7 +678,7 @@ lfs hsm_archive "$work/xfs/e" || bad "xfs hsm_archive"
 timeout "$(scaled 60)" lhsm_copytool --once $T2 2>>"$work/ct.log" || bad "xfs archive copytool"
 lfs hsm_release "$work/xfs/e" || bad "xfs release"
 expect "xfs release" "$work/xfs/e: (0x0000000d) released exists archived, archive_id:1" "$(lfs hsm_state "$work/xfs/e")"
-expect "an XFS released file has no data" "0" "$(du -k "$work/xfs/e" | cut -f1)"
+expect "an XFS released file keeps only its first 4 KiB" "4" "$(du -k "$work/xfs/e" | cut -f1)"
 lfs hsm_restore "$work/xfs/e" || bad "xfs restore"
 timeout "$(scaled 60)" lhsm_copytool --once $T2 2>>"$work/ct.log" || bad "xfs restore copytool"
 cmp -s "$work/xfs/e" "$work/e.orig" && ok "xfs restore brings the data back" || bad "xfs restored data differs"

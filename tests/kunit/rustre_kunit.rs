@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! KUnit suites for rustre's kernel-crate abstractions (`kernel::kthread`, `kernel::mempool`,
-//! `kernel::umh`), run when this module loads.
+//! `kernel::umh`, `kernel::owned_wq`, `kernel::fileblk`, `kernel::fsnotify`), run when this
+//! module loads.
 //!
 //! They live in a module rather than in the kernel crate so that they run after the root
 //! filesystem is mounted: the usermode-helper tests execute real programs.
 
-use kernel::prelude::*;
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::{fsobj::FsPath, prelude::*};
 
 module! {
     type: RustreKunit,
@@ -18,10 +20,57 @@ module! {
 
 struct RustreKunit;
 
+/// The filesystem the `rustre_fsnotify` suite watches, looked up when the module loads.
+///
+/// KUnit runs each test in a kernel thread, whose root is the kernel's own empty one (nullfs)
+/// rather than the system's: names are looked up here, in `init`, which runs in the task
+/// loading the module, before the suites.
+struct FsnotifyPaths {
+    /// The root of a fresh ext4 (`tests/vm/guest.sh` mounts it at `fsnotify_tests::HSM_DIR`).
+    root: FsPath,
+    /// A file on it, made by the guest script.
+    before: FsPath,
+}
+
+/// Set by `init` (null if the filesystem is not there), freed by `drop`; the suites run
+/// between the two.
+static FSNOTIFY_PATHS: AtomicPtr<FsnotifyPaths> = AtomicPtr::new(core::ptr::null_mut());
+
 impl kernel::Module for RustreKunit {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        let paths = FsPath::lookup(fsnotify_tests::HSM_DIR, false).and_then(|root| {
+            let before = FsPath::lookup(c"/tmp/rustre-kunit-hsm/before", false)?;
+            Ok(KBox::new(FsnotifyPaths { root, before }, GFP_KERNEL)?)
+        });
+        match paths {
+            Ok(p) => FSNOTIFY_PATHS.store(KBox::into_raw(p), Ordering::Release),
+            Err(e) => pr_err!(
+                "no filesystem at {:?} ({:?}): the rustre_fsnotify suite fails\n",
+                fsnotify_tests::HSM_DIR,
+                e
+            ),
+        }
         Ok(Self)
     }
+}
+
+impl Drop for RustreKunit {
+    fn drop(&mut self) {
+        let p = FSNOTIFY_PATHS.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if !p.is_null() {
+            // SAFETY: `p` came from `KBox::into_raw` in `init`, and the suites that borrowed
+            // it ran before the module can be removed.
+            drop(unsafe { KBox::from_raw(p) });
+        }
+    }
+}
+
+/// The paths `init` found, for the suites.
+fn fsnotify_paths() -> Result<&'static FsnotifyPaths> {
+    let p = FSNOTIFY_PATHS.load(Ordering::Acquire);
+    // SAFETY: A non-null pointer is the box `init` stored, freed only when the module goes,
+    // after every suite ran.
+    unsafe { p.as_ref() }.ok_or(ENOENT)
 }
 
 /// Counts how many times values holding it were dropped.
@@ -391,5 +440,212 @@ mod fileblk_tests {
         assert_eq!(Status::of_transfer(-95, 4096), Status::NOTSUPP);
         assert_eq!(Status::of_transfer(-5, 4096), Status::IOERR);
         assert_eq!(Status::of_transfer(i64::MIN, 4096), Status::IOERR);
+    }
+}
+
+/// `kernel::fsnotify` on a real filesystem: `tests/vm/guest.sh` mounts a fresh ext4 (which
+/// allows pre-content events) at [`fsnotify_tests::HSM_DIR`] before loading this module, with
+/// a file `before` on it. Opens and reads come from real programs (usermode helpers), which
+/// see the system's root.
+#[kunit_tests(rustre_fsnotify)]
+mod fsnotify_tests {
+    use super::*;
+    use kernel::fs::file::flags::O_RDWR;
+    use kernel::fsnotify::{
+        mask, Event, OpenPerm, PreAccess, PreContentHandler, PreContentWatch, SbHandler, SbWatch,
+    };
+    use kernel::sync::{Arc, Mutex};
+    use kernel::umh::Command;
+
+    /// The mount root the suite watches.
+    pub(crate) const HSM_DIR: &CStr = c"/tmp/rustre-kunit-hsm";
+
+    /// What a test handler saw and is told to do.
+    #[derive(Default)]
+    struct Seen {
+        events: u32,
+        opens: u32,
+        accesses: u32,
+        /// The inode of the last open and access seen.
+        open_ino: u64,
+        access_ino: u64,
+        /// The range of the last access.
+        range: Option<(i64, usize)>,
+        /// Opens of this inode fail with `EPERM`; accesses of `deny_access` too.
+        deny_open: u64,
+        deny_access: u64,
+        /// Opens of this inode are exempted from pre-content events.
+        exempt: u64,
+        /// What `wait_unlocked` gave, nested and not, in the last access.
+        unlocked: (Option<u32>, Option<u32>),
+    }
+
+    #[pin_data]
+    struct Handler {
+        #[pin]
+        seen: Mutex<Seen>,
+        _t: Tracked,
+    }
+
+    impl Handler {
+        fn new(drops: &kernel::sync::Arc<DropCount>) -> Result<Arc<Self>> {
+            Arc::pin_init(
+                pin_init!(Self {
+                    seen <- kernel::new_mutex!(Seen::default()),
+                    _t: Tracked(drops.clone()),
+                }),
+                GFP_KERNEL,
+            )
+        }
+    }
+
+    impl SbHandler for Handler {
+        fn event(&self, _ev: &Event<'_>) {
+            self.seen.lock().events += 1;
+        }
+    }
+
+    impl PreContentHandler for Handler {
+        fn open(&self, open: &OpenPerm<'_>) -> Result {
+            let ino = open.inode().ino;
+            let mut s = self.seen.lock();
+            s.opens += 1;
+            s.open_ino = ino;
+            if s.exempt == ino {
+                open.exempt();
+            }
+            if s.deny_open == ino {
+                return Err(EPERM);
+            }
+            Ok(())
+        }
+
+        fn access(&self, access: &PreAccess<'_>) -> Result {
+            let ino = access.inode().ino;
+            // Outside the SRCU read lock, and nested (which runs in place).
+            let unlocked = access
+                .wait_unlocked(|| (Some(1), access.wait_unlocked(|| 2)))
+                .unwrap_or((None, None));
+            let mut s = self.seen.lock();
+            s.accesses += 1;
+            s.access_ino = ino;
+            s.range = access.range();
+            s.unlocked = unlocked;
+            if s.deny_access == ino {
+                return Err(EPERM);
+            }
+            Ok(())
+        }
+    }
+
+    /// Runs `sh -c script` as a usermode helper; its exit code.
+    fn sh(script: &[u8]) -> Result<Option<u8>> {
+        let mut c = Command::new(b"/bin/sh")?;
+        c.arg(b"-c")?.arg(script)?;
+        Ok(c.run()?.code())
+    }
+
+    #[test]
+    fn pre_content_refusals() -> Result {
+        let drops = DropCount::new()?;
+        assert_eq!(
+            PreContentWatch::new(c"/nonexistent-rustre", Handler::new(&drops)?).err(),
+            Some(ENOENT)
+        );
+        // The KUnit thread's root is the kernel's own (nullfs), which does not allow
+        // pre-content events. The handler goes with every failure.
+        let root = FsPath::lookup(c"/", false)?;
+        assert_eq!(
+            PreContentWatch::on(&root, Handler::new(&drops)?).err(),
+            Some(EOPNOTSUPP)
+        );
+        assert_eq!(drops.get(), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn pre_content_events_and_teardown() -> Result {
+        let paths = fsnotify_paths()?;
+        let drops = DropCount::new()?;
+        let h = Handler::new(&drops)?;
+        // Opened before the watch: its accesses never report, and `open_files` finds it.
+        let before = paths.before.open(O_RDWR)?;
+        let (_, ino_before) = before.identity();
+        let w = PreContentWatch::on(&paths.root, h.clone())?;
+        // A program's open and read of a file reach the handler, which lets them through.
+        assert_eq!(
+            sh(b"echo data > /tmp/rustre-kunit-hsm/after && cat /tmp/rustre-kunit-hsm/after >/dev/null")?,
+            Some(0)
+        );
+        // The KUnit thread cannot look the name up: the handler saw the inode.
+        let ino_after = {
+            let s = h.seen.lock();
+            assert!(s.opens >= 2);
+            assert!(s.accesses >= 1);
+            assert_eq!(s.access_ino, s.open_ino);
+            assert_eq!(s.unlocked, (Some(1), Some(2)));
+            s.open_ino
+        };
+        // An error from `access` fails the read, one from `open` the open.
+        h.seen.lock().deny_access = ino_after;
+        assert_eq!(sh(b"cat /tmp/rustre-kunit-hsm/after >/dev/null")?, Some(1));
+        let accesses = {
+            let mut s = h.seen.lock();
+            s.deny_access = 0;
+            s.deny_open = ino_after;
+            s.accesses
+        };
+        assert_eq!(sh(b"cat /tmp/rustre-kunit-hsm/after >/dev/null")?, Some(1));
+        // (The open failed: nothing was read.)
+        assert_eq!(h.seen.lock().accesses, accesses);
+        // An exempted open reads without access events, even one the handler would deny.
+        {
+            let mut s = h.seen.lock();
+            s.deny_open = 0;
+            s.exempt = ino_after;
+        }
+        let accesses = h.seen.lock().accesses;
+        assert_eq!(sh(b"cat /tmp/rustre-kunit-hsm/after >/dev/null")?, Some(0));
+        assert_eq!(h.seen.lock().accesses, accesses);
+        // A truncate reports an access with the new size, whatever the file's mode.
+        before.truncate(8192)?;
+        {
+            let s = h.seen.lock();
+            assert_eq!(s.access_ino, ino_before);
+            assert_eq!(s.range.map(|r| r.0), Some(8192));
+        }
+        // `open_files` finds the file opened before the watch, and stops at the first error.
+        let mut found = false;
+        w.open_files(|p| {
+            if p.stat()?.ino == ino_before {
+                found = true;
+            }
+            Ok(())
+        })?;
+        assert!(found);
+        assert_eq!(w.open_files(|_| Err(EXDEV)), Err(EXDEV));
+        h.seen.lock().deny_open = ino_after;
+        drop(h);
+        // The watch is gone, its handler released exactly once, when the drop returns.
+        drop(w);
+        assert_eq!(drops.get(), 1);
+        // Without the watch, what it denied goes through.
+        before.truncate(0)?;
+        assert_eq!(sh(b"cat /tmp/rustre-kunit-hsm/after >/dev/null")?, Some(0));
+        Ok(())
+    }
+
+    #[test]
+    fn sb_watch_events_and_teardown() -> Result {
+        let paths = fsnotify_paths()?;
+        let drops = DropCount::new()?;
+        let h = Handler::new(&drops)?;
+        let w = SbWatch::on(&paths.root, mask::CREATE, h.clone())?;
+        assert_eq!(sh(b": > /tmp/rustre-kunit-hsm/created.$$")?, Some(0));
+        assert_eq!(h.seen.lock().events, 1);
+        drop(h);
+        drop(w);
+        assert_eq!(drops.get(), 1);
+        Ok(())
     }
 }

@@ -6,7 +6,8 @@
 #   tests/vm/guest.sh test OUTDIR MODDIR   KUnit suites of every module, then integration tests
 #   tests/vm/guest.sh demo OUTDIR MODDIR   load the modules and show them working
 #
-# RUSTRE_ONLY=NAME[,NAME...] (test mode) runs only those integration tests and no KUnit suite:
+# RUSTRE_ONLY=NAME[,NAME...] (test mode) runs only the integration tests and the modules' KUnit
+# suites it names (e.g. rustre_kunit,hsm_upcall),
 # for a developer reproducing one failure.
 #
 # KUnit output of each module goes to OUTDIR/kunit-<module>.log (KTAP, parsed on the host);
@@ -39,11 +40,27 @@ kmemleak_check() {
 	cat /sys/kernel/debug/kmemleak >"$out/kmemleak.txt"
 }
 
+# The rustre_fsnotify suite of rustre_kunit watches a real filesystem that allows pre-content
+# events: a fresh ext4 at the path it names.
+kunit_fs=/tmp/rustre-kunit-hsm
+kunit_fs_up() {
+	mkdir -p $kunit_fs
+	truncate -s 64M /tmp/rustre-kunit-hsm.img
+	mkfs.ext4 -q -F /tmp/rustre-kunit-hsm.img && mount -o loop /tmp/rustre-kunit-hsm.img $kunit_fs &&
+		echo rustre >$kunit_fs/before ||
+		echo "guest: no ext4 for the rustre_fsnotify KUnit suite (it fails)" | tee "$out/kunit-fs.err"
+}
+kunit_fs_down() {
+	umount $kunit_fs 2>/dev/null
+	rm -f /tmp/rustre-kunit-hsm.img
+}
+
 run_tests() {
 	local m f start name rc deps d limit only
 	dmesg -t >"$out/boot.log"
 	only=,${RUSTRE_ONLY:-},
-	[ "$only" = ,, ] || MODULES=
+	# RUSTRE_ONLY names integration scripts and KUnit modules to run, the others are skipped.
+	[ "$only" = ,, ] || MODULES=$(for m in $MODULES; do [[ $only == *,$m,* ]] && echo "$m"; done)
 	for m in $MODULES; do
 		f=$(ko "$m")
 		if [ -z "$f" ]; then
@@ -51,6 +68,7 @@ run_tests() {
 			continue
 		fi
 		deps=$(awk -v m="$m" '$1 == m { for (i = 3; i <= NF; i++) print $i }' "$top/scripts/modules.txt")
+		[ "$m" = rustre_kunit ] && kunit_fs_up
 		for d in $deps; do insmod "$(ko "$d")"; done
 		start=$(dmesg -t | wc -l)
 		if ! insmod "$f"; then
@@ -60,6 +78,7 @@ run_tests() {
 		fi
 		dmesg_since "$start" >"$out/kunit-$m.log"
 		rmmod "$m" || echo "guest: rmmod $m failed" | tee "$out/kunit-$m.err"
+		[ "$m" = rustre_kunit ] && kunit_fs_down
 		for d in $(echo $deps | tr ' ' '\n' | tac); do rmmod "$d"; done
 	done
 	for f in "$top"/tests/integration/*.sh; do
