@@ -115,6 +115,11 @@ impl<T> PerTarget<T> {
         Ok(())
     }
 
+    /// Whether `f` holds for any entry (called under the list's lock).
+    pub fn any(&self, f: impl Fn(&T) -> bool) -> bool {
+        self.list.lock().iter().any(|(_, e)| f(e))
+    }
+
     /// Drops the entry of the target with handle `id`, if there is one, outside the lock.
     pub fn remove(&self, id: *const c_void) {
         let mut list = self.list.lock();

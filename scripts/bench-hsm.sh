@@ -3,8 +3,9 @@
 #
 # Benchmark of HSM dispatch (tests/bench/hsm_bench.sh) in one VM boot: restore dispatch
 # latency with archives pending, coordinator against upcall, upcall throughput by FIDs
-# per invocation, and what implicit restore's pre-content watch costs reads and opens of files
-# that are not released.
+# per invocation, what implicit restore's pre-content watch costs reads and opens of files
+# that are not released, and the time to the first byte of a released file (implicit restore
+# against an explicit one, and a resident read).
 #
 #   scripts/bench-hsm.sh [ARCHIVES [RESTORES [ROUNDS]]]     default 10000, 100, 2
 set -uo pipefail
@@ -16,4 +17,4 @@ export RUSTRE_PERF=${RUSTRE_PERF:-1}
 make -C "$top" -s modules tools || exit 1
 VM_TIMEOUT=${VM_TIMEOUT:-3000} VM_BENCH=1 bash "$top/scripts/vm.sh" "$out" \
 	"bash tests/bench/hsm_bench.sh '$top/build/modules' '$top' ${1:-10000} ${2:-100} ${3:-2}" |
-	grep -E '^(setup|latency|throughput|precontent)'
+	grep -E '^(setup|latency|throughput|precontent|first byte)'

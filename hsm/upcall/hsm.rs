@@ -14,7 +14,7 @@
 //! (on `restore_wait`, under `cdt`) until a RESTORE through the coordinator brought the data
 //! back.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use kernel::{
     fsnotify::{OpenPerm, PreAccess, PreContentHandler, PreContentWatch},
@@ -40,11 +40,12 @@ use crate::BStr;
 pub(crate) const MAX_WAITING: usize = 1 << 20;
 /// What a release punches past the end of file rounds up to: any page or block size.
 const RELEASE_ALIGN: u64 = 64 << 10;
-/// What a release keeps of a file's data: its first block (4 KiB, the page and block size of
-/// ext4 and XFS as made by default). A file with no data at all is one hole: `lseek(SEEK_DATA)`
-/// fails with `ENXIO` and `st_blocks` is 0, which has `cp` (and other programs that skip
-/// holes) write a file of zeros without reading a byte, so without a pre-content event. With
-/// its first block resident, the first read of such a program restores the whole file.
+/// What a release keeps of a file's data at least: its first block (the filesystem's block
+/// size, `st_blksize`, from 4 KiB to [`RELEASE_ALIGN`]). A file with no data at all is one hole:
+/// `lseek(SEEK_DATA)` fails with `ENXIO` and `st_blocks` is 0, which has `cp` (and other
+/// programs that skip holes) write a file of zeros without reading a byte, so without a
+/// pre-content event. With its first block resident, the first read of such a program
+/// restores the whole file.
 const RELEASE_KEEP: u64 = 4096;
 /// Lustre's default `max_requests`.
 const DEFAULT_MAX_REQUESTS: u32 = 3;
@@ -418,6 +419,8 @@ pub(crate) struct Hsm {
     restore_wait: CondVar,
     /// Releases in progress: an open that sees one keeps its file's pre-content events.
     releasing: AtomicU32,
+    /// This target's pre-content watch is up: the only time a file may be released.
+    implicit: AtomicBool,
     pub(crate) counters: Counters,
 }
 
@@ -469,6 +472,7 @@ impl Hsm {
                 state_lock <- new_mutex!(()),
                 restore_wait <- new_condvar!("hsm_restore_wait"),
                 releasing: AtomicU32::new(0),
+                implicit: AtomicBool::new(false),
                 counters: Counters::default(),
             }),
             GFP_KERNEL,
@@ -670,8 +674,9 @@ impl Hsm {
 
     /// Releases a file: drops its data (the size stays) once the archive holds it.
     ///
-    /// Refused with `EOPNOTSUPP` on a filesystem without pre-content events, where nothing
-    /// could bring the data back on access, and with `EBUSY` while anyone else has the file
+    /// Refused with `EOPNOTSUPP` on a filesystem without pre-content events, or while the
+    /// target's pre-content watch is not up, where nothing could bring the data back on
+    /// access, and with `EBUSY` while anyone else has the file
     /// open or mapped (Lustre takes an exclusive lease for this too). The write lease held
     /// from the check to the end makes a concurrent open wait until the release is done.
     fn release(&self, fid: &Fid, p: &FsPath) -> Result {
@@ -684,7 +689,16 @@ impl Hsm {
             );
             return Err(EOPNOTSUPP);
         }
+        // Checked again under `state_lock`, which the watch's removal takes after clearing it.
         let _guard = self.state_lock.lock();
+        if !self.implicit.load(Ordering::Acquire) {
+            pr_warn!(
+                "{}: RELEASE of {} refused: implicit restore is not set up on this target (another target on the filesystem has it, or the target is going), so a released file could not be restored on access\n",
+                BStr(self.name.to_bytes()),
+                crate::D(fid)
+            );
+            return Err(EOPNOTSUPP);
+        }
         // Whether the state allows it, before anything else, as Lustre checks before its lease:
         // a file never archived is `EPERM` even while it is open.
         let a = Self::read_attrs(p)?;
@@ -743,12 +757,13 @@ impl Hsm {
             .size()
             .checked_next_multiple_of(RELEASE_ALIGN)
             .ok_or(EFBIG)?;
-        let len = end.saturating_sub(RELEASE_KEEP);
+        let keep = u64::from(st.blksize).clamp(RELEASE_KEEP, RELEASE_ALIGN);
+        let len = end.saturating_sub(keep);
         // The state first: a crash between the two leaves a released file that still has its
         // data (a restore rewrites it), never an archived one that reads as zeros.
         Self::write_attrs(p, &new)?;
         let punched = if len > 0 {
-            f.punch_hole(RELEASE_KEEP, len)
+            f.punch_hole(keep, len)
         } else {
             Ok(())
         };
@@ -1535,7 +1550,7 @@ impl Hsm {
             if nbr {
                 return Err(ENODATA);
             }
-            match self.restore_wait.wait_killable_timeout(&mut cdt, left) {
+            match self.restore_wait.wait_killable_freezable_timeout(&mut cdt, left) {
                 CondVarTimeoutResult::Timeout => return Err(ENODATA),
                 CondVarTimeoutResult::Signal { .. } => return Err(ERESTARTSYS),
                 CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
@@ -1547,37 +1562,38 @@ impl Hsm {
     /// open since before the watch `w` existed (opened while the module was not loaded, or
     /// before the target was attached): fsnotify decided at that open that the file reports
     /// no pre-content events, so its reads would return zeros instead of waiting for a
-    /// restore. Each such file is named in the kernel log (the first 8, then a count); the
-    /// target's HSM side is set up once they are closed and the module loaded again.
+    /// restore. A file whose state cannot be read counts as released, and so does a released
+    /// file opened in the instant between the watch and this walk (which cannot be told from
+    /// one opened before). Each such file is named in the kernel log (the first 8, then a
+    /// count); the target's HSM side is set up once they are closed and the module loaded
+    /// again.
     pub(crate) fn check_opened_before(&self, w: &PreContentWatch<Implicit>) -> Result {
         let mut n = 0u32;
         w.open_files(|p| {
-            // A state that cannot be read is not known to be released; each access of a file
-            // opened from now on reads it again.
-            let Ok(a) = Self::read_attrs(p) else {
-                return Ok(());
-            };
-            if a.flags & state::HS_RELEASED == 0 {
-                return Ok(());
+            // A state that cannot be read (other than absent) might say released: counted.
+            if let Ok(a) = Self::read_attrs(p) {
+                if a.flags & state::HS_RELEASED == 0 {
+                    return Ok(());
+                }
             }
             n = n.saturating_add(1);
             if n <= 8 {
                 match p.stat() {
                     Ok(st) => match Fid::from_inode(st.ino, st.generation) {
                         Some(fid) => pr_err!(
-                            "{}: released file {} (inode {}) has been open since before implicit restore was set up: its reads would return zeros\n",
+                            "{}: released file {} (inode {}) has been open since before implicit restore was set up: its reads would return zeros (or its state cannot be read)\n",
                             BStr(self.name.to_bytes()),
                             crate::D(&fid),
                             st.ino
                         ),
                         None => pr_err!(
-                            "{}: released file (inode {}) has been open since before implicit restore was set up: its reads would return zeros\n",
+                            "{}: released file (inode {}) has been open since before implicit restore was set up: its reads would return zeros (or its state cannot be read)\n",
                             BStr(self.name.to_bytes()),
                             st.ino
                         ),
                     },
                     Err(_) => pr_err!(
-                        "{}: a released file has been open since before implicit restore was set up: its reads would return zeros\n",
+                        "{}: a released file has been open since before implicit restore was set up: its reads would return zeros (or its state cannot be read)\n",
                         BStr(self.name.to_bytes())
                     ),
                 }
@@ -1593,6 +1609,13 @@ impl Hsm {
             return Err(EBUSY);
         }
         Ok(())
+    }
+
+    /// Records whether the target's pre-content watch is up; RELEASE is refused while it is
+    /// not. Clearing it waits for a release in progress.
+    pub(crate) fn set_implicit(&self, up: bool) {
+        let _guard = self.state_lock.lock();
+        self.implicit.store(up, Ordering::Release);
     }
 
     /// The target goes: every implicit restore stops waiting (with `ENODATA`), and none

@@ -62,6 +62,8 @@ pub(crate) use logfmt::{BStr, D};
 /// implicit restores and removes the pre-content watch first, then the parameters (no callback
 /// runs after that), then the device.
 struct Entry {
+    /// The superblock the target's pre-content watch is on, if it has one.
+    watched_sb: Option<usize>,
     _watch: Option<Watch>,
     _params: Pin<KBox<Scope<params::ParamData>>>,
     _reg: Pin<KBox<Registration<device::HsmFile>>>,
@@ -75,6 +77,8 @@ struct Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
+        // No release starts (or is running) once this returns.
+        self.hsm.set_implicit(false);
         // Waiters hold pinned marks that destroying the watch's group waits for.
         self.hsm.stop_waiters();
         drop(self.watch.take());
@@ -95,6 +99,17 @@ struct Targets {
 impl Targets {
     fn create(&self, target: client::Target, name: &CStr) -> Result<Entry> {
         let hsm = Hsm::new(target, name)?;
+        let sb = hsm.root().sb();
+        // One pre-content watch per filesystem: the handler of one target's watch would see,
+        // and exempt, the opens of another's. The other target keeps its HSM device and
+        // parameters, without implicit restore, and refuses RELEASE.
+        if self.entries.any(|e| e.watched_sb == Some(sb)) {
+            pr_info!(
+                "{}: another target on this filesystem does implicit restore: none here, and RELEASE is refused\n",
+                name
+            );
+            return self.finish(hsm, None, None);
+        }
         // On the target's own root (not looked up again by name, which could now lead to
         // another filesystem: a mount over it, another mount namespace).
         let watch = match PreContentWatch::on(
@@ -110,6 +125,7 @@ impl Targets {
                 if let Some(w) = watch.watch.as_ref() {
                     hsm.check_opened_before(w)?;
                 }
+                hsm.set_implicit(true);
                 Some(watch)
             }
             Err(EOPNOTSUPP) => {
@@ -121,13 +137,25 @@ impl Targets {
             }
             Err(e) => return Err(e),
         };
+        let watched_sb = watch.as_ref().map(|_| sb);
+        self.finish(hsm, watch, watched_sb)
+    }
+
+    /// The parameters and device of a target, after its watch.
+    fn finish(
+        &self,
+        hsm: Arc<Hsm>,
+        watch: Option<Watch>,
+        watched_sb: Option<usize>,
+    ) -> Result<Entry> {
         let params = params::create(&self.mdt, hsm.clone())?;
-        let devname = CString::try_from_fmt(fmt!("hsm-{}", name))?;
+        let devname = CString::try_from_fmt(fmt!("hsm-{}", BStr(hsm.name.to_bytes())))?;
         let reg = KBox::pin_init(
             Registration::<device::HsmFile>::register(devname, 0o600, hsm),
             GFP_KERNEL,
         )?;
         Ok(Entry {
+            watched_sb,
             _watch: watch,
             _params: params,
             _reg: reg,

@@ -28,10 +28,10 @@ use crate::{
     ffi::{c_int, c_void},
     prelude::*,
     str::CStr,
-    sync::{Arc, Completion},
-    types::ForeignOwnable,
+    sync::Arc,
+    types::{ForeignOwnable, Opaque},
 };
-use core::{marker::PhantomData, pin::Pin, ptr::NonNull};
+use core::{marker::PhantomData, ptr::NonNull};
 
 /// Event bits (`FS_*`).
 pub mod mask {
@@ -315,8 +315,56 @@ struct GroupData {
     /// Releases `handler` (module code, run while the owner still waits for `gone`).
     release: unsafe fn(*mut c_void),
     /// The owner's; completed once `handler` is released.
-    gone: NonNull<Completion>,
+    gone: NonNull<Gone>,
 }
+
+/// Completed when a watch's group has released its handler (see [`GroupData`]).
+///
+/// # Invariants
+///
+/// The completion is initialised, and never moves (it lives in a [`KBox`]).
+struct Gone(Opaque<bindings::completion>);
+
+impl Gone {
+    fn new() -> Result<KBox<Self>> {
+        let g = KBox::new(Gone(Opaque::uninit()), GFP_KERNEL)?;
+        // SAFETY: The completion is ours and in its final place.
+        unsafe { bindings::init_completion(g.0.get()) };
+        // INVARIANT: Initialised just now, in the box.
+        Ok(g)
+    }
+
+    fn complete(&self) {
+        // SAFETY: The completion is initialised by the invariants.
+        unsafe { bindings::complete_all(self.0.get()) };
+    }
+
+    /// Waits until [`Gone::complete`] was called, saying every 10 s in the kernel log what is
+    /// waited for: a teardown that never ends is a watch whose mark another group's wait
+    /// holds (a fanotify listener that does not answer its permission events).
+    fn wait(&self) {
+        let mut waited: u32 = 0;
+        // SAFETY: The completion is initialised by the invariants.
+        while unsafe {
+            bindings::wait_for_completion_timeout(
+                self.0.get(),
+                crate::time::msecs_to_jiffies(10_000),
+            )
+        } == 0
+        {
+            waited = waited.saturating_add(10);
+            crate::pr_warn!(
+                "fsnotify: a watch being removed has waited {} s for its mark, which another group's wait holds (a fanotify listener that does not answer?)\n",
+                waited
+            );
+        }
+    }
+}
+
+// SAFETY: A completion may be completed and waited for from any task.
+unsafe impl Send for Gone {}
+// SAFETY: As above; `complete_all` and waits synchronise through its own lock.
+unsafe impl Sync for Gone {}
 
 /// Releases the handler of a watch.
 ///
@@ -347,7 +395,7 @@ unsafe extern "C" fn free_group_priv(group: *mut bindings::fsnotify_group) {
     let gone = data.gone;
     drop(data);
     // SAFETY: The owner keeps the completion until it was completed (it waits for it).
-    unsafe { gone.as_ref() }.complete_all();
+    unsafe { gone.as_ref() }.complete();
 }
 
 /// The module side of an [`SbWatch`].
@@ -435,6 +483,11 @@ static SB_OPS: bindings::fsnotify_ops = bindings::fsnotify_ops {
 
 /// A mark on the superblock of a mounted filesystem, delivering its events to a handler.
 ///
+/// Dropping the watch returns once its handler is released, which can take as long as
+/// another group's wait that pinned the mark (a fanotify listener's answer to a permission
+/// event). So a watch must not be dropped from its own handler, nor from the release of a
+/// handler (run by fsnotify's mark reaper, which the drop may wait for).
+///
 /// # Invariants
 ///
 /// - `group` is a group from `fsnotify_alloc_group()` with [`SB_OPS`], whose `private` is a
@@ -447,7 +500,7 @@ pub struct SbWatch<H: SbHandler> {
     group: NonNull<bindings::fsnotify_group>,
     mark: NonNull<bindings::fsnotify_mark>,
     path: bindings::path,
-    gone: Pin<KBox<Completion>>,
+    gone: KBox<Gone>,
     _h: PhantomData<Arc<H>>,
 }
 
@@ -489,21 +542,23 @@ pub fn check_mount_root(dir: &CStr) -> Result {
     Ok(())
 }
 
-/// A counted copy of `p`'s path.
-fn counted_path(p: &crate::fsobj::FsPath) -> bindings::path {
-    // SAFETY: `p` holds a valid path; `path_get` takes references of our own to both halves.
-    unsafe {
-        let raw = p.as_raw();
-        bindings::path_get(raw);
-        core::ptr::read(raw)
+/// A counted copy of `p`'s path, which must be the root of a mount (`ENOTDIR`).
+fn counted_root(p: &crate::fsobj::FsPath) -> Result<bindings::path> {
+    if !p.is_mount_root() {
+        return Err(ENOTDIR);
     }
+    let raw = p.as_raw();
+    // SAFETY: `p` holds a valid path; `path_get` takes references of our own to both halves.
+    unsafe { bindings::path_get(raw) };
+    // SAFETY: As above; the copy holds the references just taken.
+    Ok(unsafe { core::ptr::read(raw) })
 }
 
 /// The parts of a watch made by [`attach_sb_mark`].
 struct Attached {
     group: NonNull<bindings::fsnotify_group>,
     mark: NonNull<bindings::fsnotify_mark>,
-    gone: Pin<KBox<Completion>>,
+    gone: KBox<Gone>,
 }
 
 /// Makes the group and the superblock mark of a watch: a kernel-internal group with `ops`, at
@@ -528,7 +583,7 @@ unsafe fn attach_sb_mark(
     vt: *const c_void,
     release: unsafe fn(*mut c_void),
 ) -> Result<Attached> {
-    let gone = match KBox::pin_init(Completion::new(), GFP_KERNEL) {
+    let gone = match Gone::new() {
         Ok(g) => g,
         Err(e) => {
             // SAFETY: The handler is ours to release, by the function's requirements.
@@ -619,9 +674,10 @@ impl<H: SbHandler> SbWatch<H> {
         Self::with_path(mount_root(mount_point)?, events, handler)
     }
 
-    /// Watches the filesystem `root` is on, as [`SbWatch::new`] does.
+    /// Watches the filesystem mounted at `root`, as [`SbWatch::new`] does (`ENOTDIR` if `root`
+    /// is not the root of a mount).
     pub fn on(root: &crate::fsobj::FsPath, events: u32, handler: Arc<H>) -> Result<Self> {
-        Self::with_path(counted_path(root), events, handler)
+        Self::with_path(counted_root(root)?, events, handler)
     }
 
     /// [`SbWatch::new`] with a counted path, given up here.
@@ -666,11 +722,12 @@ impl<H: SbHandler> SbWatch<H> {
 impl<H: SbHandler> Drop for SbWatch<H> {
     fn drop(&mut self) {
         // SAFETY: By the invariants we own the initial mark reference, a group reference and a
-        // path reference. `fsnotify_destroy_mark` detaches the mark, so no new event starts;
-        // after our put, `fsnotify_wait_marks_destroyed` waits for the SRCU grace period
-        // that ends every running handler and for the mark to be freed, which drops the
-        // mark's group reference, unless another group's wait pinned the mark meanwhile.
-        // Our group reference goes last.
+        // path reference. `fsnotify_destroy_mark` detaches the mark from the superblock's
+        // list, but a mark that another group's wait pinned stays on it (and its events keep
+        // coming) until that wait ends; after our put, `fsnotify_wait_marks_destroyed` waits
+        // for the SRCU grace period that ends every running handler and for the mark to be
+        // freed, which drops the mark's group reference, unless it is pinned. Our group
+        // reference goes last; the handler lives until `gone`.
         unsafe {
             bindings::fsnotify_destroy_mark(self.mark.as_ptr(), self.group.as_ptr());
             bindings::fsnotify_put_mark(self.mark.as_ptr());
@@ -679,8 +736,9 @@ impl<H: SbHandler> Drop for SbWatch<H> {
             bindings::path_put(&self.path);
         }
         // The group is freed, and the handler released, when its last mark reference goes:
-        // at once, or when a wait that pinned the mark ends. Nothing of ours is used after.
-        self.gone.wait_for_completion();
+        // at once, or when a wait that pinned the mark ends (see `Gone::wait`). Nothing of
+        // ours is used after.
+        self.gone.wait();
     }
 }
 
@@ -1097,9 +1155,10 @@ static PRE_OPS: bindings::fsnotify_ops = bindings::fsnotify_ops {
 /// A pre-content mark on the superblock of a mounted filesystem (`FS_OPEN_PERM` and
 /// `FS_PRE_ACCESS` at fanotify's pre-content priority), delivering its events to a handler.
 ///
-/// Whether a file reports pre-content events is decided when it is opened: files opened
-/// before the watch existed never reach the handler ([`PreContentWatch::open_files`] finds
-/// them). Only filesystems that allow it (`SB_I_ALLOW_HSM`: ext4, XFS, btrfs) report
+/// Whether a file reports pre-content events is decided when it is opened: the reads and
+/// writes of files opened before the watch existed never reach the handler (a truncate, which
+/// is reported by path, does); [`PreContentWatch::open_files`] finds them. Dropping the watch
+/// is bound as [`SbWatch`]'s is. Only filesystems that allow it (`SB_I_ALLOW_HSM`: ext4, XFS, btrfs) report
 /// truncates; [`PreContentWatch::new`] refuses the others with `EOPNOTSUPP`, as fanotify does.
 ///
 /// # Invariants
@@ -1110,7 +1169,7 @@ pub struct PreContentWatch<H: PreContentHandler> {
     group: NonNull<bindings::fsnotify_group>,
     mark: NonNull<bindings::fsnotify_mark>,
     path: bindings::path,
-    gone: Pin<KBox<Completion>>,
+    gone: KBox<Gone>,
     _h: PhantomData<Arc<H>>,
 }
 
@@ -1127,9 +1186,10 @@ impl<H: PreContentHandler> PreContentWatch<H> {
         Self::with_path(mount_root(mount_point)?, handler)
     }
 
-    /// Watches the filesystem `root` is on, as [`PreContentWatch::new`] does.
+    /// Watches the filesystem mounted at `root`, as [`PreContentWatch::new`] does (`ENOTDIR`
+    /// if `root` is not the root of a mount).
     pub fn on(root: &crate::fsobj::FsPath, handler: Arc<H>) -> Result<Self> {
-        Self::with_path(counted_path(root), handler)
+        Self::with_path(counted_root(root)?, handler)
     }
 
     /// [`PreContentWatch::new`] with a counted path, given up here.
@@ -1186,25 +1246,60 @@ impl<H: PreContentHandler> PreContentWatch<H> {
 
     /// Calls `f` with a path to every regular file of the watched filesystem that is open now
     /// (for reading or writing, by anyone, mapped or executing included) and returns its
-    /// first error. Files opened before the watch existed are among them: their accesses never
-    /// reach the handler, so an owner that must not let them through checks them here, once,
-    /// after making the watch. A file opened from then on reports its events, or is seen here:
-    /// the open counts itself as a reader or writer of the inode (a locked, fully ordered
-    /// increment on x86) before it looks for pre-content watchers, and this looks for the
-    /// counts after the mark is attached and a full barrier. A file that is not linked any
-    /// more is given by one of its former names.
+    /// first error. Files opened before the watch existed are among them: their reads and
+    /// writes never reach the handler, so an owner that must not let them through checks them
+    /// here, once, after making the watch. A file opened from then on reports its events, or
+    /// is seen here: the open counts itself as a reader or writer of the inode before it looks
+    /// for pre-content watchers, and this looks at the counts after the mark is attached and a
+    /// full barrier. The open's side has no barrier of its own: its increment is a locked,
+    /// fully ordered instruction on x86, but on other architectures an open racing this call
+    /// by a few instructions could be missed by both. A file that is not linked any more is
+    /// given by one of its former names; so is a file of a mount of a subdirectory that is
+    /// linked only outside it (the path is then good for its attributes, not for names).
+    /// `EOPNOTSUPP` in a kernel that does not count readers (neither `CONFIG_FILE_LOCKING` nor
+    /// `CONFIG_IMA`).
     pub fn open_files(&self, mut f: impl FnMut(&crate::fsobj::FsPath) -> Result) -> Result {
+        if !cfg!(any(CONFIG_FILE_LOCKING, CONFIG_IMA)) {
+            return Err(EOPNOTSUPP);
+        }
         crate::sync::barrier::smp_mb(crate::sync::atomic::Full);
         // SAFETY: `path` is counted by the invariants, so its superblock is alive and mounted.
         unsafe { for_each_open_file((*self.path.dentry).d_sb, self.path.mnt, &mut f) }
     }
 }
 
+/// Whether a regular file is open on `inode` for reading or writing.
+///
+/// # Safety
+///
+/// `inode` is valid.
+#[cfg(any(CONFIG_FILE_LOCKING, CONFIG_IMA))]
+unsafe fn open_regular(inode: *mut bindings::inode) -> bool {
+    // SAFETY: The inode is valid; its mode's type never changes, and the counts are atomics.
+    unsafe {
+        u32::from((*inode).i_mode) & bindings::S_IFMT == bindings::S_IFREG
+            && (bindings::atomic_read(&raw const (*inode).i_readcount) > 0
+                || bindings::atomic_read(&raw const (*inode).i_writecount) > 0)
+    }
+}
+
+/// Without a count of readers, nothing is known open (see [`PreContentWatch::open_files`]).
+///
+/// # Safety
+///
+/// `inode` is valid.
+#[cfg(not(any(CONFIG_FILE_LOCKING, CONFIG_IMA)))]
+unsafe fn open_regular(_inode: *mut bindings::inode) -> bool {
+    false
+}
+
 /// Calls `f` for every regular inode of `sb` open for reading or writing (see
 /// [`PreContentWatch::open_files`]), with a path on `mnt`, until it fails. The walk of the
 /// superblock's inode list is the one `drop_caches` makes: it holds the list lock only
-/// between two inodes, each held by a reference while the lock is dropped. Not generic and
-/// not inlined: it runs in the kernel image.
+/// between two inodes, each held by a reference while the lock is dropped (so that it stays
+/// on the list, and its `next` is valid when the lock is taken again). The previous inode's
+/// reference is dropped (`iput`, which may sleep) outside the locks, and `f` is called
+/// outside them. Not generic and not inlined: it runs in the kernel image.
 ///
 /// # Safety
 ///
@@ -1218,62 +1313,86 @@ unsafe fn for_each_open_file(
     let skip = bindings::inode_state_flags_enum_I_FREEING
         | bindings::inode_state_flags_enum_I_WILL_FREE
         | bindings::inode_state_flags_enum_I_NEW;
+    // SAFETY: The superblock is alive while the mount is counted (the caller's).
+    let (list_lock, head) = unsafe { (&raw mut (*sb).s_inode_list_lock, &raw mut (*sb).s_inodes) };
     let mut held: *mut bindings::inode = core::ptr::null_mut();
     let mut res = Ok(());
-    // SAFETY: The superblock is alive (its mount is counted). Its inode list is walked under
-    // `s_inode_list_lock`; each inode is looked at under its `i_lock`, and held by a
-    // reference (`__iget` of an inode that is not being freed or set up) while the list lock
-    // is dropped, so it stays on the list and its `next` is valid when the lock is taken
-    // again. The previous inode's reference is dropped (`iput`, which may sleep) outside the
-    // locks, as is every call of `f`.
-    unsafe {
-        let list_lock = &raw mut (*sb).s_inode_list_lock;
-        let head = &raw mut (*sb).s_inodes;
-        bindings::spin_lock(list_lock);
-        let mut pos = (*head).next;
-        while pos != head {
-            let inode = crate::container_of!(pos, bindings::inode, i_sb_list);
-            bindings::spin_lock(&raw mut (*inode).i_lock);
-            let open = u32::from((*inode).i_mode) & bindings::S_IFMT == bindings::S_IFREG
-                && (bindings::atomic_read(&raw const (*inode).i_readcount) > 0
-                    || bindings::atomic_read(&raw const (*inode).i_writecount) > 0);
-            if bindings::rustre_inode_state_read(inode) & skip != 0
-                || (!open && !bindings::rustre_need_resched())
-            {
-                bindings::spin_unlock(&raw mut (*inode).i_lock);
+    // SAFETY: `list_lock` is the superblock's inode list lock.
+    unsafe { bindings::spin_lock(list_lock) };
+    let mut locked = true;
+    // SAFETY: `head` is a list head, read under its lock.
+    let mut pos = unsafe { (*head).next };
+    while pos != head {
+        // SAFETY: Every entry of `s_inodes` is the `i_sb_list` of an inode, which stays valid
+        // while the list lock is held.
+        let inode = unsafe { crate::container_of!(pos, bindings::inode, i_sb_list) };
+        // SAFETY: The inode is valid (above).
+        let i_lock = unsafe { &raw mut (*inode).i_lock };
+        // SAFETY: `i_lock` is the inode's lock; taken inside the list lock, as the VFS does.
+        unsafe { bindings::spin_lock(i_lock) };
+        // SAFETY: The inode is valid, and its `i_lock`, which its state needs, is held.
+        let (gone, open) = unsafe {
+            (
+                bindings::rustre_inode_state_read(inode) & skip != 0,
+                open_regular(inode),
+            )
+        };
+        // SAFETY: Reads the current task's flags; callable in any context.
+        let busy = unsafe { bindings::rustre_need_resched() };
+        if gone || (!open && !busy) {
+            // SAFETY: Taken above; the next entry is read under the list lock.
+            unsafe {
+                bindings::spin_unlock(i_lock);
                 pos = (*pos).next;
-                continue;
             }
+            continue;
+        }
+        // SAFETY: The inode is neither being freed nor set up, and its `i_lock` is held: a
+        // reference may be taken (`__iget`). Then both locks go, in reverse order.
+        unsafe {
             bindings::rustre_iget(inode);
-            bindings::spin_unlock(&raw mut (*inode).i_lock);
+            bindings::spin_unlock(i_lock);
             bindings::spin_unlock(list_lock);
-            if !held.is_null() {
-                bindings::iput(held);
+        }
+        locked = false;
+        if !held.is_null() {
+            // SAFETY: We hold a reference to the previous inode, and no lock.
+            unsafe { bindings::iput(held) };
+        }
+        held = inode;
+        if open {
+            // SAFETY: We hold a reference to the inode; the alias, if any, is counted.
+            let alias = unsafe { bindings::d_find_any_alias(inode) };
+            if !alias.is_null() {
+                let p = bindings::path { mnt, dentry: alias };
+                // SAFETY: The mount is counted by the caller and the alias by us; an alias of
+                // a live inode is positive. `from_raw` takes references of its own.
+                let fp = unsafe { crate::fsobj::FsPath::from_raw(&p) };
+                // SAFETY: The reference `d_find_any_alias` gave us.
+                unsafe { bindings::dput(alias) };
+                res = f(&fp);
             }
-            held = inode;
-            if open {
-                let alias = bindings::d_find_any_alias(inode);
-                if !alias.is_null() {
-                    let p = bindings::path { mnt, dentry: alias };
-                    // The alias of a live inode is positive.
-                    let fp = crate::fsobj::FsPath::from_raw(&p);
-                    bindings::dput(alias);
-                    res = f(&fp);
-                }
-            }
-            bindings::rustre_cond_resched();
-            if res.is_err() {
-                break;
-            }
+        }
+        // SAFETY: No lock is held here.
+        unsafe { bindings::rustre_cond_resched() };
+        if res.is_err() {
+            break;
+        }
+        // SAFETY: The list lock is taken again; the inode we hold is still on the list (it is
+        // removed only when evicted), so its `next` is a valid entry or the head.
+        unsafe {
             bindings::spin_lock(list_lock);
             pos = (*inode).i_sb_list.next;
         }
-        if res.is_ok() {
-            bindings::spin_unlock(list_lock);
-        }
-        if !held.is_null() {
-            bindings::iput(held);
-        }
+        locked = true;
+    }
+    if locked {
+        // SAFETY: Taken above and not released since.
+        unsafe { bindings::spin_unlock(list_lock) };
+    }
+    if !held.is_null() {
+        // SAFETY: We hold a reference to the last inode, and no lock.
+        unsafe { bindings::iput(held) };
     }
     res
 }
@@ -1291,7 +1410,7 @@ impl<H: PreContentHandler> Drop for PreContentWatch<H> {
         // The group is freed, and the handler released, when its last mark reference goes:
         // at once, or when another group's wait that pinned the mark ends. Nothing of ours is
         // used after.
-        self.gone.wait_for_completion();
+        self.gone.wait();
     }
 }
 

@@ -37,6 +37,8 @@ pub struct Stat {
     pub size: u64,
     /// Last data modification, in nanoseconds since the epoch.
     pub mtime_ns: i64,
+    /// The filesystem's preferred I/O size for the object (`st_blksize`): its block size.
+    pub blksize: u32,
 }
 
 impl Stat {
@@ -187,6 +189,7 @@ impl FsPath {
                 .tv_sec
                 .saturating_mul(1_000_000_000)
                 .saturating_add(k.mtime.tv_nsec as i64),
+            blksize: k.blksize,
         })
     }
 

@@ -12,6 +12,10 @@
 # 3. What implicit restore costs files that are not released: reads of a cached 128 MiB file
 #    4 KiB at a time (dd) and opens and closes of 2,000 files (python3), with hsm_upcall
 #    loaded (its pre-content watch on the target) and unloaded, alternating, ROUNDS each.
+# 4. Time to the first byte of a released file of 1 MiB and 64 MiB, with one lhsm_copytool
+#    (lhsm_worker_posix, archive on tmpfs): opened and read (implicit restore), against an
+#    explicit `lfs hsm_restore` waited for and then the same read, and against the read of the
+#    file resident (page cache dropped), ROUNDS each, in turn.
 #
 # A benchmark, not a test: nothing is asserted.
 set -u
@@ -133,6 +137,54 @@ for r in $(seq 1 "$rounds"); do
 		printf "precontent round %d: 4 KiB reads %s MB/s with the watch, %s without (%.2f); opens %s/s with, %s without (%.2f)\n", r, a, b, a / b, c, d, c / d }'
 done
 insmod "$(find "$mods" -name hsm_upcall.ko | head -n1)" || exit 1
+
+lctl set_param mdt.$T.hsm_control=enabled >/dev/null
+export LHSM_ARCHIVE_BASE=$arc/
+lhsm_copytool $T 2>"$w/ct.log" &
+ct=$!
+t=0
+while ! lctl get_param -n mdt.$T.hsm.agents | grep -q uuid && [ $t -lt 300 ]; do sleep 0.2; t=$((t + 1)); done
+# first_byte FILE [restore]: milliseconds from the start (of `lfs hsm_restore`, waited for
+# until trusted.hsm no longer says released, with "restore") to the first byte read.
+first_byte() {
+	python3 - "$@" <<'PY'
+import os, struct, subprocess, sys, time
+f = sys.argv[1]
+t = time.monotonic()
+if len(sys.argv) > 2:
+    subprocess.run(["lfs", "hsm_restore", f], check=True)
+    # struct hsm_attrs: compat, flags (HS_RELEASED 0x4), archive id, version.
+    while struct.unpack_from("<II", os.getxattr(f, "trusted.hsm"))[1] & 0x4:
+        time.sleep(0.001)
+fd = os.open(f, os.O_RDONLY)
+assert len(os.read(fd, 1)) == 1
+os.close(fd)
+print(f"{(time.monotonic() - t) * 1000:.1f}")
+PY
+}
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+for size in 1 64; do
+	head -c ${size}M /dev/urandom >"$fs/ttfb$size"
+	lfs hsm_archive "$fs/ttfb$size"
+	t=0
+	until lfs hsm_state "$fs/ttfb$size" | grep -q "exists archived" || [ $t -ge 600 ]; do sleep 0.1; t=$((t + 1)); done
+done
+for r in $(seq 1 "$rounds"); do
+	for size in 1 64; do
+		f=$fs/ttfb$size
+		lfs hsm_release "$f" || echo "release of $f failed"
+		drop_caches
+		imp=$(first_byte "$f")
+		lfs hsm_release "$f" || echo "release of $f failed"
+		drop_caches
+		exp=$(first_byte "$f" restore)
+		drop_caches
+		res=$(first_byte "$f")
+		echo "first byte round $r, $size MiB: implicit restore $imp ms, explicit restore then read $exp ms, resident $res ms"
+	done
+done
+kill $ct
+wait $ct 2>/dev/null
 lctl mdt_detach $T
 rmmod hsm_upcall rustre_mdt
 rm -rf /etc/rustre

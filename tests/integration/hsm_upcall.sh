@@ -25,7 +25,7 @@ export PATH=$rel:$top/tools/lhsm/scripts:$PATH
 
 # The main target is ext4 and the second XFS, both with pre-content events (RELEASE needs
 # them); the third, tmpfs, has none. Sparse images on the guest's /tmp.
-T=lustre-MDT0000 T2=lustre-MDT0001 T3=lustre-MDT0002
+T=lustre-MDT0000 T2=lustre-MDT0001 T3=lustre-MDT0002 T4=lustre-MDT0003
 work=$(mktemp -d)
 fs=$work/fs arc=$work/arc db=$work/db
 mkdir -p "$fs" "$work/cat" "$arc" "$db" "$work/xfs" "$work/tmpfs" "$work/full"
@@ -48,6 +48,7 @@ cleanup() {
 	lctl mdt_detach $T 2>/dev/null
 	lctl mdt_detach $T2 2>/dev/null
 	lctl mdt_detach $T3 2>/dev/null
+	lctl mdt_detach $T4 2>/dev/null
 	rmmod hsm_upcall changelog_chardev rustre_mdt 2>/dev/null
 	umount "$fs" "$work/cat" "$arc" "$db" "$work/xfs" "$work/tmpfs" "$work/full" 2>/dev/null
 	rm -rf "$work" /etc/rustre
@@ -226,8 +227,23 @@ wait_state() {
 	while [ "$(lfs hsm_state "$1")" != "$2" ] && [ $t -lt "$(scaled 300)" ]; do sleep 0.2; t=$((t + 1)); done
 	[ "$(lfs hsm_state "$1")" = "$2" ]
 }
-# restore_recs: how many CL_HSM RESTORE records without an error the changelog holds.
+# kmsg_mark: writes a unique line to the kernel log and prints it; since_mark LINE: the kernel
+# log after it.
+kmsg_mark() {
+	local m="rustre-test-mark-$$-$SECONDS-$RANDOM"
+	echo "$m" >/dev/kmsg
+	echo "$m"
+}
+since_mark() { dmesg | sed -n "/$1/,\$p"; }
+# restore_recs: how many CL_HSM RESTORE records without an error the changelog holds (a
+# failed restore's record carries its error in the low bits, and is not counted).
 restore_recs() { lfs changelog $T | awk '$2 == "16HSM" && $5 == "0x80"' | wc -l; }
+# wait_recs N: waits (up to 10 s, scaled) for restore_recs to reach N: the record is appended
+# just after the file's state is written, which is what ends the reader's wait.
+wait_recs() {
+	local t=0
+	while [ "$(restore_recs)" -lt "$1" ] && [ $t -lt "$(scaled 100)" ]; do sleep 0.1; t=$((t + 1)); done
+}
 # copytool [WORKER]: starts lhsm_copytool on $T in the background ($ct) and waits (up to 60 s,
 # scaled) until it is registered.
 copytool() {
@@ -265,6 +281,7 @@ wait "${readers[@]}"
 expect "the eight readers got the data" "same same same same same same same same" \
 	"$(cat "$work"/reader[1-8] 2>/dev/null | xargs)"
 expect "and the file is restored" "$restored" "$(lfs hsm_state "$h")"
+wait_recs $((r0 + 1))
 expect "one CL_HSM RESTORE record for the eight" $((r0 + 1)) "$(restore_recs)"
 # Readers of many files: a RESTORE each, no more than max_requests (3) handed out at once.
 mkdir -p "$fs/m"
@@ -285,6 +302,7 @@ while [ "$(lctl get_param -n mdt.$T.hsm.agents | grep -c uuid)" != 4 ] && [ $t -
 	sleep 0.2
 	t=$((t + 1))
 done
+expect "four copytools registered" 4 "$(lctl get_param -n mdt.$T.hsm.agents | grep -c uuid)"
 readers=()
 for i in 1 2 3 4 5 6; do
 	(cmp -s "$fs/m/$i" "$work/m$i.orig" && echo same >"$work/mreader$i") &
@@ -296,9 +314,10 @@ while [ "$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'action=RESTORE')" != 
 	t=$((t + 1))
 done
 expect "six readers of six files: six RESTOREs" 6 "$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'action=RESTORE')"
-# The most handed out at once over the next 3 s (each restore takes 8 s).
+# The most handed out at once over the next 3 s (each restore takes 8 s; while three or more
+# are left, three are handed out).
 most=0
-for t in $(seq 30); do
+for t in $(seq "$(scaled 30)"); do
 	n=$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'status=STARTED')
 	[ "$n" -gt $most ] && most=$n
 	sleep 0.1
@@ -350,6 +369,7 @@ access() {
 	[ "$(du -k "$big" | cut -f1)" = 4 ] || bad "$name: the released file holds more than its first 4 KiB"
 	r0=$(restore_recs)
 	if "$@"; then ok "$name of a released file: the original bytes"; else bad "$name of a released file"; fi
+	wait_recs $((r0 + 1))
 	expect "$name: one CL_HSM RESTORE record" $((r0 + 1)) "$(restore_recs)"
 }
 same_md5() { [ "$(md5sum <"$1" | cut -d' ' -f1)" = "$(md5sum <"$work/big.orig" | cut -d' ' -f1)" ]; }
@@ -407,12 +427,14 @@ lctl set_param mdt.$T.hsm.implicit_restore_timeout=300 >/dev/null
 expect "the hanging restore is still the only one" 1 "$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'action=RESTORE')"
 # A reader with a signal handler (installed without SA_RESTART): an ordinary signal does not
 # end its wait (read(2) would fail with EINTR); it reads through libc to see that.
+rm -f "$work/sigreader.ready"
 python3 - "$h" "$work/h.orig" "$work/sigreader" <<'PY' &
 import ctypes, os, signal, sys
 libc = ctypes.CDLL(None, use_errno=True)
 got = []
 signal.signal(signal.SIGUSR1, lambda s, f: got.append(s))
 fd = os.open(sys.argv[1], os.O_RDONLY)
+open(sys.argv[3] + ".ready", "w").close()
 buf = ctypes.create_string_buffer(1 << 20)
 data, res = bytearray(), "same"
 while True:
@@ -428,18 +450,27 @@ if res == "same" and bytes(data) != open(sys.argv[2], "rb").read():
 open(sys.argv[3], "w").write("%s %d\n" % (res, len(got)))
 PY
 sigreader=$!
-sleep 2
+# Its handler is installed and its read waits (state D: the wait is killable) before the signal.
+t=0
+until [ -e "$work/sigreader.ready" ] && [ "$(awk '{print $3}' /proc/$sigreader/stat 2>/dev/null)" = D ] ||
+	[ $t -ge "$(scaled 300)" ]; do
+	sleep 0.1
+	t=$((t + 1))
+done
+expect "a reader with a signal handler waits for the restore" D "$(awk '{print $3}' /proc/$sigreader/stat 2>/dev/null)"
 kill -USR1 $sigreader
 sleep 1
-kill -0 $sigreader 2>/dev/null && ok "a reader waiting for a restore goes on waiting after a signal" ||
-	bad "a signal ended the wait for a restore: $(cat "$work/sigreader" 2>/dev/null)"
+expect "and goes on waiting after a signal" D "$(awk '{print $3}' /proc/$sigreader/stat 2>/dev/null)"
 # The copytool dies in the middle of the restore: the action waits again, the reader with it,
 # and the next copytool's restore gives it the data (never part of it).
 kill -9 $ct
 pkill -9 -f "sleep 1002"
 wait $ct 2>/dev/null
 copytool
-wait $sigreader
+t=0
+while kill -0 $sigreader 2>/dev/null && [ $t -lt "$(scaled 600)" ]; do sleep 0.1; t=$((t + 1)); done
+kill -0 $sigreader 2>/dev/null && { bad "the reader still waits after the restore"; kill -9 $sigreader; }
+wait $sigreader 2>/dev/null
 expect "and after the copytool died, gets the data from the next one" "same 1" "$(cat "$work/sigreader" 2>/dev/null)"
 cmp -s "$h" "$work/h.orig" && ok "once a copytool works, the read gets the data" || bad "read after the hanging restore"
 expect "and the file is restored" "$restored" "$(lfs hsm_state "$h")"
@@ -464,11 +495,11 @@ rmmod hsm_upcall || bad "rmmod hsm_upcall"
 # A released file opened while no watch exists reports no pre-content events: the target's
 # HSM is not set up while it is open, and the file is named in the log.
 exec 7<"$h"
-log0=$(dmesg | wc -l)
+mark=$(kmsg_mark)
 insmod "$(find "$mods" -name hsm_upcall.ko | head -n1)" || bad "insmod hsm_upcall with a released file open"
 [ -e /dev/hsm-$T ] && bad "HSM set up although a released file was open from before" ||
 	ok "HSM not set up while a released file is open from before"
-dmesg | tail -n +$((log0 + 1)) | grep -q "$T: released file .* has been open since before implicit restore was set up" &&
+since_mark "$mark" | grep -q "$T: released file .* has been open since before implicit restore was set up" &&
 	ok "the kernel log names the open file" || bad "no log line for the open released file: $(dmesg | tail -n 3)"
 exec 7<&-
 rmmod hsm_upcall || bad "rmmod hsm_upcall after the refusal"
@@ -696,6 +727,15 @@ dmesg | grep -q "$T3: RELEASE of .* refused: tmpfs has no pre-content events" &&
 expect "tmpfs: the file keeps its data and state" "tmpfs $work/tmpfs/t: (0x00000009) exists archived, archive_id:1" \
 	"$(cat "$work/tmpfs/t") $(lfs hsm_state "$work/tmpfs/t")"
 lctl mdt_detach $T3 || bad "detach tmpfs"
+# A second target on the XFS filesystem: one pre-content watch per filesystem, so it has its
+# HSM device and no implicit restore (its RELEASE is refused).
+mark=$(kmsg_mark)
+lctl mdt_attach $T4 "$work/xfs" "$work/cat/c4.llog" || bad "attach a second target on xfs"
+since_mark "$mark" | grep -q "$T4: another target on this filesystem does implicit restore" &&
+	ok "a second target on a filesystem: no second pre-content watch, said in the log" ||
+	bad "no log line for the second target on xfs"
+[ -e /dev/hsm-$T4 ] && ok "the second target has its HSM device" || bad "no /dev/hsm-$T4"
+lctl mdt_detach $T4 || bad "detach the second xfs target"
 lctl mdt_detach $T2 || bad "detach xfs"
 
 # Detach with an open device is refused; the device goes with the target.

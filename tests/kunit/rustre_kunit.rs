@@ -553,13 +553,104 @@ mod fsnotify_tests {
             Some(ENOENT)
         );
         // The KUnit thread's root is the kernel's own (nullfs), which does not allow
-        // pre-content events. The handler goes with every failure.
+        // pre-content events.
         let root = FsPath::lookup(c"/", false)?;
         assert_eq!(
             PreContentWatch::on(&root, Handler::new(&drops)?).err(),
             Some(EOPNOTSUPP)
         );
-        assert_eq!(drops.get(), 2);
+        // A file is not the root of a mount.
+        let file = &fsnotify_paths()?.before;
+        assert_eq!(
+            PreContentWatch::on(file, Handler::new(&drops)?).err(),
+            Some(ENOTDIR)
+        );
+        // The handler goes with every failure.
+        assert_eq!(drops.get(), 3);
+        Ok(())
+    }
+
+    /// What [`pre_content_events_and_teardown`] saw while its watch was up. It is checked
+    /// after the watch is gone: a failed KUnit assertion ends the test's thread without
+    /// running destructors, and a watch left behind would call into this module once it is
+    /// unloaded.
+    #[derive(Default)]
+    struct Observed {
+        /// The program's open and read, let through: its exit code, opens and accesses
+        /// seen, the last access on the last opened inode, what `wait_unlocked` gave.
+        first: Option<u8>,
+        opens: u32,
+        accesses: u32,
+        same_ino: bool,
+        unlocked: (Option<u32>, Option<u32>),
+        /// `cat` with its read denied, with its open denied, and whether that read nothing.
+        read_denied: Option<u8>,
+        open_denied: Option<u8>,
+        no_access_after_denied_open: bool,
+        /// `cat` of an exempted open, and whether it read without access events.
+        exempt: Option<u8>,
+        no_access_when_exempt: bool,
+        /// The truncate of the file opened before: its inode and position as reported.
+        truncate_ino: u64,
+        truncate_pos: Option<i64>,
+        /// Whether `open_files` found the file opened before, and what its error gave.
+        found_before: bool,
+        walk_error: Option<Error>,
+    }
+
+    fn exercise(
+        w: &PreContentWatch<Handler>,
+        h: &Handler,
+        before: &kernel::kfile::KFile,
+        o: &mut Observed,
+    ) -> Result {
+        o.first = sh(b"echo data > /tmp/rustre-kunit-hsm/after && cat /tmp/rustre-kunit-hsm/after >/dev/null")?;
+        // The KUnit thread cannot look the name up: the handler saw the inode.
+        let ino_after = {
+            let s = h.seen.lock();
+            o.opens = s.opens;
+            o.accesses = s.accesses;
+            o.same_ino = s.access_ino == s.open_ino;
+            o.unlocked = s.unlocked;
+            s.open_ino
+        };
+        h.seen.lock().deny_access = ino_after;
+        o.read_denied = sh(b"cat /tmp/rustre-kunit-hsm/after >/dev/null")?;
+        let accesses = {
+            let mut s = h.seen.lock();
+            s.deny_access = 0;
+            s.deny_open = ino_after;
+            s.accesses
+        };
+        o.open_denied = sh(b"cat /tmp/rustre-kunit-hsm/after >/dev/null")?;
+        o.no_access_after_denied_open = h.seen.lock().accesses == accesses;
+        let accesses = {
+            let mut s = h.seen.lock();
+            s.deny_open = 0;
+            s.deny_access = ino_after;
+            s.exempt = ino_after;
+            s.accesses
+        };
+        o.exempt = sh(b"cat /tmp/rustre-kunit-hsm/after >/dev/null")?;
+        o.no_access_when_exempt = h.seen.lock().accesses == accesses;
+        before.truncate(8192)?;
+        {
+            let s = h.seen.lock();
+            o.truncate_ino = s.access_ino;
+            o.truncate_pos = s.range.map(|r| r.0);
+        }
+        let (_, ino_before) = before.identity();
+        w.open_files(|p| {
+            if p.stat()?.ino == ino_before {
+                o.found_before = true;
+            }
+            Ok(())
+        })?;
+        o.walk_error = w.open_files(|_| Err(EXDEV)).err();
+        // Denied again, for the check that it goes through once the watch is gone.
+        let mut s = h.seen.lock();
+        s.exempt = 0;
+        s.deny_open = ino_after;
         Ok(())
     }
 
@@ -568,68 +659,38 @@ mod fsnotify_tests {
         let paths = fsnotify_paths()?;
         let drops = DropCount::new()?;
         let h = Handler::new(&drops)?;
-        // Opened before the watch: its accesses never report, and `open_files` finds it.
+        // Opened before the watch: its reads never report, and `open_files` finds it.
         let before = paths.before.open(O_RDWR)?;
         let (_, ino_before) = before.identity();
         let w = PreContentWatch::on(&paths.root, h.clone())?;
-        // A program's open and read of a file reach the handler, which lets them through.
-        assert_eq!(
-            sh(b"echo data > /tmp/rustre-kunit-hsm/after && cat /tmp/rustre-kunit-hsm/after >/dev/null")?,
-            Some(0)
-        );
-        // The KUnit thread cannot look the name up: the handler saw the inode.
-        let ino_after = {
-            let s = h.seen.lock();
-            assert!(s.opens >= 2);
-            assert!(s.accesses >= 1);
-            assert_eq!(s.access_ino, s.open_ino);
-            assert_eq!(s.unlocked, (Some(1), Some(2)));
-            s.open_ino
-        };
-        // An error from `access` fails the read, one from `open` the open.
-        h.seen.lock().deny_access = ino_after;
-        assert_eq!(sh(b"cat /tmp/rustre-kunit-hsm/after >/dev/null")?, Some(1));
-        let accesses = {
-            let mut s = h.seen.lock();
-            s.deny_access = 0;
-            s.deny_open = ino_after;
-            s.accesses
-        };
-        assert_eq!(sh(b"cat /tmp/rustre-kunit-hsm/after >/dev/null")?, Some(1));
-        // (The open failed: nothing was read.)
-        assert_eq!(h.seen.lock().accesses, accesses);
-        // An exempted open reads without access events, even one the handler would deny.
-        {
-            let mut s = h.seen.lock();
-            s.deny_open = 0;
-            s.exempt = ino_after;
-        }
-        let accesses = h.seen.lock().accesses;
-        assert_eq!(sh(b"cat /tmp/rustre-kunit-hsm/after >/dev/null")?, Some(0));
-        assert_eq!(h.seen.lock().accesses, accesses);
-        // A truncate reports an access with the new size, whatever the file's mode.
-        before.truncate(8192)?;
-        {
-            let s = h.seen.lock();
-            assert_eq!(s.access_ino, ino_before);
-            assert_eq!(s.range.map(|r| r.0), Some(8192));
-        }
-        // `open_files` finds the file opened before the watch, and stops at the first error.
-        let mut found = false;
-        w.open_files(|p| {
-            if p.stat()?.ino == ino_before {
-                found = true;
-            }
-            Ok(())
-        })?;
-        assert!(found);
-        assert_eq!(w.open_files(|_| Err(EXDEV)), Err(EXDEV));
-        h.seen.lock().deny_open = ino_after;
+        let mut o = Observed::default();
+        let res = exercise(&w, &h, &before, &mut o);
         drop(h);
-        // The watch is gone, its handler released exactly once, when the drop returns.
         drop(w);
+        // The watch is gone, its handler released exactly once, when the drop returns.
         assert_eq!(drops.get(), 1);
-        // Without the watch, what it denied goes through.
+        res?;
+        // A program's open and read reach the handler, which lets them through; the wait
+        // outside the SRCU lock ran, and in place when nested.
+        assert_eq!(o.first, Some(0));
+        assert!(o.opens >= 2);
+        assert!(o.accesses >= 1);
+        assert!(o.same_ino);
+        assert_eq!(o.unlocked, (Some(1), Some(2)));
+        // An error from `access` fails the read, one from `open` the open (nothing read).
+        assert_eq!(o.read_denied, Some(1));
+        assert_eq!(o.open_denied, Some(1));
+        assert!(o.no_access_after_denied_open);
+        // An exempted open reads without access events, even one the handler would deny.
+        assert_eq!(o.exempt, Some(0));
+        assert!(o.no_access_when_exempt);
+        // A truncate reports an access with the new size, whatever the file's mode.
+        assert_eq!(o.truncate_ino, ino_before);
+        assert_eq!(o.truncate_pos, Some(8192));
+        // `open_files` finds the file opened before the watch, and stops at the first error.
+        assert!(o.found_before);
+        assert_eq!(o.walk_error, Some(EXDEV));
+        // Without the watch, the open it would deny goes through.
         before.truncate(0)?;
         assert_eq!(sh(b"cat /tmp/rustre-kunit-hsm/after >/dev/null")?, Some(0));
         Ok(())
@@ -641,11 +702,14 @@ mod fsnotify_tests {
         let drops = DropCount::new()?;
         let h = Handler::new(&drops)?;
         let w = SbWatch::on(&paths.root, mask::CREATE, h.clone())?;
-        assert_eq!(sh(b": > /tmp/rustre-kunit-hsm/created.$$")?, Some(0));
-        assert_eq!(h.seen.lock().events, 1);
+        let created = sh(b": > /tmp/rustre-kunit-hsm/created.$$");
+        let events = h.seen.lock().events;
         drop(h);
+        // As above, nothing is checked while the watch is up.
         drop(w);
         assert_eq!(drops.get(), 1);
+        assert_eq!(created?, Some(0));
+        assert_eq!(events, 1);
         Ok(())
     }
 }
