@@ -1550,7 +1550,10 @@ impl Hsm {
             if nbr {
                 return Err(ENODATA);
             }
-            match self.restore_wait.wait_killable_freezable_timeout(&mut cdt, left) {
+            match self
+                .restore_wait
+                .wait_killable_freezable_timeout(&mut cdt, left)
+            {
                 CondVarTimeoutResult::Timeout => return Err(ENODATA),
                 CondVarTimeoutResult::Signal { .. } => return Err(ERESTARTSYS),
                 CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
