@@ -508,6 +508,17 @@ insmod "$(find "$mods" -name hsm_upcall.ko | head -n1)" || bad "insmod hsm_upcal
 lctl set_param mdt.$T.hsm_control=enabled >/dev/null
 copytool
 cmp -s "$h" "$work/h.orig" && ok "after a module reload a read restores" || bad "read after the module reload"
+# And after a remount (the target detached, the filesystem unmounted and mounted again).
+lfs hsm_release "$h" || bad "release before the remount"
+kill $ct
+wait $ct 2>/dev/null
+lctl mdt_detach $T || bad "detach before the remount"
+{ umount "$fs" && mount -o loop "$work/fs.img" "$fs"; } || bad "remount"
+lctl mdt_attach $T "$fs" "$work/cat/c.llog" || bad "attach after the remount"
+lctl set_param mdt.$T.hsm_control=enabled >/dev/null
+expect "after a remount the file is still released" "$released" "$(lfs hsm_state "$h")"
+copytool
+cmp -s "$h" "$work/h.orig" && ok "after a remount a read restores" || bad "read after the remount"
 kill $ct
 wait $ct 2>/dev/null
 lctl set_param mdt.$T.hsm.upcall_path="$work/lhsm_mdt_upcall" mdt.$T.hsm.upcall_mask="ARCHIVE REMOVE" >/dev/null
