@@ -6,7 +6,9 @@
 //!
 //! Locks: `params` and `cdt` are never held together, and neither is held while the upcall
 //! runs, while a file is looked up or its state written, or while a record is appended.
-//! `state_lock` comes before `cdt`.
+//! `state_lock` comes before `cdt`; `rustre_mdt`'s registry lock (held when a target goes,
+//! whose watch's removal takes `state_lock`) comes before `state_lock`, and nothing done
+//! under `state_lock` takes it.
 //!
 //! Implicit restore: the target's [`PreContentWatch`](kernel::fsnotify::PreContentWatch)
 //! calls [`Hsm::pre_open`] and [`Hsm::pre_access`], in the task opening or touching a file,
@@ -40,8 +42,8 @@ use crate::BStr;
 pub(crate) const MAX_WAITING: usize = 1 << 20;
 /// What a release punches past the end of file rounds up to: any page or block size.
 const RELEASE_ALIGN: u64 = 64 << 10;
-/// What a release keeps of a file's data at least: its first block (the filesystem's block
-/// size, `st_blksize`, from 4 KiB to [`RELEASE_ALIGN`]). A file with no data at all is one hole:
+/// What a release keeps of a file's data at least: its first block (`st_blksize`, the block
+/// size or a larger preferred I/O size, bounded to 4 KiB to [`RELEASE_ALIGN`]). A file with no data at all is one hole:
 /// `lseek(SEEK_DATA)` fails with `ENXIO` and `st_blocks` is 0, which has `cp` (and other
 /// programs that skip holes) write a file of zeros without reading a byte, so without a
 /// pre-content event. With its first block resident, the first read of such a program
@@ -693,7 +695,7 @@ impl Hsm {
         let _guard = self.state_lock.lock();
         if !self.implicit.load(Ordering::Acquire) {
             pr_warn!(
-                "{}: RELEASE of {} refused: implicit restore is not set up on this target (another target on the filesystem has it, or the target is going), so a released file could not be restored on access\n",
+                "{}: RELEASE of {} refused: implicit restore is not set up on this target (its pre-content watch is not up, or going), so a released file could not be restored on access\n",
                 BStr(self.name.to_bytes()),
                 crate::D(fid)
             );
@@ -1573,11 +1575,12 @@ impl Hsm {
     pub(crate) fn check_opened_before(&self, w: &PreContentWatch<Implicit>) -> Result {
         let mut n = 0u32;
         w.open_files(|p| {
-            // A state that cannot be read (other than absent) might say released: counted.
-            if let Ok(a) = Self::read_attrs(p) {
-                if a.flags & state::HS_RELEASED == 0 {
-                    return Ok(());
-                }
+            // A state that cannot be read (other than absent) might say released: counted,
+            // unless memory ran short (the attach then fails with that).
+            match Self::read_attrs(p) {
+                Ok(a) if a.flags & state::HS_RELEASED == 0 => return Ok(()),
+                Err(ENOMEM) => return Err(ENOMEM),
+                _ => {}
             }
             n = n.saturating_add(1);
             if n <= 8 {

@@ -100,15 +100,15 @@ impl Targets {
     fn create(&self, target: client::Target, name: &CStr) -> Result<Entry> {
         let hsm = Hsm::new(target, name)?;
         let sb = hsm.root().sb();
-        // One pre-content watch per filesystem: the handler of one target's watch would see,
-        // and exempt, the opens of another's. The other target keeps its HSM device and
-        // parameters, without implicit restore, and refuses RELEASE.
+        // One HSM per filesystem: the handler of one target's pre-content watch would see the
+        // opens and writes of another's copytools, and hold them for restores of its own.
         if self.entries.any(|e| e.watched_sb == Some(sb)) {
-            pr_info!(
-                "{}: another target on this filesystem does implicit restore: none here, and RELEASE is refused\n",
+            pr_err!(
+                "{}: another target on this filesystem does its HSM: none here (no /dev/hsm-{})\n",
+                name,
                 name
             );
-            return self.finish(hsm, None, None);
+            return Err(EBUSY);
         }
         // On the target's own root (not looked up again by name, which could now lead to
         // another filesystem: a mount over it, another mount namespace).

@@ -31,7 +31,7 @@ use crate::{
     sync::Arc,
     types::{ForeignOwnable, Opaque},
 };
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{marker::PhantomData, pin::Pin, ptr::NonNull};
 
 /// Event bits (`FS_*`).
 pub mod mask {
@@ -322,21 +322,28 @@ struct GroupData {
 ///
 /// # Invariants
 ///
-/// The completion is initialised, and never moves (it lives in a [`KBox`]).
-struct Gone(Opaque<bindings::completion>);
+/// The completion is initialised, and pinned.
+#[pin_data]
+struct Gone {
+    #[pin]
+    c: Opaque<bindings::completion>,
+}
 
 impl Gone {
-    fn new() -> Result<KBox<Self>> {
-        let g = KBox::new(Gone(Opaque::uninit()), GFP_KERNEL)?;
-        // SAFETY: The completion is ours and in its final place.
-        unsafe { bindings::init_completion(g.0.get()) };
-        // INVARIANT: Initialised just now, in the box.
-        Ok(g)
+    fn new() -> Result<Pin<KBox<Self>>> {
+        // INVARIANT: `init_completion` initialises it in its final, pinned place.
+        KBox::pin_init(
+            pin_init!(Gone {
+                // SAFETY: `slot` is valid, uninitialised memory for a completion.
+                c <- Opaque::ffi_init(|slot| unsafe { bindings::init_completion(slot) }),
+            }),
+            GFP_KERNEL,
+        )
     }
 
     fn complete(&self) {
         // SAFETY: The completion is initialised by the invariants.
-        unsafe { bindings::complete_all(self.0.get()) };
+        unsafe { bindings::complete_all(self.c.get()) };
     }
 
     /// Waits until [`Gone::complete`] was called, saying every 10 s in the kernel log what is
@@ -347,7 +354,7 @@ impl Gone {
         // SAFETY: The completion is initialised by the invariants.
         while unsafe {
             bindings::wait_for_completion_timeout(
-                self.0.get(),
+                self.c.get(),
                 crate::time::msecs_to_jiffies(10_000),
             )
         } == 0
@@ -500,7 +507,7 @@ pub struct SbWatch<H: SbHandler> {
     group: NonNull<bindings::fsnotify_group>,
     mark: NonNull<bindings::fsnotify_mark>,
     path: bindings::path,
-    gone: KBox<Gone>,
+    gone: Pin<KBox<Gone>>,
     _h: PhantomData<Arc<H>>,
 }
 
@@ -558,7 +565,7 @@ fn counted_root(p: &crate::fsobj::FsPath) -> Result<bindings::path> {
 struct Attached {
     group: NonNull<bindings::fsnotify_group>,
     mark: NonNull<bindings::fsnotify_mark>,
-    gone: KBox<Gone>,
+    gone: Pin<KBox<Gone>>,
 }
 
 /// Makes the group and the superblock mark of a watch: a kernel-internal group with `ops`, at
@@ -1158,8 +1165,9 @@ static PRE_OPS: bindings::fsnotify_ops = bindings::fsnotify_ops {
 /// Whether a file reports pre-content events is decided when it is opened: the reads and
 /// writes of files opened before the watch existed never reach the handler (a truncate, which
 /// is reported by path, does); [`PreContentWatch::open_files`] finds them. Dropping the watch
-/// is bound as [`SbWatch`]'s is. Only filesystems that allow it (`SB_I_ALLOW_HSM`: ext4, XFS, btrfs) report
-/// truncates; [`PreContentWatch::new`] refuses the others with `EOPNOTSUPP`, as fanotify does.
+/// waits as [`SbWatch`]'s drop does, with the same constraints. Only filesystems that allow
+/// it (`SB_I_ALLOW_HSM`: ext4, XFS, btrfs) report pre-content events; [`PreContentWatch::new`]
+/// refuses the others with `EOPNOTSUPP`, as fanotify does.
 ///
 /// # Invariants
 ///
@@ -1169,7 +1177,7 @@ pub struct PreContentWatch<H: PreContentHandler> {
     group: NonNull<bindings::fsnotify_group>,
     mark: NonNull<bindings::fsnotify_mark>,
     path: bindings::path,
-    gone: KBox<Gone>,
+    gone: Pin<KBox<Gone>>,
     _h: PhantomData<Arc<H>>,
 }
 
@@ -1250,10 +1258,9 @@ impl<H: PreContentHandler> PreContentWatch<H> {
     /// writes never reach the handler, so an owner that must not let them through checks them
     /// here, once, after making the watch. A file opened from then on reports its events, or
     /// is seen here: the open counts itself as a reader or writer of the inode before it looks
-    /// for pre-content watchers, and this looks at the counts after the mark is attached and a
-    /// full barrier. The open's side has no barrier of its own: its increment is a locked,
-    /// fully ordered instruction on x86, but on other architectures an open racing this call
-    /// by a few instructions could be missed by both. A file that is not linked any more is
+    /// for pre-content watchers, and this looks at the counts after the mark is attached and an
+    /// RCU grace period, which orders the open's two steps (which have no barrier of their
+    /// own) against the walk on every architecture. It sleeps. A file that is not linked any more is
     /// given by one of its former names; so is a file of a mount of a subdirectory that is
     /// linked only outside it (the path is then good for its attributes, not for names).
     /// `EOPNOTSUPP` in a kernel that does not count readers (neither `CONFIG_FILE_LOCKING` nor
@@ -1262,7 +1269,11 @@ impl<H: PreContentHandler> PreContentWatch<H> {
         if !cfg!(any(CONFIG_FILE_LOCKING, CONFIG_IMA)) {
             return Err(EOPNOTSUPP);
         }
-        crate::sync::barrier::smp_mb(crate::sync::atomic::Full);
+        // An RCU grace period: every CPU executes a full barrier before it ends, so an open
+        // that looked for watchers before the mark was counted had counted itself before that
+        // barrier, and the walk below sees it (the guarantee `membarrier()` is built on).
+        // SAFETY: Called where the caller may sleep (see above), holding no RCU read lock.
+        unsafe { bindings::synchronize_rcu() };
         // SAFETY: `path` is counted by the invariants, so its superblock is alive and mounted.
         unsafe { for_each_open_file((*self.path.dentry).d_sb, self.path.mnt, &mut f) }
     }

@@ -37,7 +37,8 @@ pub struct Stat {
     pub size: u64,
     /// Last data modification, in nanoseconds since the epoch.
     pub mtime_ns: i64,
-    /// The filesystem's preferred I/O size for the object (`st_blksize`): its block size.
+    /// The filesystem's preferred I/O size for the object (`st_blksize`): its block size on
+    /// ext4, possibly more on XFS (a stripe or allocation unit).
     pub blksize: u32,
 }
 

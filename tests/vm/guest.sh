@@ -52,8 +52,8 @@ kunit_fs_up() {
 }
 kunit_fs_down() {
 	# A watch that a failed test left behind would keep the filesystem busy.
-	umount $kunit_fs || echo "guest: cannot unmount $kunit_fs after rustre_kunit" |
-		tee -a "$out/kunit-rustre_kunit.err"
+	! mountpoint -q $kunit_fs || umount $kunit_fs ||
+		echo "guest: cannot unmount $kunit_fs after rustre_kunit" | tee -a "$out/kunit-rustre_kunit.err"
 	rm -f /tmp/rustre-kunit-hsm.img
 }
 

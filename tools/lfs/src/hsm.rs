@@ -98,9 +98,16 @@ pub fn targets() -> io::Result<Vec<Target>> {
     Ok(out)
 }
 
-/// The (name, `st_dev`) pairs of targets, for [`target_of`] and [`group_by_target`].
+/// The (name, `st_dev`) pairs of targets, for [`target_of`] and [`group_by_target`]: those
+/// with an HSM device first (a filesystem has one HSM, that of the first target attached to
+/// it; another target on it has none), each group in name order.
 pub fn devs(targets: &[Target]) -> Vec<(String, u64)> {
-    targets.iter().map(|t| (t.name.clone(), t.dev)).collect()
+    let (mut with, without): (Vec<_>, Vec<_>) = targets
+        .iter()
+        .map(|t| (t.name.clone(), t.dev))
+        .partition(|(n, _)| Device::path(n).exists());
+    with.extend(without);
+    with
 }
 
 /// The target a file on filesystem `dev` belongs to: the first of `targets` on it.
