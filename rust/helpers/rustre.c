@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rustre: wrappers for static inline functions the rustre abstractions use.
- * Each wraps exactly one inline function or macro.
+ * rustre: wrappers for static inline functions and macros the rustre abstractions use.
+ * Each wraps exactly one inline function or macro and is named after it with a rustre_
+ * prefix (but for the two SUNRPC stubs at the end); what is done with the result is in Rust.
  */
 
 #include <linux/blkdev.h>
@@ -15,49 +16,42 @@
 #include <linux/sched/task_stack.h>
 #include <asm/syscall.h>
 
-__rust_helper unsigned int rust_helper_memalloc_noio_save(void)
+__rust_helper unsigned int rust_helper_rustre_memalloc_flags_save(unsigned int flags)
 {
-	return memalloc_noio_save();
+	return memalloc_flags_save(flags);
 }
 
-__rust_helper void rust_helper_memalloc_noio_restore(unsigned int flags)
+__rust_helper void rust_helper_rustre_memalloc_flags_restore(unsigned int flags)
 {
-	memalloc_noio_restore(flags);
+	memalloc_flags_restore(flags);
 }
 
-__rust_helper unsigned int rust_helper_memalloc_noreclaim_save(void)
-{
-	return memalloc_noreclaim_save();
-}
-
-__rust_helper void rust_helper_memalloc_noreclaim_restore(unsigned int flags)
-{
-	memalloc_noreclaim_restore(flags);
-}
-
-__rust_helper struct inode *rust_helper_fsnotify_data_inode(const void *data, int data_type)
+__rust_helper struct inode *rust_helper_rustre_fsnotify_data_inode(const void *data,
+								   int data_type)
 {
 	return fsnotify_data_inode(data, data_type);
 }
 
-__rust_helper struct dentry *rust_helper_fsnotify_data_dentry(const void *data, int data_type)
+__rust_helper struct dentry *rust_helper_rustre_fsnotify_data_dentry(const void *data,
+								     int data_type)
 {
 	return fsnotify_data_dentry(data, data_type);
 }
 
-__rust_helper struct inode *rust_helper_d_inode(const struct dentry *dentry)
+__rust_helper struct inode *rust_helper_rustre_d_inode(const struct dentry *dentry)
 {
 	return d_inode(dentry);
 }
 
-__rust_helper u32 rust_helper_rustre_current_fsuid(void)
+/* Inline without CONFIG_USER_NS. */
+__rust_helper uid_t rust_helper_rustre_from_kuid_munged(struct user_namespace *to, kuid_t kuid)
 {
-	return from_kuid_munged(&init_user_ns, current_fsuid());
+	return from_kuid_munged(to, kuid);
 }
 
-__rust_helper u32 rust_helper_rustre_current_fsgid(void)
+__rust_helper gid_t rust_helper_rustre_from_kgid_munged(struct user_namespace *to, kgid_t kgid)
 {
-	return from_kgid_munged(&init_user_ns, current_fsgid());
+	return from_kgid_munged(to, kgid);
 }
 
 __rust_helper void rust_helper_rustre_current_comm(char (*buf)[TASK_COMM_LEN])
@@ -65,20 +59,27 @@ __rust_helper void rust_helper_rustre_current_comm(char (*buf)[TASK_COMM_LEN])
 	get_task_comm(*buf, current);
 }
 
-__rust_helper int rust_helper_rustre_current_syscall_nr(void)
+__rust_helper bool rust_helper_rustre_in_compat_syscall(void)
 {
-	return current->mm && !in_compat_syscall() ?
-		syscall_get_nr(current, task_pt_regs(current)) : -1;
+	return in_compat_syscall();
 }
 
-__rust_helper void rust_helper_rustre_current_syscall_args(unsigned long *args)
+__rust_helper struct pt_regs *rust_helper_rustre_task_pt_regs(struct task_struct *task)
 {
-	syscall_get_arguments(current, task_pt_regs(current), args);
+	return task_pt_regs(task);
 }
 
-__rust_helper u32 rust_helper_rustre_inode_uid(const struct inode *inode)
+__rust_helper int rust_helper_rustre_syscall_get_nr(struct task_struct *task,
+						     struct pt_regs *regs)
 {
-	return from_kuid_munged(&init_user_ns, inode->i_uid);
+	return syscall_get_nr(task, regs);
+}
+
+__rust_helper void rust_helper_rustre_syscall_get_arguments(struct task_struct *task,
+							    struct pt_regs *regs,
+							    unsigned long *args)
+{
+	syscall_get_arguments(task, regs, args);
 }
 
 __rust_helper void rust_helper_rustre_inode_lock(struct inode *inode)
@@ -101,28 +102,19 @@ __rust_helper void rust_helper_rustre_kiocb_start_write(struct kiocb *iocb)
 	kiocb_start_write(iocb);
 }
 
-/* kiocb_start_write() without waiting for a frozen filesystem: false if it would wait. */
-__rust_helper bool rust_helper_rustre_kiocb_start_write_nowait(struct kiocb *iocb)
+__rust_helper bool rust_helper_rustre_sb_start_write_trylock(struct super_block *sb)
 {
-	struct super_block *sb = file_inode(iocb->ki_filp)->i_sb;
-
-	if (!sb_start_write_trylock(sb))
-		return false;
-	__sb_writers_release(sb, SB_FREEZE_WRITE);
-	return true;
+	return sb_start_write_trylock(sb);
 }
 
-/* file_update_time() under freeze protection; -EBUSY, and nothing done, if frozen. */
-__rust_helper int rust_helper_rustre_file_update_time(struct file *file)
+__rust_helper void rust_helper_rustre_sb_end_write(struct super_block *sb)
 {
-	struct super_block *sb = file_inode(file)->i_sb;
-	int ret;
-
-	if (!sb_start_write_trylock(sb))
-		return -EBUSY;
-	ret = file_update_time(file);
 	sb_end_write(sb);
-	return ret;
+}
+
+__rust_helper void rust_helper_rustre_sb_writers_release(struct super_block *sb, int level)
+{
+	__sb_writers_release(sb, level);
 }
 
 __rust_helper void rust_helper_rustre_kiocb_end_write(struct kiocb *iocb)
@@ -161,19 +153,6 @@ __rust_helper struct gendisk *rust_helper_rustre_dev_to_disk(struct device *dev)
 	return dev_to_disk(dev);
 }
 
-__rust_helper unsigned int rust_helper_rustre_local_throttle_save(void)
-{
-	unsigned int old = current->flags & PF_LOCAL_THROTTLE;
-
-	current->flags |= PF_LOCAL_THROTTLE;
-	return old;
-}
-
-__rust_helper void rust_helper_rustre_local_throttle_restore(unsigned int old)
-{
-	current->flags = (current->flags & ~PF_LOCAL_THROTTLE) | old;
-}
-
 /*
  * Fields of the current task past task_struct.stats, read in C: without CONFIG_SCHEDSTATS,
  * struct sched_statistics is empty but cache-line aligned, which bindgen renders with an
@@ -196,17 +175,21 @@ __rust_helper bool rust_helper_rustre_current_has_plug(void)
 }
 
 /* Only for an inode of an NFS client superblock (s_magic NFS_SUPER_MAGIC). */
-__rust_helper struct rpc_clnt *rust_helper_NFS_CLIENT(const struct inode *inode)
+__rust_helper struct rpc_clnt *rust_helper_rustre_nfs_client(const struct inode *inode)
 {
 	return NFS_CLIENT(inode);
 }
 
-__rust_helper const struct nfs_rpc_ops *rust_helper_NFS_PROTO(const struct inode *inode)
+__rust_helper const struct nfs_rpc_ops *rust_helper_rustre_nfs_proto(const struct inode *inode)
 {
 	return NFS_PROTO(inode);
 }
 
-/* Without CONFIG_SUNRPC_SWAP these two are inline stubs (activation fails with -EINVAL). */
+/*
+ * Without CONFIG_SUNRPC_SWAP these two are inline stubs (activation fails with -EINVAL); with
+ * it they are exported functions. The wrappers keep the functions' own names so that the same
+ * Rust call reaches either.
+ */
 #if !IS_ENABLED(CONFIG_SUNRPC_SWAP)
 __rust_helper int rust_helper_rpc_clnt_swap_activate(struct rpc_clnt *clnt)
 {

@@ -34,7 +34,7 @@ use crate::{
     bindings,
     error::{from_err_ptr, to_result},
     fs::{File, LocalFile},
-    mempool::{NoIoScope, ReserveScope},
+    mempool::{LocalThrottleScope, NoIoScope, ReserveScope},
     new_mutex,
     owned_wq::{flags as wq_flags, OwnedQueue, Placement},
     prelude::*,
@@ -613,7 +613,7 @@ impl Request<'_> {
         let iocb = self.prepare_iocb(f, pos, flags, Some(kiocb_done), false);
         if write {
             // SAFETY: `iocb` was just prepared on an open file, with no transfer yet.
-            if !unsafe { bindings::rustre_kiocb_start_write_nowait(iocb) } {
+            if !unsafe { kiocb_start_write_nowait(iocb) } {
                 // SAFETY: No transfer uses the kiocb.
                 unsafe { self.pdu.release_iocb() };
                 return Some(self);
@@ -887,6 +887,28 @@ unsafe impl CZeroed for bindings::iov_iter {}
 unsafe impl CZeroed for bindings::kiocb {}
 // SAFETY: As above.
 unsafe impl CZeroed for bindings::kstat {}
+
+/// `kiocb_start_write()` without waiting for a frozen filesystem: takes the freeze protection
+/// of the kiocb's filesystem for the write it starts, or returns `false` if that would wait.
+///
+/// As `kiocb_start_write()`, the protection is handed to the I/O (lockdep forgets it here):
+/// `kiocb_end_write()` takes it back when the write ends, in whatever context.
+///
+/// # Safety
+///
+/// `iocb` must be a prepared kiocb on an open file, with no transfer yet.
+unsafe fn kiocb_start_write_nowait(iocb: *mut bindings::kiocb) -> bool {
+    // SAFETY: By the caller, `ki_filp` is an open file, so its inode and the inode's
+    // superblock are valid.
+    let sb = unsafe { (*(*(*iocb).ki_filp).f_inode).i_sb };
+    // SAFETY: `sb` is a live superblock (above).
+    if !unsafe { bindings::rustre_sb_start_write_trylock(sb) } {
+        return false;
+    }
+    // SAFETY: This task holds the protection just taken; it now belongs to the I/O.
+    unsafe { bindings::rustre_sb_writers_release(sb, bindings::SB_FREEZE_WRITE as ffi::c_int) };
+    true
+}
 
 /// Calls the file's `read_iter` or `write_iter`.
 ///
@@ -1631,8 +1653,7 @@ unsafe extern "C" fn disk_work<T: Driver>(work: *mut bindings::work_struct) {
         (&*crate::container_of!(first, Inner<T>, workers), &*w)
     };
     let _noio = NoIoScope::enter();
-    // SAFETY: Throttle scopes nest and this one is restored below, on this task.
-    let throttle = unsafe { bindings::rustre_local_throttle_save() };
+    let _throttle = LocalThrottleScope::enter();
     loop {
         let mut list = w.pending.xchg(core::ptr::null_mut(), Acquire);
         if list.is_null() {
@@ -1657,8 +1678,6 @@ unsafe extern "C" fn disk_work<T: Driver>(work: *mut bindings::work_struct) {
             fifo = next;
         }
     }
-    // SAFETY: Undoes the throttle scope above.
-    unsafe { bindings::rustre_local_throttle_restore(throttle) };
 }
 
 /// Runs the driver's handler on one request, then drops the handler's reference.
@@ -2022,8 +2041,20 @@ impl BackingFile {
         if self.times_stale.xchg(0, Relaxed) == 0 {
             return Ok(());
         }
-        // SAFETY: The file is open; the helper takes the filesystem's freeze protection.
-        let res = to_result(unsafe { bindings::rustre_file_update_time(self.raw()) });
+        let file = self.raw();
+        // SAFETY: The file is open, so its inode and the inode's superblock are valid.
+        let sb = unsafe { (*(*file).f_inode).i_sb };
+        // SAFETY: `sb` is a live superblock (above). Without waiting: a frozen filesystem
+        // leaves the update due.
+        let res = if unsafe { bindings::rustre_sb_start_write_trylock(sb) } {
+            // SAFETY: The file is open and its filesystem's freeze protection is held.
+            let res = to_result(unsafe { bindings::file_update_time(file) });
+            // SAFETY: Ends the freeze protection taken above, on the same task.
+            unsafe { bindings::rustre_sb_end_write(sb) };
+            res
+        } else {
+            Err(EBUSY)
+        };
         if res.is_err() {
             self.times_stale.store(1, Relaxed);
         }
@@ -2127,12 +2158,13 @@ impl NetReserve {
         let inode = NonNull::new(unsafe { (*file.as_ptr()).f_inode }).ok_or(EINVAL)?;
         // SAFETY: Only the NFS client makes superblocks with this magic; their `s_fs_info` is
         // the `nfs_server`, which lives as long as the superblock the open file pins.
-        let clnt = NonNull::new(unsafe { bindings::NFS_CLIENT(inode.as_ptr()) }).ok_or(EINVAL)?;
+        let clnt =
+            NonNull::new(unsafe { bindings::rustre_nfs_client(inode.as_ptr()) }).ok_or(EINVAL)?;
         // SAFETY: `clnt` is a live RPC client (above); the call marks its transports and
         // counts the activation, undone by `rpc_clnt_swap_deactivate` in `drop`.
         to_result(unsafe { bindings::rpc_clnt_swap_activate(clnt.as_ptr()) })?;
         // SAFETY: As above: the NFS client's protocol operations are static and live.
-        if let Some(enable) = unsafe { (*bindings::NFS_PROTO(inode.as_ptr())).enable_swap } {
+        if let Some(enable) = unsafe { (*bindings::rustre_nfs_proto(inode.as_ptr())).enable_swap } {
             // SAFETY: `inode` is an NFS inode of this protocol, as `enable_swap` expects.
             unsafe { enable(inode.as_ptr()) };
         }
@@ -2155,7 +2187,7 @@ impl Drop for NetReserve {
         // wakes the state manager, which then sees whether any activation is left).
         unsafe {
             bindings::rpc_clnt_swap_deactivate(self.clnt.as_ptr());
-            if let Some(disable) = (*bindings::NFS_PROTO(self.inode.as_ptr())).disable_swap {
+            if let Some(disable) = (*bindings::rustre_nfs_proto(self.inode.as_ptr())).disable_swap {
                 disable(self.inode.as_ptr());
             }
         }

@@ -201,7 +201,7 @@ impl<'a> Event<'a> {
     /// The inode the event is about (for a rename, the moved one).
     pub fn inode(&self) -> Option<InodeInfo> {
         // SAFETY: `data` and `data_type` are what fsnotify passed to the handler.
-        let inode = unsafe { bindings::fsnotify_data_inode(self.data, self.data_type) };
+        let inode = unsafe { bindings::rustre_fsnotify_data_inode(self.data, self.data_type) };
         // SAFETY: fsnotify holds the inode for the duration of the event.
         (!inode.is_null()).then(|| unsafe { InodeInfo::read(inode) })
     }
@@ -234,7 +234,7 @@ impl<'a> Event<'a> {
     /// The parent directory of the inode of a dentry or path event.
     pub fn parent(&self) -> Option<InodeInfo> {
         // SAFETY: `data` and `data_type` are what fsnotify passed to the handler.
-        let dentry = unsafe { bindings::fsnotify_data_dentry(self.data, self.data_type) };
+        let dentry = unsafe { bindings::rustre_fsnotify_data_dentry(self.data, self.data_type) };
         if dentry.is_null()
             || self.data_type == bindings::fsnotify_data_type_FSNOTIFY_EVENT_RENAME as c_int
         {
@@ -245,7 +245,7 @@ impl<'a> Event<'a> {
         let parent = unsafe { bindings::dget_parent(dentry) };
         // SAFETY: `parent` is a counted, positive dentry (a parent is always positive).
         unsafe {
-            let inode = bindings::d_inode(parent);
+            let inode = bindings::rustre_d_inode(parent);
             let info = (!inode.is_null()).then(|| InodeInfo::read(inode));
             bindings::dput(parent);
             info
@@ -266,7 +266,7 @@ impl<'a> Event<'a> {
             let parent = (*moved).d_parent;
             let target = (*rd).target;
             Some(RenameInfo {
-                new_dir: InodeInfo::read(bindings::d_inode(parent)),
+                new_dir: InodeInfo::read(bindings::rustre_d_inode(parent)),
                 new_name: qstr_bytes(&raw const (*moved).__bindgen_anon_1.d_name),
                 target: (!target.is_null()).then(|| InodeInfo::read(target)),
             })
@@ -755,11 +755,15 @@ pub mod current {
 
     /// The caller's fsuid and fsgid, in the initial user namespace.
     pub fn fsuid_fsgid() -> (u32, u32) {
-        // SAFETY: Reading the current task's credentials is always allowed.
+        // SAFETY: A task's own credentials stay valid while it runs (only the task replaces
+        // them, and not while it is in here); `init_user_ns` is a static object that lives as
+        // long as the kernel.
         unsafe {
+            let cred = bindings::rustre_current_cred();
+            let ns = &raw mut bindings::init_user_ns;
             (
-                bindings::rustre_current_fsuid(),
-                bindings::rustre_current_fsgid(),
+                bindings::rustre_from_kuid_munged(ns, (*cred).fsuid),
+                bindings::rustre_from_kgid_munged(ns, (*cred).fsgid),
             )
         }
     }
@@ -809,24 +813,33 @@ pub mod current {
         crate::current!().tgid_nr_ns(Some(ns))
     }
 
-    /// The number of the system call the task is in (the architecture's `__NR_*`), or -1 from
-    /// a kernel thread, outside a system call, or in a 32-bit (compat) one.
-    pub fn syscall_nr() -> i64 {
-        // SAFETY: Reading the current task's syscall number is always allowed.
-        i64::from(unsafe { bindings::rustre_current_syscall_nr() })
-    }
-
-    /// The system call the task is in, with its six arguments as the architecture passed
-    /// them; `None` where [`syscall_nr`] is -1.
+    /// The system call the task is in, by the architecture's `__NR_*` number, with its six
+    /// arguments as the architecture passed them. `None` from a kernel thread or an io_uring
+    /// worker (they have no system call of their own), outside a system call, and in a 32-bit
+    /// (compat) system call of a 64-bit kernel, whose numbers and argument layouts are those
+    /// of another architecture.
     pub fn syscall() -> Option<(i64, [usize; 6])> {
-        let nr = syscall_nr();
+        let task = crate::task::Task::current_raw();
+        // SAFETY: `task` is the running task; its flags change only on this task (or while it
+        // is not running).
+        let flags = unsafe { (*task).flags };
+        if flags & (bindings::PF_KTHREAD | bindings::PF_IO_WORKER) != 0 {
+            return None;
+        }
+        // SAFETY: Always allowed in task context.
+        if unsafe { bindings::rustre_in_compat_syscall() } {
+            return None;
+        }
+        // SAFETY: A user task has its register frame at the top of its kernel stack.
+        let regs = unsafe { bindings::rustre_task_pt_regs(task) };
+        // SAFETY: `regs` is the running task's own frame (above).
+        let nr = i64::from(unsafe { bindings::rustre_syscall_get_nr(task, regs) });
         if nr < 0 {
             return None;
         }
         let mut args = [0usize; 6];
-        // SAFETY: The task is a user task in a native system call (checked above), so it has
-        // a user register frame; `args` has room for the six arguments the helper writes.
-        unsafe { bindings::rustre_current_syscall_args(args.as_mut_ptr()) };
+        // SAFETY: As above; `args` has room for the six arguments the helper writes.
+        unsafe { bindings::rustre_syscall_get_arguments(task, regs, args.as_mut_ptr()) };
         Some((nr, args))
     }
 
@@ -1001,7 +1014,7 @@ impl PreAccess<'_> {
     /// The inode of the file accessed, read without a permission or security check.
     pub fn inode(&self) -> InodeInfo {
         // SAFETY: The path's dentry is positive and held for the event.
-        unsafe { InodeInfo::read(bindings::d_inode((*self.path).dentry)) }
+        unsafe { InodeInfo::read(bindings::rustre_d_inode((*self.path).dentry)) }
     }
 
     /// The byte range to be accessed, page-aligned, if the event says: position and length (a

@@ -73,7 +73,7 @@ impl FsPath {
     /// new object takes over.
     unsafe fn from_counted(path: bindings::path) -> Result<Self> {
         // SAFETY: By the function's requirements, the dentry is valid.
-        if unsafe { bindings::d_inode(path.dentry) }.is_null() {
+        if unsafe { bindings::rustre_d_inode(path.dentry) }.is_null() {
             // SAFETY: We own the references.
             unsafe { bindings::path_put(&path) };
             return Err(ENOENT);
@@ -155,7 +155,7 @@ impl FsPath {
 
     fn inode(&self) -> *mut bindings::inode {
         // SAFETY: The dentry is valid and positive by the invariants.
-        unsafe { bindings::d_inode(self.path.dentry) }
+        unsafe { bindings::rustre_d_inode(self.path.dentry) }
     }
 
     /// The object's attributes, from `vfs_getattr()`. Asking for the modification time marks
@@ -169,13 +169,14 @@ impl FsPath {
             bindings::vfs_getattr(&self.path, &mut k, want, bindings::AT_STATX_SYNC_AS_STAT)
         })?;
         // SAFETY: The inode is valid while we hold the dentry; its superblock and generation
-        // are set when it is created, and the helper reads its owner as `stat()` does.
+        // are set when it is created; its owner is read as `stat()` does (`init_user_ns` is
+        // a static object that lives as long as the kernel).
         let (sb, generation, uid) = unsafe {
             let inode = self.inode();
             (
                 (*inode).i_sb as usize,
                 (*inode).i_generation,
-                bindings::rustre_inode_uid(inode),
+                bindings::rustre_from_kuid_munged(&raw mut bindings::init_user_ns, (*inode).i_uid),
             )
         };
         Ok(Stat {

@@ -182,37 +182,53 @@ impl<T> Drop for PoolBox<'_, T> {
     }
 }
 
-/// A section in which the current task's allocations do not start I/O.
-///
-/// While it lives, every allocation made by this task, `GFP_KERNEL` ones included, is treated
-/// as `GFP_NOIO` by the page allocator. Scopes nest. It cannot be sent to another task.
+/// `PF_*` flags set on the current task for a scope (`memalloc_flags_save()`), cleared again
+/// on drop unless they were set before.
 ///
 /// # Invariants
 ///
-/// `flags` is the value `memalloc_noio_save()` returned on this task, restored on drop.
-pub struct NoIoScope {
-    flags: c_uint,
+/// `saved` is the value `memalloc_flags_save()` returned on this task, restored on drop.
+struct TaskFlagsScope {
+    saved: c_uint,
     _not_send: NotThreadSafe,
 }
 
-impl NoIoScope {
-    /// Enters a no-I/O allocation section on the current task.
-    pub fn enter() -> Self {
-        // SAFETY: Always safe to call from task context; undone in `drop` on the same task
-        // (the type is not `Send`).
-        let flags = unsafe { bindings::memalloc_noio_save() };
-        // INVARIANT: `flags` came from `memalloc_noio_save()` on this task.
+impl TaskFlagsScope {
+    fn enter(flags: c_uint) -> Self {
+        // SAFETY: Sets flags of the running task, always allowed from task context; undone
+        // in `drop` on the same task (the type is not `Send`).
+        let saved = unsafe { bindings::rustre_memalloc_flags_save(flags) };
+        // INVARIANT: `saved` came from `memalloc_flags_save()` on this task.
         Self {
-            flags,
+            saved,
             _not_send: NotThreadSafe,
         }
     }
 }
 
-impl Drop for NoIoScope {
+impl Drop for TaskFlagsScope {
     fn drop(&mut self) {
-        // SAFETY: By the type invariants, `flags` came from `memalloc_noio_save()` on this task.
-        unsafe { bindings::memalloc_noio_restore(self.flags) };
+        // SAFETY: By the type invariants, `saved` came from `memalloc_flags_save()` on this
+        // task, and scopes end in the reverse order they began (each is a local of the task).
+        unsafe { bindings::rustre_memalloc_flags_restore(self.saved) };
+    }
+}
+
+/// A section in which the current task's allocations do not start I/O
+/// (`memalloc_noio_save()`, `PF_MEMALLOC_NOIO`), ended when dropped.
+///
+/// While it lives, every allocation made by this task, `GFP_KERNEL` ones included, is treated
+/// as `GFP_NOIO` by the page allocator. Scopes nest. It cannot be sent to another task.
+pub struct NoIoScope {
+    _scope: TaskFlagsScope,
+}
+
+impl NoIoScope {
+    /// Enters a no-I/O allocation section on the current task.
+    pub fn enter() -> Self {
+        Self {
+            _scope: TaskFlagsScope::enter(bindings::PF_MEMALLOC_NOIO),
+        }
     }
 }
 
@@ -222,34 +238,34 @@ impl Drop for NoIoScope {
 /// For I/O that frees memory when it completes. Allocations in the scope fail rather than
 /// wait once the reserves are gone, so it must only cover work whose allocations are small
 /// and bounded. Scopes nest. It cannot be sent to another task.
-///
-/// # Invariants
-///
-/// `flags` is the value `memalloc_noreclaim_save()` returned on this task, restored on drop.
 pub struct ReserveScope {
-    flags: c_uint,
-    _not_send: NotThreadSafe,
+    _scope: TaskFlagsScope,
 }
 
 impl ReserveScope {
     /// Enters a section with access to the memory reserves on the current task.
     pub fn enter() -> Self {
-        // SAFETY: Sets a flag of the running task; undone in `drop` on the same task (the
-        // type is not `Send`).
-        let flags = unsafe { bindings::memalloc_noreclaim_save() };
-        // INVARIANT: `flags` came from `memalloc_noreclaim_save()` on this task.
         Self {
-            flags,
-            _not_send: NotThreadSafe,
+            _scope: TaskFlagsScope::enter(bindings::PF_MEMALLOC),
         }
     }
 }
 
-impl Drop for ReserveScope {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariants, `flags` came from `memalloc_noreclaim_save()` on
-        // this task.
-        unsafe { bindings::memalloc_noreclaim_restore(self.flags) };
+/// A scope in which the current task is throttled on its own writeback only
+/// (`PF_LOCAL_THROTTLE`), ended when dropped: for a task that writes pages back on behalf of
+/// others (a block device over a file, as the loop driver's worker), so that dirty pages of
+/// the filesystems above it do not throttle the writeback that would clean them. Scopes nest.
+/// It cannot be sent to another task.
+pub struct LocalThrottleScope {
+    _scope: TaskFlagsScope,
+}
+
+impl LocalThrottleScope {
+    /// Enters a locally throttled section on the current task.
+    pub fn enter() -> Self {
+        Self {
+            _scope: TaskFlagsScope::enter(bindings::PF_LOCAL_THROTTLE),
+        }
     }
 }
 
