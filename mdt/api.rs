@@ -18,9 +18,16 @@ use crate::record::Record;
 /// `struct rustre_mdt_observer`.
 #[repr(C)]
 pub(crate) struct Observer {
-    /// A target was attached; the observer owns the reference it is given.
-    pub(crate) attached:
-        Option<unsafe extern "C" fn(o: *const Observer, t: *const c_void, name: *const c_char)>,
+    /// A target was attached; the observer owns the reference it is given, and may add
+    /// attribute groups to the target's sysfs directory `dir` (borrowed for the call).
+    pub(crate) attached: Option<
+        unsafe extern "C" fn(
+            o: *const Observer,
+            t: *const c_void,
+            name: *const c_char,
+            dir: *mut kernel::bindings::kobject,
+        ),
+    >,
     /// A target with no holder is about to be detached.
     pub(crate) detaching: Option<unsafe extern "C" fn(o: *const Observer, t: *const c_void)>,
 }

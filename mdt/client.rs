@@ -6,15 +6,22 @@
 use core::ptr::NonNull;
 use kernel::ffi::{c_char, c_int, c_void};
 
-use kernel::prelude::*;
+use kernel::{prelude::*, sysfs::Kobject};
 
 /// `struct rustre_mdt_observer`: the callbacks get the table they were registered with, from
 /// which [`Observation`] finds its observer.
 #[repr(C)]
 pub struct Observer {
-    /// A target was attached; the callee owns the handle it is given.
-    pub attached:
-        Option<unsafe extern "C" fn(o: *const Observer, t: *const c_void, name: *const c_char)>,
+    /// A target was attached; the callee owns the handle it is given; `dir` is the target's
+    /// sysfs directory (`/sys/fs/lustre/mdt/<target>/`), borrowed for the call.
+    pub attached: Option<
+        unsafe extern "C" fn(
+            o: *const Observer,
+            t: *const c_void,
+            name: *const c_char,
+            dir: *mut kernel::bindings::kobject,
+        ),
+    >,
     /// A target without holder is about to be detached; the handle is borrowed.
     pub detaching: Option<unsafe extern "C" fn(o: *const Observer, t: *const c_void)>,
 }
@@ -70,8 +77,10 @@ fn result(rc: c_int) -> Result {
 /// Both methods are called with `rustre_mdt`'s registry lock held (so one at a time, in the
 /// order the targets come and go), from any task: they must not attach or detach a target.
 pub trait Observe: Sync {
-    /// A target was attached (or was already, when the observer registered).
-    fn attached(&self, t: Target, name: &CStr);
+    /// A target was attached (or was already, when the observer registered). `dir` is its
+    /// directory in sysfs, `/sys/fs/lustre/mdt/<target>/`, for the observer's parameters of
+    /// the target: attribute groups added there must be removed in [`Observe::detaching`].
+    fn attached(&self, t: Target, name: &CStr, dir: &Kobject);
     /// The target with handle `id` (see [`Target::as_raw`]) is about to be detached; no file
     /// holds it.
     fn detaching(&self, id: *const c_void);
@@ -192,23 +201,25 @@ impl<O: Observe> PinnedDrop for Observation<O> {
 /// # Safety
 ///
 /// Called by `rustre_mdt` only, with the `ops` of a live [`Observation<O>`], a handle given to
-/// us and a NUL-terminated name.
+/// us, a NUL-terminated name and a live kobject, borrowed for the call.
 unsafe extern "C" fn attached_trampoline<O: Observe>(
     o: *const Observer,
     t: *const c_void,
     name: *const c_char,
+    dir: *mut kernel::bindings::kobject,
 ) {
     // SAFETY: By the function's requirements, `o` is the first field of a live
-    // `Observation<O>`, `t` is ours and `name` a valid string.
-    let (o, t, name) = unsafe {
+    // `Observation<O>`, `t` is ours, `name` a valid string and `dir` a live kobject.
+    let (o, t, name, dir) = unsafe {
         (
             &*o.cast::<Observation<O>>(),
             Target::from_raw(t),
             CStr::from_char_ptr(name),
+            Kobject::from_raw(dir),
         )
     };
     if let Some(t) = t {
-        o.observer.attached(t, name);
+        o.observer.attached(t, name, dir);
     }
 }
 

@@ -7,12 +7,14 @@
 //! in a persistent catalog file, with Lustre's changelog users, masks and clear semantics.
 //! Targets are attached and detached at runtime through `/dev/rustre-mdt` (what `lctl
 //! mdt_attach` uses) or at load time with the `targets` parameter; their parameters are in
-//! debugfs under `lustre/mdd/<target>/`.
+//! sysfs under `/sys/fs/lustre/mdd/<target>/` (the user table in debugfs, at the same path
+//! under `lustre/`), and `/sys/fs/lustre/mdt/<target>/` is there for other modules' parameters
+//! of the target (HSM).
 //!
 //! See `Documentation/mdt.rst`.
 
 use kernel::{
-    debugfs::{Dir, Scope},
+    debugfs::Dir,
     fs::{File, Kiocb},
     fsnotify::SbWatch,
     iov::{IovIterDest, IovIterSource},
@@ -22,6 +24,7 @@ use kernel::{
     prelude::*,
     str::CString,
     sync::{Arc, Mutex},
+    sysfs,
 };
 
 mod api;
@@ -61,7 +64,10 @@ pub(crate) use logfmt::{BStr, D};
 struct Target {
     name: CString,
     cl: Arc<Changelog>,
-    params: Option<Pin<KBox<Scope<params::ParamData>>>>,
+    params: Option<params::Params>,
+    /// `/sys/fs/lustre/mdt/<target>/`, for other modules' parameters of the target (which
+    /// they remove before the target goes, when told it is detaching).
+    sys_mdt: Option<sysfs::Dir>,
     watch: Option<SbWatch<Changelog>>,
     flusher: Option<KThread>,
 }
@@ -69,6 +75,7 @@ struct Target {
 impl Drop for Target {
     fn drop(&mut self) {
         self.params.take();
+        self.sys_mdt.take();
         self.watch.take();
         self.cl.stop();
         self.flusher.take();
@@ -76,10 +83,39 @@ impl Drop for Target {
     }
 }
 
-/// Attached targets, the debugfs directory their parameters live in, and the observers
-/// (other modules) told of attaches and detaches.
+/// The sysfs directories of all targets, made at load, removed at unload.
+struct SysDirs {
+    /// `/sys/fs/lustre/mdd/`.
+    mdd: sysfs::Dir,
+    /// `/sys/fs/lustre/mdt/`.
+    mdt: sysfs::Dir,
+    /// `/sys/fs/lustre/`, last to go.
+    _lustre: sysfs::Dir,
+}
+
+impl SysDirs {
+    fn new() -> Result<Self> {
+        let lustre = sysfs::Dir::new(c"lustre", sysfs::Kobject::fs()).inspect_err(|e| {
+            if *e == EEXIST {
+                pr_err!(
+                    "/sys/fs/lustre exists: is Lustre loaded? rustre_mdt cannot run beside it\n"
+                );
+            }
+        })?;
+        Ok(Self {
+            mdd: sysfs::Dir::new(c"mdd", lustre.kobject())?,
+            mdt: sysfs::Dir::new(c"mdt", lustre.kobject())?,
+            _lustre: lustre,
+        })
+    }
+}
+
+/// Attached targets, the directories their parameters live in, and the observers (other
+/// modules) told of attaches and detaches.
 struct Registry {
     targets: KVec<KBox<Target>>,
+    sys: Option<SysDirs>,
+    /// debugfs `lustre/mdd/`, for the user tables.
     mdd: Option<Dir>,
     /// `lustre/mdt/`, for the parameters other modules keep per target (HSM).
     mdt: Option<Dir>,
@@ -90,6 +126,7 @@ kernel::sync::global_lock! {
     // SAFETY: Initialized in module init before anything uses it.
     unsafe(uninit) static REGISTRY: Mutex<Registry> = Registry {
         targets: KVec::new(),
+        sys: None,
         mdd: None,
         mdt: None,
         observers: KVec::new(),
@@ -152,8 +189,10 @@ fn attach(reg: &mut Registry, name: &[u8], mount: &[u8], catalog: &[u8]) -> Resu
             e
         );
     })?;
+    let sys = reg.sys.as_ref().ok_or(ENODEV)?;
     let mdd = reg.mdd.as_ref().ok_or(ENODEV)?;
     let params = params::create(
+        sys.mdd.kobject(),
         mdd,
         &name,
         params::ParamData {
@@ -162,6 +201,7 @@ fn attach(reg: &mut Registry, name: &[u8], mount: &[u8], catalog: &[u8]) -> Resu
             catalog: to_cstring(catalog.to_bytes())?,
         },
     )?;
+    let sys_mdt = sysfs::Dir::new(&name, sys.mdt.kobject())?;
     // Last, so that no error path has to stop it.
     let fl = cl.clone();
     let flusher = KThread::run(fmt!("mdt_flush/{}", BStr(name.to_bytes())), move || {
@@ -178,6 +218,7 @@ fn attach(reg: &mut Registry, name: &[u8], mount: &[u8], catalog: &[u8]) -> Resu
             name,
             cl,
             params: Some(params),
+            sys_mdt: Some(sys_mdt),
             watch: Some(watch),
             flusher: Some(flusher),
         },
@@ -193,11 +234,20 @@ fn attach(reg: &mut Registry, name: &[u8], mount: &[u8], catalog: &[u8]) -> Resu
 }
 
 fn notify_attached(o: api::ObserverPtr, t: &Target) {
+    let Some(dir) = t.sys_mdt.as_ref() else {
+        return;
+    };
     // SAFETY: Registered observers are valid until they unregister, under the registry lock
-    // we hold; the handle's reference goes to the observer.
+    // we hold; the handle's reference goes to the observer, the directory is borrowed for
+    // the call.
     unsafe {
         if let Some(f) = (*o.0).attached {
-            f(o.0, api::handle(&t.cl), t.name.as_char_ptr());
+            f(
+                o.0,
+                api::handle(&t.cl),
+                t.name.as_char_ptr(),
+                dir.kobject().as_raw(),
+            );
         }
     }
 }
@@ -451,9 +501,35 @@ impl MiscDevice for ControlFile {
 
 #[pin_data(PinnedDrop)]
 struct RustreMdt {
+    _dirs: Dirs,
     #[pin]
     _ctl: MiscDeviceRegistration<ControlFile>,
     _targets: (),
+}
+
+/// The registry's directories, in sysfs and debugfs, for as long as the module is loaded;
+/// the targets in them go first.
+struct Dirs;
+
+impl Dirs {
+    fn install() -> Result<Self> {
+        let sys = SysDirs::new()?;
+        let mut reg = REGISTRY.lock();
+        reg.sys = Some(sys);
+        let lustre = Dir::new(c"lustre");
+        reg.mdd = Some(lustre.subdir(c"mdd"));
+        reg.mdt = Some(lustre.subdir(c"mdt"));
+        Ok(Dirs)
+    }
+}
+
+impl Drop for Dirs {
+    fn drop(&mut self) {
+        let mut reg = REGISTRY.lock();
+        reg.mdd = None;
+        reg.mdt = None;
+        reg.sys = None;
+    }
 }
 
 /// Attaches the targets of the `targets` parameter.
@@ -482,19 +558,14 @@ impl kernel::InPlaceModule for RustreMdt {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         // SAFETY: Called once, before anything uses the registry.
         unsafe { REGISTRY.init() };
-        {
-            let mut reg = REGISTRY.lock();
-            let lustre = Dir::new(c"lustre");
-            reg.mdd = Some(lustre.subdir(c"mdd"));
-            reg.mdt = Some(lustre.subdir(c"mdt"));
-        }
         let opts = MiscDeviceOptions {
             name: c"rustre-mdt",
         };
-        // The control node first; the targets of `targets=` last, so that a failure of either
-        // leaves nothing running (a failed attach cleans up after itself, and the registered
-        // node is dropped by the initializer).
+        // The directories, then the control node; the targets of `targets=` last, so that a
+        // failure of any leaves nothing running (a failed attach cleans up after itself, and
+        // the fields made are dropped by the initializer).
         try_pin_init!(RustreMdt {
+            _dirs: Dirs::install()?,
             _ctl <- MiscDeviceRegistration::register(opts),
             _targets: attach_param_targets_or_clean()?,
         })
@@ -507,8 +578,6 @@ fn attach_param_targets_or_clean() -> Result {
     attach_param_targets(&mut reg).inspect_err(|_| {
         // The registry is a static: take its vector so that its buffer is freed too.
         drop(core::mem::take(&mut reg.targets));
-        reg.mdd = None;
-        reg.mdt = None;
     })
 }
 
@@ -518,8 +587,6 @@ impl PinnedDrop for RustreMdt {
         let mut reg = REGISTRY.lock();
         // Detach every target; the registry is a static, so take its vector to free its buffer.
         drop(core::mem::take(&mut reg.targets));
-        reg.mdd = None;
-        reg.mdt = None;
     }
 }
 

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The target's parameters, at Lustre's names under `/sys/kernel/debug/lustre/mdd/<target>/`,
-//! where `lctl get_param mdd.<target>.<name>` finds them. debugfs is root-only, so reads and
-//! writes are too.
+//! The target's parameters, at Lustre's names, where `lctl get_param|set_param
+//! mdd.<target>.<name>` finds them: the values in sysfs under `/sys/fs/lustre/mdd/<target>/`
+//! (readable by all, writable by root), the user table, several lines long, in debugfs under
+//! `/sys/kernel/debug/lustre/mdd/<target>/` (root only, read-only), as Lustre keeps it.
 //!
 //! | file | access | content |
 //! |---|---|---|
 //! | `changelog_mask` | rw | type names; write names, `+TYPE`, `-TYPE`, `ALL`, `DEFAULT` |
-//! | `changelog_users` | r | Lustre's user table |
+//! | `changelog_users` | r (debugfs) | Lustre's user table |
 //! | `changelog_current_index` | r | last index handed out |
 //! | `changelog_durable_index` | r | last index on stable storage |
 //! | `changelog_size` | r | bytes of live records |
@@ -15,6 +16,9 @@
 //! | `changelog_sync` | w | any write returns once every record so far is durable |
 //! | `changelog_dropped` | r | records lost for lack of memory |
 //! | `mount_point`, `catalog` | r | what the target was attached with |
+//!
+//! Lustre keeps `changelog_mask` in debugfs; here it is in sysfs with the other values that
+//! can be written, so that it can be set without debugfs (which lockdown closes to writes).
 
 use core::{fmt, sync::atomic::Ordering};
 
@@ -23,7 +27,7 @@ use kernel::{
     prelude::*,
     str::CString,
     sync::Arc,
-    uaccess::UserSliceReader,
+    sysfs::{self, Attr, Group, Groups, Kobject},
 };
 
 use crate::catalog_fmt::UsersText;
@@ -37,14 +41,13 @@ pub(crate) struct ParamData {
     pub(crate) catalog: CString,
 }
 
-/// Reads a short value written to a parameter file, without a trailing newline.
-fn read_value<'b>(r: &mut UserSliceReader, buf: &'b mut [u8; 512]) -> Result<&'b [u8]> {
-    let n = r.len();
-    if n > buf.len() {
+/// A value written to a parameter file (at most 512 bytes), without trailing newlines or
+/// NULs (`echo` adds one; `lctl set_param` none).
+fn value(v: &[u8]) -> Result<&[u8]> {
+    if v.len() > 512 {
         return Err(EINVAL);
     }
-    r.read_slice(&mut buf[..n])?;
-    let mut v = &buf[..n];
+    let mut v = v;
     while let [rest @ .., b'\n' | 0] = v {
         v = rest;
     }
@@ -61,15 +64,13 @@ fn mask_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", MaskNames(m))
 }
 
-fn mask_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
-    let mut buf = [0u8; 512];
-    let v = read_value(r, &mut buf)?;
-    p.cl.set_mask(v)
+fn mask_store(p: &ParamData, v: &[u8]) -> Result {
+    p.cl.set_mask(value(v)?)
 }
 
-fn users_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+fn users_show(cl: &Arc<Changelog>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let now = kernel::fsnotify::current::real_time().0;
-    let st = p.cl.state.lock();
+    let st = cl.state.lock();
     let cur = Changelog::current_index(&st);
     write!(
         f,
@@ -102,9 +103,8 @@ fn interval_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{ms}")
 }
 
-fn interval_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
-    let mut buf = [0u8; 512];
-    let ms = parse_u32(read_value(r, &mut buf)?)?;
+fn interval_store(p: &ParamData, v: &[u8]) -> Result {
+    let ms = parse_u32(value(v)?)?;
     if !(1..=60_000).contains(&ms) {
         return Err(EINVAL);
     }
@@ -112,9 +112,8 @@ fn interval_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
     Ok(())
 }
 
-fn sync_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
-    let mut buf = [0u8; 512];
-    let _ = read_value(r, &mut buf)?;
+fn sync_store(p: &ParamData, v: &[u8]) -> Result {
+    value(v)?;
     p.cl.sync()
 }
 
@@ -130,30 +129,50 @@ fn catalog_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", p.catalog.to_str().unwrap_or("?"))
 }
 
-/// Creates `<mdd>/<target>/` with the parameter files; removed when the result is dropped.
+/// The files of `/sys/fs/lustre/mdd/<target>/`.
+static GROUPS: [Group<ParamData>; 1] = [Group {
+    name: None,
+    attrs: &[
+        Attr::rw(c"changelog_mask", mask_show, mask_store),
+        Attr::ro(c"changelog_current_index", current_index_show),
+        Attr::ro(c"changelog_durable_index", durable_index_show),
+        Attr::ro(c"changelog_size", size_show),
+        Attr::rw(c"changelog_sync_interval", interval_show, interval_store),
+        Attr::wo(c"changelog_sync", sync_store),
+        Attr::ro(c"changelog_dropped", dropped_show),
+        Attr::ro(c"mount_point", mount_show),
+        Attr::ro(c"catalog", catalog_show),
+    ],
+}];
+
+/// A target's parameters; removed (waiting for readers and writers) when dropped.
+pub(crate) struct Params {
+    /// The values; before `dir`, which they are in.
+    _values: Pin<KBox<Groups<ParamData>>>,
+    _dir: sysfs::Dir,
+    /// `changelog_users`.
+    _users: Pin<KBox<Scope<Arc<Changelog>>>>,
+}
+
+/// Creates the parameter files of target `name`: `<mdd>/<name>/` in sysfs and `<debug_mdd>/<name>/`
+/// in debugfs.
 pub(crate) fn create(
-    mdd: &Dir,
+    mdd: &Kobject,
+    debug_mdd: &Dir,
     name: &CStr,
     data: ParamData,
-) -> Result<Pin<KBox<Scope<ParamData>>>> {
-    KBox::pin_init(
-        mdd.scope(data, name, |p, d| {
-            d.read_write_callback_file(c"changelog_mask", p, &mask_show, &mask_store);
-            d.read_callback_file(c"changelog_users", p, &users_show);
-            d.read_callback_file(c"changelog_current_index", p, &current_index_show);
-            d.read_callback_file(c"changelog_durable_index", p, &durable_index_show);
-            d.read_callback_file(c"changelog_size", p, &size_show);
-            d.read_write_callback_file(
-                c"changelog_sync_interval",
-                p,
-                &interval_show,
-                &interval_store,
-            );
-            d.write_only_callback_file(c"changelog_sync", p, &sync_store);
-            d.read_callback_file(c"changelog_dropped", p, &dropped_show);
-            d.read_callback_file(c"mount_point", p, &mount_show);
-            d.read_callback_file(c"catalog", p, &catalog_show);
+) -> Result<Params> {
+    let users = KBox::pin_init(
+        debug_mdd.scope(data.cl.clone(), name, |cl, d| {
+            d.read_callback_file(c"changelog_users", cl, &users_show);
         }),
         GFP_KERNEL,
-    )
+    )?;
+    let dir = sysfs::Dir::new(name, mdd)?;
+    let values = Groups::new(dir.kobject(), &GROUPS, data, kernel::static_lock_class!())?;
+    Ok(Params {
+        _values: values,
+        _dir: dir,
+        _users: users,
+    })
 }

@@ -12,13 +12,17 @@
 /* A metadata target, counted: every pointer handed out holds one reference. */
 struct rustre_mdt_target;
 
+struct kobject;
+
 /* Called, under the target registry lock, when a target is attached (with a new reference
  * that the observer owns) and when one is about to be detached (no file is open on it). Each
  * callback gets the table it was registered with: embed it in the observer's own state and
- * find that with container_of(). */
+ * find that with container_of(). attached() also gets the target's sysfs directory,
+ * /sys/fs/lustre/mdt/<target>/, borrowed for the call (kobject_get() to keep it): the
+ * observer's attribute groups there must be removed by the time detaching() returns. */
 struct rustre_mdt_observer {
 	void (*attached)(const struct rustre_mdt_observer *o, struct rustre_mdt_target *t,
-			 const char *name);
+			 const char *name, struct kobject *dir);
 	void (*detaching)(const struct rustre_mdt_observer *o, struct rustre_mdt_target *t);
 };
 

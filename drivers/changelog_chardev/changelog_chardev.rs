@@ -112,7 +112,7 @@ struct Devices {
 }
 
 impl client::Observe for Devices {
-    fn attached(&self, target: client::Target, name: &CStr) {
+    fn attached(&self, target: client::Target, name: &CStr, _dir: &kernel::sysfs::Kobject) {
         let id = target.as_raw();
         let res = (|| -> Result {
             let devname = CString::try_from_fmt(fmt!("changelog-{}", name))?;

@@ -11,8 +11,8 @@
 //! See `Documentation/hsm-upcall.rst`.
 
 use kernel::{
-    debugfs::Scope, fsnotify::PreContentWatch, miscfile::Registration, prelude::*, str::CString,
-    sync::Arc,
+    fsnotify::PreContentWatch, miscfile::Registration, prelude::*, str::CString, sync::Arc,
+    sysfs::Kobject,
 };
 
 use kernel::ffi::c_void;
@@ -65,7 +65,7 @@ struct Entry {
     /// The superblock the target's pre-content watch is on, if it has one.
     watched_sb: Option<usize>,
     _watch: Option<Watch>,
-    _params: Pin<KBox<Scope<params::ParamData>>>,
+    _params: params::Params,
     _reg: Pin<KBox<Registration<device::HsmFile>>>,
 }
 
@@ -97,7 +97,7 @@ struct Targets {
 }
 
 impl Targets {
-    fn create(&self, target: client::Target, name: &CStr) -> Result<Entry> {
+    fn create(&self, target: client::Target, name: &CStr, dir: &Kobject) -> Result<Entry> {
         let hsm = Hsm::new(target, name)?;
         let sb = hsm.root().sb();
         // One HSM per filesystem: the handler of one target's pre-content watch would see the
@@ -138,7 +138,7 @@ impl Targets {
             Err(e) => return Err(e),
         };
         let watched_sb = watch.as_ref().map(|_| sb);
-        self.finish(hsm, watch, watched_sb)
+        self.finish(hsm, watch, watched_sb, dir)
     }
 
     /// The parameters and device of a target, after its watch.
@@ -147,8 +147,9 @@ impl Targets {
         hsm: Arc<Hsm>,
         watch: Option<Watch>,
         watched_sb: Option<usize>,
+        dir: &Kobject,
     ) -> Result<Entry> {
-        let params = params::create(&self.mdt, hsm.clone())?;
+        let params = params::create(dir, &self.mdt, hsm.clone())?;
         let devname = CString::try_from_fmt(fmt!("hsm-{}", BStr(hsm.name.to_bytes())))?;
         let reg = KBox::pin_init(
             Registration::<device::HsmFile>::register(devname, 0o600, hsm),
@@ -164,10 +165,10 @@ impl Targets {
 }
 
 impl client::Observe for Targets {
-    fn attached(&self, target: client::Target, name: &CStr) {
+    fn attached(&self, target: client::Target, name: &CStr, dir: &Kobject) {
         let id = target.as_raw();
         let res = self
-            .create(target, name)
+            .create(target, name, dir)
             .and_then(|e| self.entries.insert(id, e));
         if let Err(e) = res {
             pr_err!("cannot set up HSM for {}: {:?}\n", name, e);

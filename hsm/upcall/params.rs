@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The HSM parameters of a target, at Lustre's names under
-//! `/sys/kernel/debug/lustre/mdt/<target>/`, where `lctl get_param|set_param mdt.<target>.*`
-//! finds them. debugfs is root-only; the files are 0600 (read-write) or 0400.
+//! The HSM parameters of a target, at Lustre's names, where `lctl get_param|set_param
+//! mdt.<target>.*` finds them: the values in sysfs, in the target's directory
+//! `/sys/fs/lustre/mdt/<target>/` that `rustre_mdt` hands over (readable by all, writable by
+//! root: 0644, or 0444), the lists several lines long (`hsm.actions`, `hsm.active_requests`,
+//! `hsm.agents`, `hsm.upcall_stats`) in debugfs under `/sys/kernel/debug/lustre/mdt/<target>/`
+//! (root only, read-only), as Lustre keeps them.
 //!
 //! | file | access | content |
 //! |---|---|---|
@@ -10,13 +13,13 @@
 //! | `hsm/upcall_mask` | rw | ARCHIVE and/or REMOVE, any case, whitespace-separated |
 //! | `hsm/upcall_path` | rw | absolute path of the upcall program, or empty |
 //! | `hsm/upcall_batch` | rw | most FIDs per upcall invocation (1..4096, default 1024) |
-//! | `hsm/upcall_stats` | r | `calls`, `fids`, `fallbacks` (FIDs sent to the coordinator) |
+//! | `hsm/upcall_stats` | r (debugfs) | `calls`, `fids`, `fallbacks` (FIDs sent to the coordinator) |
 //! | `hsm/default_archive_id` | rw | archive for requests without one (1..2^32-1, default 1) |
 //! | `hsm/max_requests` | rw | actions copytools may hold at once (1..65536, default 3) |
 //! | `hsm/archive_count`, `restore_count`, `remove_count` | r | actions copytools hold |
-//! | `hsm/actions` | r | every action of the coordinator, waiting or started |
-//! | `hsm/active_requests` | r | the actions copytools hold |
-//! | `hsm/agents` | r | registered copytools |
+//! | `hsm/actions` | r (debugfs) | every action of the coordinator, waiting or started |
+//! | `hsm/active_requests` | r (debugfs) | the actions copytools hold |
+//! | `hsm/agents` | r (debugfs) | registered copytools |
 //! | `hsm/policy` | rw | `NonBlockingRestore` (`NBR`), bracketed when set: accesses to released files fail at once |
 //! | `hsm/implicit_restore_timeout` | rw | seconds an access waits for its restore (1..86400, default 300) |
 
@@ -26,7 +29,7 @@ use kernel::{
     debugfs::{Dir, Scope},
     prelude::*,
     sync::Arc,
-    uaccess::UserSliceReader,
+    sysfs::{Attr, Group, Groups, Kobject},
 };
 
 use crate::hsm::{Hsm, Item};
@@ -38,19 +41,16 @@ pub(crate) struct ParamData {
     pub(crate) hsm: Arc<Hsm>,
 }
 
-/// Reads a value written to a parameter file (less than 4 KiB, Lustre's bound), less one
-/// trailing newline (or NUL) as `echo` adds; `lctl set_param` writes none.
-fn read_value(r: &mut UserSliceReader) -> Result<KVec<u8>> {
-    let n = r.len();
-    if n >= 4096 {
+/// A value written to a parameter file (less than 4 KiB, Lustre's bound), less one trailing
+/// newline (or NUL) as `echo` adds; `lctl set_param` writes none.
+fn value(v: &[u8]) -> Result<&[u8]> {
+    if v.len() >= 4096 {
         return Err(EINVAL);
     }
-    let mut v = KVec::from_elem(0u8, n, GFP_KERNEL)?;
-    r.read_slice(&mut v)?;
-    if matches!(v.last(), Some(b'\n' | 0)) {
-        v.truncate(n - 1);
-    }
-    Ok(v)
+    Ok(match v {
+        [rest @ .., b'\n' | 0] => rest,
+        _ => v,
+    })
 }
 
 fn parse_u32(v: &[u8], range: core::ops::RangeInclusive<u32>) -> Result<u32> {
@@ -66,13 +66,13 @@ fn control_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", p.hsm.cdt.lock().control.name())
 }
 
-fn control_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
-    let v = read_value(r)?;
-    if &v[..] == b"help" {
+fn control_store(p: &ParamData, v: &[u8]) -> Result {
+    let v = value(v)?;
+    if v == b"help" {
         pr_info!("hsm_control: enabled | disabled | shutdown | purge\n");
         return Ok(());
     }
-    p.hsm.set_control(&v)
+    p.hsm.set_control(v)
 }
 
 fn mask_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -81,9 +81,9 @@ fn mask_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f)
 }
 
-fn mask_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
-    let v = read_value(r)?;
-    let m = mask::parse_upcall_mask(&v).map_err(|_| EINVAL)?;
+fn mask_store(p: &ParamData, v: &[u8]) -> Result {
+    let v = value(v)?;
+    let m = mask::parse_upcall_mask(v).map_err(|_| EINVAL)?;
     p.hsm.params.lock().upcall_mask = m;
     Ok(())
 }
@@ -92,8 +92,8 @@ fn path_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", crate::BStr(&p.hsm.params.lock().upcall_path))
 }
 
-fn path_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
-    let v = read_value(r)?;
+fn path_store(p: &ParamData, v: &[u8]) -> Result {
+    let v = value(v)?;
     if v.contains(&0) {
         return Err(EINVAL);
     }
@@ -105,7 +105,9 @@ fn path_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
         );
         return Err(EINVAL);
     }
-    p.hsm.params.lock().upcall_path = v;
+    let mut path = KVec::with_capacity(v.len(), GFP_KERNEL)?;
+    path.extend_from_slice(v, GFP_KERNEL)?;
+    p.hsm.params.lock().upcall_path = path;
     Ok(())
 }
 
@@ -113,8 +115,8 @@ fn batch_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", p.hsm.params.lock().upcall_batch)
 }
 
-fn batch_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
-    let n = parse_u32(&read_value(r)?, 1..=crate::argv::MAX_BATCH)?;
+fn batch_store(p: &ParamData, v: &[u8]) -> Result {
+    let n = parse_u32(value(v)?, 1..=crate::argv::MAX_BATCH)?;
     p.hsm.params.lock().upcall_batch = n;
     Ok(())
 }
@@ -136,8 +138,8 @@ fn default_id_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", p.hsm.params.lock().default_archive_id)
 }
 
-fn default_id_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
-    let n = parse_u32(&read_value(r)?, 1..=u32::MAX)?;
+fn default_id_store(p: &ParamData, v: &[u8]) -> Result {
+    let n = parse_u32(value(v)?, 1..=u32::MAX)?;
     p.hsm.params.lock().default_archive_id = n;
     Ok(())
 }
@@ -148,15 +150,15 @@ fn policy_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f)
 }
 
-fn policy_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
-    let v = read_value(r)?;
+fn policy_store(p: &ParamData, v: &[u8]) -> Result {
+    let v = value(v)?;
     let mut params = p.hsm.params.lock();
     let cur = if params.non_blocking_restore {
         mask::POLICY_NBR
     } else {
         0
     };
-    let new = mask::parse_policy(cur, &v).ok_or(EINVAL)?;
+    let new = mask::parse_policy(cur, v).ok_or(EINVAL)?;
     params.non_blocking_restore = new & mask::POLICY_NBR != 0;
     Ok(())
 }
@@ -165,8 +167,8 @@ fn restore_timeout_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Resul
     writeln!(f, "{}", p.hsm.params.lock().implicit_restore_timeout)
 }
 
-fn restore_timeout_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
-    let n = parse_u32(&read_value(r)?, 1..=86400)?;
+fn restore_timeout_store(p: &ParamData, v: &[u8]) -> Result {
+    let n = parse_u32(value(v)?, 1..=86400)?;
     p.hsm.params.lock().implicit_restore_timeout = n;
     Ok(())
 }
@@ -175,8 +177,8 @@ fn max_requests_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", p.hsm.params.lock().max_requests)
 }
 
-fn max_requests_store(p: &ParamData, r: &mut UserSliceReader) -> Result {
-    let n = parse_u32(&read_value(r)?, 1..=65536)?;
+fn max_requests_store(p: &ParamData, v: &[u8]) -> Result {
+    let n = parse_u32(value(v)?, 1..=65536)?;
     p.hsm.params.lock().max_requests = n;
     p.hsm.cdt_wait.notify_all();
     Ok(())
@@ -285,38 +287,61 @@ fn agents_show(p: &ParamData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     Ok(())
 }
 
-/// Creates `<mdt>/<target>/` with the parameter files; removed when the result is dropped.
-pub(crate) fn create(mdt: &Dir, hsm: Arc<Hsm>) -> Result<Pin<KBox<Scope<ParamData>>>> {
+/// The files in the target's sysfs directory: `hsm_control` in it, the rest in `hsm/`.
+static GROUPS: [Group<ParamData>; 2] = [
+    Group {
+        name: None,
+        attrs: &[Attr::rw(c"hsm_control", control_show, control_store)],
+    },
+    Group {
+        name: Some(c"hsm"),
+        attrs: &[
+            Attr::rw(c"upcall_mask", mask_show, mask_store),
+            Attr::rw(c"upcall_path", path_show, path_store),
+            Attr::rw(c"upcall_batch", batch_show, batch_store),
+            Attr::rw(c"default_archive_id", default_id_show, default_id_store),
+            Attr::rw(c"max_requests", max_requests_show, max_requests_store),
+            Attr::ro(c"archive_count", archive_count_show),
+            Attr::ro(c"restore_count", restore_count_show),
+            Attr::ro(c"remove_count", remove_count_show),
+            Attr::rw(c"policy", policy_show, policy_store),
+            Attr::rw(
+                c"implicit_restore_timeout",
+                restore_timeout_show,
+                restore_timeout_store,
+            ),
+        ],
+    },
+];
+
+/// A target's HSM parameters; removed (waiting for readers and writers) when dropped.
+pub(crate) struct Params {
+    _values: Pin<KBox<Groups<ParamData>>>,
+    _lists: Pin<KBox<Scope<ParamData>>>,
+}
+
+/// Creates the HSM parameter files of a target: in its sysfs directory `dir`, and
+/// `<mdt>/<target>/hsm/` in debugfs.
+pub(crate) fn create(dir: &Kobject, mdt: &Dir, hsm: Arc<Hsm>) -> Result<Params> {
     let name = kernel::str::CString::try_from(&*hsm.name).map_err(|_| ENOMEM)?;
-    KBox::pin_init(
-        mdt.scope(ParamData { hsm }, &name, |p, d| {
-            d.read_write_callback_file(c"hsm_control", p, &control_show, &control_store);
+    let lists = KBox::pin_init(
+        mdt.scope(ParamData { hsm: hsm.clone() }, &name, |p, d| {
             let h = d.dir(c"hsm");
-            h.read_write_callback_file(c"upcall_mask", p, &mask_show, &mask_store);
-            h.read_write_callback_file(c"upcall_path", p, &path_show, &path_store);
-            h.read_write_callback_file(c"upcall_batch", p, &batch_show, &batch_store);
             h.read_callback_file(c"upcall_stats", p, &stats_show);
-            h.read_write_callback_file(
-                c"default_archive_id",
-                p,
-                &default_id_show,
-                &default_id_store,
-            );
-            h.read_write_callback_file(c"max_requests", p, &max_requests_show, &max_requests_store);
-            h.read_callback_file(c"archive_count", p, &archive_count_show);
-            h.read_callback_file(c"restore_count", p, &restore_count_show);
-            h.read_callback_file(c"remove_count", p, &remove_count_show);
             h.read_callback_file(c"actions", p, &actions_show);
             h.read_callback_file(c"active_requests", p, &active_show);
             h.read_callback_file(c"agents", p, &agents_show);
-            h.read_write_callback_file(c"policy", p, &policy_show, &policy_store);
-            h.read_write_callback_file(
-                c"implicit_restore_timeout",
-                p,
-                &restore_timeout_show,
-                &restore_timeout_store,
-            );
         }),
         GFP_KERNEL,
-    )
+    )?;
+    let values = Groups::new(
+        dir,
+        &GROUPS,
+        ParamData { hsm },
+        kernel::static_lock_class!(),
+    )?;
+    Ok(Params {
+        _values: values,
+        _lists: lists,
+    })
 }

@@ -75,7 +75,7 @@ for r in $(seq 1 "$rounds"); do
 		if [ $mode = upcall ]; then
 			lctl set_param mdt.$T.hsm.upcall_mask=ARCHIVE mdt.$T.hsm.upcall_path="$w/lhsm_mdt_upcall" >/dev/null
 		else
-			echo >/sys/kernel/debug/lustre/mdt/$T/hsm/upcall_mask
+			echo >/sys/fs/lustre/mdt/$T/hsm/upcall_mask
 		fi
 		echo "latency round $r, $mode: $(hsm_bench latency $T "$fs" "$arc" "$w/alist" "$w/rlist" 2>&1)"
 	done

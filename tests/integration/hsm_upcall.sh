@@ -259,7 +259,7 @@ copytool() {
 rearchive() {
 	lfs hsm_archive "$h" && wait_state "$h" "$restored" && lfs hsm_release "$h"
 }
-echo >/sys/kernel/debug/lustre/mdt/$T/hsm/upcall_mask
+echo >/sys/fs/lustre/mdt/$T/hsm/upcall_mask
 expect_fail "no copytool: a read fails" "No data available" cat "$h"
 expect "and leaves the file released" "$released" "$(lfs hsm_state "$h")"
 expect "and no restore queued" 0 "$(lctl get_param -n mdt.$T.hsm.actions | grep -c 'action=RESTORE')"
@@ -555,7 +555,7 @@ expect_fail "upcall in a directory others can write" "Permission denied" lfs hsm
 dmesg | grep -q "open_dir/up is in a directory writable by group or others" && ok "kernel log says why" ||
 	bad "no kernel log line for the open directory"
 expect "refused requests queue nothing" "" "$(lctl get_param -n mdt.$T.hsm.actions)"
-echo >/sys/kernel/debug/lustre/mdt/$T/hsm/upcall_path
+echo >/sys/fs/lustre/mdt/$T/hsm/upcall_path
 lfs hsm_archive "$fs/bad" || bad "hsm_archive with the mask set and no upcall_path"
 expect "no upcall_path: the coordinator takes the request" "1" \
 	"$(lctl get_param -n mdt.$T.hsm.actions | grep -cF "fid=$(lfs path2fid "$fs/bad")")"
@@ -609,7 +609,7 @@ cmp -s "$fs/big" "$bigp" && ok "the retried archive is complete" || bad "archive
 expect "hsm_state after the retry" "$fs/big: (0x00000009) exists archived, archive_id:1" "$(lfs hsm_state "$fs/big")"
 
 # A copytool killed while it holds an action: the action waits again.
-echo >/sys/kernel/debug/lustre/mdt/$T/hsm/upcall_mask
+echo >/sys/fs/lustre/mdt/$T/hsm/upcall_mask
 expect "an empty write clears upcall_mask" "" "$(lctl get_param -n mdt.$T.hsm.upcall_mask)"
 echo again >"$fs/ct"
 lfs hsm_archive "$fs/ct"

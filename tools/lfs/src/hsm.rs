@@ -2,7 +2,7 @@
 
 //! The HSM device of a metadata target, `/dev/hsm-<target>`, and which target a file is on.
 //!
-//! Each attached target has `/sys/kernel/debug/lustre/mdd/<target>/mount_point`; a file belongs
+//! Each attached target has `/sys/fs/lustre/mdd/<target>/mount_point`; a file belongs
 //! to the target whose mount point is on the same filesystem (`st_dev`). When several targets
 //! share a filesystem, the first in name order is taken. The device takes Lustre's binary
 //! structures ([`rustre_logic::uapi`]) through ioctls; its copytool side is read as a stream
@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use rustre_logic::fid::Fid;
 use rustre_logic::uapi::{self, Copy, Request, UserAction, UserState};
 
-/// Where the targets' parameters are.
-pub const MDD_DEBUGFS: &str = "/sys/kernel/debug/lustre/mdd";
+/// Where the targets' parameters are (sysfs, readable by all).
+pub const MDD_PARAMS: &str = "/sys/fs/lustre/mdd";
 
 /// How an archiving copy opens the file: read-only, leaving atime alone, not a symbolic link,
 /// and without waiting on leases.
@@ -66,15 +66,15 @@ impl Target {
     }
 }
 
-/// The attached targets, in name order, from `MDD_DEBUGFS`. A target whose mount point cannot
+/// The attached targets, in name order, from `MDD_PARAMS`. A target whose mount point cannot
 /// be read or reached is left out.
 pub fn targets() -> io::Result<Vec<Target>> {
-    let base = Path::new(MDD_DEBUGFS);
+    let base = Path::new(MDD_PARAMS);
     let entries = std::fs::read_dir(base).map_err(|e| {
         let why = crate::worker::strerror(&e);
         io::Error::new(
             e.kind(),
-            format!("cannot list targets in {MDD_DEBUGFS}: {why} (no target attached?)"),
+            format!("cannot list targets in {MDD_PARAMS}: {why} (no target attached?)"),
         )
     })?;
     let mut out = Vec::new();

@@ -133,7 +133,7 @@ fn resolve_mount(arg: &str) -> Result<PathBuf, String> {
     if arg.starts_with('/') || arg.starts_with('.') {
         return Ok(PathBuf::from(arg));
     }
-    let base = Path::new("/sys/kernel/debug/lustre/mdd");
+    let base = Path::new(lfs::hsm::MDD_PARAMS);
     let entries = std::fs::read_dir(base)
         .map_err(|e| format!("cannot list targets in {}: {e}", base.display()))?;
     let mut found = Vec::new();
