@@ -7,7 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 
 use crate::device_path;
 
@@ -29,13 +29,8 @@ impl KucReader {
     /// `startrec`.
     pub fn start(mdtname: &str, startrec: u64) -> io::Result<KucReader> {
         let dev = OpenOptions::new().read(true).open(device_path(mdtname))?;
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for the two descriptors.
-        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `pipe` returned two new descriptors that we own.
-        let (rd, wr) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+        let (rd, wr) = rustix::pipe::pipe()?;
+        let (rd, wr) = (File::from(rd), File::from(wr));
         let mut req = [0u8; 16];
         req[..4].copy_from_slice(&(wr.as_raw_fd() as u32).to_le_bytes());
         req[8..].copy_from_slice(&startrec.to_le_bytes());

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! lctl's command line (`tools/lctl/src/cli.rs`, `getopt.rs`, `param.rs`): the global options,
-//! then the arguments of a command parsed with the option table of each command, the options
-//! applied, `set_param`'s `NAME=VALUE` pairs and changelog_clear's user id.
+//! lctl's command line (`tools/lctl/src/cli.rs`, `param.rs` and the shared parser in
+//! `tools/getopt`): the global options, then the arguments of a command parsed with the option
+//! table of each command, the options applied, `set_param`'s `NAME=VALUE` pairs and
+//! changelog_clear's user id.
 //!
 //! Input: the arguments, separated by NUL bytes.
 

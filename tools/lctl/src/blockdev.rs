@@ -11,7 +11,6 @@
 //!
 //! The functions return a [`Failure`] (errno and message); `main.rs` prints it.
 
-use std::ffi::CString;
 use std::fs::{self, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -191,15 +190,15 @@ fn state_of(path: &Path) -> io::Result<NodeState> {
 }
 
 fn mknod_block(path: &Path, rdev: u64) -> io::Result<()> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: `c` is a NUL-terminated path; mknod() reads nothing else.
-    let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFBLK | 0o600, rdev as libc::dev_t) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    use rustix::fs::{mknodat, FileType, Mode, CWD};
+    mknodat(
+        CWD,
+        path,
+        FileType::BlockDevice,
+        Mode::from_raw_mode(0o600),
+        rdev,
+    )?;
+    Ok(())
 }
 
 /// `blockdev_attach FILE DEVICE`: attaches `file` (opened read-write, as Lustre did) to a free

@@ -253,6 +253,91 @@ mod tests {
         assert!(Register::parse(&strings(&["-x"])).is_err());
     }
 
+    /// The parameter command lines of the test scripts and the documentation parse as they did
+    /// with lctl's own parser.
+    #[test]
+    fn script_command_lines() {
+        let get: Vec<OptSpec> = [SHOW_OPTIONS, GET_ONLY_OPTIONS].concat();
+        let list: Vec<OptSpec> = [SHOW_OPTIONS, LIST_ONLY_OPTIONS].concat();
+        let parse = |specs: &[OptSpec], args: &[&str]| {
+            getopt::parse(&strings(args), specs).map(|p| {
+                let letters: String = p.options.iter().map(|(c, _)| *c).collect();
+                (letters, p.operands)
+            })
+        };
+        assert_eq!(
+            parse(&get, &["-n", "mdt.lustre-MDT0000.hsm.actions"]),
+            Ok(("n".into(), strings(&["mdt.lustre-MDT0000.hsm.actions"])))
+        );
+        assert_eq!(
+            parse(&get, &["mdd.*.changelog_users"]),
+            Ok((String::new(), strings(&["mdd.*.changelog_users"])))
+        );
+        assert_eq!(
+            parse(&get, &["a.b", "-nN", "c.d"]),
+            Ok(("nN".into(), strings(&["a.b", "c.d"])))
+        );
+        assert_eq!(
+            parse(&list, &["-R", "mdd"]),
+            Ok(("R".into(), strings(&["mdd"])))
+        );
+        let upcall = [
+            "mdt.T.hsm.upcall_path=/tmp/w/lhsm_mdt_upcall",
+            "mdt.T.hsm.upcall_mask=ARCHIVE REMOVE",
+        ];
+        assert_eq!(
+            parse(SET_OPTIONS, &upcall),
+            Ok((String::new(), strings(&upcall)))
+        );
+        assert_eq!(
+            parse(
+                SET_OPTIONS,
+                &["-n", "mdd.crash-MDT0000.changelog_sync_interval=50"]
+            ),
+            Ok((
+                "n".into(),
+                strings(&["mdd.crash-MDT0000.changelog_sync_interval=50"])
+            ))
+        );
+        // A value that starts with '-' after `name=` stays in its operand.
+        assert_eq!(
+            parse(SET_OPTIONS, &["x.y=-1"]),
+            Ok((String::new(), strings(&["x.y=-1"])))
+        );
+        // As Lustre's lctl (getopt_long), a long option may be abbreviated.
+        assert_eq!(
+            parse(&get, &["--no-n", "--only", "x"]),
+            Ok(("nN".into(), strings(&["x"])))
+        );
+        for (args, reg) in [
+            (&[][..], Register::default()),
+            (
+                &["-n"][..],
+                Register {
+                    brief: true,
+                    ..Register::default()
+                },
+            ),
+            (
+                &["-u", "reader"],
+                Register {
+                    user: Some("reader".into()),
+                    ..Register::default()
+                },
+            ),
+            (
+                &["-n", "-u", "other"],
+                Register {
+                    user: Some("other".into()),
+                    brief: true,
+                    ..Register::default()
+                },
+            ),
+        ] {
+            assert_eq!(Register::parse(&strings(args)), Ok(reg), "{args:?}");
+        }
+    }
+
     #[test]
     fn option_actions() {
         let mut opts = ParamOpts::get_param();

@@ -3,11 +3,10 @@
 //! The few system calls lctl needs that std does not offer: `strerror(3)` text for error
 //! messages, and mounting debugfs the way Lustre's `cfs_get_param_paths()` does.
 
-use std::ffi::CStr;
 use std::fmt;
 use std::io;
-use std::mem::MaybeUninit;
-use std::ptr;
+
+use rustix::mount::MountFlags;
 
 /// An errno value, displayed as `strerror(3)` text ("No such file or directory").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,16 +39,13 @@ impl fmt::Display for Errno {
 
 /// The `strerror(3)` text of `errno`, as C programs print it (no "(os error N)" suffix).
 pub fn strerror(errno: i32) -> String {
-    let mut buf = [0 as libc::c_char; 256];
-    // SAFETY: `buf` is valid for writes of `buf.len()` bytes; the XSI `strerror_r` (which the
-    // libc crate binds on Linux) NUL-terminates the message within that length on success.
-    let rc = unsafe { libc::strerror_r(errno, buf.as_mut_ptr(), buf.len()) };
-    if rc != 0 {
-        return format!("Unknown error {errno}");
+    // std's message is glibc's strerror_r() text followed by " (os error N)".
+    let text = io::Error::from_raw_os_error(errno).to_string();
+    let suffix = format!(" (os error {errno})");
+    match text.strip_suffix(&suffix) {
+        Some(text) => text.to_owned(),
+        None => text,
     }
-    // SAFETY: on success the buffer holds a NUL-terminated string (see above).
-    let text = unsafe { CStr::from_ptr(buf.as_ptr()) };
-    text.to_string_lossy().into_owned()
 }
 
 /// `DEBUGFS_MAGIC` from `<linux/magic.h>`.
@@ -60,28 +56,15 @@ const DEBUGFS_MAGIC: i64 = 0x6462_6720;
 /// (no permission, no such directory, already busy) is ignored: the debugfs roots are then
 /// simply not found.
 pub fn try_mount_debugfs() {
-    let dir = c"/sys/kernel/debug";
-    let mut stat = MaybeUninit::<libc::statfs>::zeroed();
-    // SAFETY: `dir` is NUL-terminated and `stat` points to writable memory of the right type.
-    let rc = unsafe { libc::statfs(dir.as_ptr(), stat.as_mut_ptr()) };
-    if rc == 0 {
-        // SAFETY: statfs() succeeded, so it filled the structure (which was zeroed anyway).
-        let stat = unsafe { stat.assume_init() };
+    let dir = "/sys/kernel/debug";
+    if let Ok(stat) = rustix::fs::statfs(dir) {
         #[allow(clippy::unnecessary_cast)] // f_type is i64 on 64-bit targets only
         if stat.f_type as i64 == DEBUGFS_MAGIC {
             return;
         }
     }
-    // SAFETY: all strings are NUL-terminated; debugfs takes no mount data.
-    unsafe {
-        libc::mount(
-            c"debugfs".as_ptr(),
-            dir.as_ptr(),
-            c"debugfs".as_ptr(),
-            0,
-            ptr::null(),
-        );
-    }
+    // debugfs takes no mount data.
+    let _ = rustix::mount::mount("debugfs", dir, "debugfs", MountFlags::empty(), None);
 }
 
 #[cfg(test)]
@@ -93,6 +76,8 @@ mod tests {
         assert_eq!(strerror(libc::ENOENT), "No such file or directory");
         assert_eq!(strerror(libc::EACCES), "Permission denied");
         assert_eq!(Errno::EINVAL.to_string(), "Invalid argument");
+        assert_eq!(strerror(libc::EOPNOTSUPP), "Operation not supported");
+        assert_eq!(strerror(4242), "Unknown error 4242");
     }
 
     #[test]

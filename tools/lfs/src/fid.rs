@@ -19,6 +19,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use rustix::fs::{Mode, OFlags};
 use rustre_logic::fid::Fid;
 
 /// How a filesystem lays out inode number and generation in its file handles.
@@ -93,14 +94,8 @@ fn cpath(p: &Path) -> io::Result<CString> {
 }
 
 fn fs_type(p: &Path) -> io::Result<i64> {
-    let c = cpath(p)?;
-    // SAFETY: `st` is a valid out-parameter and `c` a NUL-terminated path.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: As above.
-    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(st.f_type as i64)
+    #[allow(clippy::unnecessary_cast)] // f_type is i64 on 64-bit targets only
+    Ok(rustix::fs::statfs(p)?.f_type as i64)
 }
 
 const MAX_HANDLE_SZ: usize = 128;
@@ -195,14 +190,8 @@ fn open_handle(root: &File, mount: &Path, fid: &Fid, flags: i32) -> io::Result<O
 
 /// Opens `path` with `open(2)` flags (close-on-exec added).
 pub fn open_path(path: &Path, flags: i32) -> io::Result<File> {
-    let c = cpath(path)?;
-    // SAFETY: `c` is a NUL-terminated path; the result is a new fd or -1.
-    let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a new descriptor that we own.
-    Ok(unsafe { File::from_raw_fd(fd) })
+    let flags = OFlags::from_bits_retain(flags as u32) | OFlags::CLOEXEC;
+    Ok(File::from(rustix::fs::open(path, flags, Mode::empty())?))
 }
 
 /// Opens the file with FID `fid` on the filesystem mounted at `mount`, with `open(2)` flags

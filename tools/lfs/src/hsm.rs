@@ -8,12 +8,10 @@
 //! structures ([`rustre_logic::uapi`]) through ioctls; its copytool side is read as a stream
 //! of action lists.
 
-use std::ffi::CString;
-use std::fs::File;
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
-use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::MetadataExt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use rustre_logic::fid::Fid;
@@ -184,17 +182,14 @@ impl Device {
 
     /// Opens the device of `target` read-write (non-blocking reads if `nonblock`).
     pub fn open(target: &str, nonblock: bool) -> io::Result<Device> {
-        let c = CString::new(Self::path(target).into_os_string().into_vec())
-            .map_err(|_| errno(libc::EINVAL))?;
-        let flags = libc::O_RDWR | libc::O_CLOEXEC | if nonblock { libc::O_NONBLOCK } else { 0 };
-        // SAFETY: `c` is a NUL-terminated path; the result is a new fd or -1.
-        let fd = unsafe { libc::open(c.as_ptr(), flags) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
+        let mut options = OpenOptions::new();
+        options.read(true).write(true);
+        if nonblock {
+            options.custom_flags(libc::O_NONBLOCK);
         }
-        // SAFETY: `fd` is a new descriptor that we own.
+        // std opens close-on-exec.
         Ok(Device {
-            file: unsafe { File::from_raw_fd(fd) },
+            file: options.open(Self::path(target))?,
         })
     }
 
@@ -255,12 +250,7 @@ impl Device {
 
     /// Reads one action list into `buf`; returns its length (0 at end of file).
     pub fn read_list(&self, buf: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
-        let n = unsafe { libc::read(self.file.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n as usize)
+        (&self.file).read(buf)
     }
 }
 

@@ -14,6 +14,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use rustre_getopt::{self as getopt, HasArg, OptSpec};
 use rustre_logic::fid::Fid;
 use rustre_logic::mask::{Action, ACTIONS};
 use rustre_logic::state::StateText;
@@ -41,77 +42,6 @@ pub fn usage(cmd: &str) -> String {
     format!("usage: {}", lines.join("\n       "))
 }
 
-/// One option a command takes.
-struct Spec {
-    long: &'static str,
-    short: &'static [u8],
-    value: bool,
-}
-
-/// A parsed command-line word.
-#[derive(Debug, PartialEq, Eq)]
-enum Arg<'a> {
-    /// An option by its long name, with its value.
-    Opt(&'static str, Option<&'a OsStr>),
-    /// An operand.
-    Pos(&'a OsStr),
-}
-
-/// getopt_long-like parsing: `--name VALUE`, `--name=VALUE`, `-x VALUE`, `-xVALUE`, `--`
-/// ending the options. Operands may come between options unless `in_order`, which ends the
-/// options at the first operand (as `+` does in getopt).
-fn parse_opts<'a>(
-    args: &'a [OsString],
-    specs: &[Spec],
-    in_order: bool,
-) -> Result<Vec<Arg<'a>>, String> {
-    let mut out = Vec::new();
-    let mut it = args.iter();
-    let mut only_operands = false;
-    while let Some(a) = it.next() {
-        let b = a.as_bytes();
-        if only_operands || b.len() < 2 || b[0] != b'-' {
-            out.push(Arg::Pos(a));
-            only_operands |= in_order;
-            continue;
-        }
-        if b == b"--" {
-            only_operands = true;
-            continue;
-        }
-        let (spec, inline) = if let Some(long) = b.strip_prefix(b"--") {
-            let (name, val) = match long.iter().position(|&c| c == b'=') {
-                Some(i) => (&long[..i], Some(OsStr::from_bytes(&long[i + 1..]))),
-                None => (long, None),
-            };
-            let spec = specs.iter().find(|s| s.long.as_bytes() == name);
-            (
-                spec.ok_or_else(|| format!("unrecognized option '{}'", a.to_string_lossy()))?,
-                val,
-            )
-        } else {
-            let spec = specs.iter().find(|s| s.short.contains(&b[1]));
-            let rest = (b.len() > 2).then(|| OsStr::from_bytes(&b[2..]));
-            (
-                spec.ok_or_else(|| format!("invalid option '{}'", a.to_string_lossy()))?,
-                rest,
-            )
-        };
-        let value = match (spec.value, inline) {
-            (false, None) => None,
-            (false, Some(_)) => return Err(format!("option '--{}' takes no value", spec.long)),
-            (true, Some(v)) => Some(v),
-            (true, None) => Some(
-                it.next()
-                    .ok_or_else(|| format!("option '--{}' needs a value", spec.long))?
-                    .as_os_str(),
-            ),
-        };
-        out.push(Arg::Opt(spec.long, value));
-    }
-    Ok(out)
-}
-
 /// What `lfs hsm_<action>` was asked.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct RequestArgs {
@@ -125,22 +55,13 @@ pub struct RequestArgs {
     pub files: Vec<PathBuf>,
 }
 
-const REQUEST_OPTS: &[Spec] = &[
-    Spec {
-        long: "archive",
-        short: b"a",
-        value: true,
-    },
-    Spec {
-        long: "data",
-        short: b"dD",
-        value: true,
-    },
-    Spec {
-        long: "filelist",
-        short: b"l",
-        value: true,
-    },
+/// The options of the request commands, as Lustre's `lfs hsm_archive` and the others take
+/// them (`-D` is an old name of `--data`).
+const REQUEST_OPTS: &[OptSpec] = &[
+    OptSpec::new('a', &["archive"], HasArg::Required),
+    OptSpec::new('d', &["data"], HasArg::Required),
+    OptSpec::new('D', &[], HasArg::Required),
+    OptSpec::new('l', &["filelist"], HasArg::Required),
 ];
 
 fn number<T: TryFrom<u64>>(what: &str, v: &OsStr) -> Result<T, String> {
@@ -153,20 +74,22 @@ fn number<T: TryFrom<u64>>(what: &str, v: &OsStr) -> Result<T, String> {
 /// Parses the options and files of a request command.
 pub fn parse_request_args(action: UserAction, args: &[OsString]) -> Result<RequestArgs, String> {
     let mut r = RequestArgs::default();
-    for a in parse_opts(args, REQUEST_OPTS, false)? {
-        match a {
-            Arg::Opt("archive", Some(v)) => {
+    let parsed = getopt::parse(args, REQUEST_OPTS)?;
+    for (letter, value) in parsed.options {
+        // Every option takes an argument, so the parser gives one.
+        let Some(v) = value else { continue };
+        match letter {
+            'a' => {
                 if !matches!(action, UserAction::Archive | UserAction::Remove) {
                     return Err("option '--archive' is only for hsm_archive and hsm_remove".into());
                 }
-                r.archive_id = number("archive id", v)?;
+                r.archive_id = number("archive id", &v)?;
             }
-            Arg::Opt("data", Some(v)) => r.data = v.as_bytes().to_vec(),
-            Arg::Opt("filelist", Some(v)) => r.filelists.push(PathBuf::from(v)),
-            Arg::Opt(..) => {}
-            Arg::Pos(p) => r.files.push(PathBuf::from(p)),
+            'd' | 'D' => r.data = v.into_vec(),
+            _ => r.filelists.push(PathBuf::from(v)),
         }
     }
+    r.files = parsed.operands.into_iter().map(PathBuf::from).collect();
     if r.files.is_empty() && r.filelists.is_empty() {
         return Err("no file given".into());
     }
@@ -351,11 +274,8 @@ fn for_each_state(
     args: &[OsString],
     text: impl Fn(&str, &uapi::UserState) -> String,
 ) -> i32 {
-    let files: Vec<&OsStr> = match parse_opts(args, &[], false) {
-        Ok(a) => a
-            .into_iter()
-            .filter_map(|a| if let Arg::Pos(p) = a { Some(p) } else { None })
-            .collect(),
+    let files: Vec<OsString> = match getopt::parse(args, &[]) {
+        Ok(parsed) => parsed.operands,
         Err(e) => {
             eprintln!("lfs {cmd}: {e}\n{}", usage(cmd));
             return libc::EINVAL;
@@ -374,7 +294,7 @@ fn for_each_state(
     };
     let mut devices: Vec<(String, Device)> = Vec::new();
     let mut rc = 0;
-    for f in files {
+    for f in &files {
         match state_of(Path::new(f), &targets, &mut devices) {
             Ok(s) => println!("{}", text(&f.to_string_lossy(), &s)),
             Err(e) => {
@@ -442,24 +362,17 @@ pub struct UpcallArgs {
     pub fids: Vec<OsString>,
 }
 
-const UPCALL_OPTS: &[Spec] = &[Spec {
-    long: "mount",
-    short: b"M",
-    value: true,
-}];
+const UPCALL_OPTS: &[OptSpec] = &[OptSpec::new('M', &["mount"], HasArg::Required)];
 
 /// Parses `[--mount|-M DIR] WORKER ACTION FSNAME ARCHIVE_ID FLAGS DATA FID...`; options end
 /// at WORKER.
 pub fn parse_upcall_args(args: &[OsString]) -> Result<UpcallArgs, String> {
-    let mut mount = None;
-    let mut pos = Vec::new();
-    for a in parse_opts(args, UPCALL_OPTS, true)? {
-        match a {
-            Arg::Opt(_, v) => mount = v.map(PathBuf::from),
-            Arg::Pos(p) => pos.push(p),
-        }
-    }
-    let [worker, action, fsname, archive_id, flags, data, fids @ ..] = pos.as_slice() else {
+    let parsed = getopt::parse_in_order(args, UPCALL_OPTS)?;
+    // The last --mount counts.
+    let mount = parsed.options.into_iter().rev().find_map(|(_, v)| v);
+    let mount = mount.map(PathBuf::from);
+    let [worker, action, fsname, archive_id, flags, data, fids @ ..] = parsed.operands.as_slice()
+    else {
         return Err("too few arguments".into());
     };
     if fids.is_empty() {
@@ -835,17 +748,49 @@ mod tests {
         assert_eq!((r.archive_id, r.files.len()), (3, 2));
     }
 
+    /// The request command lines of the test scripts (files, globs, `--archive`), and forms
+    /// getopt_long takes that the old parser did not.
+    #[test]
+    fn script_request_lines() {
+        let files = |v: &[&str]| v.iter().map(PathBuf::from).collect::<Vec<_>>();
+        for action in [
+            UserAction::Archive,
+            UserAction::Release,
+            UserAction::Restore,
+        ] {
+            let r = parse_request_args(action, &os(&["/tmp/w/d/f1", "/tmp/w/d/f2"]));
+            assert_eq!(
+                r.map(|r| (r.archive_id, r.files)),
+                Ok((0, files(&["/tmp/w/d/f1", "/tmp/w/d/f2"])))
+            );
+        }
+        let r = parse_request_args(UserAction::Archive, &os(&["--archive", "2", "f"]));
+        assert_eq!(r.map(|r| (r.archive_id, r.files)), Ok((2, files(&["f"]))));
+        let r = parse_request_args(UserAction::Archive, &os(&["--arch=5", "f", "--da", "x"]));
+        assert_eq!(
+            r.map(|r| (r.archive_id, r.data, r.files)),
+            Ok((5, b"x".to_vec(), files(&["f"])))
+        );
+        // A value that looks like an option is still the option's value.
+        let r = parse_request_args(UserAction::Archive, &os(&["-d", "--", "-l", "l", "f"]));
+        assert_eq!(
+            r.map(|r| (r.data, r.filelists, r.files)),
+            Ok((b"--".to_vec(), files(&["l"]), files(&["f"])))
+        );
+    }
+
     #[test]
     fn bad_request_options() {
         let bad = |action, v: &[&str]| parse_request_args(action, &os(v)).expect_err("refused");
         assert!(bad(UserAction::Release, &["-a", "1", "f"]).contains("only for"));
         assert!(bad(UserAction::Archive, &["-a", "x", "f"]).contains("invalid archive id"));
         assert!(bad(UserAction::Archive, &["-a", "4294967296", "f"]).contains("invalid archive id"));
-        assert!(bad(UserAction::Archive, &["-a"]).contains("needs a value"));
+        assert!(bad(UserAction::Archive, &["-a"]).contains("requires an argument"));
         assert!(bad(UserAction::Archive, &["--bogus", "f"]).contains("unrecognized"));
         assert!(bad(UserAction::Archive, &["-z", "f"]).contains("invalid option"));
         assert!(bad(UserAction::Archive, &[]).contains("no file"));
-        assert!(bad(UserAction::Cancel, &["-d"]).contains("needs a value"));
+        assert!(bad(UserAction::Cancel, &["-d"]).contains("requires an argument"));
+        assert!(bad(UserAction::Archive, &["--filelist"]).contains("requires an argument"));
     }
 
     #[test]
@@ -924,6 +869,23 @@ mod tests {
         let a = parse_upcall_args(&os(&["--mount=/m", "w", "REMOVE", "fs", "1", "0", "", "f"]))
             .expect("parses");
         assert_eq!(a.mount, Some(PathBuf::from("/m")));
+        // As lhsm_worker runs it: `lfs hsm_upcall [--mount DIR] WORKER ACTION ... DATA FID`,
+        // with a DATA of any shape.
+        for data in ["", "-x", "--", "--mount=/z", "a b"] {
+            let a = parse_upcall_args(&os(&[
+                "--mount",
+                "/mnt/t",
+                "lhsm_worker_posix",
+                "ARCHIVE",
+                "lustre",
+                "1",
+                "0",
+                data,
+                "[0x200000401:0x1:0x0]",
+            ]))
+            .expect("parses");
+            assert_eq!((a.mount, a.data), (Some("/mnt/t".into()), data.into()));
+        }
         for bad in [
             &["w", "RESTORE", "fs", "1", "0", "", "f"][..],
             &["w", "archive", "fs", "1", "0", "", "f"],

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 use lfs::fid::{fid2path, path2fid};
 use lfs::hsm_cmd;
+use rustre_getopt::{self as getopt, HasArg, OptSpec};
 use rustre_logic::fid::Fid;
 use rustre_logic::uapi::UserAction;
 
@@ -32,42 +33,81 @@ const HSM_REQUESTS: [(&str, UserAction); 5] = [
     ("hsm_cancel", UserAction::Cancel),
 ];
 
+/// The options of `lfs changelog`.
+const CHANGELOG_OPTS: &[OptSpec] = &[
+    OptSpec::new('f', &["follow"], HasArg::No),
+    OptSpec::new('u', &["user"], HasArg::Required),
+];
+
+/// What `lfs changelog` was asked.
+#[derive(Debug, PartialEq, Eq)]
+struct ChangelogArgs {
+    follow: bool,
+    user: Option<String>,
+    mdt: String,
+    start: u64,
+    end: u64,
+}
+
+/// Parses `[--follow|-f] [--user|-u USERNAME] <mdtname> [startrec [endrec]]`, options and
+/// operands in any order (getopt_long). `Err` is the message to print before the usage, if any.
+fn parse_changelog_args(args: &[String]) -> Result<ChangelogArgs, String> {
+    let parsed = getopt::parse(args, CHANGELOG_OPTS)?;
+    let (mut follow, mut user) = (false, None);
+    for (letter, value) in parsed.options {
+        match letter {
+            'f' => follow = true,
+            _ => user = value,
+        }
+    }
+    let num = |s: Option<&String>| -> Result<u64, String> {
+        s.map_or(Ok(0), |s| {
+            s.parse()
+                .map_err(|_| format!("invalid record number '{s}'"))
+        })
+    };
+    let rest = parsed.operands;
+    let Some(mdt) = rest.first() else {
+        return Err(String::new());
+    };
+    if rest.len() > 3 {
+        return Err("too many arguments".to_owned());
+    }
+    Ok(ChangelogArgs {
+        follow,
+        user,
+        mdt: mdt.clone(),
+        start: num(rest.get(1))?,
+        end: num(rest.get(2))?,
+    })
+}
+
 /// `lfs changelog`: prints records in Lustre's text format.
 fn changelog(args: &[String]) -> i32 {
     use changelog_reader::*;
-    let (mut follow, mut user, mut rest) = (false, None, Vec::new());
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--follow" | "-f" => follow = true,
-            "--user" | "-u" => match it.next() {
-                Some(u) => user = Some(u.clone()),
-                None => {
-                    eprintln!("{USAGE}");
-                    return 22;
-                }
-            },
-            _ if a.starts_with("--user=") => user = Some(a["--user=".len()..].to_owned()),
-            _ => rest.push(a.clone()),
+    let ChangelogArgs {
+        follow,
+        user,
+        mdt,
+        start,
+        end,
+    } = match parse_changelog_args(args) {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("lfs changelog: {e}");
+            }
+            eprintln!("{USAGE}");
+            return 22;
         }
-    }
-    let num =
-        |s: Option<&String>| -> Result<u64, ()> { s.map_or(Ok(0), |s| s.parse().map_err(|_| ())) };
-    let (Some(mdt), Ok(start), Ok(end)) = (rest.first(), num(rest.get(1)), num(rest.get(2))) else {
-        eprintln!("{USAGE}");
-        return 22;
     };
-    if rest.len() > 3 {
-        eprintln!("{USAGE}");
-        return 22;
-    }
     let mut flags = FLAG_BLOCK | FLAG_JOBID | FLAG_NID_BE | FLAG_EXTRA_FLAGS;
     if follow {
         flags |= FLAG_FOLLOW;
     }
     let r = match &user {
-        Some(u) => Reader::start_user(mdt, flags, start, u, 0),
-        None => Reader::start(mdt, flags, start),
+        Some(u) => Reader::start_user(&mdt, flags, start, u, 0),
+        None => Reader::start(&mdt, flags, start),
     };
     let mut r = match r {
         Ok(r) => r,
@@ -182,13 +222,21 @@ fn main() -> ExitCode {
         "changelog" => rc = changelog(rest),
         "changelog_clear" => rc = changelog_clear(rest),
         "path2fid" => {
-            if rest.is_empty() {
-                eprintln!("{USAGE}");
-                return ExitCode::from(22);
-            }
-            for (f, os_f) in rest.iter().zip(os_rest) {
+            let files = match getopt::parse(os_rest, &[]) {
+                Ok(parsed) if !parsed.operands.is_empty() => parsed.operands,
+                Ok(_) => {
+                    eprintln!("{USAGE}");
+                    return ExitCode::from(22);
+                }
+                Err(e) => {
+                    eprintln!("lfs path2fid: {e}\n{USAGE}");
+                    return ExitCode::from(22);
+                }
+            };
+            for os_f in &files {
+                let f = os_f.to_string_lossy();
                 match path2fid(Path::new(os_f)) {
-                    Ok(fid) if rest.len() == 1 => println!("{fid}"),
+                    Ok(fid) if files.len() == 1 => println!("{fid}"),
                     Ok(fid) => println!("{f}: {fid}"),
                     Err(e) => {
                         eprintln!("lfs path2fid: can't get fid for {f}: {e}");
@@ -198,7 +246,14 @@ fn main() -> ExitCode {
             }
         }
         "fid2path" => {
-            let [fs, fids @ ..] = rest else {
+            let operands = match getopt::parse(rest, &[]) {
+                Ok(parsed) => parsed.operands,
+                Err(e) => {
+                    eprintln!("lfs fid2path: {e}\n{USAGE}");
+                    return ExitCode::from(22);
+                }
+            };
+            let [fs, fids @ ..] = operands.as_slice() else {
                 eprintln!("{USAGE}");
                 return ExitCode::from(22);
             };
@@ -246,5 +301,71 @@ fn exit(rc: i32) -> u8 {
         0
     } else {
         lfs::worker::exit_code(rc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn changelog_args(
+        follow: bool,
+        user: Option<&str>,
+        mdt: &str,
+        start: u64,
+        end: u64,
+    ) -> ChangelogArgs {
+        ChangelogArgs {
+            follow,
+            user: user.map(str::to_owned),
+            mdt: mdt.to_owned(),
+            start,
+            end,
+        }
+    }
+
+    /// The `lfs changelog` command lines of the test scripts and documentation, and the forms
+    /// the old parser took.
+    #[test]
+    fn changelog_command_lines() {
+        let parse = |args: &[&str]| parse_changelog_args(&strings(args));
+        let t = "lustre-MDT0000";
+        assert_eq!(parse(&[t]), Ok(changelog_args(false, None, t, 0, 0)));
+        assert_eq!(parse(&[t, "4"]), Ok(changelog_args(false, None, t, 4, 0)));
+        assert_eq!(
+            parse(&[t, "3", "5"]),
+            Ok(changelog_args(false, None, t, 3, 5))
+        );
+        assert_eq!(
+            parse(&["--follow", t]),
+            Ok(changelog_args(true, None, t, 0, 0))
+        );
+        for args in [
+            &["--user", "cl1", t][..],
+            &["--user=cl1", t],
+            &["-u", "cl1", t],
+            &[t, "-u", "cl1"],
+            &["-ucl1", t],
+            &["--us", "cl1", t],
+        ] {
+            assert_eq!(
+                parse(args),
+                Ok(changelog_args(false, Some("cl1"), t, 0, 0)),
+                "{args:?}"
+            );
+        }
+        assert_eq!(
+            parse(&["-fu", "r", t, "1", "-f"]),
+            Ok(changelog_args(true, Some("r"), t, 1, 0))
+        );
+        assert_eq!(parse(&[]), Err(String::new()));
+        assert!(parse(&[t, "1", "2", "3"]).is_err());
+        assert!(parse(&[t, "x"]).is_err());
+        assert!(parse(&[t, "-u"]).is_err());
+        assert!(parse(&["-x", t]).is_err());
     }
 }

@@ -9,7 +9,6 @@
 //! to the running worker (SIGTERM, then SIGKILL on a second signal). A worker dies with its
 //! parent (`PR_SET_PDEATHSIG`), so a killed copytool leaves no copy running.
 
-use std::ffi::CStr;
 use std::io;
 use std::os::fd::RawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -248,15 +247,12 @@ pub fn strerror(e: &io::Error) -> String {
     let Some(n) = e.raw_os_error() else {
         return e.to_string();
     };
-    let mut buf = [0 as libc::c_char; 128];
-    // SAFETY: `buf` is valid for its length; the XSI strerror_r NUL-terminates on success.
-    if unsafe { libc::strerror_r(n, buf.as_mut_ptr(), buf.len()) } != 0 {
-        return format!("Unknown error {n}");
+    // std's message is glibc's strerror_r() text followed by " (os error N)".
+    let text = e.to_string();
+    match text.strip_suffix(&format!(" (os error {n})")) {
+        Some(text) => text.to_owned(),
+        None => text,
     }
-    // SAFETY: on success `buf` holds a NUL-terminated string.
-    unsafe { CStr::from_ptr(buf.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// The errno of an error, `EIO` if it has none.

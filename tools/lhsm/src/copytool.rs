@@ -22,6 +22,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use lfs::hsm::{ARCHIVE_OPEN, RESTORE_OPEN};
 use lfs::hsm_cmd::worker_args;
 use lfs::worker::{self, errno_of, strerror};
@@ -338,70 +340,45 @@ impl<B: Backend> Copytool<B> {
     }
 }
 
-/// `lhsm_copytool`'s command line.
-#[derive(Debug, PartialEq, Eq)]
+/// Serve the HSM coordinator of TARGET: carry out each action it hands out with WORKER.
+///
+/// Exit status: 0 when stopped by a signal, or with --once when every action succeeded; with
+/// --once, else the error of the last failed action; 22 for a bad command line; 19 (ENODEV) if
+/// the target is not attached or its device went away; else the errno of a failed open,
+/// registration or read of the device.
+#[derive(Debug, PartialEq, Eq, Parser)]
+#[command(name = "lhsm_copytool")]
 pub struct Opts {
-    /// `--archive` ids (none: all).
+    /// Serve this archive id (1 to 32; decimal, 0x hex or 0 octal); may be repeated. Default:
+    /// all archives.
+    #[arg(short = 'A', long = "archive", value_name = "N", value_parser = archive_id)]
     pub archives: Vec<u32>,
-    /// `--once`.
+    /// Exit after the first action list.
+    #[arg(long)]
     pub once: bool,
-    /// The target.
+    /// The target (<fsname>-MDT<index>).
+    #[arg(value_name = "TARGET")]
     pub target: String,
-    /// The worker program.
+    /// The worker program, found through PATH.
+    #[arg(value_name = "WORKER", default_value = "lhsm_worker_posix")]
     pub worker: OsString,
 }
 
-/// Usage of `lhsm_copytool`.
-pub const USAGE: &str = "usage: lhsm_copytool [--archive|-A N]... [--once] TARGET [WORKER]";
+fn archive_id(id: &str) -> Result<u32, String> {
+    let n = lfs::hsm::parse_c_number(id).and_then(|n| u32::try_from(n).ok());
+    match n {
+        Some(n @ 1..=32) => Ok(n),
+        _ => Err("not an archive id (1 to 32)".to_owned()),
+    }
+}
 
-/// Parses `[--archive|-A N]... [--once] TARGET [WORKER]`.
-pub fn parse_args(args: &[OsString]) -> Result<Opts, String> {
-    let mut o = Opts {
-        archives: Vec::new(),
-        once: false,
-        target: String::new(),
-        worker: "lhsm_worker_posix".into(),
-    };
-    let mut pos = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let s = a.to_string_lossy();
-        let id = match s.as_ref() {
-            "--once" => {
-                o.once = true;
-                continue;
-            }
-            "--archive" | "-A" => it
-                .next()
-                .map(|v| v.to_string_lossy().into_owned())
-                .ok_or("--archive needs a value")?,
-            _ if s.starts_with("--archive=") => s["--archive=".len()..].to_owned(),
-            _ if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option '{s}'")),
-            _ => {
-                pos.push(a.clone());
-                continue;
-            }
-        };
-        let n = lfs::hsm::parse_c_number(&id).and_then(|n| u32::try_from(n).ok());
-        match n {
-            Some(n @ 1..=32) => o.archives.push(n),
-            _ => return Err(format!("invalid archive id '{id}' (1 to 32)")),
-        }
-    }
-    let mut pos = pos.into_iter();
-    o.target = pos
-        .next()
-        .ok_or("no target given")?
-        .into_string()
-        .map_err(|_| "invalid target name")?;
-    if let Some(w) = pos.next() {
-        o.worker = w;
-    }
-    if pos.next().is_some() {
-        return Err("too many arguments".into());
-    }
+/// Parses `[--archive|-A N]... [--once] TARGET [WORKER]` (the arguments after the program
+/// name).
+pub fn parse_args(args: &[OsString]) -> Result<Opts, clap::Error> {
+    let program = OsString::from("lhsm_copytool");
+    let o = Opts::try_parse_from(std::iter::once(&program).chain(args))?;
     if o.archives.len() > rustre_logic::uapi::MAX_ARCHIVES_PER_AGENT {
-        return Err("too many archive ids".into());
+        return Err(Opts::command().error(ErrorKind::TooManyValues, "too many archive ids"));
     }
     Ok(o)
 }
@@ -445,9 +422,27 @@ mod tests {
             &["-x", "t"],
             &["t", "w", "x"],
         ];
+        Opts::command().debug_assert();
         for bad in bad {
-            assert!(parse_args(&os(bad)).is_err(), "{bad:?}");
+            let e = parse_args(&os(bad)).expect_err("refused");
+            assert!(e.use_stderr(), "{bad:?}");
         }
+        // The forms of the test scripts.
+        for args in [
+            &["--once", "lustre-MDT0000"][..],
+            &["lustre-MDT0000", "--once"],
+        ] {
+            let o = parse_args(&os(args)).expect("parses");
+            assert_eq!((o.once, o.target.as_str()), (true, "lustre-MDT0000"));
+        }
+        let o = parse_args(&os(&["lustre-MDT0000", "/tmp/w/slow_restore"])).expect("parses");
+        assert_eq!((o.once, o.worker), (false, "/tmp/w/slow_restore".into()));
+        let many: Vec<String> = (0..=rustre_logic::uapi::MAX_ARCHIVES_PER_AGENT)
+            .flat_map(|i| ["-A".to_owned(), (i % 32 + 1).to_string()])
+            .chain(["t".to_owned()])
+            .collect();
+        let many: Vec<OsString> = many.into_iter().map(OsString::from).collect();
+        assert!(parse_args(&many).is_err());
     }
 
     #[test]

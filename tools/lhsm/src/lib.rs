@@ -12,7 +12,25 @@ pub mod archive;
 pub mod copytool;
 pub mod queue;
 
+use std::process::ExitCode;
+
 use rustre_logic::fid::Fid;
+
+/// The exit status of the lhsm programs for a bad command line (`EINVAL`).
+pub const USAGE_EXIT: u8 = 22;
+
+/// A command line parsed by clap, or the exit status after clap's message: the help (asked
+/// for) on standard output and 0, a usage error on standard error and [`USAGE_EXIT`].
+pub fn or_exit<T>(parsed: Result<T, clap::Error>) -> Result<T, ExitCode> {
+    parsed.map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            ExitCode::from(USAGE_EXIT)
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
+}
 
 /// One HSM request as the upcall receives it (`ACTION FSNAME ARCHIVE_ID FLAGS DATA FID...`).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,32 +12,43 @@
 //! or is not a catalog.
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use clap::Parser;
 
 use rustre_logic::catalog_fmt::{parse_frame, FrameError, Header, UsersText, DATA_START, SLOT_LEN};
 use rustre_logic::record::{MaskNames, Record};
 
-fn usage() -> ExitCode {
-    eprintln!("usage: llog_reader [--raw] [--header] CATALOG");
-    ExitCode::from(2)
+/// Print a changelog catalog offline, one record per line as `lfs changelog` prints it.
+///
+/// Exit status: 0 when every byte after the purge point is a valid record, 1 when the scan
+/// stopped early (the records before that point were printed), 2 when the file cannot be read
+/// or is not a catalog, or for a bad command line.
+#[derive(Debug, Parser)]
+#[command(name = "llog_reader")]
+struct Cli {
+    /// Write the records in Lustre's binary format, packed, as a reader of the changelog
+    /// device receives them.
+    #[arg(long)]
+    raw: bool,
+    /// Print the catalog header (target, users, purge point) to standard error first.
+    #[arg(long)]
+    header: bool,
+    /// The catalog file.
+    #[arg(value_name = "CATALOG")]
+    catalog: PathBuf,
 }
 
 fn main() -> ExitCode {
-    let mut raw = false;
-    let mut header = false;
-    let mut path = None;
-    for a in std::env::args().skip(1) {
-        match a.as_str() {
-            "--raw" => raw = true,
-            "--header" => header = true,
-            "-h" | "--help" => return usage(),
-            _ if a.starts_with('-') => return usage(),
-            _ if path.is_none() => path = Some(a),
-            _ => return usage(),
-        }
-    }
-    let Some(path) = path else { return usage() };
-    let data = match std::fs::read(&path) {
+    // clap prints the help (exit 0) or the usage error (exit 2).
+    let Cli {
+        raw,
+        header,
+        catalog,
+    } = Cli::parse();
+    let path = catalog.to_string_lossy();
+    let data = match std::fs::read(&catalog) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("llog_reader: {path}: {e}");
@@ -140,4 +151,32 @@ fn run(path: &str, data: &[u8], raw: bool, show_header: bool) -> io::Result<Exit
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod cli_tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// The command lines of the test scripts: `llog_reader [--raw] [--header] CATALOG`.
+    #[test]
+    fn command_lines() {
+        Cli::command().debug_assert();
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("llog_reader").chain(args.iter().copied()))
+                .map(|c| (c.raw, c.header, c.catalog))
+        };
+        let cat = || PathBuf::from("/tmp/catalog/mdt0.llog");
+        let c = "/tmp/catalog/mdt0.llog";
+        assert_eq!(parse(&[c]).ok(), Some((false, false, cat())));
+        assert_eq!(parse(&["--raw", c]).ok(), Some((true, false, cat())));
+        assert_eq!(parse(&["--header", c]).ok(), Some((false, true, cat())));
+        assert_eq!(
+            parse(&[c, "--raw", "--header"]).ok(),
+            Some((true, true, cat()))
+        );
+        for bad in [&[][..], &[c, c], &["--bogus", c]] {
+            assert_eq!(parse(bad).map_err(|e| e.exit_code()), Err(2), "{bad:?}");
+        }
+    }
 }

@@ -24,7 +24,7 @@ use std::process::ExitCode;
 
 use lfs::hsm::{self, Device};
 use lfs::worker::{self, errno_of, exit_code, strerror};
-use lhsm::copytool::{parse_args, Backend, Copytool, USAGE};
+use lhsm::copytool::{parse_args, Backend, Copytool};
 use rustre_logic::fid::Fid;
 use rustre_logic::uapi::{Copy, Progress};
 
@@ -62,16 +62,9 @@ fn fail(name: &str, what: &str, e: &io::Error) -> ExitCode {
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let o = match parse_args(&args) {
+    let o = match lhsm::or_exit(parse_args(&args)) {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("lhsm_copytool: {e}\n{USAGE}");
-            return ExitCode::from(22);
-        }
+        Err(code) => return code,
     };
     let name = format!("lhsm_copytool {}", o.target);
     if let Err(e) = worker::install() {

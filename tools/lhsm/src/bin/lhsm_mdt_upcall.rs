@@ -11,8 +11,28 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Parser;
 use lhsm::queue::Queue;
 use lhsm::Request;
+
+/// Queue an HSM request durably, for `lhsm_worker`: the program of `mdt.<target>.hsm.upcall_path`.
+///
+/// The queue is LHSM_QUEUE if set, else the `queue=` line of /etc/rustre/lhsm.conf, else
+/// /var/lib/rustre/lhsm_queue.db. Exit status: 0 once the request is durable, 22 for arguments
+/// it cannot use, 1 when it cannot be queued (the target's coordinator then takes it).
+#[derive(Debug, Parser)]
+#[command(name = "lhsm_mdt_upcall")]
+struct Cli {
+    /// The request as the target passes it: ARCHIVE or REMOVE, the file system name, the archive
+    /// id, the request flags, the request data (any text) and one or more FIDs.
+    #[arg(
+        value_name = "ACTION FSNAME ARCHIVE_ID FLAGS DATA FID",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    request: Vec<String>,
+}
 
 /// Default queue database.
 const DEFAULT_QUEUE: &str = "/var/lib/rustre/lhsm_queue.db";
@@ -34,7 +54,11 @@ fn queue_path() -> PathBuf {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Only the first word can be taken for an option: DATA and the FIDs are never options.
+    let args = match lhsm::or_exit(Cli::try_parse()) {
+        Ok(cli) => cli.request,
+        Err(code) => return code,
+    };
     let req = match Request::from_args(&args) {
         Ok(r) => r,
         Err(e) => {
@@ -53,5 +77,27 @@ fn main() -> ExitCode {
             eprintln!("lhsm_mdt_upcall: cannot queue in {}: {e}", path.display());
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_lines() {
+        Cli::command().debug_assert();
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("lhsm_mdt_upcall").chain(args.iter().copied()))
+                .map(|c| c.request)
+        };
+        // As the target runs it, whatever DATA looks like.
+        for data in ["", "-x", "--", "--help", "a b"] {
+            let args = ["ARCHIVE", "lustre", "1", "0", data, "[0x200000401:0x1:0x0]"];
+            assert_eq!(parse(&args).ok(), Some(args.map(str::to_owned).to_vec()));
+        }
+        assert!(parse(&[]).is_err_and(|e| e.use_stderr()));
+        assert!(parse(&["--help"]).is_err_and(|e| !e.use_stderr()));
     }
 }

@@ -13,7 +13,53 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Parser;
 use lhsm::queue::{now, Queue};
+
+/// Drain the queue of `lhsm_mdt_upcall`: run the upcall command for each request, renewing a
+/// lease on it while that runs; exit 0 marks it done, anything else gives it back for a retry.
+///
+/// Each item runs `CMD [--mount DIR] WORKER ACTION FSNAME ARCHIVE_ID FLAGS DATA FID`. Several
+/// workers can share a queue. Exit status: 0 when --once drained the queue, 22 for a bad
+/// command line, 1 when the queue cannot be opened.
+#[derive(Debug, Parser)]
+#[command(name = "lhsm_worker")]
+struct Cli {
+    /// The queue database [default: LHSM_QUEUE, else /var/lib/rustre/lhsm_queue.db].
+    #[arg(long, value_name = "DB")]
+    queue: Option<PathBuf>,
+    /// The name the worker's leases are taken under [default: HOSTNAME-PID].
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// Lease length in seconds (at least 2), renewed every third of it.
+    #[arg(long, value_name = "SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(i64).range(2..))]
+    lease: i64,
+    /// Exit once the queue is drained.
+    #[arg(long)]
+    once: bool,
+    /// The upcall command, split at white space.
+    #[arg(long, value_name = "CMD", default_value = "lfs hsm_upcall", value_parser = upcall_words)]
+    upcall: UpcallCommand,
+    /// The worker program the upcall command runs.
+    #[arg(long, value_name = "W", default_value = "lhsm_worker_posix")]
+    worker: String,
+    /// Passed on to the upcall command as --mount DIR.
+    #[arg(long, value_name = "DIR")]
+    mount: Option<String>,
+}
+
+/// The words of `--upcall`, never empty.
+#[derive(Clone, Debug)]
+struct UpcallCommand(Vec<String>);
+
+fn upcall_words(cmd: &str) -> Result<UpcallCommand, String> {
+    let words: Vec<String> = cmd.split_whitespace().map(String::from).collect();
+    if words.is_empty() {
+        return Err("empty command".to_owned());
+    }
+    Ok(UpcallCommand(words))
+}
 
 struct Opts {
     queue: PathBuf,
@@ -25,55 +71,37 @@ struct Opts {
     mount: Option<String>,
 }
 
-fn parse() -> Result<Opts, String> {
-    let mut o = Opts {
-        queue: std::env::var_os("LHSM_QUEUE").map_or_else(
-            || PathBuf::from("/var/lib/rustre/lhsm_queue.db"),
-            PathBuf::from,
-        ),
-        name: format!(
-            "{}-{}",
-            std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()),
-            std::process::id()
-        ),
-        lease: 300,
-        once: false,
-        upcall: vec!["lfs".into(), "hsm_upcall".into()],
-        worker: "lhsm_worker_posix".into(),
-        mount: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut val = |what: &str| it.next().ok_or(format!("{what} needs a value"));
-        match a.as_str() {
-            "--queue" => o.queue = PathBuf::from(val("--queue")?),
-            "--name" => o.name = val("--name")?,
-            "--lease" => o.lease = val("--lease")?.parse().map_err(|_| "bad --lease")?,
-            "--once" => o.once = true,
-            "--upcall" => {
-                o.upcall = val("--upcall")?
-                    .split_whitespace()
-                    .map(String::from)
-                    .collect()
-            }
-            "--worker" => o.worker = val("--worker")?,
-            "--mount" => o.mount = Some(val("--mount")?),
-            _ => return Err(format!("unknown option '{a}'")),
+impl From<Cli> for Opts {
+    fn from(cli: Cli) -> Self {
+        let queue = cli.queue.unwrap_or_else(|| {
+            std::env::var_os("LHSM_QUEUE").map_or_else(
+                || PathBuf::from("/var/lib/rustre/lhsm_queue.db"),
+                PathBuf::from,
+            )
+        });
+        let name = cli.name.unwrap_or_else(|| {
+            format!(
+                "{}-{}",
+                std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()),
+                std::process::id()
+            )
+        });
+        Opts {
+            queue,
+            name,
+            lease: cli.lease,
+            once: cli.once,
+            upcall: cli.upcall.0,
+            worker: cli.worker,
+            mount: cli.mount,
         }
     }
-    if o.upcall.is_empty() || o.lease < 2 {
-        return Err("empty --upcall or --lease below 2 s".into());
-    }
-    Ok(o)
 }
 
 fn main() -> ExitCode {
-    let o = match parse() {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("lhsm_worker: {e}");
-            return ExitCode::from(22);
-        }
+    let o = match lhsm::or_exit(Cli::try_parse()) {
+        Ok(cli) => Opts::from(cli),
+        Err(code) => return code,
     };
     let mut q = match Queue::open(&o.queue) {
         Ok(q) => q,
@@ -200,6 +228,58 @@ fn main() -> ExitCode {
                 c.leased,
                 c.done
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("lhsm_worker").chain(args.iter().copied()))
+    }
+
+    /// The command lines of the test scripts and the documentation.
+    #[test]
+    fn command_lines() {
+        Cli::command().debug_assert();
+        let cli = parse(&["--once", "--name", "w1"]).expect("parses");
+        assert!(cli.once && cli.name.as_deref() == Some("w1") && cli.lease == 300);
+        assert_eq!(cli.upcall.0, ["lfs", "hsm_upcall"]);
+        assert_eq!(cli.worker, "lhsm_worker_posix");
+        let cli = parse(&[
+            "--name",
+            "w3",
+            "--lease",
+            "3",
+            "--worker",
+            "/tmp/w/slow_worker",
+        ])
+        .expect("parses");
+        assert_eq!((cli.lease, cli.worker.as_str()), (3, "/tmp/w/slow_worker"));
+        let cli = parse(&[
+            "--queue",
+            "/q.db",
+            "--upcall",
+            " /bin/lfs  hsm_upcall ",
+            "--mount",
+            "/mnt",
+        ])
+        .expect("parses");
+        assert_eq!(cli.queue, Some(PathBuf::from("/q.db")));
+        assert_eq!(cli.upcall.0, ["/bin/lfs", "hsm_upcall"]);
+        assert_eq!(cli.mount.as_deref(), Some("/mnt"));
+        for bad in [
+            &["--lease", "1"][..],
+            &["--lease", "x"],
+            &["--upcall", " "],
+            &["--name"],
+            &["--bogus"],
+            &["operand"],
+        ] {
+            assert!(parse(bad).is_err_and(|e| e.use_stderr()), "{bad:?}");
         }
     }
 }

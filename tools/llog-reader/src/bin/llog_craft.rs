@@ -15,7 +15,11 @@
 //! - `index-max`: a record with index 2^63, past what the index reservation can follow;
 //! - `next-max`: no more records, and a header whose next index is 2^64 - 1.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use clap::builder::PossibleValuesParser;
+use clap::Parser;
 
 use rustre_logic::catalog_fmt::{
     frame_len, seal_frame, Header, User, DATA_START, FRAME_HDR, SLOT_LEN,
@@ -120,22 +124,48 @@ fn craft(kind: &str, target: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Write a changelog catalog whose frames carry valid checksums but whose contents are
+/// hostile, for the tests of the kernel's catalog reader.
+#[derive(Debug, Parser)]
+#[command(name = "llog_craft")]
+struct Cli {
+    /// What is wrong with the catalog.
+    #[arg(value_name = "KIND", value_parser = PossibleValuesParser::new(KINDS))]
+    kind: String,
+    /// The target the catalog is for (<fsname>-MDT<index>).
+    #[arg(value_name = "TARGET")]
+    target: String,
+    /// The file to write.
+    #[arg(value_name = "OUT")]
+    out: PathBuf,
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let [kind, target, path] = args.as_slice() else {
-        eprintln!(
-            "usage: llog_craft KIND TARGET OUT   (KIND: {})",
-            KINDS.join(", ")
-        );
-        return ExitCode::from(2);
-    };
-    let Some(bytes) = craft(kind, target) else {
+    // clap prints the help (exit 0) or the usage error (exit 2).
+    let Cli { kind, target, out } = Cli::parse();
+    let Some(bytes) = craft(&kind, &target) else {
         eprintln!("llog_craft: unknown kind '{kind}' or bad target '{target}'");
         return ExitCode::from(2);
     };
-    if let Err(e) = std::fs::write(path, bytes) {
-        eprintln!("llog_craft: {path}: {e}");
+    if let Err(e) = std::fs::write(&out, bytes) {
+        eprintln!("llog_craft: {}: {e}", out.display());
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line() {
+        Cli::command().debug_assert();
+        for kind in KINDS {
+            let cli = Cli::try_parse_from(["llog_craft", kind, "lustre-MDT0000", "/tmp/c.llog"]);
+            assert!(cli.is_ok_and(|c| c.kind == *kind && craft(&c.kind, &c.target).is_some()));
+        }
+        assert!(Cli::try_parse_from(["llog_craft", "nope", "lustre-MDT0000", "/tmp/c"]).is_err());
+    }
 }
