@@ -19,13 +19,16 @@ use crate::record::Record;
 #[repr(C)]
 pub(crate) struct Observer {
     /// A target was attached; the observer owns the reference it is given, and may add
-    /// attribute groups to the target's sysfs directory `dir` (borrowed for the call).
+    /// attribute groups to the target's sysfs directory `dir` and entries to its debugfs
+    /// directory `debug` (both borrowed for the call), which it removes by the time its
+    /// `detaching` returns.
     pub(crate) attached: Option<
         unsafe extern "C" fn(
             o: *const Observer,
             t: *const c_void,
             name: *const c_char,
             dir: *mut kernel::bindings::kobject,
+            debug: *mut kernel::bindings::dentry,
         ),
     >,
     /// A target with no holder is about to be detached.
@@ -300,24 +303,4 @@ pub(crate) unsafe extern "C" fn rustre_mdt_mount(
     // SAFETY: By the function's requirements, `buf` holds at least `m.len()` bytes.
     unsafe { core::ptr::copy_nonoverlapping(m.as_ptr(), buf, m.len()) };
     (m.len() - 1) as isize
-}
-
-/// Stores a new handle to the `lustre/mdt/` debugfs directory at `out`, where other modules
-/// keep per-target parameters (`lctl get_param mdt.<target>.*`).
-///
-/// A `kernel::debugfs::Dir` crosses the C interface here: both modules are built against the
-/// same kernel crate, so the type is the same on both sides.
-///
-/// # Safety
-///
-/// `out` must be valid for writing a `kernel::debugfs::Dir`, and the caller must take
-/// ownership of the value written.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn rustre_mdt_debugfs_mdt(out: *mut c_void) -> c_int {
-    let Some(dir) = crate::mdt_dir() else {
-        return ENODEV.to_errno();
-    };
-    // SAFETY: By the function's requirements.
-    unsafe { out.cast::<kernel::debugfs::Dir>().write(dir) };
-    0
 }

@@ -12,14 +12,16 @@ use kernel::{prelude::*, sysfs::Kobject};
 /// which [`Observation`] finds its observer.
 #[repr(C)]
 pub struct Observer {
-    /// A target was attached; the callee owns the handle it is given; `dir` is the target's
-    /// sysfs directory (`/sys/fs/lustre/mdt/<target>/`), borrowed for the call.
+    /// A target was attached; the callee owns the handle it is given; `dir` and `debug` are
+    /// the target's sysfs and debugfs directories (`/sys/fs/lustre/mdt/<target>/`,
+    /// `lustre/mdt/<target>/`), borrowed for the call.
     pub attached: Option<
         unsafe extern "C" fn(
             o: *const Observer,
             t: *const c_void,
             name: *const c_char,
             dir: *mut kernel::bindings::kobject,
+            debug: *mut kernel::bindings::dentry,
         ),
     >,
     /// A target without holder is about to be detached; the handle is borrowed.
@@ -51,17 +53,6 @@ extern "C" {
     ) -> c_int;
     fn rustre_mdt_append(t: *const c_void, rec: *const u8, len: usize) -> i64;
     fn rustre_mdt_mount(t: *const c_void, buf: *mut u8, len: usize) -> isize;
-    fn rustre_mdt_debugfs_mdt(out: *mut c_void) -> c_int;
-}
-
-/// A new handle to the `lustre/mdt/` debugfs directory, for per-target parameters at
-/// `mdt.<target>.*`. `ENODEV` if `rustre_mdt` is unloading.
-pub fn mdt_params_dir() -> Result<kernel::debugfs::Dir> {
-    let mut out = core::mem::MaybeUninit::<kernel::debugfs::Dir>::uninit();
-    // SAFETY: `out` is valid for writing a `Dir`, which we take below if it was written.
-    result(unsafe { rustre_mdt_debugfs_mdt(out.as_mut_ptr().cast()) })?;
-    // SAFETY: The call succeeded, so it wrote a `Dir` that is now ours.
-    Ok(unsafe { out.assume_init() })
 }
 
 fn result(rc: c_int) -> Result {
@@ -72,15 +63,23 @@ fn result(rc: c_int) -> Result {
     }
 }
 
-/// What a module does when targets come and go, as safe Rust; an [`Observation`] calls it.
+/// What a module does when targets come and go; an [`Observation`] calls it.
 ///
 /// Both methods are called with `rustre_mdt`'s registry lock held (so one at a time, in the
 /// order the targets come and go), from any task: they must not attach or detach a target.
-pub trait Observe: Sync {
-    /// A target was attached (or was already, when the observer registered). `dir` is its
-    /// directory in sysfs, `/sys/fs/lustre/mdt/<target>/`, for the observer's parameters of
-    /// the target: attribute groups added there must be removed in [`Observe::detaching`].
-    fn attached(&self, t: Target, name: &CStr, dir: &Kobject);
+///
+/// # Safety
+///
+/// Everything an implementation makes under the `debug` directory of [`Observe::attached`]
+/// (the directory itself included: a clone of it, a file, a subdirectory, a scope) must be
+/// dropped by the time [`Observe::detaching`] for that target returns: `rustre_mdt` removes
+/// the directory then, and what is left under it would point at freed memory.
+pub unsafe trait Observe: Sync {
+    /// A target was attached (or was already, when the observer registered). `dir` and
+    /// `debug` are its directories in sysfs (`/sys/fs/lustre/mdt/<target>/`) and debugfs
+    /// (`lustre/mdt/<target>/`), for the observer's parameters of the target: attribute
+    /// groups and entries made there must be removed in [`Observe::detaching`].
+    fn attached(&self, t: Target, name: &CStr, dir: &Kobject, debug: &kernel::debugfs::Dir);
     /// The target with handle `id` (see [`Target::as_raw`]) is about to be detached; no file
     /// holds it.
     fn detaching(&self, id: *const c_void);
@@ -201,25 +200,29 @@ impl<O: Observe> PinnedDrop for Observation<O> {
 /// # Safety
 ///
 /// Called by `rustre_mdt` only, with the `ops` of a live [`Observation<O>`], a handle given to
-/// us, a NUL-terminated name and a live kobject, borrowed for the call.
+/// us, a NUL-terminated name, a live kobject borrowed for the call, and a debugfs directory
+/// (or `NULL`, or an error) that stays until the target's `detaching` returns.
 unsafe extern "C" fn attached_trampoline<O: Observe>(
     o: *const Observer,
     t: *const c_void,
     name: *const c_char,
     dir: *mut kernel::bindings::kobject,
+    debug: *mut kernel::bindings::dentry,
 ) {
     // SAFETY: By the function's requirements, `o` is the first field of a live
-    // `Observation<O>`, `t` is ours, `name` a valid string and `dir` a live kobject.
-    let (o, t, name, dir) = unsafe {
+    // `Observation<O>`, `t` is ours, `name` a valid string, `dir` a live kobject, and `debug`
+    // outlives what the observer makes under it (the safety contract of `Observe`).
+    let (o, t, name, dir, debug) = unsafe {
         (
             &*o.cast::<Observation<O>>(),
             Target::from_raw(t),
             CStr::from_char_ptr(name),
             Kobject::from_raw(dir),
+            kernel::debugfs::Dir::from_raw(debug),
         )
     };
     if let Some(t) = t {
-        o.observer.attached(t, name, dir);
+        o.observer.attached(t, name, dir, &debug);
     }
 }
 

@@ -68,6 +68,8 @@ struct Target {
     /// `/sys/fs/lustre/mdt/<target>/`, for other modules' parameters of the target (which
     /// they remove before the target goes, when told it is detaching).
     sys_mdt: Option<sysfs::Dir>,
+    /// debugfs `lustre/mdt/<target>/`, likewise.
+    debug_mdt: Option<Dir>,
     watch: Option<SbWatch<Changelog>>,
     flusher: Option<KThread>,
 }
@@ -76,6 +78,7 @@ impl Drop for Target {
     fn drop(&mut self) {
         self.params.take();
         self.sys_mdt.take();
+        self.debug_mdt.take();
         self.watch.take();
         self.cl.stop();
         self.flusher.take();
@@ -202,6 +205,7 @@ fn attach(reg: &mut Registry, name: &[u8], mount: &[u8], catalog: &[u8]) -> Resu
         },
     )?;
     let sys_mdt = sysfs::Dir::new(&name, sys.mdt.kobject())?;
+    let debug_mdt = reg.mdt.as_ref().ok_or(ENODEV)?.subdir(&name);
     // Last, so that no error path has to stop it.
     let fl = cl.clone();
     let flusher = KThread::run(fmt!("mdt_flush/{}", BStr(name.to_bytes())), move || {
@@ -219,6 +223,7 @@ fn attach(reg: &mut Registry, name: &[u8], mount: &[u8], catalog: &[u8]) -> Resu
             cl,
             params: Some(params),
             sys_mdt: Some(sys_mdt),
+            debug_mdt: Some(debug_mdt),
             watch: Some(watch),
             flusher: Some(flusher),
         },
@@ -234,12 +239,12 @@ fn attach(reg: &mut Registry, name: &[u8], mount: &[u8], catalog: &[u8]) -> Resu
 }
 
 fn notify_attached(o: api::ObserverPtr, t: &Target) {
-    let Some(dir) = t.sys_mdt.as_ref() else {
+    let (Some(dir), Some(debug)) = (t.sys_mdt.as_ref(), t.debug_mdt.as_ref()) else {
         return;
     };
     // SAFETY: Registered observers are valid until they unregister, under the registry lock
-    // we hold; the handle's reference goes to the observer, the directory is borrowed for
-    // the call.
+    // we hold; the handle's reference goes to the observer, the directories are borrowed for
+    // the call (and stay until the observer was told the target is detaching).
     unsafe {
         if let Some(f) = (*o.0).attached {
             f(
@@ -247,6 +252,7 @@ fn notify_attached(o: api::ObserverPtr, t: &Target) {
                 api::handle(&t.cl),
                 t.name.as_char_ptr(),
                 dir.kobject().as_raw(),
+                debug.as_raw(),
             );
         }
     }
@@ -271,11 +277,6 @@ pub(crate) fn unobserve(o: api::ObserverPtr) {
     if reg.observers.is_empty() {
         drop(core::mem::take(&mut reg.observers));
     }
-}
-
-/// A new handle to `lustre/mdt/` in debugfs.
-pub(crate) fn mdt_dir() -> Option<Dir> {
-    REGISTRY.lock().mdt.clone()
 }
 
 /// The changelog of the target called `name`.

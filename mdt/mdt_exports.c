@@ -20,4 +20,3 @@ EXPORT_SYMBOL_GPL(rustre_mdt_clear);
 EXPORT_SYMBOL_GPL(rustre_mdt_user_mask);
 EXPORT_SYMBOL_GPL(rustre_mdt_append);
 EXPORT_SYMBOL_GPL(rustre_mdt_mount);
-EXPORT_SYMBOL_GPL(rustre_mdt_debugfs_mdt);

@@ -12,17 +12,20 @@
 /* A metadata target, counted: every pointer handed out holds one reference. */
 struct rustre_mdt_target;
 
+struct dentry;
 struct kobject;
 
 /* Called, under the target registry lock, when a target is attached (with a new reference
  * that the observer owns) and when one is about to be detached (no file is open on it). Each
  * callback gets the table it was registered with: embed it in the observer's own state and
  * find that with container_of(). attached() also gets the target's sysfs directory,
- * /sys/fs/lustre/mdt/<target>/, borrowed for the call (kobject_get() to keep it): the
- * observer's attribute groups there must be removed by the time detaching() returns. */
+ * /sys/fs/lustre/mdt/<target>/, and its debugfs directory, lustre/mdt/<target>/ (NULL or an
+ * error pointer without debugfs), borrowed for the call (kobject_get() keeps the first): the
+ * observer's attribute groups and debugfs entries there must be removed by the time its
+ * detaching() returns. */
 struct rustre_mdt_observer {
 	void (*attached)(const struct rustre_mdt_observer *o, struct rustre_mdt_target *t,
-			 const char *name, struct kobject *dir);
+			 const char *name, struct kobject *dir, struct dentry *debug);
 	void (*detaching)(const struct rustre_mdt_observer *o, struct rustre_mdt_target *t);
 };
 
@@ -46,8 +49,5 @@ s64 rustre_mdt_append(struct rustre_mdt_target *t, const u8 *rec, size_t len);
 
 /* Where the target's filesystem is mounted; returns the length, or -ERANGE. */
 ssize_t rustre_mdt_mount(struct rustre_mdt_target *t, char *buf, size_t len);
-
-/* A new handle (a Rust kernel::debugfs::Dir, written to *out) to debugfs lustre/mdt/. */
-int rustre_mdt_debugfs_mdt(void *out);
 
 #endif

@@ -111,8 +111,15 @@ struct Devices {
     devices: client::PerTarget<Pin<KBox<Registration<Reader>>>>,
 }
 
-impl client::Observe for Devices {
-    fn attached(&self, target: client::Target, name: &CStr, _dir: &kernel::sysfs::Kobject) {
+// SAFETY: Nothing is made under the targets' debugfs directories.
+unsafe impl client::Observe for Devices {
+    fn attached(
+        &self,
+        target: client::Target,
+        name: &CStr,
+        _dir: &kernel::sysfs::Kobject,
+        _debug: &kernel::debugfs::Dir,
+    ) {
         let id = target.as_raw();
         let res = (|| -> Result {
             let devname = CString::try_from_fmt(fmt!("changelog-{}", name))?;

@@ -11,8 +11,8 @@
 //! See `Documentation/hsm-upcall.rst`.
 
 use kernel::{
-    fsnotify::PreContentWatch, miscfile::Registration, prelude::*, str::CString, sync::Arc,
-    sysfs::Kobject,
+    debugfs::Dir, fsnotify::PreContentWatch, miscfile::Registration, prelude::*, str::CString,
+    sync::Arc, sysfs::Kobject,
 };
 
 use kernel::ffi::c_void;
@@ -88,16 +88,19 @@ impl Drop for Watch {
 /// Creates and removes the HSM side of targets as they come and go.
 #[pin_data]
 struct Targets {
-    /// `lustre/mdt/`, taken at load: `rustre_mdt` hands it out under the lock it holds when
-    /// it calls observers.
-    mdt: kernel::debugfs::Dir,
     /// The HSM side of every attached target.
     #[pin]
     entries: client::PerTarget<Entry>,
 }
 
 impl Targets {
-    fn create(&self, target: client::Target, name: &CStr, dir: &Kobject) -> Result<Entry> {
+    fn create(
+        &self,
+        target: client::Target,
+        name: &CStr,
+        dir: &Kobject,
+        debug: &Dir,
+    ) -> Result<Entry> {
         let hsm = Hsm::new(target, name)?;
         let sb = hsm.root().sb();
         // One HSM per filesystem: the handler of one target's pre-content watch would see the
@@ -138,7 +141,7 @@ impl Targets {
             Err(e) => return Err(e),
         };
         let watched_sb = watch.as_ref().map(|_| sb);
-        self.finish(hsm, watch, watched_sb, dir)
+        self.finish(hsm, watch, watched_sb, dir, debug)
     }
 
     /// The parameters and device of a target, after its watch.
@@ -148,8 +151,9 @@ impl Targets {
         watch: Option<Watch>,
         watched_sb: Option<usize>,
         dir: &Kobject,
+        debug: &Dir,
     ) -> Result<Entry> {
-        let params = params::create(dir, &self.mdt, hsm.clone())?;
+        let params = params::create(dir, debug, hsm.clone())?;
         let devname = CString::try_from_fmt(fmt!("hsm-{}", BStr(hsm.name.to_bytes())))?;
         let reg = KBox::pin_init(
             Registration::<device::HsmFile>::register(devname, 0o600, hsm),
@@ -164,11 +168,13 @@ impl Targets {
     }
 }
 
-impl client::Observe for Targets {
-    fn attached(&self, target: client::Target, name: &CStr, dir: &Kobject) {
+// SAFETY: The entries under a target's debugfs directory belong to its `Entry` (its
+// parameters), which `detaching` drops (`PerTarget::remove` drops it before returning).
+unsafe impl client::Observe for Targets {
+    fn attached(&self, target: client::Target, name: &CStr, dir: &Kobject, debug: &Dir) {
         let id = target.as_raw();
         let res = self
-            .create(target, name, dir)
+            .create(target, name, dir, debug)
             .and_then(|e| self.entries.insert(id, e));
         if let Err(e) = res {
             pr_err!("cannot set up HSM for {}: {:?}\n", name, e);
@@ -191,9 +197,6 @@ impl kernel::InPlaceModule for HsmUpcall {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             targets <- client::Observation::new(try_pin_init!(Targets {
-                // Not under any lock of ours: rustre_mdt takes its own, and calls us with it
-                // held.
-                mdt: client::mdt_params_dir()?,
                 entries <- client::PerTarget::new(c"hsm_upcall::targets"),
             }? Error)),
         }? Error)

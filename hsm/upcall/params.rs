@@ -320,13 +320,11 @@ pub(crate) struct Params {
     _lists: Pin<KBox<Scope<ParamData>>>,
 }
 
-/// Creates the HSM parameter files of a target: in its sysfs directory `dir`, and
-/// `<mdt>/<target>/hsm/` in debugfs.
-pub(crate) fn create(dir: &Kobject, mdt: &Dir, hsm: Arc<Hsm>) -> Result<Params> {
-    let name = kernel::str::CString::try_from(&*hsm.name).map_err(|_| ENOMEM)?;
+/// Creates the HSM parameter files of a target: in its sysfs directory `dir`, and `hsm/` in
+/// its debugfs directory `debug`.
+pub(crate) fn create(dir: &Kobject, debug: &Dir, hsm: Arc<Hsm>) -> Result<Params> {
     let lists = KBox::pin_init(
-        mdt.scope(ParamData { hsm: hsm.clone() }, &name, |p, d| {
-            let h = d.dir(c"hsm");
+        debug.scope(ParamData { hsm: hsm.clone() }, c"hsm", |p, h| {
             h.read_callback_file(c"upcall_stats", p, &stats_show);
             h.read_callback_file(c"actions", p, &actions_show);
             h.read_callback_file(c"active_requests", p, &active_show);

@@ -328,6 +328,17 @@ expect_fail "attach twice" "File exists" "$lctl" mdt_attach lustre-MDT0001 "$wor
 expect_fail "bad mask" "Invalid argument" "$lctl" set_param mdd.lustre-MDT0001.changelog_mask=BOGUS
 expect_fail "no such parameter" "No such file or directory" "$lctl" get_param mdd.lustre-MDT0001.nonexistent
 expect_fail "non-root writer" "Permission denied" setpriv --reuid=65534 --regid=65534 --clear-groups "$lctl" --device lustre-MDT0001 changelog_register
+# Parameters are in sysfs: every user reads them, only root writes; debugfs keeps read-only
+# lists.
+nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+expect "non-root reads a parameter" "$("$lctl" get_param -n mdd.lustre-MDT0001.changelog_mask)" \
+	"$("${nobody[@]}" "$lctl" get_param -n mdd.lustre-MDT0001.changelog_mask 2>&1)"
+expect_fail "non-root cannot set a parameter" "Permission denied" \
+	"${nobody[@]}" "$lctl" set_param mdd.lustre-MDT0001.changelog_mask=ALL
+p=/sys/fs/lustre/mdd/lustre-MDT0001
+expect "parameter modes (mask, size, sync)" "644 444 200" \
+	"$(stat -c %a "$p/changelog_mask" "$p/changelog_size" "$p/changelog_sync" | paste -sd' ')"
+expect "nothing writable in debugfs" "" "$(find /sys/kernel/debug/lustre -type f -perm /222)"
 dmesg | tail -n 30 | grep -q "is the catalog of lustre-MDT0001" && ok "kernel log names the catalog's target" || bad "no clear kernel message for a foreign catalog"
 
 "$lctl" mdt_detach lustre-MDT0001 || bad "detach ext4"

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! KUnit suites for rustre's kernel-crate abstractions (`kernel::kthread`, `kernel::mempool`,
-//! `kernel::umh`, `kernel::owned_wq`, `kernel::fileblk`, `kernel::fsnotify`), run when this
-//! module loads.
+//! `kernel::umh`, `kernel::sysfs`, `kernel::owned_wq`, `kernel::fileblk`, `kernel::fsnotify`),
+//! run when this module loads.
 //!
 //! They live in a module rather than in the kernel crate so that they run after the root
 //! filesystem is mounted: the usermode-helper tests execute real programs.
@@ -343,6 +343,122 @@ mod umh_tests {
     fn missing_program_is_enoent() -> Result {
         let r = Command::new(b"/nonexistent/rustre-upcall")?.run();
         assert_eq!(r.err(), Some(ENOENT));
+        Ok(())
+    }
+}
+
+#[kunit_tests(rustre_sysfs)]
+mod sysfs_tests {
+    use super::*;
+    use core::{
+        fmt,
+        sync::atomic::{AtomicU32, AtomicUsize},
+    };
+    use kernel::sysfs::{Attr, Dir, Group, Groups, Kobject};
+    use kernel::umh::Command;
+
+    /// What the test attributes see.
+    struct Data {
+        value: AtomicU32,
+        stores: AtomicUsize,
+        drops: &'static AtomicUsize,
+    }
+
+    impl Drop for Data {
+        fn drop(&mut self) {
+            self.drops.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn value_show(d: &Data, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", d.value.load(Ordering::SeqCst))
+    }
+
+    fn value_store(d: &Data, v: &[u8]) -> Result {
+        d.stores.fetch_add(1, Ordering::SeqCst);
+        let v = v.strip_suffix(b"\n").unwrap_or(v);
+        let s = core::str::from_utf8(v).map_err(|_| EINVAL)?;
+        d.value
+            .store(s.parse().map_err(|_| EINVAL)?, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn big_show(_: &Data, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for _ in 0..1000 {
+            f.write_str("0123456789")?;
+        }
+        Ok(())
+    }
+
+    fn poke_store(d: &Data, _: &[u8]) -> Result {
+        d.stores.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    static GROUPS: [Group<Data>; 2] = [
+        Group {
+            name: None,
+            attrs: &[
+                Attr::rw(c"value", value_show, value_store),
+                Attr::ro(c"big", big_show),
+            ],
+        },
+        Group {
+            name: Some(c"sub"),
+            attrs: &[Attr::wo(c"poke", poke_store)],
+        },
+    ];
+
+    /// Runs `script` with `/bin/sh -c` as a usermode helper: KUnit's threads have no path to
+    /// sysfs of their own.
+    fn sh(script: &[u8]) -> Result<Option<u8>> {
+        let mut c = Command::new(b"/bin/sh")?;
+        c.arg(b"-c")?.arg(script)?;
+        Ok(c.run()?.code())
+    }
+
+    #[test]
+    fn attributes_read_write_and_go() -> Result {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let dir = Dir::new(c"rustre_kunit_sysfs", Kobject::fs())?;
+        assert_eq!(
+            Dir::new(c"rustre_kunit_sysfs", Kobject::fs()).err(),
+            Some(EEXIST)
+        );
+        let g = Groups::new(
+            dir.kobject(),
+            &GROUPS,
+            Data {
+                value: AtomicU32::new(7),
+                stores: AtomicUsize::new(0),
+                drops: &DROPS,
+            },
+            kernel::static_lock_class!(),
+        )?;
+        // Modes follow the callbacks; reads, writes, errors of store, a value cut at a page.
+        let checks: [&[u8]; 7] = [
+            b"[ \"$(stat -c %a /sys/fs/rustre_kunit_sysfs/value)\" = 644 ]",
+            b"[ \"$(stat -c %a /sys/fs/rustre_kunit_sysfs/big)\" = 444 ]",
+            b"[ \"$(stat -c %a /sys/fs/rustre_kunit_sysfs/sub/poke)\" = 200 ]",
+            b"[ \"$(cat /sys/fs/rustre_kunit_sysfs/value)\" = 7 ]",
+            b"echo 42 >/sys/fs/rustre_kunit_sysfs/value",
+            b"! echo nope 2>/dev/null >/sys/fs/rustre_kunit_sysfs/value",
+            b"[ \"$(wc -c </sys/fs/rustre_kunit_sysfs/big)\" = 4095 ]",
+        ];
+        for c in checks {
+            assert_eq!(sh(c)?, Some(0));
+        }
+        assert_eq!(sh(b"echo x >/sys/fs/rustre_kunit_sysfs/sub/poke")?, Some(0));
+        assert_eq!(g.data().value.load(Ordering::SeqCst), 42);
+        assert_eq!(g.data().stores.load(Ordering::SeqCst), 3);
+        drop(g);
+        assert_eq!(DROPS.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            sh(b"[ -d /sys/fs/rustre_kunit_sysfs ] && [ ! -e /sys/fs/rustre_kunit_sysfs/value ]")?,
+            Some(0)
+        );
+        drop(dir);
+        assert_eq!(sh(b"[ ! -e /sys/fs/rustre_kunit_sysfs ]")?, Some(0));
         Ok(())
     }
 }
