@@ -17,10 +17,8 @@
 //!   default) is where the device readers start: a target without older records, or the
 //!   index after its last one.
 
-use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
@@ -30,6 +28,10 @@ use changelog_reader::kuc::KucReader;
 use changelog_reader::{
     Reader, FLAG_BLOCK, FLAG_EXTRA_FLAGS, FLAG_FOLLOW, FLAG_JOBID, FLAG_NID_BE,
 };
+use rustix::event::{PollFd, PollFlags};
+use rustix::fs::inotify;
+use rustix::fs::OFlags;
+use rustix::io::Errno;
 
 /// Events measured per method before the next method takes a turn.
 const BLOCK: usize = 100;
@@ -105,33 +107,22 @@ fn spawn_reader(
         Method::Read | Method::Poll => {
             let mut r = Reader::start(mdt, FLAG_FOLLOW | FLAG_BLOCK | FLAG_NID_BE, startrec)?;
             if method == Method::Poll {
-                // SAFETY: `fcntl` on a descriptor `r` owns; no memory is passed.
-                let fl = unsafe { libc::fcntl(r.fd(), libc::F_GETFL) };
-                // SAFETY: As above.
-                if fl < 0
-                    || unsafe { libc::fcntl(r.fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) } < 0
-                {
-                    return Err(io::Error::last_os_error());
-                }
+                let fl = rustix::fs::fcntl_getfl(&r)?;
+                rustix::fs::fcntl_setfl(&r, fl | OFlags::NONBLOCK)?;
             }
             // For poll(), the wake-up is when poll() returns; for read(), when read() does
             // (inside `recv()`, which parses one record more: a few microseconds).
             let mut polled = None;
             thread::spawn(move || loop {
                 if method == Method::Poll && !r.in_buf() {
-                    let mut p = libc::pollfd {
-                        fd: r.fd(),
-                        events: libc::POLLIN,
-                        revents: 0,
-                    };
-                    // SAFETY: One valid `pollfd`, for the duration of the call.
-                    if unsafe { libc::poll(&mut p, 1, -1) } < 0 {
-                        let e = io::Error::last_os_error();
-                        if e.kind() != io::ErrorKind::Interrupted {
-                            let _ = tx.send(Err(e));
+                    let mut p = [PollFd::new(&r, PollFlags::IN)];
+                    match rustix::event::poll(&mut p, None) {
+                        Ok(_) => {}
+                        Err(Errno::INTR) => continue,
+                        Err(e) => {
+                            let _ = tx.send(Err(e.into()));
                             return;
                         }
-                        continue;
                     }
                     polled = Some(Instant::now());
                 }
@@ -161,19 +152,9 @@ fn spawn_reader(
             });
         }
         Method::Inotify => {
-            // SAFETY: No arguments but flags.
-            let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: `fd` is a new descriptor this thread owns from here on.
-            let mut f = unsafe { File::from_raw_fd(fd) };
-            let path = CString::new(dir).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-            // SAFETY: `path` is a NUL-terminated string alive for the call.
-            if unsafe { libc::inotify_add_watch(f.as_raw_fd(), path.as_ptr(), libc::IN_CREATE) } < 0
-            {
-                return Err(io::Error::last_os_error());
-            }
+            let fd = inotify::init(inotify::CreateFlags::CLOEXEC)?;
+            inotify::add_watch(&fd, dir, inotify::WatchFlags::CREATE)?;
+            let mut f = File::from(fd);
             thread::spawn(move || {
                 let mut buf = [0u8; 4096];
                 loop {
