@@ -17,7 +17,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use rustre_logic::record::{Record, CR_MAXSIZE};
 
@@ -186,6 +186,12 @@ impl Reader {
 
     /// The largest record, for callers that size buffers.
     pub const MAX_RECORD: usize = CR_MAXSIZE;
+}
+
+impl AsFd for Reader {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.f.as_fd()
+    }
 }
 
 /// Clears the records of user `id` (`clN` or `clN-NAME`) up to `endrec` (0: all), as

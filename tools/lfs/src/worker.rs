@@ -10,19 +10,36 @@
 //! parent (`PR_SET_PDEATHSIG`), so a killed copytool leaves no copy running.
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus};
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::sync::OnceLock;
 
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+use rustix::pipe::PipeFlags;
+use rustix::process::{Pid, Signal, WaitOptions};
+
 static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
 static STOP_COUNT: AtomicU32 = AtomicU32::new(0);
-static WAKE_READ: AtomicI32 = AtomicI32::new(-1);
+/// The number of [`WakePipe::write`], for the handler (-1 until the pipe exists).
 static WAKE_WRITE: AtomicI32 = AtomicI32::new(-1);
 
+/// The wake-up pipe, both ends non-blocking and close-on-exec.
+struct WakePipe {
+    read: OwnedFd,
+    /// Never closed: it is in [`WAKE_PIPE`], a static, which is never dropped. So the number in
+    /// [`WAKE_WRITE`] stays this pipe's for as long as a handler can run.
+    write: OwnedFd,
+}
+
+static WAKE_PIPE: OnceLock<Result<WakePipe, Errno>> = OnceLock::new();
+
 extern "C" fn on_signal(sig: libc::c_int) {
-    // SAFETY: only async-signal-safe calls; errno is saved and restored around the write.
+    // SAFETY: only async-signal-safe calls; errno is saved and restored around the write. The
+    // descriptor in `WAKE_WRITE` is the write end of the wake-up pipe, which is never closed
+    // (`WakePipe::write`), or -1.
     unsafe {
         let errno = *libc::__errno_location();
         if sig != libc::SIGCHLD {
@@ -38,16 +55,19 @@ extern "C" fn on_signal(sig: libc::c_int) {
     }
 }
 
+fn wake_pipe() -> Result<&'static WakePipe, Errno> {
+    WAKE_PIPE
+        .get_or_init(|| {
+            let (read, write) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
+            Ok(WakePipe { read, write })
+        })
+        .as_ref()
+        .map_err(|e| *e)
+}
+
 fn setup() -> Result<(), i32> {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
-        return Err(io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO));
-    }
-    WAKE_READ.store(fds[0], Ordering::SeqCst);
-    WAKE_WRITE.store(fds[1], Ordering::SeqCst);
+    let pipe = wake_pipe().map_err(Errno::raw_os_error)?;
+    WAKE_WRITE.store(pipe.write.as_raw_fd(), Ordering::SeqCst);
     for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGCHLD] {
         // SAFETY: a zeroed sigaction is valid; the handler only does async-signal-safe work.
         let rc = unsafe {
@@ -85,47 +105,48 @@ pub fn stop_signal() -> Option<i32> {
     }
 }
 
-fn drain_wake() {
-    let fd = WAKE_READ.load(Ordering::SeqCst);
-    let mut b = [0u8; 64];
-    // SAFETY: `b` is valid for writes of its length; the pipe is non-blocking.
-    while fd >= 0 && unsafe { libc::read(fd, b.as_mut_ptr().cast(), b.len()) } > 0 {}
+/// The read end of the wake-up pipe, once [`install`] made it.
+fn wake_read() -> Option<BorrowedFd<'static>> {
+    WAKE_PIPE.get()?.as_ref().ok().map(|p| p.read.as_fd())
 }
 
-/// Waits until `fd` (if not negative) is readable or a signal came; returns whether `fd` is
-/// ready (readable, or in error, which a read then reports).
-pub fn poll_with_wake(fd: RawFd) -> io::Result<bool> {
-    poll_with_wake_for(fd, -1)
+fn drain_wake() {
+    let Some(fd) = wake_read() else {
+        return;
+    };
+    let mut b = [0u8; 64];
+    // Non-blocking: ends on EAGAIN once empty.
+    while rustix::io::read(fd, &mut b).is_ok_and(|n| n > 0) {}
+}
+
+/// Waits until `fd` is readable or a signal came; returns whether `fd` is ready (readable, or
+/// in error, which a read then reports).
+pub fn poll_with_wake(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    poll_with_wake_for(Some(fd), -1)
 }
 
 /// [`poll_with_wake`] that also returns (`Ok(false)`) after `timeout_ms` milliseconds
-/// (negative: no limit).
-pub fn poll_with_wake_for(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
+/// (negative: no limit); with no `fd`, only waits for a signal or the timeout.
+pub fn poll_with_wake_for(fd: Option<BorrowedFd<'_>>, timeout_ms: i32) -> io::Result<bool> {
     install()?;
-    let mut p = [
-        libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: WAKE_READ.load(Ordering::SeqCst),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    // SAFETY: `p` holds two valid pollfd entries (a negative fd is ignored by poll).
-    let n = unsafe { libc::poll(p.as_mut_ptr(), 2, timeout_ms) };
-    if n < 0 {
-        let e = io::Error::last_os_error();
-        return if e.raw_os_error() == Some(libc::EINTR) {
-            Ok(false)
-        } else {
-            Err(e)
-        };
+    let wake = wake_read().ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))?;
+    let mut p = Vec::with_capacity(2);
+    p.push(PollFd::new(&wake, PollFlags::IN));
+    if let Some(fd) = &fd {
+        p.push(PollFd::new(fd, PollFlags::IN));
     }
+    let timeout = u32::try_from(timeout_ms).ok().map(|ms| Timespec {
+        tv_sec: (ms / 1000).into(),
+        tv_nsec: ((ms % 1000) * 1_000_000).into(),
+    });
+    match rustix::event::poll(&mut p, timeout.as_ref()) {
+        Ok(_) => {}
+        Err(Errno::INTR) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    }
+    let ready = p.get(1).is_some_and(|p| !p.revents().is_empty());
     drain_wake();
-    Ok(fd >= 0 && p[0].revents != 0)
+    Ok(ready)
 }
 
 /// Starts `cmd` as a worker: it is sent SIGTERM if this process dies.
@@ -166,36 +187,31 @@ pub fn wait(child: Child) -> io::Result<Outcome> {
 /// [`wait`] that calls `tick` about every `every_ms` milliseconds while the worker runs
 /// (never if negative), to report how far it got.
 pub fn wait_ticking(child: Child, every_ms: i32, tick: &mut dyn FnMut()) -> io::Result<Outcome> {
-    let pid = child.id() as libc::pid_t;
+    let pid = Pid::from_child(&child);
     let mut forwarded = 0;
     let mut last = std::time::Instant::now();
     loop {
-        let mut st = 0;
-        // SAFETY: `st` is a valid out-parameter; `pid` is our unreaped child.
-        let r = unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
-        if r == pid {
-            let stopped_by = if forwarded > 0 { stop_signal() } else { None };
-            return Ok(Outcome {
-                status: ExitStatus::from_raw(st),
-                stopped_by,
-            });
-        }
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EINTR) {
-                continue;
+        match rustix::process::waitpid(Some(pid), WaitOptions::NOHANG) {
+            Ok(Some((_, st))) => {
+                let stopped_by = if forwarded > 0 { stop_signal() } else { None };
+                return Ok(Outcome {
+                    status: ExitStatus::from_raw(st.as_raw()),
+                    stopped_by,
+                });
             }
-            return Err(e);
+            Ok(None) => {}
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
         }
         let count = STOP_COUNT.load(Ordering::SeqCst);
         if count > forwarded {
             let sig = if forwarded == 0 {
-                libc::SIGTERM
+                Signal::TERM
             } else {
-                libc::SIGKILL
+                Signal::KILL
             };
-            // SAFETY: `pid` is our child, not yet reaped.
-            unsafe { libc::kill(pid, sig) };
+            // `pid` is our child, not yet reaped: the number cannot be another process's.
+            let _ = rustix::process::kill_process(pid, sig);
             forwarded = count;
         }
         // SIGCHLD or a stop signal wakes this up; neither can be missed (see `install`).
@@ -207,7 +223,7 @@ pub fn wait_ticking(child: Child, every_ms: i32, tick: &mut dyn FnMut()) -> io::
             let due = u128::from(every_ms.unsigned_abs());
             i32::try_from(due.saturating_sub(last.elapsed().as_millis())).unwrap_or(every_ms)
         };
-        poll_with_wake_for(-1, wait_ms)?;
+        poll_with_wake_for(None, wait_ms)?;
         if every_ms >= 0 && last.elapsed().as_millis() >= u128::from(every_ms.unsigned_abs()) {
             tick();
             last = std::time::Instant::now();

@@ -16,8 +16,9 @@ fn sigterm_stops_the_running_worker() {
     let started = Instant::now();
     std::thread::spawn(|| {
         std::thread::sleep(Duration::from_millis(200));
-        // SAFETY: sends a signal to this process, whose handler only records it.
-        unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+        // To this process, whose handler only records it.
+        rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::TERM)
+            .expect("kill");
     });
     let o = worker::wait(child).expect("wait");
     assert!(started.elapsed() < Duration::from_secs(10));

@@ -77,8 +77,9 @@ fn sigterm_gives_the_list_back() {
     };
     std::thread::spawn(|| {
         std::thread::sleep(Duration::from_millis(300));
-        // SAFETY: sends a signal to this process, whose handler only records it.
-        unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+        // To this process, whose handler only records it.
+        rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::TERM)
+            .expect("kill");
     });
     let started = Instant::now();
     let mut log = Vec::new();

@@ -17,10 +17,8 @@
 //!   default) is where the device readers start: a target without older records, or the
 //!   index after its last one.
 
-use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
@@ -30,6 +28,11 @@ use changelog_reader::kuc::KucReader;
 use changelog_reader::{
     Reader, FLAG_BLOCK, FLAG_EXTRA_FLAGS, FLAG_FOLLOW, FLAG_JOBID, FLAG_NID_BE,
 };
+use clap::{Parser, Subcommand};
+use rustix::event::{PollFd, PollFlags};
+use rustix::fs::inotify;
+use rustix::fs::OFlags;
+use rustix::io::Errno;
 
 /// Events measured per method before the next method takes a turn.
 const BLOCK: usize = 100;
@@ -105,33 +108,22 @@ fn spawn_reader(
         Method::Read | Method::Poll => {
             let mut r = Reader::start(mdt, FLAG_FOLLOW | FLAG_BLOCK | FLAG_NID_BE, startrec)?;
             if method == Method::Poll {
-                // SAFETY: `fcntl` on a descriptor `r` owns; no memory is passed.
-                let fl = unsafe { libc::fcntl(r.fd(), libc::F_GETFL) };
-                // SAFETY: As above.
-                if fl < 0
-                    || unsafe { libc::fcntl(r.fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) } < 0
-                {
-                    return Err(io::Error::last_os_error());
-                }
+                let fl = rustix::fs::fcntl_getfl(&r)?;
+                rustix::fs::fcntl_setfl(&r, fl | OFlags::NONBLOCK)?;
             }
             // For poll(), the wake-up is when poll() returns; for read(), when read() does
             // (inside `recv()`, which parses one record more: a few microseconds).
             let mut polled = None;
             thread::spawn(move || loop {
                 if method == Method::Poll && !r.in_buf() {
-                    let mut p = libc::pollfd {
-                        fd: r.fd(),
-                        events: libc::POLLIN,
-                        revents: 0,
-                    };
-                    // SAFETY: One valid `pollfd`, for the duration of the call.
-                    if unsafe { libc::poll(&mut p, 1, -1) } < 0 {
-                        let e = io::Error::last_os_error();
-                        if e.kind() != io::ErrorKind::Interrupted {
-                            let _ = tx.send(Err(e));
+                    let mut p = [PollFd::new(&r, PollFlags::IN)];
+                    match rustix::event::poll(&mut p, None) {
+                        Ok(_) => {}
+                        Err(Errno::INTR) => continue,
+                        Err(e) => {
+                            let _ = tx.send(Err(e.into()));
                             return;
                         }
-                        continue;
                     }
                     polled = Some(Instant::now());
                 }
@@ -161,19 +153,9 @@ fn spawn_reader(
             });
         }
         Method::Inotify => {
-            // SAFETY: No arguments but flags.
-            let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: `fd` is a new descriptor this thread owns from here on.
-            let mut f = unsafe { File::from_raw_fd(fd) };
-            let path = CString::new(dir).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-            // SAFETY: `path` is a NUL-terminated string alive for the call.
-            if unsafe { libc::inotify_add_watch(f.as_raw_fd(), path.as_ptr(), libc::IN_CREATE) } < 0
-            {
-                return Err(io::Error::last_os_error());
-            }
+            let fd = inotify::init(inotify::CreateFlags::CLOEXEC)?;
+            inotify::add_watch(&fd, dir, inotify::WatchFlags::CREATE)?;
+            let mut f = File::from(fd);
             thread::spawn(move || {
                 let mut buf = [0u8; 4096];
                 loop {
@@ -322,32 +304,78 @@ fn latency(mdt: &str, dir: &str, events: usize, mut startrec: u64) -> io::Result
     Ok(())
 }
 
-fn usage() -> ExitCode {
-    eprintln!(
-        "usage: changelog_bench device MDTNAME BYTES | kuc MDTNAME | latency MDTNAME DIR EVENTS [STARTREC]"
-    );
-    ExitCode::from(22)
+/// Measurements of the changelog device (run by tests/bench/changelog_bench.sh).
+#[derive(Debug, Parser)]
+#[command(name = "changelog_bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
 }
 
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Reads the whole changelog through the device, liblustreapi-style, BYTES per read();
+    /// prints "device BYTES: N records in S s".
+    Device {
+        /// The target (MDT) name.
+        #[arg(value_name = "MDTNAME")]
+        mdt: String,
+        /// The size of each read() of the device.
+        #[arg(value_name = "BYTES")]
+        bytes: usize,
+    },
+    /// Reads the whole changelog through the KUC pipe baseline; prints "kuc: N records in S s".
+    Kuc {
+        /// The target (MDT) name.
+        #[arg(value_name = "MDTNAME")]
+        mdt: String,
+    },
+    /// Follow-mode wake-up latency of device read(), device poll() and inotify, over EVENTS
+    /// creates in DIR.
+    Latency {
+        /// The target (MDT) name.
+        #[arg(value_name = "MDTNAME")]
+        mdt: String,
+        /// A directory on the target, where the files are created.
+        #[arg(value_name = "DIR")]
+        dir: String,
+        /// How many creates each method sees.
+        #[arg(value_name = "EVENTS")]
+        events: usize,
+        /// Where the device readers start: 0 for a target without older records, else the
+        /// index after its last one.
+        #[arg(value_name = "STARTREC", default_value_t = 0)]
+        startrec: u64,
+    },
+}
+
+/// The exit status of a bad command line (`EINVAL`).
+const USAGE_EXIT: u8 = 22;
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |i: usize| args.get(i).map(String::as_str);
-    let res = match (arg(1), arg(2)) {
-        (Some("device"), Some(mdt)) => match arg(3).and_then(|s| s.parse::<usize>().ok()) {
-            Some(bytes) => device(mdt, bytes).map(|(n, s)| {
-                println!("device {bytes}: {n} records in {s:.3} s");
-            }),
-            None => return usage(),
-        },
-        (Some("kuc"), Some(mdt)) => kuc(mdt).map(|(n, s)| println!("kuc: {n} records in {s:.3} s")),
-        (Some("latency"), Some(mdt)) => {
-            let (Some(dir), Some(events)) = (arg(3), arg(4).and_then(|s| s.parse().ok())) else {
-                return usage();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // The help (exit 0), or a usage error.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(USAGE_EXIT)
+            } else {
+                ExitCode::SUCCESS
             };
-            let startrec = arg(5).and_then(|s| s.parse().ok()).unwrap_or(0);
-            latency(mdt, dir, events, startrec)
         }
-        _ => return usage(),
+    };
+    let res = match cli.command {
+        Cmd::Device { mdt, bytes } => device(&mdt, bytes).map(|(n, s)| {
+            println!("device {bytes}: {n} records in {s:.3} s");
+        }),
+        Cmd::Kuc { mdt } => kuc(&mdt).map(|(n, s)| println!("kuc: {n} records in {s:.3} s")),
+        Cmd::Latency {
+            mdt,
+            dir,
+            events,
+            startrec,
+        } => latency(&mdt, &dir, events, startrec),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -355,5 +383,56 @@ fn main() -> ExitCode {
             eprintln!("changelog_bench: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cmd, clap::Error> {
+        Cli::try_parse_from(std::iter::once("changelog_bench").chain(args.iter().copied()))
+            .map(|c| c.command)
+    }
+
+    #[test]
+    fn command_lines() {
+        Cli::command().debug_assert();
+        // As tests/bench/changelog_bench.sh runs it.
+        assert!(matches!(
+            parse(&["device", "bench-MDT0000", "65536"]),
+            Ok(Cmd::Device { mdt, bytes: 65536 }) if mdt == "bench-MDT0000"
+        ));
+        assert!(matches!(
+            parse(&["kuc", "bench-MDT0000"]),
+            Ok(Cmd::Kuc { mdt }) if mdt == "bench-MDT0000"
+        ));
+        assert!(matches!(
+            parse(&["latency", "lat-MDT0000", "/mnt/d", "1000"]),
+            Ok(Cmd::Latency {
+                events: 1000,
+                startrec: 0,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(&["latency", "lat-MDT0000", "/mnt/d", "1000", "42"]),
+            Ok(Cmd::Latency { mdt, dir, events: 1000, startrec: 42 })
+                if mdt == "lat-MDT0000" && dir == "/mnt/d"
+        ));
+        for bad in [
+            &[][..],
+            &["device", "bench-MDT0000"],
+            &["device", "bench-MDT0000", "4k"],
+            &["kuc"],
+            &["latency", "lat-MDT0000", "/mnt/d"],
+            &["latency", "lat-MDT0000", "/mnt/d", "-1"],
+            &["other", "x"],
+        ] {
+            assert!(parse(bad).is_err_and(|e| e.use_stderr()), "{bad:?}");
+        }
+        assert!(parse(&["--help"]).is_err_and(|e| !e.use_stderr()));
+        assert!(parse(&["latency", "--help"]).is_err_and(|e| !e.use_stderr()));
     }
 }

@@ -23,6 +23,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use clap::{Parser, Subcommand};
 use lfs::fid::{open_fid, path2fid};
 use lfs::hsm::{build_request, Device, ARCHIVE_OPEN, RESTORE_OPEN};
 use lhsm::archive::v1_path;
@@ -123,12 +124,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 fn start_copytool(
     target: &str,
-    mount: &str,
-    root: &str,
+    mount: &Path,
+    root: &Path,
     all: bool,
 ) -> mpsc::Receiver<(Fid, Instant)> {
     let (tx, rx) = mpsc::channel();
-    let (t, m, r) = (target.to_owned(), PathBuf::from(mount), PathBuf::from(root));
+    let (t, m, r) = (target.to_owned(), mount.to_owned(), root.to_owned());
     std::thread::spawn(move || {
         if let Err(e) = copytool(t, m, r, all, tx) {
             eprintln!("hsm_bench: copytool: {e}");
@@ -153,11 +154,8 @@ fn collect(rx: &mpsc::Receiver<(Fid, Instant)>, n: usize) -> Result<Vec<(Fid, In
     Ok(got)
 }
 
-fn archive(args: &[String]) -> Result<String, String> {
-    let [target, mount, root, list] = args else {
-        return Err("usage: hsm_bench archive TARGET MOUNT ARCHIVE_ROOT LIST".into());
-    };
-    let fids = fids_of(Path::new(list)).map_err(|e| format!("{list}: {e}"))?;
+fn archive(target: &str, mount: &Path, root: &Path, list: &Path) -> Result<String, String> {
+    let fids = fids_of(list).map_err(|e| format!("{}: {e}", list.display()))?;
     let dev = Device::open(target, false).map_err(|e| format!("{target}: {e}"))?;
     let rx = start_copytool(target, mount, root, true);
     let t0 = Instant::now();
@@ -170,14 +168,15 @@ fn archive(args: &[String]) -> Result<String, String> {
     ))
 }
 
-fn latency(args: &[String]) -> Result<String, String> {
-    let [target, mount, root, alist, rlist] = args else {
-        return Err(
-            "usage: hsm_bench latency TARGET MOUNT ARCHIVE_ROOT ARCHIVE_LIST RESTORE_LIST".into(),
-        );
-    };
-    let archives = fids_of(Path::new(alist)).map_err(|e| format!("{alist}: {e}"))?;
-    let restores = fids_of(Path::new(rlist)).map_err(|e| format!("{rlist}: {e}"))?;
+fn latency(
+    target: &str,
+    mount: &Path,
+    root: &Path,
+    alist: &Path,
+    rlist: &Path,
+) -> Result<String, String> {
+    let archives = fids_of(alist).map_err(|e| format!("{}: {e}", alist.display()))?;
+    let restores = fids_of(rlist).map_err(|e| format!("{}: {e}", rlist.display()))?;
     if restores.is_empty() {
         return Err("no file to restore".into());
     }
@@ -214,17 +213,86 @@ fn latency(args: &[String]) -> Result<String, String> {
     ))
 }
 
-fn run(args: &[String]) -> Result<String, String> {
-    match args.split_first() {
-        Some((cmd, rest)) if cmd == "latency" => latency(rest),
-        Some((cmd, rest)) if cmd == "archive" => archive(rest),
-        _ => Err("usage: hsm_bench latency|archive ...".into()),
+/// Benchmarks of HSM dispatch through a target's coordinator (run by
+/// tests/bench/hsm_bench.sh), with an in-process copytool; prints one line of results.
+#[derive(Debug, Parser)]
+#[command(name = "hsm_bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Restore dispatch latency while archive requests pile up: one ARCHIVE request for every
+    /// file of ARCHIVE_LIST, then one RESTORE request per file of RESTORE_LIST (released files
+    /// with a copy under ARCHIVE_ROOT); fails if a restore is not dispatched in 900 s.
+    Latency {
+        /// The target, whose /dev/hsm-TARGET the copytool registers on.
+        #[arg(value_name = "TARGET")]
+        target: String,
+        /// Where the target is mounted.
+        #[arg(value_name = "MOUNT")]
+        mount: PathBuf,
+        /// The archive: copies go to ARCHIVE_ROOT/<archive id>/<v1 path of the FID>.
+        #[arg(value_name = "ARCHIVE_ROOT")]
+        root: PathBuf,
+        /// A file listing the files to archive, one path a line.
+        #[arg(value_name = "ARCHIVE_LIST")]
+        alist: PathBuf,
+        /// A file listing the files to restore, one path a line.
+        #[arg(value_name = "RESTORE_LIST")]
+        rlist: PathBuf,
+    },
+    /// Archives the files of LIST with the same copytool and returns when all are done.
+    Archive {
+        /// The target, whose /dev/hsm-TARGET the copytool registers on.
+        #[arg(value_name = "TARGET")]
+        target: String,
+        /// Where the target is mounted.
+        #[arg(value_name = "MOUNT")]
+        mount: PathBuf,
+        /// The archive: copies go to ARCHIVE_ROOT/<archive id>/<v1 path of the FID>.
+        #[arg(value_name = "ARCHIVE_ROOT")]
+        root: PathBuf,
+        /// A file listing the files to archive, one path a line.
+        #[arg(value_name = "LIST")]
+        list: PathBuf,
+    },
+}
+
+fn run(cmd: &Cmd) -> Result<String, String> {
+    match cmd {
+        Cmd::Latency {
+            target,
+            mount,
+            root,
+            alist,
+            rlist,
+        } => latency(target, mount, root, alist, rlist),
+        Cmd::Archive {
+            target,
+            mount,
+            root,
+            list,
+        } => archive(target, mount, root, list),
     }
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // The help (exit 0), or a usage error (exit 1, as any other failure).
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(&cli.command) {
         Ok(line) => {
             println!("{line}");
             ExitCode::SUCCESS
@@ -233,5 +301,47 @@ fn main() -> ExitCode {
             eprintln!("hsm_bench: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cmd, clap::Error> {
+        Cli::try_parse_from(std::iter::once("hsm_bench").chain(args.iter().copied()))
+            .map(|c| c.command)
+    }
+
+    #[test]
+    fn command_lines() {
+        Cli::command().debug_assert();
+        // As tests/bench/hsm_bench.sh runs it.
+        assert!(matches!(
+            parse(&["archive", "lustre-MDT0000", "/mnt", "/arc", "/w/rlist"]),
+            Ok(Cmd::Archive { target, list, .. })
+                if target == "lustre-MDT0000" && list == Path::new("/w/rlist")
+        ));
+        assert!(matches!(
+            parse(&["latency", "lustre-MDT0000", "/mnt", "/arc", "/w/alist", "/w/rlist"]),
+            Ok(Cmd::Latency { target, mount, root, alist, rlist })
+                if target == "lustre-MDT0000"
+                    && mount == Path::new("/mnt")
+                    && root == Path::new("/arc")
+                    && alist == Path::new("/w/alist")
+                    && rlist == Path::new("/w/rlist")
+        ));
+        for bad in [
+            &[][..],
+            &["archive", "t", "/mnt", "/arc"],
+            &["archive", "t", "/mnt", "/arc", "/l", "extra"],
+            &["latency", "t", "/mnt", "/arc", "/a"],
+            &["other"],
+        ] {
+            assert!(parse(bad).is_err_and(|e| e.use_stderr()), "{bad:?}");
+        }
+        assert!(parse(&["--help"]).is_err_and(|e| !e.use_stderr()));
+        assert!(parse(&["archive", "--help"]).is_err_and(|e| !e.use_stderr()));
     }
 }

@@ -18,7 +18,7 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -123,7 +123,7 @@ fn serve(ct: &mut Copytool<DevBackend>, once: bool) -> ExitCode {
             eprintln!("{name}: stopping on signal {sig}");
             return ExitCode::SUCCESS;
         }
-        match worker::poll_with_wake(ct.backend.dev.as_raw_fd()) {
+        match worker::poll_with_wake(ct.backend.dev.as_fd()) {
             Ok(true) => {}
             Ok(false) => continue,
             Err(e) => return fail(&name, "poll", &e),
