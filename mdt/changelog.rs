@@ -358,7 +358,9 @@ impl Changelog {
     }
 
     /// Waits until every record appended so far is durable; returns the last error of the
-    /// flusher, if any. Interruptible.
+    /// flusher, if any. Interruptible; `ENODEV` once detach has begun (the detach flushes
+    /// everything itself, and waits for running parameter writes, this one included, while
+    /// it holds the target registry: it must not wait for a flusher that may be gone).
     pub(crate) fn sync(&self) -> Result {
         let mut st = self.state.lock();
         st.sync_requested += 1;
@@ -367,6 +369,9 @@ impl Changelog {
         while st.sync_done < want {
             if st.stopping {
                 return Err(ESHUTDOWN);
+            }
+            if st.detaching {
+                return Err(ENODEV);
             }
             if self.flushed.wait_interruptible(&mut st) {
                 return Err(EINTR);

@@ -68,12 +68,17 @@ fn result(rc: c_int) -> Result {
 /// Both methods are called with `rustre_mdt`'s registry lock held (so one at a time, in the
 /// order the targets come and go), from any task: they must not attach or detach a target.
 ///
+/// `detaching` comes for every target the observer was told of: when the target is
+/// detached, or when the observer is unregistered (the [`Observation`] is dropped), whichever
+/// is first.
+///
 /// # Safety
 ///
-/// Everything an implementation makes under the `debug` directory of [`Observe::attached`]
-/// (the directory itself included: a clone of it, a file, a subdirectory, a scope) must be
-/// dropped by the time [`Observe::detaching`] for that target returns: `rustre_mdt` removes
-/// the directory then, and what is left under it would point at freed memory.
+/// Everything an implementation makes in the directories [`Observe::attached`] gives (sysfs
+/// attribute groups on `dir`, the `debug` directory itself, a clone of it, a file, a
+/// subdirectory or a scope under it) must be dropped by the time [`Observe::detaching`] for
+/// that target returns: `rustre_mdt` removes the directories then, and what is left in them
+/// would point at freed memory.
 pub unsafe trait Observe: Sync {
     /// A target was attached (or was already, when the observer registered). `dir` and
     /// `debug` are its directories in sysfs (`/sys/fs/lustre/mdt/<target>/`) and debugfs
@@ -192,7 +197,8 @@ impl<O: Observe> Observation<O> {
 impl<O: Observe> PinnedDrop for Observation<O> {
     fn drop(self: Pin<&mut Self>) {
         // SAFETY: `ops` was registered by `new` (unregistering one that is not, when
-        // registration failed, is a no-op); no callback runs after this returns.
+        // registration failed, is a no-op); `detaching` is called for every attached target
+        // first, and no callback runs after this returns.
         unsafe { rustre_mdt_unobserve(core::ptr::from_ref(&*self).cast::<Observer>()) };
     }
 }

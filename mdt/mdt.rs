@@ -98,7 +98,7 @@ struct SysDirs {
 
 impl SysDirs {
     fn new() -> Result<Self> {
-        let lustre = sysfs::Dir::new(c"lustre", sysfs::Kobject::fs()).inspect_err(|e| {
+        let lustre = sysfs::Dir::new_in_fs(c"lustre").inspect_err(|e| {
             if *e == EEXIST {
                 pr_err!(
                     "/sys/fs/lustre exists: is Lustre loaded? rustre_mdt cannot run beside it\n"
@@ -106,8 +106,8 @@ impl SysDirs {
             }
         })?;
         Ok(Self {
-            mdd: sysfs::Dir::new(c"mdd", lustre.kobject())?,
-            mdt: sysfs::Dir::new(c"mdt", lustre.kobject())?,
+            mdd: sysfs::Dir::new(c"mdd", &lustre)?,
+            mdt: sysfs::Dir::new(c"mdt", &lustre)?,
             _lustre: lustre,
         })
     }
@@ -195,7 +195,7 @@ fn attach(reg: &mut Registry, name: &[u8], mount: &[u8], catalog: &[u8]) -> Resu
     let sys = reg.sys.as_ref().ok_or(ENODEV)?;
     let mdd = reg.mdd.as_ref().ok_or(ENODEV)?;
     let params = params::create(
-        sys.mdd.kobject(),
+        &sys.mdd,
         mdd,
         &name,
         params::ParamData {
@@ -204,7 +204,7 @@ fn attach(reg: &mut Registry, name: &[u8], mount: &[u8], catalog: &[u8]) -> Resu
             catalog: to_cstring(catalog.to_bytes())?,
         },
     )?;
-    let sys_mdt = sysfs::Dir::new(&name, sys.mdt.kobject())?;
+    let sys_mdt = sysfs::Dir::new(&name, &sys.mdt)?;
     let debug_mdt = reg.mdt.as_ref().ok_or(ENODEV)?.subdir(&name);
     // Last, so that no error path has to stop it.
     let fl = cl.clone();
@@ -268,10 +268,15 @@ pub(crate) fn observe(o: api::ObserverPtr) -> Result {
     Ok(())
 }
 
-/// Unregisters an observer.
+/// Unregisters an observer, telling it first that every attached target is detaching (the
+/// mirror of [`observe`]): it removes what it made in the targets' directories while they
+/// still exist, as it would for a detach.
 pub(crate) fn unobserve(o: api::ObserverPtr) {
     let mut reg = REGISTRY.lock();
     if let Some(i) = reg.observers.iter().position(|x| *x == o) {
+        for t in reg.targets.iter() {
+            notify_detaching(o, t);
+        }
         let _ = reg.observers.remove(i);
     }
     if reg.observers.is_empty() {
@@ -303,17 +308,21 @@ fn detach(reg: &mut Registry, name: &[u8]) -> Result {
     })?;
     let t = reg.targets.remove(i)?;
     for o in reg.observers.iter() {
-        // SAFETY: As in `notify_attached`; the handle is only borrowed for the call.
-        unsafe {
-            if let Some(f) = (*o.0).detaching {
-                let h = api::handle(&t.cl);
-                f(o.0, h);
-                drop(Arc::from_raw(h.cast::<Changelog>()));
-            }
-        }
+        notify_detaching(*o, &t);
     }
     drop(t);
     Ok(())
+}
+
+fn notify_detaching(o: api::ObserverPtr, t: &Target) {
+    // SAFETY: As in `notify_attached`; the handle is only borrowed for the call.
+    unsafe {
+        if let Some(f) = (*o.0).detaching {
+            let h = api::handle(&t.cl);
+            f(o.0, h);
+            drop(Arc::from_raw(h.cast::<Changelog>()));
+        }
+    }
 }
 
 /// Longest control command.
@@ -502,10 +511,11 @@ impl MiscDevice for ControlFile {
 
 #[pin_data(PinnedDrop)]
 struct RustreMdt {
-    _dirs: Dirs,
     #[pin]
     _ctl: MiscDeviceRegistration<ControlFile>,
     _targets: (),
+    /// Made first (see `init`), dropped last.
+    _dirs: Dirs,
 }
 
 /// The registry's directories, in sysfs and debugfs, for as long as the module is loaded;

@@ -27,7 +27,7 @@ use kernel::{
     prelude::*,
     str::CString,
     sync::Arc,
-    sysfs::{self, Attr, Group, Groups, Kobject},
+    sysfs::{self, Attr, Group, Groups},
 };
 
 use crate::catalog_fmt::UsersText;
@@ -147,9 +147,8 @@ static GROUPS: [Group<ParamData>; 1] = [Group {
 
 /// A target's parameters; removed (waiting for readers and writers) when dropped.
 pub(crate) struct Params {
-    /// The values; before `dir`, which they are in.
+    /// The values; they keep `mdd/<target>/` in sysfs, which goes with them.
     _values: Pin<KBox<Groups<ParamData>>>,
-    _dir: sysfs::Dir,
     /// `changelog_users`.
     _users: Pin<KBox<Scope<Arc<Changelog>>>>,
 }
@@ -157,7 +156,7 @@ pub(crate) struct Params {
 /// Creates the parameter files of target `name`: `<mdd>/<name>/` in sysfs and `<debug_mdd>/<name>/`
 /// in debugfs.
 pub(crate) fn create(
-    mdd: &Kobject,
+    mdd: &sysfs::Dir,
     debug_mdd: &Dir,
     name: &CStr,
     data: ParamData,
@@ -169,10 +168,9 @@ pub(crate) fn create(
         GFP_KERNEL,
     )?;
     let dir = sysfs::Dir::new(name, mdd)?;
-    let values = Groups::new(dir.kobject(), &GROUPS, data, kernel::static_lock_class!())?;
+    let values = Groups::new(&dir, &GROUPS, data, kernel::static_lock_class!())?;
     Ok(Params {
         _values: values,
-        _dir: dir,
         _users: users,
     })
 }

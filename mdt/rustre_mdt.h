@@ -29,6 +29,8 @@ struct rustre_mdt_observer {
 	void (*detaching)(const struct rustre_mdt_observer *o, struct rustre_mdt_target *t);
 };
 
+/* observe() calls attached() for every target attached now; unobserve() calls detaching() for
+ * every target still attached, then forgets the observer. */
 int rustre_mdt_observe(const struct rustre_mdt_observer *ops);
 void rustre_mdt_unobserve(const struct rustre_mdt_observer *ops);
 

@@ -332,12 +332,17 @@ pub(crate) fn create(dir: &Kobject, debug: &Dir, hsm: Arc<Hsm>) -> Result<Params
         }),
         GFP_KERNEL,
     )?;
-    let values = Groups::new(
-        dir,
-        &GROUPS,
-        ParamData { hsm },
-        kernel::static_lock_class!(),
-    )?;
+    // SAFETY: `rustre_mdt` deletes the target's directory only after `detaching` returned,
+    // and the groups, in the target's `Entry`, are dropped by then (the contract of
+    // `client::Observe`, which `Targets` keeps).
+    let values = unsafe {
+        Groups::new_on(
+            dir,
+            &GROUPS,
+            ParamData { hsm },
+            kernel::static_lock_class!(),
+        )
+    }?;
     Ok(Params {
         _values: values,
         _lists: lists,

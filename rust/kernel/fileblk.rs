@@ -34,7 +34,7 @@ use crate::{
     bindings,
     error::{from_err_ptr, to_result},
     fs::{File, LocalFile},
-    mempool::{LocalThrottleScope, NoIoScope, ReserveScope},
+    memalloc::{LocalThrottleScope, NoIoScope, ReserveScope},
     new_mutex,
     owned_wq::{flags as wq_flags, OwnedQueue, Placement},
     prelude::*,

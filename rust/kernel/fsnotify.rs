@@ -814,8 +814,9 @@ pub mod current {
     }
 
     /// The system call the task is in, by the architecture's `__NR_*` number, with its six
-    /// arguments as the architecture passed them. `None` from a kernel thread or an io_uring
-    /// worker (they have no system call of their own), outside a system call, and in a 32-bit
+    /// arguments as the architecture passed them. `None` from a kernel thread or a user worker
+    /// (io_uring, vhost: they have no system call of their own, and their register frame is a
+    /// copy of their creator's), outside a system call, and in a 32-bit
     /// (compat) system call of a 64-bit kernel, whose numbers and argument layouts are those
     /// of another architecture.
     pub fn syscall() -> Option<(i64, [usize; 6])> {
@@ -823,7 +824,7 @@ pub mod current {
         // SAFETY: `task` is the running task; its flags change only on this task (or while it
         // is not running).
         let flags = unsafe { (*task).flags };
-        if flags & (bindings::PF_KTHREAD | bindings::PF_IO_WORKER) != 0 {
+        if flags & (bindings::PF_KTHREAD | bindings::PF_USER_WORKER) != 0 {
             return None;
         }
         // SAFETY: Always allowed in task context.

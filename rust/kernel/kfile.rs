@@ -357,7 +357,7 @@ pub fn fget_writable_pipe(fd: u32) -> Result<crate::sync::aref::ARef<crate::fs::
 }
 
 /// Whether `file` is a FIFO (pipe) open for writing.
-pub fn is_writable_fifo(file: &crate::fs::File) -> bool {
+fn is_writable_fifo(file: &crate::fs::File) -> bool {
     // SAFETY: `file` is a counted, open file with a valid inode.
     unsafe {
         let f = file.as_ptr();

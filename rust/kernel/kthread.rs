@@ -113,12 +113,6 @@ impl KThread {
             drop_data: drop_closure::<F>,
         })
     }
-
-    /// Wakes the thread up if it is sleeping.
-    pub fn wake_up(&self) {
-        // SAFETY: By the type invariants we hold a reference to the task.
-        unsafe { bindings::wake_up_process(self.task.as_ptr()) };
-    }
 }
 
 impl Drop for KThread {

@@ -492,6 +492,13 @@ lfs hsm_release "$h" || bad "release before the reload"
 kill $ct
 wait $ct 2>/dev/null
 rmmod hsm_upcall || bad "rmmod hsm_upcall"
+# Unloading removes the module's parameters from the target's directories, which stay.
+if [ -d /sys/fs/lustre/mdt/$T ] && [ ! -e /sys/fs/lustre/mdt/$T/hsm_control ] &&
+	[ ! -e /sys/fs/lustre/mdt/$T/hsm ] && [ ! -e /sys/kernel/debug/lustre/mdt/$T/hsm ]; then
+	ok "rmmod hsm_upcall removes its parameters, the target's directories stay"
+else
+	bad "after rmmod hsm_upcall: $(ls /sys/fs/lustre/mdt/$T /sys/kernel/debug/lustre/mdt/$T 2>&1 | tr '\n' ' ')"
+fi
 # A released file opened while no watch exists reports no pre-content events: the target's
 # HSM is not set up while it is open, and the file is named in the log.
 exec 7<"$h"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! KUnit suites for rustre's kernel-crate abstractions (`kernel::kthread`, `kernel::mempool`,
+//! KUnit suites for rustre's kernel-crate abstractions (`kernel::kthread`, `kernel::memalloc`,
 //! `kernel::umh`, `kernel::sysfs`, `kernel::owned_wq`, `kernel::fileblk`, `kernel::fsnotify`),
 //! run when this module loads.
 //!
@@ -202,48 +202,16 @@ mod kthread_tests {
     }
 }
 
-#[kunit_tests(rustre_mempool)]
-mod mempool_tests {
+#[kunit_tests(rustre_memalloc)]
+mod memalloc_tests {
     use super::*;
-    use kernel::mempool::{noio_active, MemPool, NoIoScope};
+    use kernel::memalloc::{noio_active, LocalThrottleScope, NoIoScope, ReserveScope};
 
-    #[test]
-    fn reserve_is_preallocated() -> Result {
-        let pool = KBox::pin_init(MemPool::<[u64; 8]>::new(4), GFP_KERNEL)?;
-        assert_eq!(pool.reserved(), 4);
-        let mut held = KVec::new();
-        for i in 0..4u64 {
-            held.push(pool.alloc_reserved([i; 8]).map_err(|_| ENOMEM)?, GFP_KERNEL)?;
-        }
-        assert_eq!(pool.reserved(), 0);
-        assert!(pool.alloc_reserved([9; 8]).is_err());
-        for (i, e) in held.iter().enumerate() {
-            assert_eq!(e[7], i as u64);
-        }
-        held.pop();
-        assert_eq!(pool.reserved(), 1);
-        assert!(pool.alloc_reserved([9; 8]).is_ok());
-        Ok(())
-    }
-
-    #[test]
-    fn elements_dropped_once() -> Result {
-        let count = DropCount::new()?;
-        let pool = KBox::pin_init(MemPool::<Tracked>::new(2), GFP_KERNEL)?;
-        let mut held = KVec::new();
-        for _ in 0..16 {
-            held.push(pool.alloc(Tracked(count.clone()), GFP_KERNEL)?, GFP_KERNEL)?;
-        }
-        assert_eq!(count.get(), 0);
-        drop(held);
-        assert_eq!(count.get(), 16);
-        assert_eq!(pool.reserved(), 2);
-        Ok(())
-    }
-
-    #[test]
-    fn zero_reserve_rejected() {
-        assert!(KBox::pin_init(MemPool::<u64>::new(0), GFP_KERNEL).is_err());
+    /// The current task's `PF_*` flags.
+    fn task_flags() -> u32 {
+        // SAFETY: `get_current` is always valid in task context and `flags` is only written
+        // by the task itself.
+        unsafe { (*kernel::bindings::get_current()).flags }
     }
 
     #[test]
@@ -261,10 +229,24 @@ mod mempool_tests {
             assert_eq!(*v, 7);
         }
         assert!(!noio_active());
-        let pool = KBox::pin_init(MemPool::<u32>::new(1), GFP_KERNEL)?;
-        let e = pool.alloc(5, GFP_NOIO)?;
-        assert_eq!(*e, 5);
         Ok(())
+    }
+
+    #[test]
+    fn scopes_set_and_restore_their_flags() {
+        use kernel::bindings::{PF_LOCAL_THROTTLE, PF_MEMALLOC};
+        let before = task_flags() & (PF_MEMALLOC | PF_LOCAL_THROTTLE);
+        {
+            let _r = ReserveScope::enter();
+            assert_ne!(task_flags() & PF_MEMALLOC, 0);
+            {
+                let _t = LocalThrottleScope::enter();
+                assert_ne!(task_flags() & PF_LOCAL_THROTTLE, 0);
+            }
+            assert_eq!(task_flags() & PF_LOCAL_THROTTLE, before & PF_LOCAL_THROTTLE);
+            assert_ne!(task_flags() & PF_MEMALLOC, 0);
+        }
+        assert_eq!(task_flags() & (PF_MEMALLOC | PF_LOCAL_THROTTLE), before);
     }
 }
 
@@ -354,7 +336,7 @@ mod sysfs_tests {
         fmt,
         sync::atomic::{AtomicU32, AtomicUsize},
     };
-    use kernel::sysfs::{Attr, Dir, Group, Groups, Kobject};
+    use kernel::sysfs::{Attr, Dir, Group, Groups};
     use kernel::umh::Command;
 
     /// What the test attributes see.
@@ -420,13 +402,10 @@ mod sysfs_tests {
     #[test]
     fn attributes_read_write_and_go() -> Result {
         static DROPS: AtomicUsize = AtomicUsize::new(0);
-        let dir = Dir::new(c"rustre_kunit_sysfs", Kobject::fs())?;
-        assert_eq!(
-            Dir::new(c"rustre_kunit_sysfs", Kobject::fs()).err(),
-            Some(EEXIST)
-        );
+        let dir = Dir::new_in_fs(c"rustre_kunit_sysfs")?;
+        assert_eq!(Dir::new_in_fs(c"rustre_kunit_sysfs").err(), Some(EEXIST));
         let g = Groups::new(
-            dir.kobject(),
+            &dir,
             &GROUPS,
             Data {
                 value: AtomicU32::new(7),
@@ -451,13 +430,11 @@ mod sysfs_tests {
         assert_eq!(sh(b"echo x >/sys/fs/rustre_kunit_sysfs/sub/poke")?, Some(0));
         assert_eq!(g.data().value.load(Ordering::SeqCst), 42);
         assert_eq!(g.data().stores.load(Ordering::SeqCst), 3);
+        // The groups keep their directory: it goes with the last of the two.
+        drop(dir);
+        assert_eq!(sh(b"[ -e /sys/fs/rustre_kunit_sysfs/value ]")?, Some(0));
         drop(g);
         assert_eq!(DROPS.load(Ordering::SeqCst), 1);
-        assert_eq!(
-            sh(b"[ -d /sys/fs/rustre_kunit_sysfs ] && [ ! -e /sys/fs/rustre_kunit_sysfs/value ]")?,
-            Some(0)
-        );
-        drop(dir);
         assert_eq!(sh(b"[ ! -e /sys/fs/rustre_kunit_sysfs ]")?, Some(0));
         Ok(())
     }
