@@ -84,10 +84,31 @@ pub unsafe trait Observe: Sync {
     /// `debug` are its directories in sysfs (`/sys/fs/lustre/mdt/<target>/`) and debugfs
     /// (`lustre/mdt/<target>/`), for the observer's parameters of the target: attribute
     /// groups and entries made there must be removed in [`Observe::detaching`].
-    fn attached(&self, t: Target, name: &CStr, dir: &Kobject, debug: &kernel::debugfs::Dir);
+    fn attached(&self, t: Target, name: &CStr, dir: TargetDir<'_>, debug: &kernel::debugfs::Dir);
     /// The target with handle `id` (see [`Target::as_raw`]) is about to be detached; no file
     /// holds it.
     fn detaching(&self, id: *const c_void);
+}
+
+/// A target's sysfs directory, `/sys/fs/lustre/mdt/<target>/`, as [`Observe::attached`] gets
+/// it: only there, so that what is made in it falls under the contract of [`Observe`].
+pub struct TargetDir<'a>(&'a Kobject);
+
+impl TargetDir<'_> {
+    /// Adds attribute groups for the observer's parameters of the target (see
+    /// [`kernel::sysfs::Groups::new`]); they must be dropped by the time [`Observe::detaching`]
+    /// for the target returns.
+    pub fn add_groups<T: Send + Sync>(
+        &self,
+        groups: &'static [kernel::sysfs::Group<T>],
+        data: T,
+        key: Pin<&'static kernel::sync::LockClassKey>,
+    ) -> Result<Pin<KBox<kernel::sysfs::Groups<T>>>> {
+        // SAFETY: `rustre_mdt` deletes the directory only after the observer's `detaching`
+        // for the target returned, and by the contract of `Observe`, which the observer was
+        // given this directory under, the groups are dropped by then.
+        unsafe { kernel::sysfs::Groups::new_on(self.0, groups, data, key) }
+    }
 }
 
 /// What an observer keeps for each attached target (its devices, its parameters), found by
@@ -228,7 +249,7 @@ unsafe extern "C" fn attached_trampoline<O: Observe>(
         )
     };
     if let Some(t) = t {
-        o.observer.attached(t, name, dir, &debug);
+        o.observer.attached(t, name, TargetDir(dir), &debug);
     }
 }
 

@@ -117,7 +117,7 @@ unsafe impl client::Observe for Devices {
         &self,
         target: client::Target,
         name: &CStr,
-        _dir: &kernel::sysfs::Kobject,
+        _dir: client::TargetDir<'_>,
         _debug: &kernel::debugfs::Dir,
     ) {
         let id = target.as_raw();

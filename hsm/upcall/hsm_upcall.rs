@@ -12,7 +12,7 @@
 
 use kernel::{
     debugfs::Dir, fsnotify::PreContentWatch, miscfile::Registration, prelude::*, str::CString,
-    sync::Arc, sysfs::Kobject,
+    sync::Arc,
 };
 
 use kernel::ffi::c_void;
@@ -98,7 +98,7 @@ impl Targets {
         &self,
         target: client::Target,
         name: &CStr,
-        dir: &Kobject,
+        dir: client::TargetDir<'_>,
         debug: &Dir,
     ) -> Result<Entry> {
         let hsm = Hsm::new(target, name)?;
@@ -150,7 +150,7 @@ impl Targets {
         hsm: Arc<Hsm>,
         watch: Option<Watch>,
         watched_sb: Option<usize>,
-        dir: &Kobject,
+        dir: client::TargetDir<'_>,
         debug: &Dir,
     ) -> Result<Entry> {
         let params = params::create(dir, debug, hsm.clone())?;
@@ -171,7 +171,13 @@ impl Targets {
 // SAFETY: The entries under a target's debugfs directory belong to its `Entry` (its
 // parameters), which `detaching` drops (`PerTarget::remove` drops it before returning).
 unsafe impl client::Observe for Targets {
-    fn attached(&self, target: client::Target, name: &CStr, dir: &Kobject, debug: &Dir) {
+    fn attached(
+        &self,
+        target: client::Target,
+        name: &CStr,
+        dir: client::TargetDir<'_>,
+        debug: &Dir,
+    ) {
         let id = target.as_raw();
         let res = self
             .create(target, name, dir, debug)

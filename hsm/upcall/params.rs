@@ -29,7 +29,7 @@ use kernel::{
     debugfs::{Dir, Scope},
     prelude::*,
     sync::Arc,
-    sysfs::{Attr, Group, Groups, Kobject},
+    sysfs::{Attr, Group, Groups},
 };
 
 use crate::hsm::{Hsm, Item};
@@ -322,7 +322,11 @@ pub(crate) struct Params {
 
 /// Creates the HSM parameter files of a target: in its sysfs directory `dir`, and `hsm/` in
 /// its debugfs directory `debug`.
-pub(crate) fn create(dir: &Kobject, debug: &Dir, hsm: Arc<Hsm>) -> Result<Params> {
+pub(crate) fn create(
+    dir: crate::client::TargetDir<'_>,
+    debug: &Dir,
+    hsm: Arc<Hsm>,
+) -> Result<Params> {
     let lists = KBox::pin_init(
         debug.scope(ParamData { hsm: hsm.clone() }, c"hsm", |p, h| {
             h.read_callback_file(c"upcall_stats", p, &stats_show);
@@ -332,17 +336,8 @@ pub(crate) fn create(dir: &Kobject, debug: &Dir, hsm: Arc<Hsm>) -> Result<Params
         }),
         GFP_KERNEL,
     )?;
-    // SAFETY: `rustre_mdt` deletes the target's directory only after `detaching` returned,
-    // and the groups, in the target's `Entry`, are dropped by then (the contract of
-    // `client::Observe`, which `Targets` keeps).
-    let values = unsafe {
-        Groups::new_on(
-            dir,
-            &GROUPS,
-            ParamData { hsm },
-            kernel::static_lock_class!(),
-        )
-    }?;
+    // In the target's `Entry`, dropped in `detaching`.
+    let values = dir.add_groups(&GROUPS, ParamData { hsm }, kernel::static_lock_class!())?;
     Ok(Params {
         _values: values,
         _lists: lists,
