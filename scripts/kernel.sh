@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Apply the rust/ overlay and the patches/ series to the kernel source and
-# build the test kernel.
+# Apply the patch series (patches/series) to the kernel source and build the test kernel.
+# RUSTRE_APPLY_ONLY=1 applies and stops; with RUSTRE_SERIES_UPTO=N it applies only the first N
+# patches (scripts/series.sh check builds each prefix that way).
 #
 # The build directory lives in the cache next to the source
 # ($RUSTRE_CACHE/kernel-obj) and carries a key: the hash of everything that
-# goes into the kernel (source package, config fragments, rust/ overlay, patches, this
+# goes into the kernel (source package, config fragments, patches, this
 # script, toolchain versions). A matching key skips make entirely; a changed
 # key rebuilds incrementally in the same directory.
 set -euo pipefail
@@ -52,71 +53,48 @@ kmake() {
 	make -s -C "$src" O="$obj" LLVM=-19 RUST_LIB_SRC="$rust_lib" "$@"
 }
 
-# --- overlay ---------------------------------------------------------------
-# New files are copied to the same path in the kernel tree. The kernel files
-# we extend (listed below) are regenerated from a pristine copy plus our
-# additions, so applying is idempotent and follows every change. Files are
-# only written when their content differs, which keeps make incremental.
+# --- the old overlay ----------------------------------------------------------
+# Until the series replaced it, rust/ was a file overlay: new files copied into the tree and
+# four kernel files regenerated from a pristine copy (.rustre-orig) plus additions. A source
+# tree an older checkout prepared still carries it: remove the files it added and put the
+# regenerated ones back to their pristine copies (which stay, as the series' pristine copies).
 put() { # put CONTENT-FILE DEST
 	cmp -s "$1" "$2" 2>/dev/null || cp "$1" "$2"
 }
-extend() { # extend KERNEL-FILE ADDITION-FILE [LINE]: append, or insert after LINE
-	local f=$src/$1
-	[ -f "$f.rustre-orig" ] || cp -p "$f" "$f.rustre-orig"
-	if [ $# -ge 3 ]; then
-		grep -qxF "$3" "$f.rustre-orig" || die "$1 has no line '$3': the overlay needs updating for this kernel"
-		awk -v line="$3" -v add="$2" '
-			{ print }
-			$0 == line && !done { while ((getline l < add) > 0) print l; done = 1 }
-		' "$f.rustre-orig" >"$f.rustre-new"
-	else
-		cat "$f.rustre-orig" "$2" >"$f.rustre-new"
-	fi
-	put "$f.rustre-new" "$f"
-	rm -f "$f.rustre-new"
-}
-
-# The kernel files the overlay regenerates from a pristine copy plus rust/*.add.
-extended=(rust/kernel/lib.rs rust/helpers/helpers.c rust/bindings/bindings_helper.h rust/kernel/alloc.rs)
-
-apply_overlay() {
-	local list=$src/.rustre-overlay-files new_list f
-	new_list=$(mktemp)
-	(cd "$top/rust" && find kernel helpers -type f -name '*.[ch]' -o -type f -name '*.rs') | sort >"$new_list"
-	while read -r f; do
-		mkdir -p "$(dirname "$src/rust/$f")"
-		put "$top/rust/$f" "$src/rust/$f"
-	done <"$new_list"
-	# Remove files an older overlay added and this one no longer has.
-	if [ -f "$list" ]; then
-		comm -23 "$list" "$new_list" | while read -r f; do rm -f "$src/rust/$f"; done
-	fi
-	mv "$new_list" "$list"
-	extend rust/kernel/lib.rs "$top/rust/lib.rs.add"
-	extend rust/helpers/helpers.c "$top/rust/helpers.c.add"
-	extend rust/bindings/bindings_helper.h "$top/rust/bindings_helper.h.add"
-	extend rust/kernel/alloc.rs "$top/rust/alloc.rs.add" "    use super::Flags;"
+remove_overlay() {
+	local list=$src/.rustre-overlay-files f
+	[ -f "$list" ] || return 0
+	log "removing the rust/ overlay of an older checkout"
+	while read -r f; do rm -f "$src/rust/$f"; done <"$list"
+	rmdir "$src/rust/kernel/fileblk" 2>/dev/null || true
+	for f in rust/kernel/lib.rs rust/helpers/helpers.c rust/bindings/bindings_helper.h rust/kernel/alloc.rs; do
+		[ ! -f "$src/$f.rustre-orig" ] || grep -qxF "$f" "$src/.rustre-patched-files" 2>/dev/null ||
+			{ put "$src/$f.rustre-orig" "$src/$f" && rm -f "$src/$f.rustre-orig"; }
+	done
+	rm -f "$list"
 }
 
 # --- patches ---------------------------------------------------------------
-# patches/series lists changes to the kernel's own C files (each a patch in
-# kernel style). Every file a patch touches is regenerated from its pristine
+# patches/series lists the series: kernel-style patches to the kernel's C and Rust files,
+# among them the Rust abstractions the modules use. Every file a patch touches is regenerated from its pristine
 # copy (.rustre-orig, or nothing for a file the series creates) plus the whole
 # series, and a file no longer touched is restored (or removed), so applying is
 # idempotent and a removed patch is undone.
+
+# The series, or its first RUSTRE_SERIES_UPTO patches (scripts/series.sh check).
+series() {
+	grep -v -e '^#' -e '^[[:space:]]*$' "$top/patches/series" | head -n "${RUSTRE_SERIES_UPTO:-100000}"
+}
+
 apply_patches() {
 	local list=$src/.rustre-patched-files new_list tmp f p
 	new_list=$(mktemp)
 	tmp=$(mktemp -d)
 	while read -r p; do
-		case "$p" in '' | '#'*) continue ;; esac
 		[ -f "$top/patches/$p" ] || die "patches/series names $p, which is not in patches/"
-		sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$top/patches/$p"
-	done <"$top/patches/series" | LC_ALL=C sort -u >"$new_list"
-	for f in "${extended[@]}"; do
-		! grep -qxF "$f" "$new_list" ||
-			die "patches/ may not touch $f: the rust/ overlay regenerates it (rust/*.add)"
-	done
+		sed -n -e 's|^+++ b/\([^[:space:]]*\).*|\1|p' -e 's|^--- a/\([^[:space:]]*\).*|\1|p' \
+			"$top/patches/$p"
+	done < <(series) | LC_ALL=C sort -u >"$new_list"
 	# Record every file about to change before changing any, so that an interrupted run
 	# still restores the files of a patch later taken out of the series.
 	if [ -f "$list" ]; then
@@ -140,11 +118,12 @@ apply_patches() {
 		[ ! -f "$src/$f.rustre-orig" ] || cp "$src/$f.rustre-orig" "$tmp/$f"
 	done <"$new_list"
 	while read -r p; do
-		case "$p" in '' | '#'*) continue ;; esac
 		patch -s -p1 -d "$tmp" --no-backup-if-mismatch -F0 <"$top/patches/$p" ||
 			die "patches/$p does not apply to this kernel source"
-	done <"$top/patches/series"
-	while read -r f; do put "$tmp/$f" "$src/$f"; done <"$new_list"
+	done < <(series)
+	while read -r f; do
+		if [ -f "$tmp/$f" ]; then put "$tmp/$f" "$src/$f"; else rm -f "$src/$f"; fi
+	done <"$new_list"
 	if [ -f "$list" ]; then
 		LC_ALL=C comm -23 "$list" "$new_list" | while read -r f; do
 			if [ -f "$src/$f.rustre-absent" ]; then
@@ -162,7 +141,6 @@ key() {
 	{
 		cat "$src/.rustre-source"
 		cat "${frags[@]}" "$0"
-		(cd "$top/rust" && find . -type f | sort | xargs sha256sum)
 		(cd "$top/patches" && find . -type f | sort | xargs sha256sum)
 		rustc --version
 		bindgen --version
@@ -171,8 +149,10 @@ key() {
 	} | sha256sum | awk '{print $1}'
 }
 
-apply_overlay
+remove_overlay
 apply_patches
+[ "${RUSTRE_APPLY_ONLY:-0}" = 0 ] || exit 0
+[ -z "${RUSTRE_SERIES_UPTO:-}" ] || die "RUSTRE_SERIES_UPTO is for RUSTRE_APPLY_ONLY=1 (scripts/series.sh check)"
 want=$(key)
 have=$(cat "$obj/.rustre-key" 2>/dev/null || true)
 if [ "$want" = "$have" ] && [ -f "$obj/arch/x86/boot/bzImage" ]; then

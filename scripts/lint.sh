@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Lint: rustfmt over every Rust file, and clippy with the kernel's own lint set (CLIPPY=1)
-# over the modules and over our files of the kernel crate (rust/kernel/).
+# over the modules and over the kernel crate with the patch series applied.
 #
 #   scripts/lint.sh        (make lint; part of make test)
 #
@@ -28,6 +28,12 @@ while IFS= read -r f; do
 	rustfmt --edition 2021 --config-path "$src/.rustfmt.toml" --check "$f" >/dev/null 2>"$lint/rustfmt.err" ||
 		bad+=("$f$([ -s "$lint/rustfmt.err" ] && echo " ($(head -c 200 "$lint/rustfmt.err"))")")
 done < <(git ls-files '*.rs' ':!tools/')
+# The kernel crate's files of the patch series, as the last `make kernel` applied it.
+while IFS= read -r f; do
+	n=$((n + 1))
+	rustfmt --edition 2021 --config-path "$src/.rustfmt.toml" --check "$src/$f" >/dev/null 2>"$lint/rustfmt.err" ||
+		bad+=("$f (patches/)")
+done < <(sed -n 's|^+++ b/\(rust/kernel/.*\.rs\)$|\1|p' patches/[0-9]*.patch | sort -u)
 for ws in tools tools/fuzz; do
 	cargo fmt --manifest-path "$ws/Cargo.toml" --all --check >/dev/null 2>"$lint/rustfmt.err" ||
 		bad+=("$ws (cargo fmt$([ -s "$lint/rustfmt.err" ] && echo ": $(head -c 200 "$lint/rustfmt.err")"))")
@@ -63,7 +69,7 @@ mkdir -p "$lint/modules"
 kmake M="$top" MO="$lint/modules" modules >"$lint/clippy-modules.log" 2>&1
 verdict "clippy modules" $? "$lint/clippy-modules.log"
 
-# clippy over the kernel crate, in a copy of the kernel build (the overlay in build/linux-src
+# clippy over the kernel crate, in a copy of the kernel build (the series in build/linux-src
 # is the one `make kernel` last applied: make lint and make test run it first).
 obj=$(readlink -f "$top/build/kernel")
 rm -rf "$lint/kernel-obj"

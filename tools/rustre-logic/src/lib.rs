@@ -58,36 +58,3 @@ pub mod argv;
 #[allow(clippy::len_without_is_empty)]
 #[path = "../../../drivers/lloop/uapi.rs"]
 pub mod loop_uapi;
-
-/// Walking the data segments of block requests (the `fileblk` kernel abstraction's pure part).
-#[path = "../../../rust/kernel/fileblk/segs.rs"]
-pub mod segs;
-
-#[cfg(test)]
-mod segs_tests {
-    use super::segs::{count, BioWalk};
-
-    #[test]
-    fn request_segments() {
-        for (lens, pos, want) in super::segs::CASES {
-            let got: std::vec::Vec<_> = BioWalk::new(|i| lens[i], lens.len(), *pos).collect();
-            assert_eq!(&got[..], *want, "{lens:?} from {pos:?}");
-            let bytes: u32 = want.iter().map(|s| s.len).sum();
-            assert_eq!(
-                count(|i| lens[i], lens.len(), *pos),
-                (want.len(), bytes == pos.left)
-            );
-        }
-    }
-
-    #[test]
-    fn page_spans() {
-        for (offset, len, size, want) in super::segs::SPAN_CASES {
-            assert_eq!(
-                super::segs::page_span(*offset, *len, *size),
-                *want,
-                "{offset} + {len} in pages of {size}"
-            );
-        }
-    }
-}
