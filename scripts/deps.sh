@@ -150,7 +150,7 @@ fi
 [ -d "$rs_dir/usr/src/rustc-$rustc_ver/library/core" ] ||
 	die "rust-src package does not contain library/ for rustc $rustc_ver"
 
-# Unpack the kernel source (pristine; the rust/ overlay is applied by scripts/kernel.sh).
+# Unpack the kernel source (pristine; scripts/kernel.sh applies the patch series).
 src=$cache/linux-src
 stamp=$src/.rustre-source
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$(basename "$linux_deb")" ]; then

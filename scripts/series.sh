@@ -134,8 +134,15 @@ check)
 			make -s -C "$src" O="$obj" LLVM=-19 RUST_LIB_SRC="$(readlink -f "$top/build/rust-lib-src")" \
 				"$o" || die "patch $k ($p): $o does not build"
 		done
+		# A warning fails too: a patch must not leave code unused until a later one.
+		log=$(mktemp)
 		make -s -C "$src" O="$obj" LLVM=-19 RUST_LIB_SRC="$(readlink -f "$top/build/rust-lib-src")" \
-			-j"$(($(nproc) + 1))" rust/ || die "patch $k ($p): the Rust crate does not build"
+			-j"$(($(nproc) + 1))" rust/ >"$log" 2>&1 || { cat "$log"; die "patch $k ($p): the Rust crate does not build"; }
+		if grep -qE '^(warning|error)' "$log"; then
+			cat "$log"
+			die "patch $k ($p): the Rust crate builds with warnings"
+		fi
+		rm -f "$log"
 	done
 	echo "series: patches $first to $n each build with the ones before them"
 	;;

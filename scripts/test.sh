@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make test`: host cargo tests, then the VM (KUnit suites of every module and of the rust/
+# `make test`: host cargo tests, then the VM (KUnit suites of every module and of the kernel-crate
 # abstractions, integration tests), then one line `N passed, N failed`.
 #
 # Counts: each host test, each KUnit case, each integration script, the VM run itself
@@ -72,6 +72,13 @@ if host "lint: rustfmt and clippy"; then
 	[ "$lf" -gt 0 ] && fail "$lf" "lint: $lf check(s) failed"
 	[ "$((lp + lf))" -lt 3 ] && fail 1 "lint: only $((lp + lf)) of 3 checks ran"
 	rm -f "$lint_log"
+fi
+
+# 2c. The patch series: every prefix applies to the kernel source without fuzz (each prefix
+# building is `bash scripts/series.sh check`, run by hand: one kernel-crate build per patch).
+if host "series: every prefix applies"; then
+	echo "== series: every prefix applies"
+	if bash scripts/series.sh applies; then pass 1; else fail 1 "patch series: a prefix does not apply"; fi
 fi
 
 # 3. The VM.
