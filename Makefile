@@ -6,6 +6,8 @@
 #   make run      build what is missing, boot the VM with the modules loaded (shell, or demo)
 #   make test     host cargo tests, then KUnit and integration tests in the VM
 #   make fuzz     run every fuzz target of tools/fuzz for FUZZ_SECONDS each (default 3600)
+#   make patches  build/patches/: the kernel patch series plus the drivers as in-tree patches
+#   make intree   make patches, then build them in the kernel tree (Kconfig options =m)
 #
 # KASAN=1 (e.g. make test KASAN=1) uses the KASAN variant of the test kernel, cached on its own;
 # PERF=1 the performance variant for the benchmarks (no debug checks; scripts/rustre-perf.config).
@@ -32,7 +34,7 @@ $(error PERF must be 0 or 1, not '$(PERF)')
 endif
 export RUSTRE_PERF := $(PERF)
 
-.PHONY: all deps kernel modules tools test run host-test fuzz lint clean
+.PHONY: all deps kernel modules tools test run host-test fuzz lint patches intree clean
 
 all: modules tools
 
@@ -64,6 +66,14 @@ test:
 # rustfmt, and clippy with the kernel's lint set over the modules and the kernel crate.
 lint: modules
 	bash scripts/lint.sh
+
+# build/patches/: the kernel patch series followed by the drivers as in-tree patches (Kconfig
+# entries included); `make intree` also builds them in the kernel tree.
+patches:
+	bash scripts/intree.sh patches
+
+intree: kernel
+	bash scripts/intree.sh check
 
 FUZZ_SECONDS ?= 3600
 fuzz:

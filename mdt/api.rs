@@ -15,25 +15,7 @@ use kernel::{prelude::*, sync::Arc};
 use crate::changelog::Changelog;
 use crate::record::Record;
 
-/// `struct rustre_mdt_observer`.
-#[repr(C)]
-pub(crate) struct Observer {
-    /// A target was attached; the observer owns the reference it is given, and may add
-    /// attribute groups to the target's sysfs directory `dir` and entries to its debugfs
-    /// directory `debug` (both borrowed for the call), which it removes by the time its
-    /// `detaching` returns.
-    pub(crate) attached: Option<
-        unsafe extern "C" fn(
-            o: *const Observer,
-            t: *const c_void,
-            name: *const c_char,
-            dir: *mut kernel::bindings::kobject,
-            debug: *mut kernel::bindings::dentry,
-        ),
-    >,
-    /// A target with no holder is about to be detached.
-    pub(crate) detaching: Option<unsafe extern "C" fn(o: *const Observer, t: *const c_void)>,
-}
+pub(crate) use crate::observer::Observer;
 
 /// A registered observer. The pointee lives in the pinned state of the observing module,
 /// which unregisters it before it goes.

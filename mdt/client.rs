@@ -8,25 +8,9 @@ use kernel::ffi::{c_char, c_int, c_void};
 
 use kernel::{prelude::*, sysfs::Kobject};
 
-/// `struct rustre_mdt_observer`: the callbacks get the table they were registered with, from
-/// which [`Observation`] finds its observer.
-#[repr(C)]
-pub struct Observer {
-    /// A target was attached; the callee owns the handle it is given; `dir` and `debug` are
-    /// the target's sysfs and debugfs directories (`/sys/fs/lustre/mdt/<target>/`,
-    /// `lustre/mdt/<target>/`), borrowed for the call.
-    pub attached: Option<
-        unsafe extern "C" fn(
-            o: *const Observer,
-            t: *const c_void,
-            name: *const c_char,
-            dir: *mut kernel::bindings::kobject,
-            debug: *mut kernel::bindings::dentry,
-        ),
-    >,
-    /// A target without holder is about to be detached; the handle is borrowed.
-    pub detaching: Option<unsafe extern "C" fn(o: *const Observer, t: *const c_void)>,
-}
+#[path = "observer.rs"]
+mod observer;
+pub use observer::Observer;
 
 extern "C" {
     fn rustre_mdt_observe(ops: *const Observer) -> c_int;

@@ -36,6 +36,8 @@ mod catalog_fmt;
 mod changelog;
 #[allow(dead_code, unreachable_pub)]
 mod fid;
+#[allow(unreachable_pub)]
+mod observer;
 mod params;
 #[allow(dead_code, unreachable_pub)]
 mod record;

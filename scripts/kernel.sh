@@ -81,9 +81,12 @@ remove_overlay() {
 # series, and a file no longer touched is restored (or removed), so applying is
 # idempotent and a removed patch is undone.
 
-# The series, or its first RUSTRE_SERIES_UPTO patches (scripts/series.sh check).
+# The series, or its first RUSTRE_SERIES_UPTO patches (scripts/series.sh check). RUSTRE_PATCHES
+# names another directory of patches with its own series file (scripts/intree.sh: the series
+# plus the drivers), for RUSTRE_APPLY_ONLY=1.
+patches=${RUSTRE_PATCHES:-$top/patches}
 series() {
-	grep -v -e '^#' -e '^[[:space:]]*$' "$top/patches/series" | head -n "${RUSTRE_SERIES_UPTO:-100000}"
+	grep -v -e '^#' -e '^[[:space:]]*$' "$patches/series" | head -n "${RUSTRE_SERIES_UPTO:-100000}"
 }
 
 apply_patches() {
@@ -91,9 +94,9 @@ apply_patches() {
 	new_list=$(mktemp)
 	tmp=$(mktemp -d)
 	while read -r p; do
-		[ -f "$top/patches/$p" ] || die "patches/series names $p, which is not in patches/"
+		[ -f "$patches/$p" ] || die "$patches/series names $p, which is not there"
 		sed -n -e 's|^+++ b/\([^[:space:]]*\).*|\1|p' -e 's|^--- a/\([^[:space:]]*\).*|\1|p' \
-			"$top/patches/$p"
+			"$patches/$p"
 	done < <(series) | LC_ALL=C sort -u >"$new_list"
 	# Record every file about to change before changing any, so that an interrupted run
 	# still restores the files of a patch later taken out of the series.
@@ -118,8 +121,8 @@ apply_patches() {
 		[ ! -f "$src/$f.rustre-orig" ] || cp "$src/$f.rustre-orig" "$tmp/$f"
 	done <"$new_list"
 	while read -r p; do
-		patch -s -p1 -d "$tmp" --no-backup-if-mismatch -F0 <"$top/patches/$p" ||
-			die "patches/$p does not apply to this kernel source"
+		patch -s -p1 -d "$tmp" --no-backup-if-mismatch -F0 <"$patches/$p" ||
+			die "$patches/$p does not apply to this kernel source"
 	done < <(series)
 	while read -r f; do
 		if [ -f "$tmp/$f" ]; then put "$tmp/$f" "$src/$f"; else rm -f "$src/$f"; fi
@@ -152,7 +155,8 @@ key() {
 remove_overlay
 apply_patches
 [ "${RUSTRE_APPLY_ONLY:-0}" = 0 ] || exit 0
-[ -z "${RUSTRE_SERIES_UPTO:-}" ] || die "RUSTRE_SERIES_UPTO is for RUSTRE_APPLY_ONLY=1 (scripts/series.sh check)"
+[ -z "${RUSTRE_SERIES_UPTO:-}${RUSTRE_PATCHES:-}" ] ||
+	die "RUSTRE_SERIES_UPTO and RUSTRE_PATCHES are for RUSTRE_APPLY_ONLY=1 (scripts/series.sh, scripts/intree.sh)"
 want=$(key)
 have=$(cat "$obj/.rustre-key" 2>/dev/null || true)
 if [ "$want" = "$have" ] && [ -f "$obj/arch/x86/boot/bzImage" ]; then

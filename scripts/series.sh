@@ -24,7 +24,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${RUSTRE_CACHE:-/var/cache/rustre}
 src=$cache/linux-src
-repo=$top/build/series
+repo=${RUSTRE_SERIES_REPO:-$top/build/series}
 ident=(-c "user.name=rustre maintainers" -c "user.email=maintainers@users.noreply.h-seed-faa3ebf1.example")
 
 die() { echo "series: $*" >&2; exit 1; }

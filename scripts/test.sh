@@ -81,6 +81,13 @@ if host "series: every prefix applies"; then
 	if bash scripts/series.sh applies; then pass 1; else fail 1 "patch series: a prefix does not apply"; fi
 fi
 
+# 2d. The drivers in-tree: the series plus one patch per driver (scripts/intree.sh), applied to
+# the kernel source and built with their Kconfig options in a copy of the kernel build.
+if host "in-tree: the series and the drivers build in the kernel tree"; then
+	echo "== in-tree: the series and the drivers build in the kernel tree"
+	if bash scripts/intree.sh check; then pass 1; else fail 1 "in-tree build of the drivers"; fi
+fi
+
 # 3. The VM.
 echo "== vm: KUnit and integration tests"
 rm -rf "$out"
