@@ -153,7 +153,7 @@ check() {
 		[ -f "$obj/$o.ko" ] || { echo "intree: $o.ko was not built" >&2; bad=1; }
 	done
 	[ $bad = 0 ] || die "in-tree build incomplete"
-	echo "intree: the series and the drivers build in-tree: ${options[*]/#/CONFIG_}=m"
+	echo "intree: the series and the drivers build in-tree with $(printf 'CONFIG_%s=m ' "${options[@]}")"
 }
 
 case "${1:-}" in

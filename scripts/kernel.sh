@@ -131,6 +131,8 @@ apply_patches() {
 		LC_ALL=C comm -23 "$list" "$new_list" | while read -r f; do
 			if [ -f "$src/$f.rustre-absent" ]; then
 				rm -f "$src/$f" "$src/$f.rustre-absent"
+				# and the directories it leaves empty (up to the first that is not)
+				rmdir -p --ignore-fail-on-non-empty "$(dirname "$src/$f")" 2>/dev/null || true
 			else
 				put "$src/$f.rustre-orig" "$src/$f"
 			fi
