@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! KUnit suites for rustre's kernel-crate abstractions (`kernel::kthread`, `kernel::memalloc`,
-//! `kernel::umh`, `kernel::sysfs`, `kernel::owned_wq`, `kernel::fileblk`, `kernel::fsnotify`),
-//! run when this module loads.
+//! KUnit suites for the kernel-crate abstractions of the patch series that need the running
+//! system (`kernel::umh`, `kernel::sysfs`, `kernel::fsnotify`), run when this module loads.
 //!
 //! They live in a module rather than in the kernel crate so that they run after the root
-//! filesystem is mounted: the usermode-helper tests execute real programs.
+//! filesystem is mounted: the usermode-helper tests execute real programs, and the fsnotify
+//! suite watches a filesystem the guest mounts. The suites that need neither are in the
+//! patches, next to what they test, and run at boot (`rust_kernel_kthread`,
+//! `rust_kernel_memalloc`, `rust_kernel_owned_wq`, `rust_kernel_fileblk`).
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{fsobj::FsPath, prelude::*};
@@ -101,152 +103,6 @@ struct Tracked(kernel::sync::Arc<DropCount>);
 impl Drop for Tracked {
     fn drop(&mut self) {
         *self.0.count.lock() += 1;
-    }
-}
-
-#[kunit_tests(rustre_kthread)]
-mod kthread_tests {
-    use super::*;
-    use kernel::{
-        kthread::{self, KThread},
-        new_condvar, new_mutex,
-        sync::{Arc, Completion, CondVar, Mutex},
-        time::{delay::fsleep, Delta},
-    };
-
-    #[pin_data]
-    struct Shared {
-        #[pin]
-        started: Completion,
-        #[pin]
-        state: Mutex<State>,
-        #[pin]
-        cv: CondVar,
-    }
-
-    struct State {
-        stop: bool,
-        exited: bool,
-    }
-
-    fn shared() -> Result<Arc<Shared>> {
-        Arc::pin_init(
-            pin_init!(Shared {
-                started <- Completion::new(),
-                state <- new_mutex!(State { stop: false, exited: false }),
-                cv <- new_condvar!(),
-            }),
-            GFP_KERNEL,
-        )
-    }
-
-    #[test]
-    fn runs_closure() -> Result {
-        let s = shared()?;
-        let t = s.clone();
-        let thread = KThread::run(fmt!("rustre-kt-run"), move || t.started.complete_all())?;
-        s.started.wait_for_completion();
-        drop(thread);
-        Ok(())
-    }
-
-    #[test]
-    fn owner_wakes_sleeping_thread() -> Result {
-        let s = shared()?;
-        let t = s.clone();
-        let thread = KThread::run(fmt!("rustre-kt-cv"), move || {
-            t.started.complete_all();
-            let mut g = t.state.lock();
-            while !g.stop {
-                t.cv.wait(&mut g);
-            }
-            g.exited = true;
-        })?;
-        s.started.wait_for_completion();
-        s.state.lock().stop = true;
-        s.cv.notify_all();
-        drop(thread);
-        assert!(s.state.lock().exited);
-        Ok(())
-    }
-
-    #[test]
-    fn drop_stops_polling_thread() -> Result {
-        let s = shared()?;
-        let t = s.clone();
-        let thread = KThread::run(fmt!("rustre-kt-poll"), move || {
-            t.started.complete_all();
-            while !kthread::should_stop() {
-                fsleep(Delta::from_millis(1));
-            }
-            t.state.lock().exited = true;
-        })?;
-        s.started.wait_for_completion();
-        drop(thread);
-        assert!(s.state.lock().exited);
-        Ok(())
-    }
-
-    #[test]
-    fn closure_freed_exactly_once() -> Result {
-        // Stopping right after the start races with the thread: either the closure ran, or it
-        // never did and the handle frees it. Both must drop it exactly once.
-        let count = DropCount::new()?;
-        for i in 0..64u32 {
-            let tracked = Tracked(count.clone());
-            let thread = KThread::run(fmt!("rustre-kt-{}", i), move || drop(tracked))?;
-            drop(thread);
-            assert_eq!(count.get(), i + 1);
-        }
-        Ok(())
-    }
-}
-
-#[kunit_tests(rustre_memalloc)]
-mod memalloc_tests {
-    use super::*;
-    use kernel::memalloc::{noio_active, LocalThrottleScope, NoIoScope, ReserveScope};
-
-    /// The current task's `PF_*` flags.
-    fn task_flags() -> u32 {
-        // SAFETY: `get_current` is always valid in task context and `flags` is only written
-        // by the task itself.
-        unsafe { (*kernel::bindings::get_current()).flags }
-    }
-
-    #[test]
-    fn noio_scope_nests() -> Result {
-        assert!(!noio_active());
-        {
-            let _outer = NoIoScope::enter();
-            assert!(noio_active());
-            {
-                let _inner = NoIoScope::enter();
-                assert!(noio_active());
-            }
-            assert!(noio_active());
-            let v = KBox::new(7u32, GFP_KERNEL)?;
-            assert_eq!(*v, 7);
-        }
-        assert!(!noio_active());
-        Ok(())
-    }
-
-    #[test]
-    fn scopes_set_and_restore_their_flags() {
-        use kernel::bindings::{PF_LOCAL_THROTTLE, PF_MEMALLOC};
-        let before = task_flags() & (PF_MEMALLOC | PF_LOCAL_THROTTLE);
-        {
-            let _r = ReserveScope::enter();
-            assert_ne!(task_flags() & PF_MEMALLOC, 0);
-            {
-                let _t = LocalThrottleScope::enter();
-                assert_ne!(task_flags() & PF_LOCAL_THROTTLE, 0);
-            }
-            assert_eq!(task_flags() & PF_LOCAL_THROTTLE, before & PF_LOCAL_THROTTLE);
-            assert_ne!(task_flags() & PF_MEMALLOC, 0);
-        }
-        assert_eq!(task_flags() & (PF_MEMALLOC | PF_LOCAL_THROTTLE), before);
     }
 }
 
@@ -437,102 +293,6 @@ mod sysfs_tests {
         assert_eq!(DROPS.load(Ordering::SeqCst), 1);
         assert_eq!(sh(b"[ ! -e /sys/fs/rustre_kunit_sysfs ]")?, Some(0));
         Ok(())
-    }
-}
-
-#[kunit_tests(rustre_owned_wq)]
-mod owned_wq_tests {
-    use super::*;
-    use core::sync::atomic::{AtomicU32, Ordering};
-    use kernel::owned_wq::{flags, OwnedQueue, Placement};
-    use kernel::sync::Arc;
-
-    #[test]
-    fn drop_runs_pending_work_first() -> Result {
-        let q = OwnedQueue::new(c"rustre_test_wq", Placement::Unbound, flags::MEM_RECLAIM, 1)?;
-        let n = Arc::new(AtomicU32::new(0), GFP_KERNEL)?;
-        for _ in 0..16 {
-            let n = n.clone();
-            q.try_spawn(GFP_KERNEL, move || {
-                n.fetch_add(1, Ordering::Relaxed);
-            })?;
-        }
-        // Destroying the queue drains it: every item has run once it returns.
-        drop(q);
-        assert_eq!(n.load(Ordering::Relaxed), 16);
-        Ok(())
-    }
-
-    #[test]
-    fn flags_are_checked() {
-        assert!(OwnedQueue::new(c"rustre_bad_wq", Placement::PerCpu, 1 << 20, 0).is_err());
-        assert!(OwnedQueue::new(c"rustre_bad_wq", Placement::PerCpu, 0, -1).is_err());
-        assert!(OwnedQueue::new(
-            c"rustre_ok_wq",
-            Placement::PerCpu,
-            flags::FREEZABLE | flags::HIGHPRI,
-            0
-        )
-        .is_ok());
-    }
-}
-
-#[kunit_tests(rustre_fileblk)]
-mod fileblk_tests {
-    use kernel::fileblk::{
-        segs::{count, page_span, BioPos, BioWalk, CASES, SPAN_CASES},
-        Status,
-    };
-
-    /// Request-to-iov mapping: whole pages, a bio split inside a vector, partial pages and a
-    /// multi-page vector, a short vector array.
-    #[test]
-    fn request_segments() {
-        for (lens, pos, want) in CASES {
-            let mut n = 0;
-            for (got, want) in BioWalk::new(|i| lens[i], lens.len(), *pos).zip(want.iter()) {
-                assert_eq!(got, *want);
-                n += 1;
-            }
-            assert_eq!(n, want.len());
-            let bytes: u32 = want.iter().map(|s| s.len).sum();
-            assert_eq!(
-                count(|i| lens[i], lens.len(), *pos),
-                (want.len(), bytes == pos.left)
-            );
-        }
-    }
-
-    /// Pages a piece of a (multi-page) vector touches.
-    #[test]
-    fn page_spans() {
-        for (offset, len, size, want) in SPAN_CASES {
-            assert_eq!(page_span(*offset, *len, *size), *want);
-        }
-    }
-
-    #[test]
-    fn walk_stops_at_zero_length_vectors() {
-        let lens = [4096u32, 0, 4096];
-        let pos = BioPos {
-            index: 0,
-            done: 0,
-            left: 8192,
-        };
-        assert_eq!(count(|i| lens[i], lens.len(), pos), (1, false));
-    }
-
-    /// Transfer results to block statuses: short transfers are I/O errors, errnos map as the
-    /// block layer maps them.
-    #[test]
-    fn transfer_status() {
-        assert_eq!(Status::of_transfer(4096, 4096), Status::OK);
-        assert_eq!(Status::of_transfer(512, 4096), Status::IOERR);
-        assert_eq!(Status::of_transfer(8192, 4096), Status::IOERR);
-        assert_eq!(Status::of_transfer(-28, 4096), Status::NOSPC);
-        assert_eq!(Status::of_transfer(-95, 4096), Status::NOTSUPP);
-        assert_eq!(Status::of_transfer(-5, 4096), Status::IOERR);
-        assert_eq!(Status::of_transfer(i64::MIN, 4096), Status::IOERR);
     }
 }
 
