@@ -28,6 +28,9 @@ ident=(-c "user.name=rustre maintainers" -c "user.email=maintainers@users.norepl
 
 die() { echo "intree: $*" >&2; exit 1; }
 
+# git as the patches need it, whatever the user's configuration (see scripts/series.sh).
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+
 # copy_driver FROM TO: the tracked files of FROM, into the kernel tree at TO.
 copy_driver() {
 	local f
@@ -114,7 +117,8 @@ make_patches() {
 	rm -rf "$out"
 	mkdir -p "$out"
 	tmp=$(mktemp -d)
-	git -C "$repo" format-patch -q -N --zero-commit --no-signature --no-renames -o "$tmp" base..HEAD
+	git -C "$repo" format-patch -q -N --zero-commit --no-signature --no-renames --no-base \
+		--diff-algorithm=myers -o "$tmp" base..HEAD
 	for p in "$tmp"/*.patch; do
 		sed -e '1d' -e '/^Date: /d' "$p" >"$out/$(basename "$p")"
 		basename "$p" >>"$out/series"
@@ -126,11 +130,18 @@ make_patches() {
 check() {
 	local obj=$cache/kernel-obj-intree o bad=0
 	[ -f "$cache/kernel-obj/.config" ] || die "no configured kernel build: run 'make kernel' first"
+	# The source's lock (see scripts/kernel.sh), for the whole check: the drivers are in it.
+	exec 9>"$cache/.rustre-src.lock"
+	flock 9
+	export RUSTRE_SRC_LOCKED=1
 	if [ ! -d "$obj" ]; then
 		echo "intree: seeding $obj from $cache/kernel-obj"
-		cp -a --reflink=auto "$cache/kernel-obj" "$obj"
+		rm -rf "$obj.tmp"
+		cp -a --reflink=auto "$cache/kernel-obj" "$obj.tmp"
+		mv "$obj.tmp" "$obj"
 	fi
-	trap 'RUSTRE_APPLY_ONLY=1 bash "$top/scripts/kernel.sh" >/dev/null' EXIT
+	trap 'RUSTRE_APPLY_ONLY=1 bash "$top/scripts/kernel.sh" >/dev/null ||
+		echo "intree: the source was NOT restored to the series: run make kernel" >&2' EXIT
 	RUSTRE_PATCHES=$out RUSTRE_APPLY_ONLY=1 bash "$top/scripts/kernel.sh" >/dev/null
 	# The test kernel's configuration, plus staging and the drivers' options.
 	cp "$cache/kernel-obj/.config" "$obj/.config"

@@ -53,11 +53,28 @@ kmake() {
 	make -s -C "$src" O="$obj" LLVM=-19 RUST_LIB_SRC="$rust_lib" "$@"
 }
 
+# The kernel source is shared by every checkout that uses this cache, and scripts/series.sh
+# check and scripts/intree.sh check put it in other states for a while (a prefix of the series,
+# the series plus the drivers): whoever changes the source or builds from it holds this lock.
+# Those two take it for their whole run and say so with RUSTRE_SRC_LOCKED=1.
+if [ -z "${RUSTRE_SRC_LOCKED:-}" ]; then
+	exec 9>"$cache/.rustre-src.lock"
+	flock 9
+fi
+
+# Settings only scripts/series.sh and scripts/intree.sh use, checked before anything changes.
+if [ "${RUSTRE_APPLY_ONLY:-0}" = 0 ] && [ -n "${RUSTRE_SERIES_UPTO:-}${RUSTRE_PATCHES:-}" ]; then
+	die "RUSTRE_SERIES_UPTO and RUSTRE_PATCHES are for RUSTRE_APPLY_ONLY=1 (scripts/series.sh, scripts/intree.sh)"
+fi
+case "${RUSTRE_SERIES_UPTO:-1}" in
+'' | *[!0-9]*) die "RUSTRE_SERIES_UPTO must be a number of patches, not '$RUSTRE_SERIES_UPTO'" ;;
+esac
+
 # --- the old overlay ----------------------------------------------------------
 # Until the series replaced it, rust/ was a file overlay: new files copied into the tree and
 # four kernel files regenerated from a pristine copy (.rustre-orig) plus additions. A source
 # tree an older checkout prepared still carries it: remove the files it added and put the
-# regenerated ones back to their pristine copies (which stay, as the series' pristine copies).
+# regenerated ones back to their pristine copies (apply_patches makes its own copies).
 put() { # put CONTENT-FILE DEST
 	cmp -s "$1" "$2" 2>/dev/null || cp "$1" "$2"
 }
@@ -85,6 +102,7 @@ remove_overlay() {
 # names another directory of patches with its own series file (scripts/intree.sh: the series
 # plus the drivers), for RUSTRE_APPLY_ONLY=1.
 patches=${RUSTRE_PATCHES:-$top/patches}
+[ -f "$patches/series" ] || die "no series file in $patches"
 series() {
 	grep -v -e '^#' -e '^[[:space:]]*$' "$patches/series" | head -n "${RUSTRE_SERIES_UPTO:-100000}"
 }
@@ -133,9 +151,10 @@ apply_patches() {
 				rm -f "$src/$f" "$src/$f.rustre-absent"
 				# and the directories it leaves empty (up to the first that is not)
 				rmdir -p --ignore-fail-on-non-empty "$(dirname "$src/$f")" 2>/dev/null || true
-			else
+			elif [ -f "$src/$f.rustre-orig" ]; then
 				put "$src/$f.rustre-orig" "$src/$f"
 			fi
+			# (neither: an interrupted run listed the file but never changed it)
 		done
 	fi
 	mv "$new_list" "$list"
@@ -157,8 +176,6 @@ key() {
 remove_overlay
 apply_patches
 [ "${RUSTRE_APPLY_ONLY:-0}" = 0 ] || exit 0
-[ -z "${RUSTRE_SERIES_UPTO:-}${RUSTRE_PATCHES:-}" ] ||
-	die "RUSTRE_SERIES_UPTO and RUSTRE_PATCHES are for RUSTRE_APPLY_ONLY=1 (scripts/series.sh, scripts/intree.sh)"
 want=$(key)
 have=$(cat "$obj/.rustre-key" 2>/dev/null || true)
 if [ "$want" = "$have" ] && [ -f "$obj/arch/x86/boot/bzImage" ]; then

@@ -75,6 +75,9 @@ obj=$(readlink -f "$top/build/kernel")
 rm -rf "$lint/kernel-obj"
 trap 'rm -rf "$lint/kernel-obj"' EXIT
 cp -a "$obj" "$lint/kernel-obj"
+# The source's lock (see scripts/kernel.sh): another checkout's check may be changing it.
+exec 9>"$(readlink -f "$src")/../.rustre-src.lock"
+flock 9
 make -s -C "$src" O="$lint/kernel-obj" LLVM=-19 RUST_LIB_SRC="$top/build/rust-lib-src" CLIPPY=1 \
 	-j"$(nproc)" rust/kernel.o >"$lint/clippy-kernel.log" 2>&1
 krc=$?

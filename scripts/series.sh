@@ -29,6 +29,17 @@ ident=(-c "user.name=rustre maintainers" -c "user.email=maintainers@users.norepl
 
 die() { echo "series: $*" >&2; exit 1; }
 
+# git as the series needs it, whatever the user's configuration (format.useAutoBase,
+# format.headers, diff.algorithm and the like would change what export writes).
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+
+# lock_src: take the kernel source's lock (see scripts/kernel.sh) for the rest of the run.
+lock_src() {
+	exec 9>"$cache/.rustre-src.lock"
+	flock 9
+	export RUSTRE_SRC_LOCKED=1
+}
+
 [ -f "$src/.rustre-source" ] || die "no kernel source in $src: run 'make deps' first"
 
 patches() { # the series, in order
@@ -81,9 +92,10 @@ import)
 export)
 	[ -d "$repo/.git" ] || die "no $repo: run 'series.sh import' first"
 	git -C "$repo" diff --quiet HEAD || die "$repo has uncommitted changes"
+	[ -n "$(git -C "$repo" rev-list base..HEAD)" ] || die "$repo has no commit after base"
 	tmp=$(mktemp -d)
-	git -C "$repo" format-patch -q -N --zero-commit --no-signature --no-renames \
-		-o "$tmp" base..HEAD
+	git -C "$repo" format-patch -q -N --zero-commit --no-signature --no-renames --no-base \
+		--diff-algorithm=myers -o "$tmp" base..HEAD
 	rm -f "$top"/patches/[0-9][0-9][0-9][0-9]-*.patch
 	{
 		echo "# The kernel patch series, applied in this order by scripts/kernel.sh;"
@@ -117,12 +129,18 @@ check)
 	first=${2:-1}
 	n=$(patches | wc -l)
 	obj=$cache/kernel-obj-series
+	[ -f "$cache/kernel-obj/.config" ] || die "no configured kernel build: run 'make kernel' first"
+	lock_src
 	if [ ! -f "$obj/.config" ]; then
-		[ -f "$cache/kernel-obj/.config" ] || die "no configured kernel build: run 'make kernel' first"
 		echo "series: seeding $obj from $cache/kernel-obj"
-		cp -a --reflink=auto "$cache/kernel-obj" "$obj"
+		rm -rf "$obj.tmp"
+		cp -a --reflink=auto "$cache/kernel-obj" "$obj.tmp"
+		mv "$obj.tmp" "$obj"
 	fi
-	trap 'echo "series: restoring the whole series in the source"; RUSTRE_APPLY_ONLY=1 bash "$top/scripts/kernel.sh"' EXIT
+	# The test kernel's configuration, which the fragments may have changed since the seed.
+	cmp -s "$cache/kernel-obj/.config" "$obj/.config" || cp "$cache/kernel-obj/.config" "$obj/.config"
+	trap 'echo "series: restoring the whole series in the source"
+		RUSTRE_APPLY_ONLY=1 bash "$top/scripts/kernel.sh" || echo "series: the source was NOT restored: run make kernel" >&2' EXIT
 	for k in $(seq "$first" "$n"); do
 		p=$(patches | sed -n "${k}p")
 		# The C files this patch changes, as objects (only those the configuration builds).
