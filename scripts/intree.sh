@@ -49,6 +49,44 @@ after() {
 	mv "$repo/$1.new" "$repo/$1"
 }
 
+# maintainers TITLE LIST STATUS FILES: a MAINTAINERS section for the project, in its
+# alphabetical place: between two sections whose titles sort before and after TITLE (the file
+# is not wholly sorted, so of such places the one whose first neighbour shares the longest
+# prefix with TITLE).
+maintainers() {
+	local entry
+	entry=$(printf '%s\nM:\t%s\nL:\t%s\nS:\t%s\nF:\t%s\n' "$1" \
+		"rustre maintainers <maintainers@users.noreply.h-seed-faa3ebf1.example>" "$2" "$3" "$4")
+	awk -v title="$1" -v entry="$entry" '
+		function lcp(a, b,   n) {
+			n = 0
+			while (n < length(a) && n < length(b) && substr(a, n + 1, 1) == substr(b, n + 1, 1))
+				n++
+			return n
+		}
+		{ line[NR] = $0 }
+		END {
+			T = toupper(title)
+			prev = ""; best = 0; bestlcp = -1
+			for (i = 2; i < NR; i++) {
+				# A section title: a line of its own after a blank one, followed by "X:<tab>".
+				if (line[i - 1] != "" || line[i] == "" || line[i + 1] !~ /^[A-Z]:\t/)
+					continue
+				t = toupper(line[i])
+				if (prev != "" && prev < T && T < t && lcp(prev, T) > bestlcp) {
+					best = i; bestlcp = lcp(prev, T)
+				}
+				prev = t
+			}
+			for (i = 1; i <= NR; i++) {
+				if (i == best) { print entry; print "" }
+				print line[i]
+			}
+		}' "$repo/MAINTAINERS" >"$repo/MAINTAINERS.new"
+	mv "$repo/MAINTAINERS.new" "$repo/MAINTAINERS"
+	grep -qxF "$1" "$repo/MAINTAINERS" || die "MAINTAINERS: no place found for '$1'"
+}
+
 commit() { # commit MESSAGE-FILE
 	git -C "$repo" add -A
 	GIT_AUTHOR_DATE="1000000000 +0000" GIT_COMMITTER_DATE="1000000000 +0000" \
@@ -87,11 +125,14 @@ staging_add() {
 
 make_patches() {
 	RUSTRE_SERIES_REPO=$repo bash "$top/scripts/series.sh" import \
-		drivers/block/Kconfig drivers/block/Makefile drivers/staging/Kconfig drivers/staging/Makefile >/dev/null
+		MAINTAINERS drivers/block/Kconfig drivers/block/Makefile drivers/staging/Kconfig \
+		drivers/staging/Makefile >/dev/null
 
 	copy_driver drivers/lloop drivers/block/lloop
 	after drivers/block/Kconfig 'source "drivers/block/rnull/Kconfig"' 'source "drivers/block/lloop/Kconfig"'
 	after drivers/block/Makefile 'obj-$(CONFIG_BLK_DEV_RUST_NULL) += rnull/' 'obj-$(CONFIG_BLK_DEV_LLOOP)	+= lloop/'
+	maintainers "LLOOP FILE-BACKED BLOCK DEVICE (RUST)" linux-block@vger.kernel.org Maintained \
+		drivers/block/lloop/
 	commit lloop.msg
 
 	copy_driver mdt drivers/staging/rustre/mdt
@@ -100,6 +141,8 @@ make_patches() {
 	staging_add mdt RUSTRE_MDT
 	after drivers/staging/Kconfig 'source "drivers/staging/vme_user/Kconfig"' '\nsource "drivers/staging/rustre/Kconfig"'
 	printf 'obj-$(CONFIG_RUSTRE)\t\t+= rustre/\n' >>"$repo/drivers/staging/Makefile"
+	maintainers "STAGING - RUSTRE (LUSTRE SERVER MECHANISMS IN RUST)" linux-staging@lists.linux.dev \
+		Maintained drivers/staging/rustre/
 	commit mdt.msg
 
 	copy_driver drivers/changelog_chardev drivers/staging/rustre/changelog
