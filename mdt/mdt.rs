@@ -479,6 +479,7 @@ struct ControlFile {
 #[vtable]
 impl MiscDevice for ControlFile {
     type Ptr = Pin<KBox<Self>>;
+    type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
         KBox::try_pin_init(
@@ -573,13 +574,14 @@ impl kernel::InPlaceModule for RustreMdt {
         unsafe { REGISTRY.init() };
         let opts = MiscDeviceOptions {
             name: c"rustre-mdt",
+            mode: 0,
         };
         // The directories, then the control node; the targets of `targets=` last, so that a
         // failure of any leaves nothing running (a failed attach cleans up after itself, and
         // the fields made are dropped by the initializer).
         try_pin_init!(RustreMdt {
             _dirs: Dirs::install()?,
-            _ctl <- MiscDeviceRegistration::register(opts),
+            _ctl <- MiscDeviceRegistration::register(opts, ()),
             _targets: attach_param_targets_or_clean()?,
         })
     }

@@ -12,15 +12,16 @@
 //! See `Documentation/changelog_chardev.rst`.
 
 use kernel::{
-    fs::{file::flags::O_NONBLOCK, File},
+    fs::{file::flags::O_NONBLOCK, File, Kiocb, LocalFile},
+    iov::{IovIterDest, IovIterSource},
     kthread::{self, KThread},
-    miscfile::{MiscFile, Registration, SEEK_CUR, SEEK_SET},
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     new_condvar, new_mutex, new_poll_condvar,
     prelude::*,
     str::CString,
     sync::{poll::PollCondVar, poll::PollTable, Arc, CondVar, Mutex},
     time::msecs_to_jiffies,
-    uaccess::{UserPtr, UserSlice, UserSliceReader, UserSliceWriter},
+    uaccess::{UserPtr, UserSlice},
 };
 
 use kernel::ffi::c_void;
@@ -92,6 +93,9 @@ const POLLIN: u32 = kernel::bindings::POLLIN;
 const POLLRDNORM: u32 = kernel::bindings::POLLRDNORM;
 const POLLERR: u32 = kernel::bindings::POLLERR;
 const POLLHUP: u32 = kernel::bindings::POLLHUP;
+/// `SEEK_SET` and `SEEK_CUR`, the `whence` of `lseek()`.
+const SEEK_SET: u32 = 0;
+const SEEK_CUR: u32 = 1;
 
 /// Maps a rejected control command to the errno the writer sees.
 fn control_errno(_err: control::ControlError) -> Error {
@@ -108,7 +112,7 @@ struct ChlgDevice {
 struct Devices {
     /// The device of every attached target.
     #[pin]
-    devices: client::PerTarget<Pin<KBox<Registration<Reader>>>>,
+    devices: client::PerTarget<Pin<KBox<MiscDeviceRegistration<Reader>>>>,
 }
 
 // SAFETY: Nothing is made under the targets' debugfs directories.
@@ -124,10 +128,11 @@ unsafe impl client::Observe for Devices {
         let res = (|| -> Result {
             let devname = CString::try_from_fmt(fmt!("changelog-{}", name))?;
             let dev = Arc::new(ChlgDevice { target }, GFP_KERNEL)?;
-            let reg = KBox::pin_init(
-                Registration::<Reader>::register(devname, 0o600, dev),
-                GFP_KERNEL,
-            )?;
+            let opts = MiscDeviceOptions {
+                name: &devname,
+                mode: 0o600,
+            };
+            let reg = KBox::pin_init(MiscDeviceRegistration::register(opts, dev), GFP_KERNEL)?;
             self.devices.insert(id, reg)
         })();
         if let Err(e) = res {
@@ -543,11 +548,13 @@ impl PinnedDrop for Reader {
 }
 
 #[vtable]
-impl MiscFile for Reader {
+impl MiscDevice for Reader {
     type OwnerModule = crate::LocalModule;
-    type Device = ChlgDevice;
+    type Ptr = Pin<KBox<Self>>;
+    type RegistrationData = Arc<ChlgDevice>;
 
-    fn open(dev: &Arc<ChlgDevice>, _file: &File) -> Result<Pin<KBox<Self>>> {
+    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        let dev = misc.data();
         let holder = dev.target.hold()?;
         let cap = module_parameters::ring_records.value().clamp(16, 65536);
         let ring = ring::RingIndex::new(cap).ok_or(EINVAL)?;
@@ -593,12 +600,8 @@ impl MiscFile for Reader {
         )
     }
 
-    fn read(
-        this: Pin<&Self>,
-        file: &File,
-        buf: &mut UserSliceWriter,
-        pos: &mut i64,
-    ) -> Result<usize> {
+    fn read_iter(mut kiocb: Kiocb<'_, Self::Ptr>, buf: &mut IovIterDest<'_>) -> Result<usize> {
+        let this = kiocb.file();
         this.start()?;
         let inner = &this.inner;
         let mut st = inner.st.lock();
@@ -631,9 +634,9 @@ impl MiscFile for Reader {
                     let Some(at) = at else { break };
                     // A fault here keeps the records not copied queued.
                     let src = st.data.get(at..at + bytes).ok_or(EINVAL)?;
-                    if let Err(e) = buf.write_slice(src) {
+                    if buf.copy_to_iter(src) < bytes {
                         if done == 0 {
-                            return Err(e);
+                            return Err(EFAULT);
                         }
                         break;
                     }
@@ -643,7 +646,7 @@ impl MiscFile for Reader {
                     st.consume(run);
                     left -= run;
                 }
-                *pos = st.pos as i64;
+                *kiocb.ki_pos_mut() = st.pos as i64;
                 inner.prod.notify_all();
                 return Ok(done);
             }
@@ -653,7 +656,7 @@ impl MiscFile for Reader {
             if st.eof {
                 return Ok(0);
             }
-            if file.flags() & O_NONBLOCK != 0 {
+            if kiocb.file_flags() & O_NONBLOCK != 0 {
                 return Err(EAGAIN);
             }
             if inner.cons.wait_interruptible(&mut st) {
@@ -662,18 +665,16 @@ impl MiscFile for Reader {
         }
     }
 
-    fn write(
-        this: Pin<&Self>,
-        _file: &File,
-        buf: &mut UserSliceReader,
-        _pos: &mut i64,
-    ) -> Result<usize> {
+    fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, buf: &mut IovIterSource<'_>) -> Result<usize> {
+        let this = kiocb.file();
         let len = buf.len();
         if len > control::CONTROL_CMD_MAX {
             return Err(EINVAL);
         }
         let mut cmd = [0u8; control::CONTROL_CMD_MAX];
-        buf.read_slice(&mut cmd[..len])?;
+        if buf.copy_from_iter(&mut cmd[..len]) < len {
+            return Err(EFAULT);
+        }
         let clear = control::parse_control(&cmd[..len]).map_err(control_errno)?;
         let mut id = [0u8; 16];
         let mut w = record_id_writer(&mut id);
@@ -685,8 +686,8 @@ impl MiscFile for Reader {
 
     fn llseek(
         this: Pin<&Self>,
-        _file: &File,
-        pos: &mut i64,
+        _file: &LocalFile,
+        pos: i64,
         offset: i64,
         whence: u32,
     ) -> Result<i64> {
@@ -695,7 +696,7 @@ impl MiscFile for Reader {
             SEEK_CUR => pos.checked_add(offset).ok_or(EINVAL)?,
             _ => return Err(EINVAL),
         };
-        if new < *pos {
+        if new < pos {
             return Err(EINVAL);
         }
         let inner = &this.inner;
@@ -715,7 +716,6 @@ impl MiscFile for Reader {
             st.eof = false;
         }
         inner.prod.notify_all();
-        *pos = new;
         Ok(new)
     }
 

@@ -12,10 +12,9 @@ use kernel::{
     cpu::nr_cpu_ids,
     fileblk::{Completion, Disk, Limits, Queues, Workers},
     fs::File,
-    miscfile::{MiscFile, Registration},
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     new_mutex,
     prelude::*,
-    str::CString,
     sync::{Arc, Mutex},
 };
 
@@ -141,12 +140,19 @@ struct ControlFile {
 }
 
 #[vtable]
-impl MiscFile for ControlFile {
+impl MiscDevice for ControlFile {
     type OwnerModule = crate::LocalModule;
-    type Device = Control;
+    type Ptr = Pin<KBox<Self>>;
+    type RegistrationData = Arc<Control>;
 
-    fn open(dev: &Arc<Control>, _file: &File) -> Result<Pin<KBox<Self>>> {
-        KBox::pin(Self { ctl: dev.clone() }, GFP_KERNEL).map_err(Into::into)
+    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        KBox::pin(
+            Self {
+                ctl: misc.data().clone(),
+            },
+            GFP_KERNEL,
+        )
+        .map_err(Into::into)
     }
 
     fn ioctl(this: Pin<&Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
@@ -164,6 +170,7 @@ impl MiscFile for ControlFile {
         r.map(|n| n as isize)
     }
 
+    #[cfg(CONFIG_COMPAT)]
     fn compat_ioctl(this: Pin<&Self>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
         // A number, not a pointer: no conversion (as loop_control_ioctl for compat).
         Self::ioctl(this, file, cmd, arg)
@@ -173,7 +180,7 @@ impl MiscFile for ControlFile {
 #[pin_data]
 struct Lloop {
     #[pin]
-    control: Registration<ControlFile>,
+    control: MiscDeviceRegistration<ControlFile>,
 }
 
 impl kernel::InPlaceModule for Lloop {
@@ -227,7 +234,11 @@ impl kernel::InPlaceModule for Lloop {
                     workers,
                     completion
                 );
-                Registration::register(CString::try_from_fmt(fmt!("lloop-control"))?, 0o600, ctl)
+                let opts = MiscDeviceOptions {
+                    name: c"lloop-control",
+                    mode: 0o600,
+                };
+                MiscDeviceRegistration::register(opts, ctl)
             },
         })
     }

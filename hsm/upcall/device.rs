@@ -13,12 +13,13 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::{
-    fs::{file::flags::O_NONBLOCK, File, LocalFile},
+    fs::{file::flags::O_NONBLOCK, File, Kiocb, LocalFile},
     fsobj::FsPath,
-    miscfile::MiscFile,
+    iov::IovIterDest,
+    miscdevice::{MiscDevice, MiscDeviceRegistration},
     prelude::*,
     sync::{poll::PollTable, Arc},
-    uaccess::{UserPtr, UserSlice, UserSliceWriter},
+    uaccess::{UserPtr, UserSlice},
 };
 
 use crate::client::Holder;
@@ -136,11 +137,13 @@ impl HsmFile {
 }
 
 #[vtable]
-impl MiscFile for HsmFile {
+impl MiscDevice for HsmFile {
     type OwnerModule = crate::HsmUpcall;
-    type Device = Hsm;
+    type Ptr = Pin<KBox<Self>>;
+    type RegistrationData = Arc<Hsm>;
 
-    fn open(dev: &Arc<Hsm>, _file: &File) -> Result<Pin<KBox<Self>>> {
+    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        let dev = misc.data();
         let holder = dev.target.hold()?;
         Ok(KBox::pin(
             HsmFile {
@@ -159,12 +162,8 @@ impl MiscFile for HsmFile {
         }
     }
 
-    fn read(
-        this: Pin<&Self>,
-        file: &File,
-        buf: &mut UserSliceWriter,
-        _pos: &mut i64,
-    ) -> Result<usize> {
+    fn read_iter(kiocb: Kiocb<'_, Self::Ptr>, buf: &mut IovIterDest<'_>) -> Result<usize> {
+        let this = kiocb.file();
         let agent = this.agent();
         if agent == 0 {
             return Err(EINVAL);
@@ -173,7 +172,13 @@ impl MiscFile for HsmFile {
         let mut cookies = KVec::new();
         loop {
             if let Some(n) = this.hsm.next_actions(agent, &mut out, &mut cookies)? {
-                let sent = out.get(..n).ok_or(EINVAL).and_then(|b| buf.write_slice(b));
+                let sent = out.get(..n).ok_or(EINVAL).and_then(|b| {
+                    if buf.copy_to_iter(b) < b.len() {
+                        Err(EFAULT)
+                    } else {
+                        Ok(())
+                    }
+                });
                 if let Err(e) = sent {
                     // The copytool never saw them: they wait again.
                     this.hsm.give_back(&cookies);
@@ -181,7 +186,7 @@ impl MiscFile for HsmFile {
                 }
                 return Ok(n);
             }
-            if file.flags() & O_NONBLOCK != 0 {
+            if kiocb.file_flags() & O_NONBLOCK != 0 {
                 return Err(EAGAIN);
             }
             if this.hsm.wait_for_action(agent) {

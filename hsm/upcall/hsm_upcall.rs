@@ -11,7 +11,11 @@
 //! See `Documentation/hsm-upcall.rst`.
 
 use kernel::{
-    debugfs::Dir, fsnotify::PreContentWatch, miscfile::Registration, prelude::*, str::CString,
+    debugfs::Dir,
+    fsnotify::PreContentWatch,
+    miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
+    prelude::*,
+    str::CString,
     sync::Arc,
 };
 
@@ -66,7 +70,7 @@ struct Entry {
     watched_sb: Option<usize>,
     _watch: Option<Watch>,
     _params: params::Params,
-    _reg: Pin<KBox<Registration<device::HsmFile>>>,
+    _reg: Pin<KBox<MiscDeviceRegistration<device::HsmFile>>>,
 }
 
 /// The pre-content watch of a target, taken down after its waiters were released.
@@ -155,8 +159,12 @@ impl Targets {
     ) -> Result<Entry> {
         let params = params::create(dir, debug, hsm.clone())?;
         let devname = CString::try_from_fmt(fmt!("hsm-{}", BStr(hsm.name.to_bytes())))?;
+        let opts = MiscDeviceOptions {
+            name: &devname,
+            mode: 0o600,
+        };
         let reg = KBox::pin_init(
-            Registration::<device::HsmFile>::register(devname, 0o600, hsm),
+            MiscDeviceRegistration::<device::HsmFile>::register(opts, hsm),
             GFP_KERNEL,
         )?;
         Ok(Entry {
