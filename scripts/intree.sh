@@ -11,7 +11,8 @@
 #                       kernel tree, then the options below, builds everything in-tree
 #   intree.sh check     the above, then apply build/patches to the kernel source and build the
 #                       modules in-tree in a copy of the kernel build
-#                       ($RUSTRE_CACHE/kernel-obj-intree), with the options below set to m
+#                       ($RUSTRE_CACHE/kernel-obj-intree), with the options below set to m,
+#                       and the kernel's own misc device sample and rnull with them
 #
 # A driver patch copies the driver's files as they are in this repository (its Kbuild and
 # Kconfig included); the only change is the relative #[path] of the metadata target's shared
@@ -24,6 +25,7 @@ src=$cache/linux-src
 repo=$top/build/intree/git
 out=$top/build/patches
 options=(BLK_DEV_LLOOP RUSTRE_MDT RUSTRE_CHANGELOG_CHARDEV RUSTRE_HSM RUSTRE_KUNIT_TEST)
+users=(SAMPLE_RUST_MISC_DEVICE BLK_DEV_RUST_NULL)
 ident=(-c "user.name=rustre maintainers" -c "user.email=maintainers@users.noreply.h-seed-faa3ebf1.example")
 
 die() { echo "intree: $*" >&2; exit 1; }
@@ -186,15 +188,19 @@ check() {
 	trap 'RUSTRE_APPLY_ONLY=1 bash "$top/scripts/kernel.sh" >/dev/null ||
 		echo "intree: the source was NOT restored to the series: run make kernel" >&2' EXIT
 	RUSTRE_PATCHES=$out RUSTRE_APPLY_ONLY=1 bash "$top/scripts/kernel.sh" >/dev/null
-	# The test kernel's configuration, plus staging and the drivers' options.
+	# The test kernel's configuration, plus staging and the drivers' options, and the kernel's
+	# own users of the Rust APIs the series extends (the misc device sample, rnull), which must
+	# keep building.
 	cp "$cache/kernel-obj/.config" "$obj/.config"
 	{
 		echo "CONFIG_STAGING=y"
 		echo "CONFIG_RUSTRE=y"
-		for o in "${options[@]}"; do echo "CONFIG_$o=m"; done
+		for o in "${options[@]}" "${users[@]}"; do echo "CONFIG_$o=m"; done
+		echo "CONFIG_SAMPLES=y"
+		echo "CONFIG_SAMPLES_RUST=y"
 	} >>"$obj/.config"
 	make -s -C "$src" O="$obj" LLVM=-19 RUST_LIB_SRC="$(readlink -f "$top/build/rust-lib-src")" olddefconfig
-	for o in "${options[@]}"; do
+	for o in "${options[@]}" "${users[@]}"; do
 		grep -qx "CONFIG_$o=m" "$obj/.config" || { echo "intree: CONFIG_$o=m did not take" >&2; bad=1; }
 	done
 	[ $bad = 0 ] || die "the drivers' options do not take (a dependency missing?)"
@@ -203,7 +209,8 @@ check() {
 		-j"$(($(nproc) + 1))" modules
 	for o in drivers/block/lloop/lloop drivers/staging/rustre/mdt/rustre_mdt \
 		drivers/staging/rustre/changelog/changelog_chardev drivers/staging/rustre/hsm/hsm_upcall \
-		drivers/staging/rustre/kunit/rustre_kunit; do
+		drivers/staging/rustre/kunit/rustre_kunit samples/rust/rust_misc_device \
+		drivers/block/rnull/rnull_mod; do
 		[ -f "$obj/$o.ko" ] || { echo "intree: $o.ko was not built" >&2; bad=1; }
 	done
 	[ $bad = 0 ] || die "in-tree build incomplete"
