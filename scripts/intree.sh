@@ -204,9 +204,11 @@ check() {
 		grep -qx "CONFIG_$o=m" "$obj/.config" || { echo "intree: CONFIG_$o=m did not take" >&2; bad=1; }
 	done
 	[ $bad = 0 ] || die "the drivers' options do not take (a dependency missing?)"
-	echo "intree: building the modules in the kernel tree ($obj)"
+	# vmlinux too: the modules link against the kernel crate's symbols, which Module.symvers
+	# lists only once vmlinux is linked with the series' kernel crate.
+	echo "intree: building the kernel and the modules in the kernel tree ($obj)"
 	make -s -C "$src" O="$obj" LLVM=-19 RUST_LIB_SRC="$(readlink -f "$top/build/rust-lib-src")" \
-		-j"$(($(nproc) + 1))" modules
+		-j"$(($(nproc) + 1))" vmlinux modules
 	for o in drivers/block/lloop/lloop drivers/staging/rustre/mdt/rustre_mdt \
 		drivers/staging/rustre/changelog/changelog_chardev drivers/staging/rustre/hsm/hsm_upcall \
 		drivers/staging/rustre/kunit/rustre_kunit samples/rust/rust_misc_device \
