@@ -92,11 +92,11 @@ remove_overlay() {
 }
 
 # --- patches ---------------------------------------------------------------
-# patches/series lists the series: kernel-style patches to the kernel's C and Rust files,
-# among them the Rust abstractions the modules use. Every file a patch touches is regenerated from its pristine
-# copy (.rustre-orig, or nothing for a file the series creates) plus the whole
-# series, and a file no longer touched is restored (or removed), so applying is
-# idempotent and a removed patch is undone.
+# patches/series lists the series: kernel-style patches to the kernel's C and Rust files, among
+# them the Rust abstractions the modules use. Every file a patch touches is regenerated from its
+# pristine copy (.rustre-orig, or nothing for a file the series creates) plus the whole series,
+# and a file no longer touched is restored (or removed), so applying is idempotent and a
+# removed patch is undone.
 
 # The series, or its first RUSTRE_SERIES_UPTO patches (scripts/series.sh check). RUSTRE_PATCHES
 # names another directory of patches with its own series file (scripts/intree.sh: the series
