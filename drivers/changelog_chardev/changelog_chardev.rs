@@ -94,8 +94,8 @@ const POLLRDNORM: u32 = kernel::bindings::POLLRDNORM;
 const POLLERR: u32 = kernel::bindings::POLLERR;
 const POLLHUP: u32 = kernel::bindings::POLLHUP;
 /// `SEEK_SET` and `SEEK_CUR`, the `whence` of `lseek()`.
-const SEEK_SET: u32 = 0;
-const SEEK_CUR: u32 = 1;
+const SEEK_SET: u32 = kernel::bindings::SEEK_SET;
+const SEEK_CUR: u32 = kernel::bindings::SEEK_CUR;
 
 /// Maps a rejected control command to the errno the writer sees.
 fn control_errno(_err: control::ControlError) -> Error {
