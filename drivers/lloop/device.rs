@@ -3,7 +3,7 @@
 //! One `/dev/lloopN`: its state, the loop ioctls and the I/O path.
 
 use kernel::{
-    fileblk::{caller_is_admin, BackingFile, DiskRef, Driver, Falloc, Limits, Op, Request, Status},
+    block::mq::{Command, Status},
     new_mutex,
     page::PAGE_SIZE,
     prelude::*,
@@ -12,7 +12,9 @@ use kernel::{
 };
 
 use crate::{
+    file::{caller_is_admin, BackingFile, Falloc},
     geometry::{self, DioOff},
+    io::{read_write, read_write_nowait, DiskRef, Limits, Rq},
     uapi,
 };
 
@@ -59,9 +61,6 @@ struct Conf {
 #[pin_data]
 pub(crate) struct LloopDev {
     number: u32,
-    /// Whether direct reads and writes may start in the submitter (module parameter
-    /// `inline_submit`); if not, every request goes to the worker.
-    inline: bool,
     #[pin]
     conf: Mutex<Conf>,
 }
@@ -80,13 +79,13 @@ impl Default for Conf {
 }
 
 impl LloopDev {
-    pub(crate) fn new(number: u32, inline: bool) -> impl PinInit<Self> {
-        pin_init!(Self { number, inline, conf <- new_mutex!(Conf::default()) })
+    pub(crate) fn new(number: u32) -> impl PinInit<Self> {
+        pin_init!(Self { number, conf <- new_mutex!(Conf::default()) })
     }
 
     /// Whether the device is attached or open; `deleting` is set if it is neither, so that
     /// it can be removed.
-    pub(crate) fn claim_for_removal(&self, disk: &DiskRef<'_, Self>) -> Result {
+    pub(crate) fn claim_for_removal(&self, disk: &DiskRef<'_>) -> Result {
         let mut c = self.conf.lock();
         if c.bound || disk.openers() > 0 {
             return Err(EBUSY);
@@ -102,7 +101,7 @@ impl LloopDev {
     }
 
     /// Attaches `cfg.fd` with `cfg`'s flags, offset, size limit and block size.
-    fn configure(&self, disk: &DiskRef<'_, Self>, cfg: &uapi::LoopConfig) -> Result {
+    fn configure(&self, disk: &DiskRef<'_>, cfg: &uapi::LoopConfig) -> Result {
         let mut c = self.conf.lock();
         if c.deleting {
             return Err(ENXIO);
@@ -252,7 +251,7 @@ impl LloopDev {
     }
 
     /// Detaches the file: the device reads as empty and the file is released.
-    fn clear(&self, disk: &DiskRef<'_, Self>, c: &mut Conf) -> Result {
+    fn clear(&self, disk: &DiskRef<'_>, c: &mut Conf) -> Result {
         if !c.bound {
             return Err(ENXIO);
         }
@@ -274,7 +273,7 @@ impl LloopDev {
     }
 
     /// `LOOP_CLR_FD`: refused while anyone but the caller has the device open.
-    fn clr_fd(&self, disk: &DiskRef<'_, Self>) -> Result {
+    fn clr_fd(&self, disk: &DiskRef<'_>) -> Result {
         let mut c = self.conf.lock();
         if !c.bound {
             return Err(ENXIO);
@@ -286,7 +285,7 @@ impl LloopDev {
         self.clear(disk, &mut c)
     }
 
-    fn status(&self, disk: &DiskRef<'_, Self>) -> Result<uapi::LoopInfo64> {
+    fn status(&self, disk: &DiskRef<'_>) -> Result<uapi::LoopInfo64> {
         let c = self.conf.lock();
         if !c.bound {
             return Err(ENXIO);
@@ -308,7 +307,7 @@ impl LloopDev {
     }
 
     /// `LOOP_SET_STATUS64`: flags (autoclear), offset, size limit and file name.
-    fn set_status(&self, disk: &DiskRef<'_, Self>, info: &uapi::LoopInfo64) -> Result {
+    fn set_status(&self, disk: &DiskRef<'_>, info: &uapi::LoopInfo64) -> Result {
         let mut c = self.conf.lock();
         if !c.bound {
             return Err(ENXIO);
@@ -344,7 +343,7 @@ impl LloopDev {
     }
 
     /// `LOOP_SET_CAPACITY`: re-reads the file size.
-    fn set_capacity(&self, disk: &DiskRef<'_, Self>) -> Result {
+    fn set_capacity(&self, disk: &DiskRef<'_>) -> Result {
         let c = self.conf.lock();
         if !c.bound {
             return Err(ENXIO);
@@ -361,7 +360,7 @@ impl LloopDev {
 
     /// `LOOP_SET_DIRECT_IO`: `EINVAL` if direct I/O is asked for and the file, block size or
     /// offset do not allow it.
-    fn set_direct(&self, disk: &DiskRef<'_, Self>, on: bool) -> Result {
+    fn set_direct(&self, disk: &DiskRef<'_>, on: bool) -> Result {
         let mut c = self.conf.lock();
         if !c.bound {
             return Err(ENXIO);
@@ -389,7 +388,7 @@ impl LloopDev {
     }
 
     /// `LOOP_SET_BLOCK_SIZE`: direct I/O goes off if the new size is below its alignment.
-    fn set_block_size(&self, disk: &DiskRef<'_, Self>, bs: usize) -> Result {
+    fn set_block_size(&self, disk: &DiskRef<'_>, bs: usize) -> Result {
         let mut c = self.conf.lock();
         if !c.bound {
             return Err(ENXIO);
@@ -452,13 +451,11 @@ fn config_error(e: uapi::ConfigError) -> Error {
     }
 }
 
-#[vtable]
-impl Driver for LloopDev {
-    type Io = Io;
-
-    const WQ_NAME: &'static CStr = c"lloop";
-    const ATTR_GROUP: &'static CStr = c"lloop";
-    const ATTRS: &'static [&'static CStr] = &[
+/// The block device side: requests, opens, ioctls and sysfs attributes, called from
+/// `crate::io`.
+impl LloopDev {
+    /// The attributes in `/sys/block/lloopN/lloop/`, shown by [`LloopDev::show_attr`].
+    pub(crate) const ATTRS: &'static [&'static CStr] = &[
         c"backing_file",
         c"offset",
         c"sizelimit",
@@ -470,12 +467,15 @@ impl Driver for LloopDev {
         c"dio_kmalloc_buffered",
     ];
 
-    fn handle(&self, io: &Io, rq: Request<'_>) {
+    /// Carries out `rq`, in a worker of the disk's `WQ_MEM_RECLAIM` queue with no-I/O
+    /// allocation context: allocations made here cannot recurse into the block layer. The
+    /// request ends here, or when the I/O started here completes.
+    pub(crate) fn handle(&self, io: &Io, rq: Rq) {
         let Some(file) = io.file.as_ref() else {
             return rq.end(Status::IOERR);
         };
-        let op = rq.op();
-        if op == Op::Flush {
+        let op = rq.command();
+        if op == Command::Flush {
             return rq.end_result(file.fsync());
         }
         let len = u64::from(rq.bytes());
@@ -483,44 +483,60 @@ impl Driver for LloopDev {
             return rq.end(Status::IOERR);
         };
         match op {
-            Op::Read => rq.read_write(file, pos, io.direct),
-            Op::Write | Op::Discard | Op::WriteZeroes if io.read_only => rq.end(Status::IOERR),
-            Op::Write => rq.read_write(file, pos, io.direct),
-            Op::Discard if io.discard => rq.end_result(file.fallocate(Falloc::PunchHole, pos, len)),
-            Op::WriteZeroes if io.discard => {
-                let keep = rq.no_unmap();
+            Command::Read => read_write(rq, file, pos, io.direct),
+            Command::Write | Command::Discard | Command::WriteZeroes if io.read_only => {
+                rq.end(Status::IOERR)
+            }
+            Command::Write => read_write(rq, file, pos, io.direct),
+            Command::Discard if io.discard => {
+                rq.end_result(file.fallocate(Falloc::PunchHole, pos, len))
+            }
+            Command::WriteZeroes if io.discard => {
+                let keep = rq.is_no_unmap();
                 rq.end_result(Self::write_zeroes(file, pos, len, keep))
             }
-            Op::Discard | Op::WriteZeroes => rq.end(Status::NOTSUPP),
-            Op::Flush | Op::Other => rq.end(Status::IOERR),
+            Command::Discard | Command::WriteZeroes => rq.end(Status::NOTSUPP),
+            Command::Flush | Command::Other => rq.end(Status::IOERR),
         }
     }
 
-    fn submit_nowait<'a>(&self, io: &Io, rq: Request<'a>) -> Option<Request<'a>> {
+    /// Tries to start `rq` in the submitter's context, without blocking; returns the request
+    /// if the worker must handle it instead. Called from `queue_rq` with no-I/O allocation
+    /// context, only where the submitter may wait for block I/O it issues itself (see
+    /// `io::may_submit_here`).
+    ///
+    /// `IOCB_NOWAIT` is a hint the file may not honour in full: ext4 and XFS still read
+    /// uncached extent-map blocks and wait for them, and a transfer that completes before the
+    /// call returns converts unwritten extents in a journal transaction of its own. That
+    /// sleeps, which the tag set allows (`BLK_MQ_F_BLOCKING`) and the conditions above make
+    /// safe: the filesystem's bios go out through the task's plug, which a sleep flushes.
+    pub(crate) fn submit_nowait(&self, io: &Io, rq: Rq) -> Option<Rq> {
         // Direct reads and writes only: flushes, discards and buffered I/O go to the worker,
         // and so do writes to a read-only device, which fail there.
-        let (Some(file), true, true) = (io.file.as_ref(), io.direct, self.inline) else {
+        let (Some(file), true) = (io.file.as_ref(), io.direct) else {
             return Some(rq);
         };
-        match rq.op() {
-            Op::Read => {}
-            Op::Write if !io.read_only => {}
+        match rq.command() {
+            Command::Read => {}
+            Command::Write if !io.read_only => {}
             _ => return Some(rq),
         }
         match uapi::file_pos(rq.sector(), u64::from(rq.bytes()), io.offset, io.capacity) {
-            Some(pos) => rq.read_write_nowait(file, pos),
+            Some(pos) => read_write_nowait(rq, file, pos),
             None => Some(rq),
         }
     }
 
-    fn open(&self, _disk: &DiskRef<'_, Self>, _write: bool) -> Result {
+    /// Called when the disk is opened, before the open is counted; an error fails the open.
+    pub(crate) fn open(&self, _disk: &DiskRef<'_>, _write: bool) -> Result {
         if self.conf.lock().deleting {
             return Err(ENXIO);
         }
         Ok(())
     }
 
-    fn release(&self, disk: &DiskRef<'_, Self>) {
+    /// Called when an opener closes the disk, with the open count already decremented.
+    pub(crate) fn release(&self, disk: &DiskRef<'_>) {
         // The last opener is going away: detach if autoclear was asked for, else bring the
         // backing file's times up to date with the writes made through the device (direct
         // writes leave them alone; a flush or the detach updates them too).
@@ -539,7 +555,14 @@ impl Driver for LloopDev {
         }
     }
 
-    fn ioctl(&self, disk: &DiskRef<'_, Self>, _write: bool, cmd: u32, arg: usize) -> Result<i32> {
+    /// The loop ioctls (the block layer handles its own first).
+    pub(crate) fn ioctl(
+        &self,
+        disk: &DiskRef<'_>,
+        _write: bool,
+        cmd: u32,
+        arg: usize,
+    ) -> Result<i32> {
         let admin = caller_is_admin();
         match cmd {
             uapi::LOOP_GET_STATUS64 => {
@@ -594,7 +617,13 @@ impl Driver for LloopDev {
         }
     }
 
-    fn show_attr(&self, disk: &DiskRef<'_, Self>, index: usize, out: &mut [u8]) -> Result<usize> {
+    /// Writes attribute `ATTRS[index]` into `out` (a page); returns its length.
+    pub(crate) fn show_attr(
+        &self,
+        disk: &DiskRef<'_>,
+        index: usize,
+        out: &mut [u8],
+    ) -> Result<usize> {
         let c = self.conf.lock();
         if !c.bound {
             return Err(ENXIO);

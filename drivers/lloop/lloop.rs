@@ -4,13 +4,13 @@
 //!
 //! `/dev/lloopN` exposes a regular file as a disk, with direct asynchronous I/O to the backing
 //! file and all request state preallocated, so that swap on the device survives memory
-//! pressure. The block layer side is `kernel::fileblk`.
+//! pressure. The block layer side is `kernel::block::mq`; `io` serves the requests, `file`
+//! holds the backing file.
 //!
 //! See `Documentation/index.rst`.
 
 use kernel::{
     cpu::nr_cpu_ids,
-    fileblk::{Completion, Disk, Limits, Queues, Workers},
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     new_mutex,
@@ -19,6 +19,8 @@ use kernel::{
 };
 
 mod device;
+mod file;
+mod io;
 // Pure logic, shared with the userspace tools (tools/rustre-logic) and tested on the host too;
 // not every item is used by the module itself.
 #[allow(dead_code, unreachable_pub)]
@@ -27,6 +29,7 @@ mod geometry;
 mod uapi;
 
 use device::LloopDev;
+use io::{Completion, Disk, Limits, Queues, Workers};
 
 module! {
     type: Lloop,
@@ -64,14 +67,13 @@ module! {
 
 /// The devices, by number; `None` for numbers not in use.
 struct Registry {
-    devices: KVec<Option<Disk<LloopDev>>>,
+    devices: KVec<Option<Disk>>,
 }
 
 /// What `/dev/lloop-control` acts on.
 #[pin_data]
 struct Control {
     queues: Queues,
-    inline: bool,
     #[pin]
     reg: Mutex<Registry>,
 }
@@ -83,7 +85,7 @@ impl Control {
         if slot.is_some() {
             return Err(EEXIST);
         }
-        let dev = Arc::pin_init(LloopDev::new(n, self.inline), GFP_KERNEL)?;
+        let dev = Arc::pin_init(LloopDev::new(n), GFP_KERNEL)?;
         let disk = Disk::new(
             fmt!("lloop{}", n),
             dev,
@@ -156,7 +158,7 @@ impl MiscDevice for ControlFile {
     }
 
     fn ioctl(this: Pin<&Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        if !kernel::fileblk::caller_is_admin() {
+        if !file::caller_is_admin() {
             return Err(EPERM);
         }
         // The argument is an int, as for /dev/loop-control.
@@ -219,8 +221,8 @@ impl kernel::InPlaceModule for Lloop {
                             depth,
                             workers,
                             completion,
+                            inline,
                         },
-                        inline,
                         reg <- new_mutex!(Registry { devices }),
                     }),
                     GFP_KERNEL,

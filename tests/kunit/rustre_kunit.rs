@@ -7,7 +7,7 @@
 //! filesystem is mounted: the usermode-helper tests execute real programs, and the fsnotify
 //! suite watches a filesystem the guest mounts. The suites that need neither are in the
 //! patches, next to what they test, and run at boot (`rust_kernel_kthread`,
-//! `rust_kernel_memalloc`, `rust_kernel_owned_wq`, `rust_kernel_fileblk`).
+//! `rust_kernel_memalloc`, `rust_kernel_owned_wq`, `rust_kernel_block_bvec`).
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{fsobj::FsPath, prelude::*};
