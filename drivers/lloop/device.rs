@@ -3,7 +3,7 @@
 //! One `/dev/lloopN`: its state, the loop ioctls and the I/O path.
 
 use kernel::{
-    block::mq::{Command, Status},
+    block::mq::Command,
     new_mutex,
     page::PAGE_SIZE,
     prelude::*,
@@ -472,31 +472,29 @@ impl LloopDev {
     /// request ends here, or when the I/O started here completes.
     pub(crate) fn handle(&self, io: &Io, rq: Rq) {
         let Some(file) = io.file.as_ref() else {
-            return rq.end(Status::IOERR);
+            return rq.end(Err(EIO));
         };
         let op = rq.command();
         if op == Command::Flush {
-            return rq.end_result(file.fsync());
+            return rq.end(file.fsync());
         }
         let len = u64::from(rq.bytes());
         let Some(pos) = uapi::file_pos(rq.sector(), len, io.offset, io.capacity) else {
-            return rq.end(Status::IOERR);
+            return rq.end(Err(EIO));
         };
         match op {
             Command::Read => read_write(rq, file, pos, io.direct),
             Command::Write | Command::Discard | Command::WriteZeroes if io.read_only => {
-                rq.end(Status::IOERR)
+                rq.end(Err(EIO))
             }
             Command::Write => read_write(rq, file, pos, io.direct),
-            Command::Discard if io.discard => {
-                rq.end_result(file.fallocate(Falloc::PunchHole, pos, len))
-            }
+            Command::Discard if io.discard => rq.end(file.fallocate(Falloc::PunchHole, pos, len)),
             Command::WriteZeroes if io.discard => {
                 let keep = rq.is_no_unmap();
-                rq.end_result(Self::write_zeroes(file, pos, len, keep))
+                rq.end(Self::write_zeroes(file, pos, len, keep))
             }
-            Command::Discard | Command::WriteZeroes => rq.end(Status::NOTSUPP),
-            Command::Flush | Command::Other => rq.end(Status::IOERR),
+            Command::Discard | Command::WriteZeroes => rq.end(Err(EOPNOTSUPP)),
+            Command::Flush | Command::Other => rq.end(Err(EIO)),
         }
     }
 

@@ -28,7 +28,7 @@ use kernel::{
     bindings,
     block::mq::{
         gen_disk::{Features, GenDisk, GenDiskBuilder, GenDiskRef, QueueLimits},
-        Command, DataDir, Operations, Request, Status, TagSet, TagSetFlags,
+        Command, Operations, QueueUsage, Request, Status, TagSet, TagSetFlags,
     },
     ffi,
     fs::File,
@@ -227,7 +227,7 @@ pub(crate) struct Cmd {
     rq: Atomic<*mut Request<LloopDev>>,
     iocb: Opaque<bindings::kiocb>,
     vecs: [Opaque<bindings::bio_vec>; INLINE_VECS],
-    /// The status kept for [`Completion::BlockLayer`] (`Status::to_raw`).
+    /// The result kept for [`Completion::BlockLayer`]: 0, or a negative errno.
     status: Atomic<i32>,
     write_started: Atomic<i32>,
     nowait: Atomic<i32>,
@@ -252,7 +252,7 @@ impl Cmd {
             rq: Atomic::new(core::ptr::null_mut()),
             iocb: Opaque::zeroed(),
             vecs <- pin_init::init_zeroed(),
-            status: Atomic::new(i32::from(Status::IOERR.to_raw())),
+            status: Atomic::new(0),
             write_started: Atomic::new(0),
             nowait: Atomic::new(0),
             reclaim: Atomic::new(0),
@@ -314,18 +314,13 @@ impl Rq {
         unsafe { ManuallyDrop::take(&mut this.0) }
     }
 
-    /// Ends the request with `status`.
-    pub(crate) fn end(self, status: Status) {
-        end_request(self.into_aref(), status);
-    }
-
-    /// Ends the request with the status of `res`.
-    pub(crate) fn end_result(self, res: Result) {
-        self.end(Status::from_result(res));
+    /// Ends the request with the status of `res` (`errno_to_blk_status()`).
+    pub(crate) fn end(self, res: Result) {
+        end_request(self.into_aref(), res);
     }
 
     fn cmd(&self) -> &Cmd {
-        self.data_ref()
+        self.data_ref().get_ref()
     }
 
     /// Gives the request up into its [`Cmd`], for a worker or a transfer to take back.
@@ -352,7 +347,7 @@ impl Drop for Rq {
     fn drop(&mut self) {
         // SAFETY: `self` is being dropped: its `ARef` is taken out once, here.
         let rq = unsafe { ManuallyDrop::take(&mut self.0) };
-        end_request(rq, Status::IOERR);
+        end_request(rq, Err(EIO));
     }
 }
 
@@ -392,33 +387,33 @@ impl Parked {
     }
 }
 
-/// Ends `rq` with `status`, directly or through the block layer's completion.
-fn end_request(rq: ARef<Request<LloopDev>>, status: Status) {
+/// Ends `rq` with the status of `res`, directly or through the block layer's completion.
+fn end_request(rq: ARef<Request<LloopDev>>, res: Result) {
     // SAFETY: The request is held, so no transfer uses its kiocb any more.
     unsafe { rq.data_ref().release_iocb() };
     if rq.queue_data().completion == Completion::BlockLayer {
-        rq.data_ref()
-            .status
-            .store(i32::from(status.to_raw()), Relaxed);
+        let errno = res.err().map_or(0, |e| e.to_errno());
+        rq.data_ref().status.store(errno, Relaxed);
         Request::complete(rq);
         return;
     }
-    if Request::end(rq, status).is_err() {
-        // `Rq` is the only holder of a request's `ARef`: it cannot be shared.
+    if Request::end(rq, Status::from_result(res)).is_err() {
+        // Unreachable: an `Rq` is the only holder of its request's `ARef` (none is ever
+        // cloned), so ending it cannot find the request shared.
         pr_err!("a request was still referenced when it ended\n");
     }
 }
 
-/// The status of a transfer that wanted `want` bytes and returned `res` (bytes done, or a
+/// The result of a transfer that wanted `want` bytes and returned `res` (bytes done, or a
 /// negative errno). A short transfer is an I/O error.
-pub(crate) fn transfer_status(res: i64, want: u64) -> Status {
+pub(crate) fn transfer_result(res: i64, want: u64) -> Result {
     if res < 0 {
         let errno = i32::try_from(res.max(-4095)).unwrap_or(-4095);
-        Status::from_error(Error::from_errno(errno))
+        Err(Error::from_errno(errno))
     } else if res.unsigned_abs() != want {
-        Status::IOERR
+        Err(EIO)
     } else {
-        Status::OK
+        Ok(())
     }
 }
 
@@ -446,7 +441,7 @@ pub(crate) fn read_write(rq: Rq, file: &BackingFile, pos: u64, direct: bool) {
     let write = match rq.command() {
         Command::Read => false,
         Command::Write if file.writable() => true,
-        _ => return rq.end(Status::IOERR),
+        _ => return rq.end(Err(EIO)),
     };
     let direct = if direct && file.dio_refs_pages() && has_slab_pages(&rq) {
         file.count_kmalloc_buffered();
@@ -475,12 +470,8 @@ pub(crate) fn read_write(rq: Rq, file: &BackingFile, pos: u64, direct: bool) {
     } else {
         None
     };
-    let dir = if write {
-        DataDir::Source
-    } else {
-        DataDir::Dest
-    };
-    let Some(iter) = rq.iov_iter(dir, &rq.cmd().vecs) else {
+    // SAFETY: The request is held, not parked: no transfer uses its vectors.
+    let Some(iter) = (unsafe { rq.iov_iter(&rq.cmd().vecs) }) else {
         return per_bio(rq, f, pos, write, direct);
     };
     let mut iter = iter.into_raw();
@@ -533,16 +524,16 @@ unsafe fn transfer_put(parked: Parked) {
     let cmd = rq.cmd();
     let res = cmd.res.load(Relaxed);
     let want = u64::from(rq.bytes());
-    if cmd.nowait.xchg(0, Relaxed) != 0 && res.unsigned_abs() != want {
+    if cmd.nowait.xchg(0, Relaxed) != 0 && (res < 0 || res.unsigned_abs() != want) {
         // A non-blocking transfer fell short or failed (the file would have had to wait part
         // of the way): the worker does it again.
         // SAFETY: The transfer is over.
         unsafe { cmd.release_iocb() };
-        let q = rq.queue_data();
+        // Once pushed, the request may be served and ended by a worker before `push` queues
+        // the work: the usage reference keeps the queue, and its removal, waiting until then.
+        let usage = rq.queue_usage();
+        let q = usage.queue_data();
         q.count(COUNT_REQUEUED);
-        // SAFETY: The queue outlives its requests in flight, this one included until the
-        // worker ends it; the borrow of `rq` ends here so that it can be handed on.
-        let q: &Queue = unsafe { &*core::ptr::from_ref(&*q) };
         q.push(rq);
         return;
     }
@@ -571,12 +562,11 @@ pub(crate) fn read_write_nowait(rq: Rq, file: &BackingFile, pos: u64) -> Option<
     if !file.can_direct() || !file.can_nowait() || (file.dio_refs_pages() && has_slab_pages(&rq)) {
         return Some(rq);
     }
-    let dir = if write {
-        DataDir::Source
-    } else {
-        DataDir::Dest
+    // SAFETY: The request is held, not parked: no transfer uses its vectors.
+    let Some(iter) = (unsafe { rq.iov_iter(&cmd.vecs) }) else {
+        return Some(rq);
     };
-    let mut iter = rq.iov_iter(dir, &cmd.vecs)?.into_raw();
+    let mut iter = iter.into_raw();
     let flags = bindings::IOCB_DIRECT | bindings::IOCB_NOWAIT;
     let iocb = prepare_iocb(&rq, f, pos, flags, Some(kiocb_done), false);
     if write {
@@ -620,14 +610,9 @@ fn per_bio(rq: Rq, file: &File, mut pos: u64, write: bool, direct: bool) {
     let dsync = if rq.is_fua() { bindings::IOCB_DSYNC } else { 0 };
     let flags = dsync | if direct { bindings::IOCB_DIRECT } else { 0 };
     let iocb = prepare_iocb(&rq, file, pos, flags, None, write);
-    let dir = if write {
-        DataDir::Source
-    } else {
-        DataDir::Dest
-    };
     let mut res: i64 = 0;
     for bio in rq.bios() {
-        let Some(mut iter) = bio.iov_iter(dir) else {
+        let Some(mut iter) = bio.iov_iter() else {
             res = i64::from(EIO.to_errno());
             break;
         };
@@ -731,7 +716,7 @@ unsafe fn file_rw(
 
 /// Ends `rq` with the result of its file transfer, which wanted `want` bytes.
 fn transfer_done(rq: Rq, res: i64, want: u64) {
-    rq.end(transfer_status(res, want));
+    rq.end(transfer_result(res, want));
 }
 
 /// `ki_complete` of asynchronous transfers; may run in interrupt context.
@@ -803,7 +788,7 @@ impl Queue {
         // `nworkers` is 1..=MAX_WORKERS: the remainder keeps the index in bounds either way.
         let i = rq.hw_queue_index().checked_rem(self.nworkers).unwrap_or(0) as usize;
         let Some(w) = self.workers.get(i) else {
-            return rq.end(Status::IOERR);
+            return rq.end(Err(EIO));
         };
         let parked = rq.park();
         let this = parked.cmd.as_ptr();
@@ -855,15 +840,12 @@ impl Queue {
         }
     }
 
-    /// The I/O state, for a request in flight.
-    ///
-    /// # Safety
-    ///
-    /// The caller must hold a request of this queue: no reconfiguration runs then.
-    unsafe fn io(&self) -> &Io {
+    /// The I/O state of the queue `usage` holds in use, for as long as it is held.
+    fn io(usage: &QueueUsage<LloopDev>) -> &Io {
+        let q = usage.queue_data().get_ref();
         // SAFETY: By the invariant `io` is only written with the queue frozen, which waits for
-        // the caller's request.
-        unsafe { &*self.io.get() }
+        // `usage` to be dropped; the reference does not outlive it.
+        unsafe { &*q.io.get() }
     }
 }
 
@@ -904,8 +886,12 @@ unsafe extern "C" fn disk_work(work: *mut bindings::work_struct) {
             // SAFETY: The request of `cmd` was parked by `Queue::push` for this worker, which
             // takes it back once, here.
             let rq = unsafe { Parked::from_cmd(cmd).unpark() };
-            // SAFETY: We hold a request of the queue.
-            q.dev.handle(unsafe { q.io() }, rq);
+            // No reconfiguration while the I/O state is borrowed, even once `rq` has ended.
+            let usage = rq.queue_usage();
+            q.dev.handle(Queue::io(&usage), rq);
+            drop(usage);
+            // SAFETY: A worker may sleep.
+            unsafe { bindings::rustre_cond_resched() };
             fifo = next;
         }
     }
@@ -985,7 +971,7 @@ impl Operations for LloopDev {
     /// when inline submission is on: this then runs in task context and may sleep.
     fn queue_rq(q: Pin<&Queue>, rq: ARef<Request<Self>>, _is_last: bool) -> Result {
         let cmd = rq.data_ref();
-        cmd.status.store(i32::from(Status::IOERR.to_raw()), Relaxed);
+        cmd.status.store(0, Relaxed);
         cmd.write_started.store(0, Relaxed);
         cmd.nowait.store(0, Relaxed);
         // Swap-out, or I/O a task in reclaim (kswapd, a direct reclaimer) waits for. The
@@ -999,8 +985,10 @@ impl Operations for LloopDev {
         if q.inline && may_submit_here(TaskState::current()) {
             // Allocations must not recurse into I/O.
             let noio = NoIoScope::enter();
-            // SAFETY: We hold a request of the queue.
-            let back = q.dev.submit_nowait(unsafe { q.io() }, rq);
+            // No reconfiguration while the I/O state is borrowed, even once `rq` has ended.
+            let usage = rq.queue_usage();
+            let back = q.dev.submit_nowait(Queue::io(&usage), rq);
+            drop(usage);
             drop(noio);
             match back {
                 None => {
@@ -1023,9 +1011,14 @@ impl Operations for LloopDev {
     /// Ends a request passed to the block layer's completion by [`end_request`], with the
     /// status kept in its data; runs in the finishing context or in the block softirq.
     fn complete(rq: ARef<Request<Self>>) {
-        let raw = rq.data_ref().status.load(Relaxed);
-        let status = u8::try_from(raw).map_or(Status::IOERR, Status::from_raw);
-        if Request::end(rq, status).is_err() {
+        let errno = rq.data_ref().status.load(Relaxed);
+        let res = if errno == 0 {
+            Ok(())
+        } else {
+            Err(Error::from_errno(errno))
+        };
+        if Request::end(rq, Status::from_result(res)).is_err() {
+            // Unreachable, as in `end_request`.
             pr_err!("a request was still referenced when it completed\n");
         }
     }
@@ -1160,9 +1153,16 @@ impl<'a> DiskRef<'a> {
     }
 
     /// Writes the disk's dirty page cache and drops its cached pages: before its backing file
-    /// or geometry changes, so that no stale or misplaced data is read or written back.
+    /// or geometry changes, so that no stale or misplaced data is read or written back. A
+    /// writeback error is logged; the change goes ahead, as with the loop driver.
     pub(crate) fn sync_and_invalidate(&self) {
-        self.gd.sync_and_invalidate();
+        if let Err(e) = self.gd.sync_and_invalidate() {
+            pr_warn!(
+                "{}: writeback before the change failed: {:?}\n",
+                self.name(),
+                e
+            );
+        }
     }
 
     /// Makes the disk read-only or writable.
@@ -1216,13 +1216,15 @@ mod tests {
     /// block layer maps them.
     #[test]
     fn transfer_statuses() {
-        assert_eq!(transfer_status(4096, 4096), Status::OK);
-        assert_eq!(transfer_status(512, 4096), Status::IOERR);
-        assert_eq!(transfer_status(8192, 4096), Status::IOERR);
-        assert_eq!(transfer_status(-28, 4096), Status::NOSPC);
-        assert_eq!(transfer_status(-95, 4096), Status::NOTSUPP);
-        assert_eq!(transfer_status(-5, 4096), Status::IOERR);
-        assert_eq!(transfer_status(i64::MIN, 4096), Status::IOERR);
+        let st = |res, want| Status::from_result(transfer_result(res, want));
+        assert_eq!(st(4096, 4096), Status::OK);
+        assert_eq!(st(512, 4096), Status::IOERR);
+        assert_eq!(st(8192, 4096), Status::IOERR);
+        assert_eq!(st(-28, 4096), Status::NOSPC);
+        assert_eq!(st(-95, 4096), Status::NOTSUPP);
+        assert_eq!(st(-5, 4096), Status::IOERR);
+        assert_eq!(st(-512, 512), Status::IOERR);
+        assert_eq!(st(i64::MIN, 4096), Status::IOERR);
     }
 
     /// Limits survive the trip through the block layer's structure.
