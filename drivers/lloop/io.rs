@@ -1002,6 +1002,9 @@ impl Operations for LloopDev {
             }
         }
         q.count(count);
+        // No `QueueUsage` is needed for this push, unlike the completion's: `q` outlives the
+        // call, as the `hctx` that blk-mq touches after `queue_rq` returns does (the submitter
+        // holds the disk open, and `del_gendisk()` cancels hardware-queue runs synchronously).
         q.push(rq);
         Ok(())
     }
